@@ -1,0 +1,14 @@
+"""The Chalice app: registers the HTTP blueprints and the event handlers, nothing else."""
+
+from chalice import Chalice
+
+from chalicelib.api.routes import ROUTERS
+from chalicelib.jobs.worker import blueprint as worker_blueprint
+from chalicelib.logs import configure_logging
+
+configure_logging()
+app = Chalice(app_name="vdi-broker")
+
+for router in ROUTERS:
+    app.register_blueprint(router.blueprint, url_prefix=router.prefix)
+app.register_blueprint(worker_blueprint)

@@ -1,0 +1,282 @@
+"""The thin HTTP layer: every route is declared once here with its models and access rule.
+
+A declared route is registered on its Chalice blueprint and recorded in `OPERATIONS`, from which
+`openapi.py` builds the OpenAPI document, so the document cannot drift from the routes.
+Handlers receive an `ApiRequest` with the caller and the validated body, query and path ids, and
+return a pydantic model (or a `Reply`). Every `BrokerError` becomes the Leostream error body.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.schemas.validation import pydantic_errors
+
+from chalicelib.domain.caller import Caller
+from chalicelib.domain.errors import (
+    BadData,
+    BrokerError,
+    FieldError,
+    NotFound,
+    NotUnique,
+    ServiceUnavailable,
+    TooManyAttempts,
+)
+
+log = logging.getLogger("broker.api")
+
+MAX_ID = 2**53 - 1  # ids are JSON-safe integers
+
+
+class Access(str, Enum):
+    PUBLIC = "public"
+    ADMIN_READ = "admin-read"  # any role with API access
+    ADMIN_WRITE = "admin-write"  # a role that may change things
+    SYSTEM = "system"  # the system administrator only
+    CLIENT = "client"  # an end user's bearer token
+    AGENT = "agent"  # a desktop agent's token
+
+
+@dataclass
+class ApiRequest:
+    caller: Caller | None
+    body: Any
+    query: Any
+    ids: dict[str, int]
+    headers: dict[str, str]
+    source_ip: str | None
+
+    @property
+    def who(self) -> Caller:
+        assert self.caller is not None
+        return self.caller
+
+
+@dataclass
+class Reply:
+    """A reply with a status or headers of its own; `body` is a model, a dict/list, bytes or str."""
+
+    body: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Operation:
+    method: str
+    path: str
+    name: str
+    summary: str
+    tag: str
+    access: Access
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: Any
+    status: int
+    responses: dict[int, str]
+    content_type: str = "application/json"
+
+
+OPERATIONS: list[Operation] = []
+
+# Access kind -> function(token, ApiRequest headers) -> Caller; registered by the modules that own them.
+Authenticator = Callable[[str | None, Access], Caller]
+_AUTHENTICATORS: dict[Access, Authenticator] = {}
+
+
+def register_authenticator(access_kinds: tuple[Access, ...], authenticator: Authenticator) -> None:
+    for kind in access_kinds:
+        _AUTHENTICATORS[kind] = authenticator
+
+
+ERROR_HTTP_STATUS = {
+    "BAD_DATA": 400,
+    "UNAUTHORIZED": 401,
+    "INVALID_CREDENTIALS": 401,
+    "INSUFFICIENT_PERMISSIONS": 403,
+    "NOT_FOUND": 404,
+    "NOT_UNIQUE": 409,
+    "CONFLICT": 409,
+    "TOO_MANY_ATTEMPTS": 429,
+    "SERVICE_UNAVAILABLE": 503,
+}
+
+_PATH_PARAM = re.compile(r"{(\w+)}")
+
+
+def error_body(error: BrokerError) -> dict[str, Any]:
+    body: dict[str, Any] = {"error_status": error.status, "error_message": error.message}
+    field_errors: list[FieldError] = list(getattr(error, "errors", []) or [])
+    if field_errors:
+        body["errors"] = [{"path": f.path, "message": f.message} for f in field_errors]
+    if isinstance(error, NotUnique):
+        body["items"] = [f.path.rsplit("/", 1)[-1] for f in field_errors]
+    return body
+
+
+def error_response(error: BrokerError) -> Response:
+    headers = {"Content-Type": "application/json"}
+    retry_after = getattr(error, "retry_after", None)
+    if isinstance(error, TooManyAttempts | ServiceUnavailable) and retry_after:
+        headers["Retry-After"] = str(int(retry_after))
+    return Response(body=json.dumps(error_body(error)), status_code=ERROR_HTTP_STATUS.get(error.status, 400),
+                    headers=headers)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(raw: bytes | None) -> Any:
+    if raw is None or not raw.strip():
+        raise BadData.field("/body", "A JSON object is required")
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadData.field("/body", f"Malformed JSON: {error}") from error
+
+
+def _parse_ids(params: dict[str, str] | None) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for name, raw in (params or {}).items():
+        # An id that is not a positive integer names nothing: the record is simply not found.
+        if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
+            raise NotFound(f"No record with {name} '{raw[:40]}'")
+        ids[name] = int(raw)
+    return ids
+
+
+def _serialise(body: Any) -> Any:
+    if isinstance(body, BaseModel):
+        return body.model_dump(mode="json", exclude_none=True)
+    if isinstance(body, list):
+        return [_serialise(item) for item in body]
+    return body
+
+
+def _to_response(result: Any, operation: Operation) -> Response:
+    reply = result if isinstance(result, Reply) else Reply(result, operation.status)
+    headers = {"Content-Type": operation.content_type, **reply.headers}
+    if reply.status == 204 or reply.body is None:
+        return Response(body="", status_code=reply.status, headers={k: v for k, v in headers.items()
+                                                                    if k != "Content-Type"})
+    if isinstance(reply.body, bytes | str) and operation.content_type != "application/json":
+        return Response(body=reply.body, status_code=reply.status, headers=headers)
+    return Response(body=json.dumps(_serialise(reply.body)), status_code=reply.status, headers=headers)
+
+
+class Router:
+    """A Chalice blueprint whose routes are declared with their models and access rule."""
+
+    def __init__(self, prefix: str, tag: str) -> None:
+        self.blueprint = Blueprint(f"{__name__}.{tag}")
+        self.prefix = prefix
+        self.tag = tag
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        access: Access,
+        summary: str,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int = 200,
+        responses: dict[int, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Callable[[Callable[[ApiRequest], Any]], Callable[[ApiRequest], Any]]:
+        def decorator(handler: Callable[[ApiRequest], Any]) -> Callable[[ApiRequest], Any]:
+            operation = Operation(
+                method=method.upper(),
+                path=self.prefix + path,
+                name=handler.__name__,
+                summary=summary,
+                tag=self.tag,
+                access=access,
+                body=body,
+                query=query,
+                response=response,
+                status=status,
+                responses=responses or {},
+                content_type=content_type,
+            )
+            OPERATIONS.append(operation)
+
+            @functools.wraps(handler)
+            def view(**path_params: str) -> Response:
+                return self._dispatch(operation, handler, path_params)
+
+            self.blueprint.route(
+                path,
+                methods=[operation.method],
+                content_types=["application/json", "text/plain", "application/x-www-form-urlencoded"],
+            )(view)
+            return handler
+
+        return decorator
+
+    def _dispatch(self, operation: Operation, handler: Callable[[ApiRequest], Any],
+                  path_params: dict[str, str]) -> Response:
+        started = time.perf_counter()
+        request = self.blueprint.current_request
+        caller: Caller | None = None
+        try:
+            headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+            if operation.access is not Access.PUBLIC:
+                authenticator = _AUTHENTICATORS.get(operation.access)
+                if authenticator is None:
+                    raise ServiceUnavailable(f"No authenticator for {operation.access.value}")
+                caller = authenticator(headers.get("authorization"), operation.access)
+            ids = _parse_ids(path_params)
+            body_value = None
+            if operation.body is not None:
+                try:
+                    body_value = operation.body.model_validate(parse_json(request.raw_body))
+                except ValidationError as error:
+                    raise pydantic_errors(error, "body") from error
+            query_value = None
+            if operation.query is not None:
+                try:
+                    query_value = operation.query.model_validate(dict(request.query_params or {}))
+                except ValidationError as error:
+                    raise pydantic_errors(error, "query") from error
+            source_ip = ((request.context or {}).get("identity") or {}).get("sourceIp")
+            result = handler(ApiRequest(caller, body_value, query_value, ids, headers, source_ip))
+            response = _to_response(result, operation)
+        except BrokerError as error:
+            response = error_response(error)
+        except Exception:  # a bug: log it with its trace, answer without details
+            log.exception("unhandled error in %s %s", operation.method, operation.path)
+            response = Response(
+                body=json.dumps({"error_status": "INTERNAL_ERROR", "error_message": "Internal error"}),
+                status_code=500,
+                headers={"Content-Type": "application/json"},
+            )
+        log.info(
+            "request",
+            extra={
+                "method": operation.method,
+                "route": operation.path,
+                "status": response.status_code,
+                "tenant_id": caller.tenant_id if caller else None,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+        return response
+
+
+def path_params_of(path: str) -> list[str]:
+    return _PATH_PARAM.findall(path)

@@ -1,0 +1,108 @@
+"""`/rest/v1/centers`: OpenStack and VHI projects. The password is write-only."""
+
+from __future__ import annotations
+
+from chalicelib.api.framework import Access, ApiRequest, Reply, Router
+from chalicelib.schemas.centers import (
+    CenterCreate,
+    CenterDefinitionOut,
+    CenterGetQuery,
+    CenterInfoOut,
+    CenterItemOut,
+    CenterOut,
+    CenterUpdate,
+    RespCenterCreated,
+    RespCenterScan,
+)
+from chalicelib.services import centers
+from chalicelib.store.models import CenterRecord
+
+router = Router("/rest/v1", "Centers")
+
+# The reference's CenterPropertyFlavor: K = OpenStack (VHI is OpenStack underneath).
+CENTER_FLAVOR = "K"
+
+
+def center_item(record: CenterRecord) -> CenterItemOut:
+    doc = record.doc
+    return CenterItemOut(
+        id=int(record.id),
+        name=record.name,
+        type=doc["type"],
+        type_label=centers.TYPE_LABELS[doc["type"]],
+        flavor=CENTER_FLAVOR,
+        online=int(doc.get("status") == centers.STATUS_ONLINE),
+        status=int(doc.get("status", centers.STATUS_PENDING)),
+        status_label=centers.status_label(doc),
+    )
+
+
+def center_out(record: CenterRecord, short: bool = False) -> CenterOut:
+    doc = record.doc
+    item = center_item(record)
+    inventory = {} if short else (doc.get("inventory") or {})
+    return CenterOut(
+        **item.model_dump(),
+        active=int(doc.get("active", 1)),
+        center_definition=CenterDefinitionOut(
+            name=record.name, **{f: doc.get(f, "") for f in ("type", *centers.DEFINITION_FIELDS)}
+        ),
+        center_info=CenterInfoOut.model_validate(inventory),
+        last_checked=doc.get("last_checked"),
+        last_scan=doc.get("last_scan"),
+        created=record.created,
+        updated=record.updated,
+    )
+
+
+@router.route("GET", "/centers", access=Access.ADMIN_READ, summary="List centers",
+              response=list[CenterItemOut])
+def list_centers(request: ApiRequest) -> list[CenterItemOut]:
+    return [center_item(r) for r in centers.list_centers(request.who)]
+
+
+@router.route("GET", "/centers/{id}", access=Access.ADMIN_READ, query=CenterGetQuery,
+              summary="Get a center with its status and inventory", response=CenterOut)
+def get_center(request: ApiRequest) -> CenterOut:
+    return center_out(centers.get_center(request.who, request.ids["id"]), short=bool(request.query.short))
+
+
+@router.route("DELETE", "/centers/{id}", access=Access.ADMIN_WRITE, summary="Delete a center", status=204,
+              responses={409: "A pool uses this center"})
+def delete_center(request: ApiRequest) -> Reply:
+    centers.delete_center(request.who, request.ids["id"])
+    return Reply(None, status=204)
+
+
+@router.route("POST", "/centers/{id}/scan", access=Access.ADMIN_WRITE, summary="Queue a scan of the center",
+              response=RespCenterScan, status=202)
+def scan_center(request: ApiRequest) -> RespCenterScan:
+    record, job_id = centers.request_scan(request.who, request.ids["id"])
+    return RespCenterScan(is_scanning=1, job_id=job_id,
+                          message=f'A job to scan the "{record.name}" center was successfully submitted')
+
+
+def _create(center_type: str):  # noqa: ANN202 - a route handler factory
+    def handler(request: ApiRequest) -> RespCenterCreated:
+        return RespCenterCreated(stored_data=center_out(centers.create_center(request.who, center_type,
+                                                                              request.body)))
+
+    handler.__name__ = f"create_{center_type}_center"
+    return handler
+
+
+def _update(center_type: str):  # noqa: ANN202
+    def handler(request: ApiRequest) -> RespCenterCreated:
+        record = centers.update_center(request.who, center_type, request.ids["id"], request.body)
+        return RespCenterCreated(stored_data=center_out(record))
+
+    handler.__name__ = f"update_{center_type}_center"
+    return handler
+
+
+for _type, _label in centers.TYPE_LABELS.items():
+    router.route("POST", f"/centers/{_type}", access=Access.ADMIN_WRITE, summary=f"Add a {_label} center",
+                 body=CenterCreate, response=RespCenterCreated, status=201)(_create(_type))
+    router.route("PUT", f"/centers/{_type}/{{id}}", access=Access.ADMIN_WRITE,
+                 summary=f"Update a {_label} center (fields not given keep their values)",
+                 body=CenterUpdate, response=RespCenterCreated)(_update(_type))

@@ -1,0 +1,96 @@
+"""`/rest/v1/pools` in the reference's shapes (`pool_array`, `PoolFull`, `RespPoolCreated`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.api.framework import Access, ApiRequest, Reply, Router
+from chalicelib.schemas.pools import (
+    PoolBody,
+    PoolItemOut,
+    PoolOut,
+    PoolStats,
+    PoolUpdate,
+    ProvisionOut,
+    RespPoolCreated,
+)
+from chalicelib.services import pools
+from chalicelib.store.models import PoolRecord
+
+router = Router("/rest/v1", "Pools")
+
+SIZE_FIELDS = ("assigned_vm", "available_vm", "unavailable_vm", "total_agent_running", "total_connected",
+               "total_logged_in", "total_vm", "total_vm_running", "total_vm_stopped", "total_vm_suspended")
+
+
+def pool_item(record: PoolRecord) -> PoolItemOut:
+    stats = record.doc.get("pool_stats") or {}
+    return PoolItemOut(
+        id=int(record.id),
+        name=record.name,
+        parent_pool_id=int(record.doc["pool_definition"].get("parent_pool_id") or 0),
+        **{f: int(stats.get(f, 0)) for f in SIZE_FIELDS},
+    )
+
+
+def _provision_out(doc: dict[str, Any]) -> ProvisionOut | None:
+    provision = doc.get("provision")
+    if not provision:
+        return None
+    state, error = pools.provision_state(doc)
+    center = provision.get("center")
+    center_out = None
+    if center:
+        size = center.get("new_volume_size")
+        center_out = {**center, "new_volume_size": "" if size is None else str(size),
+                      "create_new_volume": int(center.get("create_new_volume") or 0)}
+    return ProvisionOut.model_validate({**provision, "center": center_out, "provision_state": state,
+                                        "provision_error": error})
+
+
+def pool_out(record: PoolRecord) -> PoolOut:
+    doc = record.doc
+    return PoolOut(
+        id=int(record.id),
+        name=record.name,
+        display_name=doc.get("display_name", ""),
+        notes=doc.get("notes", ""),
+        running_desktops_threshold=int(doc.get("running_desktops_threshold", 0)),
+        pool_definition=doc["pool_definition"],
+        provision=_provision_out(doc),
+        log=doc.get("log") or {},
+        pool_stats=PoolStats.model_validate(doc.get("pool_stats") or {}),
+        created=record.created,
+        updated=record.updated,
+    )
+
+
+@router.route("GET", "/pools", access=Access.ADMIN_READ, summary="List pools with their size info",
+              response=list[PoolItemOut])
+def list_pools(request: ApiRequest) -> list[PoolItemOut]:
+    return [pool_item(r) for r in pools.list_pools(request.who)]
+
+
+@router.route("POST", "/pools", access=Access.ADMIN_WRITE, summary="Add a pool", body=PoolBody,
+              response=RespPoolCreated, status=201)
+def create_pool(request: ApiRequest) -> RespPoolCreated:
+    return RespPoolCreated(stored_data=pool_out(pools.create_pool(request.who, request.body)))
+
+
+@router.route("GET", "/pools/{id}", access=Access.ADMIN_READ, summary="Get a pool (PoolFull)", response=PoolOut)
+def get_pool(request: ApiRequest) -> PoolOut:
+    return pool_out(pools.get_pool(request.who, request.ids["id"]))
+
+
+@router.route("PUT", "/pools/{id}", access=Access.ADMIN_WRITE,
+              summary="Update a pool (fields not given keep their values)", body=PoolUpdate,
+              response=RespPoolCreated)
+def update_pool(request: ApiRequest) -> RespPoolCreated:
+    return RespPoolCreated(stored_data=pool_out(pools.update_pool(request.who, request.ids["id"], request.body)))
+
+
+@router.route("DELETE", "/pools/{id}", access=Access.ADMIN_WRITE, summary="Delete a pool", status=204,
+              responses={409: "The pool is in use"})
+def delete_pool(request: ApiRequest) -> Reply:
+    pools.delete_pool(request.who, request.ids["id"])
+    return Reply(None, status=204)

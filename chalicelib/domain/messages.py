@@ -1,0 +1,21 @@
+"""Messages on the provisioning queue. The worker is the only consumer; senders never wait."""
+
+from __future__ import annotations
+
+from typing import Any
+
+POOL_CHECK = "pool.check"  # is the pool below its threshold? create what is missing
+CENTER_CHECK = "center.check"  # verify credentials, refresh inventory
+CENTER_SCAN = "center.scan"  # turn servers into desktops
+
+
+def pool_check(tenant_id: int, pool_id: int, reason: str) -> dict[str, Any]:
+    return {"type": POOL_CHECK, "tenant_id": tenant_id, "pool_id": pool_id, "reason": reason}
+
+
+def center_check(tenant_id: int, center_id: int, reason: str) -> dict[str, Any]:
+    return {"type": CENTER_CHECK, "tenant_id": tenant_id, "center_id": center_id, "reason": reason}
+
+
+def center_scan(tenant_id: int, center_id: int, reason: str) -> dict[str, Any]:
+    return {"type": CENTER_SCAN, "tenant_id": tenant_id, "center_id": center_id, "reason": reason}

@@ -1,0 +1,54 @@
+"""Pure rules about pool settings: what makes a pool definition or its provisioning valid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.domain import naming
+from chalicelib.domain.errors import ErrorList
+
+
+def provisioning_problems(provision: dict[str, Any] | None, errors: ErrorList) -> None:
+    """Cross-field checks of `provision` that a schema cannot express (paths as in the reference)."""
+    if not provision:
+        return
+    base = "/body/provision"
+    if provision["provision_max"] < provision["provision_threshold"]:
+        errors.add(f"{base}/provision_max",
+                   "Maximum pool size must be greater than or equal to provisioning threshold")
+    for field in ("provision_vm_name", "provision_vm_display_name"):
+        for problem in naming.template_problems(provision.get(field) or ""):
+            errors.add(f"{base}/{field}", problem)
+    if provision["provision_on_off"]:
+        if provision.get("center") is None:
+            errors.add(f"{base}/center", "Provisioning is on: choose the center to provision in")
+        name = provision.get("provision_vm_name") or ""
+        if not name:
+            errors.add(f"{base}/provision_vm_name", "Provisioning is on: give the name of new desktops")
+        elif provision["provision_max"] > 1 and not naming.has_sequence(name):
+            errors.add(f"{base}/provision_vm_name",
+                       "Use the {SEQUENCE} tag so that the desktops of this pool get distinct names")
+
+
+def merge_update(stored: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """An update replaces the top-level fields it names; `provision` is merged one level deep so that
+    provisioning can be switched on or off without sending the center again."""
+    merged = dict(stored)
+    for key, value in changes.items():
+        if key == "provision" and isinstance(value, dict) and isinstance(stored.get("provision"), dict):
+            merged["provision"] = {**stored["provision"], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def parent_chain_has_cycle(pool_id: int, parent_id: int, parents: dict[int, int]) -> bool:
+    """Would making `parent_id` the parent of `pool_id` close a loop? `parents` maps pool -> parent."""
+    seen = {pool_id}
+    current = parent_id
+    while current:
+        if current in seen:
+            return True
+        seen.add(current)
+        current = parents.get(current, 0)
+    return False

@@ -1,0 +1,49 @@
+"""The provisioning worker: the only consumer of the queue, and the only code that creates instances.
+
+Each message type has one handler, registered by the module that owns it (`register`). A message of
+an unknown type is logged and dropped rather than retried forever.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Blueprint
+
+log = logging.getLogger("broker.worker")
+
+blueprint = Blueprint(__name__)
+
+MessageHandler = Callable[[dict[str, Any]], None]
+_HANDLERS: dict[str, MessageHandler] = {}
+
+# Chalice needs the queue's name when it packages the app; each stage's config sets it.
+QUEUE_NAME = os.environ.get("BROKER_QUEUE_NAME", "broker-dev-provisioning")
+
+
+def register(message_type: str, handler: MessageHandler) -> None:
+    _HANDLERS[message_type] = handler
+
+
+def handle_message(body: str) -> None:
+    """Run one message's handler. Raising makes SQS deliver it again (with the queue's backoff)."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        log.error("dropping a message that is not JSON")
+        return
+    handler = _HANDLERS.get(message.get("type", "")) if isinstance(message, dict) else None
+    if handler is None:
+        log.error("dropping a message of unknown type %r", message.get("type") if isinstance(message, dict) else None)
+        return
+    handler(message)
+
+
+@blueprint.on_sqs_message(queue=QUEUE_NAME, batch_size=1)
+def provisioning_worker(event: Any) -> None:
+    for record in event:
+        handle_message(record.body)

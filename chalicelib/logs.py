@@ -1,0 +1,48 @@
+"""Structured JSON logs (one line per event) with passwords and tokens never written."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+from typing import Any
+
+# Anything that looks like a secret in a message is masked before it is written.
+_SECRET_PATTERN = re.compile(r"(?i)(password|passwd|secret|token|sid|authorization)([\"']?\s*[:=]\s*[\"']?)([^\s\"',}]+)")
+_STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+
+def redact(text: str) -> str:
+    return _SECRET_PATTERN.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, default=str)
+
+
+def configure_logging() -> None:
+    """Idempotent; the level comes from BROKER_LOG_LEVEL (INFO by default)."""
+    root = logging.getLogger("broker")
+    if getattr(root, "_broker_configured", False):
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root.addHandler(handler)
+    root.setLevel(os.environ.get("BROKER_LOG_LEVEL", "INFO").upper())
+    root.propagate = False
+    root._broker_configured = True  # type: ignore[attr-defined]

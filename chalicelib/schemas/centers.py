@@ -1,0 +1,176 @@
+"""Centers: one OpenStack or VHI project each (`POST /rest/v1/centers/openstack|virtuozzo`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import AfterValidator, StringConstraints, model_validator
+
+from chalicelib.schemas.common import Flag, FlagOut, Name, Notes, OutModel, QueryModel, StrictModel
+
+CenterTypeName = Literal["openstack", "virtuozzo"]
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+
+
+def _keystone_v3_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError("must be an http:// or https:// URL of Keystone")
+    if not parsed.path.rstrip("/").endswith("/v3"):
+        raise ValueError("must be a Keystone v3 endpoint, ending in /v3")
+    if parsed.username or parsed.password:
+        raise ValueError("must not carry credentials")
+    return value.rstrip("/")
+
+
+def _uuid_or_empty(value: str) -> str:
+    if value and not _UUID.match(value):
+        raise ValueError("must be a network UUID")
+    return value
+
+
+AuthUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255), AfterValidator(_keystone_v3_url)]
+KeystoneName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=4095)]
+NetworkUuid = Annotated[str, StringConstraints(strip_whitespace=True, max_length=36), AfterValidator(_uuid_or_empty)]
+Region = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
+
+
+def _unwrap_definition(data: Any) -> Any:
+    """Accept the reference's `{"center_definition": {...}}` as well as the flat form."""
+    if isinstance(data, dict) and set(data) == {"center_definition"} and isinstance(data["center_definition"], dict):
+        return data["center_definition"]
+    return data
+
+
+class CenterCreate(StrictModel):
+    name: Name
+    type: CenterTypeName | None = None  # implied by the URL; if given it must agree
+    auth_url: AuthUrl
+    domain: KeystoneName = "Default"
+    project: KeystoneName
+    username: KeystoneName
+    password: Password
+    region: Region = ""
+    network_uuid: NetworkUuid = ""
+    notes: Notes = ""
+    poll_interval: Annotated[int, AfterValidator(lambda v: _between(v, 1, 1440))] = 5
+    active: Flag = 1
+
+    _unwrap = model_validator(mode="before")(_unwrap_definition)
+
+
+class CenterUpdate(StrictModel):
+    """Every field optional: what is not given keeps its value (the password too)."""
+
+    id: int | None = None
+    name: Name | None = None
+    type: CenterTypeName | None = None
+    auth_url: AuthUrl | None = None
+    domain: KeystoneName | None = None
+    project: KeystoneName | None = None
+    username: KeystoneName | None = None
+    password: Password | None = None
+    region: Region | None = None
+    network_uuid: NetworkUuid | None = None
+    notes: Notes | None = None
+    poll_interval: Annotated[int, AfterValidator(lambda v: _between(v, 1, 1440))] | None = None
+    active: Flag | None = None
+
+    _unwrap = model_validator(mode="before")(_unwrap_definition)
+
+
+def _between(value: int, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise ValueError(f"must be between {low} and {high}")
+    return value
+
+
+class CenterDefinitionOut(OutModel):
+    name: str
+    type: CenterTypeName
+    auth_url: str
+    domain: str
+    project: str
+    username: str
+    region: str
+    network_uuid: str
+    notes: str
+    poll_interval: int
+
+
+class InventoryItemOut(OutModel):
+    id: str
+    name: str
+
+
+class FlavorOut(OutModel):
+    id: str
+    name: str
+    vcpus: int
+    ram: int
+    disk: int
+
+
+class NetworkOut(OutModel):
+    id: str
+    name: str
+    external: bool
+
+
+class CenterInfoOut(OutModel):
+    """What the Edit Pool form's drop-downs offer for this center, as of `inventory_updated`."""
+
+    inventory_updated: str | None = None
+    images: list[InventoryItemOut] = []
+    flavors: list[FlavorOut] = []
+    networks: list[NetworkOut] = []
+    availability_zones: list[str] = []
+    security_groups: list[InventoryItemOut] = []
+    volume_types: list[InventoryItemOut] = []
+
+
+class CenterOut(OutModel):
+    id: int
+    name: str
+    type: CenterTypeName
+    type_label: str
+    flavor: str
+    online: FlagOut
+    status: int
+    status_label: str
+    active: FlagOut
+    center_definition: CenterDefinitionOut
+    center_info: CenterInfoOut
+    last_checked: str | None = None
+    last_scan: str | None = None
+    created: str
+    updated: str
+
+
+class CenterItemOut(OutModel):
+    id: int
+    name: str
+    type: CenterTypeName
+    type_label: str
+    flavor: str
+    online: FlagOut
+    status: int
+    status_label: str
+
+
+class RespCenterCreated(OutModel):
+    stored_data: CenterOut
+
+
+class RespCenterScan(OutModel):
+    is_scanning: FlagOut
+    job_id: int
+    message: str
+
+
+class CenterGetQuery(QueryModel):
+    short: Annotated[int, AfterValidator(lambda v: _between(v, 0, 1))] = 0

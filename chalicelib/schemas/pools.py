@@ -1,0 +1,213 @@
+"""Pools in the reference's `PoolBasicModel` / `PoolFull` shapes, limited to what applies here."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
+
+from chalicelib.schemas.common import Count, Flag, FlagOut, Id, Name, Notes, OptionalRef, OutModel, StrictModel
+
+Text = Annotated[str, StringConstraints(max_length=255)]
+CloudRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+
+
+class PoolAttributeRule(StrictModel):
+    vm_table_field: Literal["name", "display_name", "ip"]
+    condition_type: Literal["eq", "ne", "ct", "nc", "bw", "ew"]
+    text_to_match: Text
+
+
+class PoolDefinition(StrictModel):
+    restrict_by: Literal["C", "A"]
+    server_ids: Annotated[list[Id], Field(max_length=100)] = []
+    attributes: Annotated[list[PoolAttributeRule], Field(max_length=50)] = []
+    pool_attribute_join: Literal["A", "O"] = "A"
+    parent_pool_id: OptionalRef = 0
+
+    @model_validator(mode="after")
+    def _rules_match_restriction(self) -> PoolDefinition:
+        if self.restrict_by == "C" and not self.server_ids:
+            raise ValueError("restrict_by 'C' needs at least one center id in server_ids")
+        if self.restrict_by == "A" and not self.attributes:
+            raise ValueError("restrict_by 'A' needs at least one rule in attributes")
+        return self
+
+
+class ProvisioningAction(StrictModel):
+    prov_action_action: Literal["start", "poweroff", "set_available", "set_unavailable"]
+    prov_action_wait_value: Annotated[int, Field(ge=0, le=55)] = 0
+    prov_action_wait_unit: Literal["seconds", "minutes", "hours"] = "seconds"
+
+
+def _floating_ip_choice(value: int | str) -> str:
+    """`assign_floating_ip`: 0/""/"0" none, 1/"1" from any external network, else that network's name or id."""
+    text = str(value).strip()
+    return "" if text in ("", "0") else text
+
+
+def _volume_size(value: int | str | None) -> int | None:
+    text = "" if value is None else str(value).strip()
+    if text == "":
+        return None  # the flavor's disk size
+    if not text.isdigit() or not 1 <= int(text) <= 16384:
+        raise ValueError("must be a size in GB between 1 and 16384, or empty for the flavor's disk")
+    return int(text)
+
+
+class ProvisionCenter(StrictModel):
+    type: Literal["openstack", "virtuozzo"]
+    id: Id
+    image: CloudRef
+    flavor: CloudRef
+    network: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] = ""
+    availability_zone: Text = ""
+    assign_floating_ip: Annotated[
+        Annotated[int, Field(ge=0, le=1)] | Annotated[str, StringConstraints(max_length=255)],
+        AfterValidator(_floating_ip_choice),
+    ] = ""
+    security_groups: Annotated[list[CloudRef], Field(max_length=20)] = []
+    create_new_volume: Flag | None = None  # None: the center type's default (on for VHI)
+    delete_volume_on_instance_delete: Flag = 1
+    new_volume_size: Annotated[
+        Annotated[int, Field(ge=0)] | Annotated[str, StringConstraints(max_length=10)] | None,
+        AfterValidator(_volume_size),
+    ] = ""
+    new_volume_type: Text = ""
+    provisioning_actions: Annotated[list[ProvisioningAction], Field(max_length=10)] = []
+
+    @model_validator(mode="after")
+    def _last_action_sets_availability(self) -> ProvisionCenter:
+        if self.provisioning_actions and self.provisioning_actions[-1].prov_action_action not in (
+            "set_available",
+            "set_unavailable",
+        ):
+            raise ValueError("the last provisioning action must be set_available or set_unavailable")
+        return self
+
+
+class Provision(StrictModel):
+    provision_on_off: Flag
+    provision_threshold: Count = 0
+    provision_max: Count = 0
+    provision_vm_name: Text = ""
+    provision_vm_name_next_value: Annotated[int, Field(ge=0, le=999_999_999)] = 1
+    provision_vm_display_name: Text = ""
+    mark_deletable: Flag = 0
+    mark_unavailable: Flag = 0
+    center: ProvisionCenter | None = None
+
+
+class RetainHistory(StrictModel):
+    pool_history_age: Annotated[int, Field(ge=0, le=365)] = 7  # days
+    pool_history_interval: Annotated[int, Field(ge=0, le=1440)] = 15  # minutes, 0 = off
+
+
+class PoolLog(StrictModel):
+    retain_history: RetainHistory = RetainHistory()
+
+
+class PoolBody(StrictModel):
+    """A create body, and what an update body is merged into before the same checks run."""
+
+    name: Name
+    display_name: Text = ""
+    notes: Notes = ""
+    running_desktops_threshold: Count = 0
+    pool_definition: PoolDefinition
+    provision: Provision | None = None
+    log: PoolLog = PoolLog()
+
+
+class PoolUpdate(StrictModel):
+    """Every field optional; given objects replace the stored ones (`provision.center` as a whole)."""
+
+    id: int | None = None
+    name: Name | None = None
+    display_name: Text | None = None
+    notes: Notes | None = None
+    running_desktops_threshold: Count | None = None
+    pool_definition: PoolDefinition | None = None
+    provision: Provision | None = None
+    log: PoolLog | None = None
+
+
+class PoolStats(OutModel):
+    counts_updated: str | None = None
+    total_vm: int = 0
+    total_agent_running: int = 0
+    total_vm_running: int = 0
+    total_vm_stopped: int = 0
+    total_vm_suspended: int = 0
+    total_logged_in: int = 0
+    total_connected: int = 0
+    assigned_vm: int = 0
+    available_vm: int = 0
+    unavailable_vm: int = 0
+
+
+class ProvisionCenterOut(OutModel):
+    type: str
+    id: int
+    name: str | None = None
+    image: str
+    flavor: str
+    network: str
+    availability_zone: str
+    assign_floating_ip: str
+    security_groups: list[str]
+    create_new_volume: FlagOut
+    delete_volume_on_instance_delete: FlagOut
+    new_volume_size: str
+    new_volume_type: str
+    provisioning_actions: list[ProvisioningAction]
+
+
+class ProvisionOut(OutModel):
+    provision_on_off: FlagOut
+    provision_threshold: int
+    provision_max: int
+    provision_vm_name: str
+    provision_vm_name_next_value: int
+    provision_vm_display_name: str
+    mark_deletable: FlagOut
+    mark_unavailable: FlagOut
+    center: ProvisionCenterOut | None = None
+    provision_state: Literal["running", "stopped", "stopped_by_broker"]
+    provision_error: str | None = None
+
+
+class PoolOut(OutModel):
+    id: int
+    name: str
+    display_name: str
+    notes: str
+    running_desktops_threshold: int
+    pool_definition: PoolDefinition
+    provision: ProvisionOut | None = None
+    log: PoolLog
+    pool_stats: PoolStats
+    created: str
+    updated: str
+
+
+class PoolItemOut(OutModel):
+    """One row of the reference's `pool_array`."""
+
+    id: int
+    name: str
+    parent_pool_id: int
+    assigned_vm: int
+    available_vm: int
+    unavailable_vm: int
+    total_agent_running: int
+    total_connected: int
+    total_logged_in: int
+    total_vm: int
+    total_vm_running: int
+    total_vm_stopped: int
+    total_vm_suspended: int
+
+
+class RespPoolCreated(OutModel):
+    stored_data: PoolOut

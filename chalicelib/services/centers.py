@@ -1,0 +1,150 @@
+"""Centers: save the definition, keep the password in Secrets Manager, report status and inventory.
+
+The HTTP path never talks to the cloud: saving queues a credentials check that the worker runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.schemas.centers import CenterCreate, CenterUpdate
+from chalicelib.domain import messages
+from chalicelib.domain.caller import Caller
+from chalicelib.domain.cloud import CenterAccess, CenterType
+from chalicelib.domain.errors import BadData, Conflict, NotUnique, ServiceUnavailable
+from chalicelib.services import audit
+from chalicelib.store import stores
+from chalicelib.store.models import CenterRecord
+from chalicelib.store.secrets import secret_name
+
+TYPE_LABELS = {"openstack": "OpenStack", "virtuozzo": "Virtuozzo Hybrid Infrastructure"}
+DEFINITION_FIELDS = ("auth_url", "domain", "project", "username", "region", "network_uuid", "notes",
+                     "poll_interval")
+
+# status codes shown with status_label
+STATUS_ONLINE, STATUS_OFFLINE, STATUS_PENDING, STATUS_INACTIVE = 0, 1, 2, 3
+
+
+def center_secret_name(tenant_id: int, center_id: int) -> str:
+    return secret_name("center", tenant_id, center_id)
+
+
+def _check_type(path_type: str, body_type: str | None) -> None:
+    if body_type is not None and body_type != path_type:
+        raise BadData.field("/body/type", f"must be '{path_type}' for this endpoint")
+
+
+def create_center(caller: Caller, center_type: str, body: CenterCreate) -> CenterRecord:
+    _check_type(center_type, body.type)
+    if stores.centers.name_taken(caller.tenant_id, body.name):
+        raise NotUnique(f"A center named '{body.name}' already exists", "name")
+    doc: dict[str, Any] = {"type": center_type, "active": body.active, "status": STATUS_PENDING,
+                           "status_message": "Waiting for the first credentials check"}
+    doc.update({f: getattr(body, f) for f in DEFINITION_FIELDS})
+    record = stores.centers.create(caller.tenant_id, body.name, doc)
+    try:
+        stores.secrets.put(center_secret_name(caller.tenant_id, int(record.id)), body.password)
+    except ServiceUnavailable:
+        stores.centers.delete(record)  # no center without its secret
+        raise
+    _queue_check(record, "center created")
+    audit.record(caller.tenant_id, "center.created", f"Center '{record.name}' created", user=caller.login,
+                 details={"center_id": int(record.id), "type": center_type})
+    return record
+
+
+def update_center(caller: Caller, center_type: str, center_id: int, body: CenterUpdate) -> CenterRecord:
+    record = stores.centers.get(caller.tenant_id, center_id)
+    if record.doc.get("type") != center_type:
+        raise BadData.field("/path/type", f"center {center_id} is of type '{record.doc.get('type')}'")
+    _check_type(center_type, body.type)
+    if body.id is not None and body.id != center_id:
+        raise BadData.field("/body/id", "does not match the id in the path")
+    doc = dict(record.doc)
+    changes = body.model_dump(exclude_none=True, exclude={"id", "type", "name", "password"})
+    doc.update(changes)
+    if body.password is not None:
+        stores.secrets.put(center_secret_name(caller.tenant_id, center_id), body.password)
+    access_changed = body.password is not None or any(
+        f in changes for f in ("auth_url", "domain", "project", "username", "region")
+    )
+    if access_changed:
+        doc.update(status=STATUS_PENDING, status_message="Waiting for a credentials check")
+    record = stores.centers.update(record, body.name or record.name, doc)
+    _queue_check(record, "center updated")
+    audit.record(caller.tenant_id, "center.updated", f"Center '{record.name}' updated", user=caller.login,
+                 details={"center_id": center_id, "fields": sorted(changes)})
+    return record
+
+
+def delete_center(caller: Caller, center_id: int) -> None:
+    record = stores.centers.get(caller.tenant_id, center_id)
+    users = [int(p.id) for p in stores.pools.iterate(caller.tenant_id) if _pool_uses_center(p.doc, center_id)]
+    if users:
+        raise Conflict(f"Center {center_id} is used by pool(s) {', '.join(map(str, users))}; change them first")
+    stores.centers.delete(record)
+    stores.secrets.delete(center_secret_name(caller.tenant_id, center_id))
+    audit.record(caller.tenant_id, "center.deleted", f"Center '{record.name}' deleted", user=caller.login,
+                 details={"center_id": center_id})
+
+
+def _pool_uses_center(pool_doc: dict[str, Any], center_id: int) -> bool:
+    definition = pool_doc.get("pool_definition") or {}
+    provision_center = (pool_doc.get("provision") or {}).get("center") or {}
+    return center_id in (definition.get("server_ids") or []) or provision_center.get("id") == center_id
+
+
+def request_scan(caller: Caller, center_id: int) -> tuple[CenterRecord, int]:
+    record = stores.centers.get(caller.tenant_id, center_id)
+    job_id = _queue_scan(record, f"scan requested by {caller.login}")
+    return record, job_id
+
+
+def _queue_check(record: CenterRecord, reason: str) -> None:
+    stores.queue.send(messages.center_check(int(record.tenant_id), int(record.id), reason))
+
+
+def _queue_scan(record: CenterRecord, reason: str) -> int:
+    from chalicelib.store.repos import next_id
+
+    job_id = next_id("job")
+    message = messages.center_scan(int(record.tenant_id), int(record.id), reason)
+    message["job_id"] = job_id
+    stores.queue.send(message)
+    return job_id
+
+
+def center_access(record: CenterRecord) -> CenterAccess:
+    """Settings and secret together, for the worker only (never returned by the API)."""
+    password = stores.secrets.get(center_secret_name(int(record.tenant_id), int(record.id)))
+    if password is None:
+        raise ServiceUnavailable(f"The password of center {record.id} is missing from Secrets Manager")
+    doc = record.doc
+    return CenterAccess(
+        auth_url=doc["auth_url"],
+        domain=doc.get("domain") or "Default",
+        project=doc["project"],
+        username=doc["username"],
+        password=password,
+        region=doc.get("region") or None,
+        center_type=CenterType(doc.get("type", "openstack")),
+    )
+
+
+def status_label(doc: dict[str, Any]) -> str:
+    status = doc.get("status", STATUS_PENDING)
+    if not doc.get("active", 1):
+        return "Inactive"
+    if status == STATUS_ONLINE:
+        return "Online"
+    if status == STATUS_OFFLINE:
+        return f"Offline: {doc.get('status_message') or 'unreachable'}"
+    return "Pending check"
+
+
+def list_centers(caller: Caller) -> list[CenterRecord]:
+    return stores.centers.list(caller.tenant_id)
+
+
+def get_center(caller: Caller, center_id: int) -> CenterRecord:
+    return stores.centers.get(caller.tenant_id, center_id)

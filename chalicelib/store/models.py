@@ -1,0 +1,258 @@
+"""DynamoDB tables as pynamodb models. `docs/data-model.md` lists the access patterns each key serves.
+
+Table names, endpoint and region are bound at first use by `chalicelib.store.binding` (never at
+import time). Tenant-scoped entities share one key shape: hash `tenant_id`, range `id` (the integer
+id of the Leostream API), so every list is a Query on the tenant and no request path ever Scans.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
+from pynamodb.models import Model
+
+
+
+class _BrokerMeta:
+    """Defaults every model's Meta starts from; `binding.bind_tables` fills in name, host, region."""
+
+    billing_mode = "PAY_PER_REQUEST"
+    region = "us-east-1"
+    host: str | None = None
+    # Lambda's timeout is short: fail fast instead of retrying for a minute.
+    connect_timeout_seconds = 3
+    read_timeout_seconds = 10
+    max_retry_attempts = 3
+
+
+class EntityModel(Model):
+    """A tenant-scoped record with an integer id, a unique name and its settings as a JSON document."""
+
+    tenant_id = NumberAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+    name = UnicodeAttribute()
+    doc = JSONAttribute(default=dict)
+    created = UnicodeAttribute()
+    updated = UnicodeAttribute()
+    version = VersionAttribute()
+
+
+class TenantRecord(EntityModel):
+    """Tenants belong to the system tenant (tenant_id 0), so listing them is one Query."""
+
+    class Meta(_BrokerMeta):
+        short_name = "tenants"
+
+
+class CenterRecord(EntityModel):
+    class Meta(_BrokerMeta):
+        short_name = "centers"
+
+
+class PoolRecord(EntityModel):
+    class Meta(_BrokerMeta):
+        short_name = "pools"
+
+
+class PolicyRecord(EntityModel):
+    """A policy with its pool assignments embedded in `doc`, so a login reads it in one request."""
+
+    class Meta(_BrokerMeta):
+        short_name = "policies"
+
+
+class PlanRecord(EntityModel):
+    """Protocol, release and power-control plans; `kind` tells which."""
+
+    kind = UnicodeAttribute()
+
+    class Meta(_BrokerMeta):
+        short_name = "plans"
+
+
+class AuthServerRecord(EntityModel):
+    class Meta(_BrokerMeta):
+        short_name = "auth_servers"
+
+
+class UserById(LocalSecondaryIndex):
+    class Meta:
+        index_name = "by_id"
+        projection = AllProjection()
+
+    tenant_id = NumberAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+
+
+class UserRecord(Model):
+    """Keyed by login so that a login reads its user in one GetItem; the admin API's ids use the LSI."""
+
+    tenant_id = NumberAttribute(hash_key=True)
+    login = UnicodeAttribute(range_key=True)  # lower-cased
+    id = NumberAttribute()
+    doc = JSONAttribute(default=dict)
+    password_hash = UnicodeAttribute(null=True)
+    created = UnicodeAttribute()
+    updated = UnicodeAttribute()
+    version = VersionAttribute()
+    by_id = UserById()
+
+    class Meta(_BrokerMeta):
+        short_name = "users"
+
+
+class NameRecord(Model):
+    """Uniqueness of names (`<tenant>#<kind>#<name>`) and look-up of login domains, written in the
+    same transaction as the record it names."""
+
+    key = UnicodeAttribute(hash_key=True)
+    tenant_id = NumberAttribute()
+    kind = UnicodeAttribute()
+    ref_id = NumberAttribute()
+
+    class Meta(_BrokerMeta):
+        short_name = "names"
+
+
+class CounterRecord(Model):
+    """Integer id sequences (`id#pool`) and other atomic counters, advanced with ADD."""
+
+    key = UnicodeAttribute(hash_key=True)
+    value = NumberAttribute(default=0)
+
+    class Meta(_BrokerMeta):
+        short_name = "counters"
+
+
+class SessionRecord(Model):
+    """An admin API session. Only the SHA-256 of the sid is stored, never the sid itself."""
+
+    sid_hash = UnicodeAttribute(hash_key=True)
+    tenant_id = NumberAttribute()
+    user_id = NumberAttribute()
+    login = UnicodeAttribute()
+    role = UnicodeAttribute()
+    last_seen = NumberAttribute()
+    expires_at = TTLAttribute()
+
+    class Meta(_BrokerMeta):
+        short_name = "sessions"
+
+
+class DesktopsByPool(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_pool"
+        projection = AllProjection()
+
+    pool_key = UnicodeAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+
+
+class DesktopsByCenter(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_center"
+        projection = AllProjection()
+
+    center_key = UnicodeAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+
+
+class DesktopsByUser(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_user"
+        projection = AllProjection()
+
+    user_key = UnicodeAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+
+
+class DesktopsByInstance(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_instance"
+        projection = KeysOnlyProjection()
+
+    instance_id = UnicodeAttribute(hash_key=True)
+
+
+class DesktopRecord(Model):
+    """One instance in a center as the broker knows it. Index keys are set only when they apply
+    (sparse indexes), e.g. `user_key` only while the desktop is assigned."""
+
+    tenant_id = NumberAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+    name = UnicodeAttribute()
+    display_name = UnicodeAttribute(null=True)
+    center_id = NumberAttribute()
+    center_key = UnicodeAttribute()
+    pool_id = NumberAttribute(null=True)
+    pool_key = UnicodeAttribute(null=True)
+    instance_id = UnicodeAttribute(null=True)
+    power_state = UnicodeAttribute(default="building")
+    available = BooleanAttribute(default=True)
+    deletable = BooleanAttribute(default=False)
+    assigned_user_id = NumberAttribute(null=True)
+    user_key = UnicodeAttribute(null=True)
+    doc = JSONAttribute(default=dict)
+    created = UnicodeAttribute()
+    updated = UnicodeAttribute()
+    version = VersionAttribute()
+    by_pool = DesktopsByPool()
+    by_center = DesktopsByCenter()
+    by_user = DesktopsByUser()
+    by_instance = DesktopsByInstance()
+
+    class Meta(_BrokerMeta):
+        short_name = "desktops"
+
+
+class AuditRecord(Model):
+    """One audit event; `event_key` is `<ISO time>#<random>` so a tenant's log is a range Query."""
+
+    tenant_id = NumberAttribute(hash_key=True)
+    event_key = UnicodeAttribute(range_key=True)
+    type = UnicodeAttribute()
+    message = UnicodeAttribute()
+    user = UnicodeAttribute(null=True)
+    pool_id = NumberAttribute(null=True)
+    desktop_id = NumberAttribute(null=True)
+    details = JSONAttribute(default=dict)
+    expires_at = TTLAttribute()
+
+    class Meta(_BrokerMeta):
+        short_name = "audit"
+
+
+class PoolHistoryRecord(Model):
+    """A sample of a pool's size info; `pool_key` is `<tenant>#<pool>`, `ts` epoch seconds."""
+
+    pool_key = UnicodeAttribute(hash_key=True)
+    ts = NumberAttribute(range_key=True)
+    data = JSONAttribute(default=dict)
+    expires_at = TTLAttribute()
+
+    class Meta(_BrokerMeta):
+        short_name = "pool_history"
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    TenantRecord,
+    CenterRecord,
+    PoolRecord,
+    PolicyRecord,
+    PlanRecord,
+    AuthServerRecord,
+    UserRecord,
+    NameRecord,
+    CounterRecord,
+    SessionRecord,
+    DesktopRecord,
+    AuditRecord,
+    PoolHistoryRecord,
+)

@@ -1,0 +1,27 @@
+"""One repository instance per kind of record, shared by the services."""
+
+from __future__ import annotations
+
+from chalicelib.store.models import (
+    AuthServerRecord,
+    CenterRecord,
+    PlanRecord,
+    PolicyRecord,
+    PoolRecord,
+    TenantRecord,
+)
+from chalicelib.store.queue import WorkQueue
+from chalicelib.store.repos import AuditStore, EntityStore, SessionStore, UserStore
+from chalicelib.store.secrets import SecretStore
+
+tenants = EntityStore(TenantRecord, "tenant", "Tenant")
+centers = EntityStore(CenterRecord, "center", "Center")
+pools = EntityStore(PoolRecord, "pool", "Pool")
+policies = EntityStore(PolicyRecord, "policy", "Policy")
+plans = EntityStore(PlanRecord, "plan", "Plan")
+auth_servers = EntityStore(AuthServerRecord, "auth_server", "Authentication server")
+users = UserStore()
+sessions = SessionStore()
+audit = AuditStore()
+secrets = SecretStore()
+queue = WorkQueue()
