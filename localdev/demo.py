@@ -1,0 +1,62 @@
+"""Demo records for `make run`: a tenant with an administrator, a center on the local OpenStack's demo
+project, a pool that keeps itself stocked, a default policy and an end user."""
+
+from __future__ import annotations
+
+import os
+
+from chalicelib.domain.caller import SYSTEM_TENANT_ID, Caller
+from chalicelib.domain.errors import NotUnique
+from chalicelib.schemas.admin import TenantBody, UserAdd
+from chalicelib.schemas.centers import CenterCreate
+from chalicelib.schemas.policies import PolicyBody, PoolAssignmentBody
+from chalicelib.schemas.pools import PoolBody
+from chalicelib.services import centers, policies, pools, tenants, users
+
+DEMO_TENANT = "demo"
+DEMO_ADMIN = "demo-admin"
+DEMO_USER = "alice"
+DEMO_USER_PASSWORD = os.environ.get("BROKER_DEMO_USER_PASSWORD", "alice-demo-pw")
+KEYSTONE = os.environ.get("BROKER_DEMO_KEYSTONE", "http://127.0.0.1:5000/v3")
+
+
+def seed(admin_password: str) -> list[str]:
+    system = Caller(tenant_id=SYSTEM_TENANT_ID, user_id=0, login="admin", role="Administrator")
+    try:
+        tenant = tenants.create_tenant(system, TenantBody(name=DEMO_TENANT))
+    except NotUnique:
+        return [f"demo tenant '{DEMO_TENANT}' already exists (kept as it is)"]
+    tenant_id = int(tenant.id)
+    users.create_user(system, UserAdd(is_local=1, user_login=DEMO_ADMIN, name="Demo administrator",
+                                      password=admin_password, role_name="Administrator", tenant_id=tenant_id))
+    admin = Caller(tenant_id=tenant_id, user_id=0, login=DEMO_ADMIN, role="Administrator")
+    center = centers.create_center(admin, "openstack", CenterCreate(
+        name="Local OpenStack", auth_url=KEYSTONE, domain="Default", project="demo", username="demo",
+        password="secret", notes="The demo project of localdev/openstack"))
+    pool = pools.create_pool(admin, PoolBody.model_validate({
+        "name": "Demo desktops",
+        "display_name": "Demo desktops",
+        "pool_definition": {"restrict_by": "C", "server_ids": [int(center.id)]},
+        "provision": {
+            "provision_on_off": 1, "provision_threshold": 2, "provision_max": 4,
+            "provision_vm_name": "demo-{SEQUENCE:3}", "provision_vm_name_next_value": 1,
+            "provision_vm_display_name": "Demo desktop {SEQUENCE}", "mark_deletable": 1,
+            "center": {"type": "openstack", "id": int(center.id), "image": "cirros-fake", "flavor": "m1.tiny",
+                       "network": "private", "assign_floating_ip": 1, "security_groups": ["web"],
+                       "create_new_volume": 1, "new_volume_type": "fake", "new_volume_size": "1",
+                       "delete_volume_on_instance_delete": 1,
+                       "provisioning_actions": [{"prov_action_action": "set_available",
+                                                 "prov_action_wait_value": 0,
+                                                 "prov_action_wait_unit": "seconds"}]},
+        },
+    }))
+    policy = policies.create_policy(admin, PolicyBody(name="Default", is_default=1))
+    policies.add_assignment(admin, int(policy.id), PoolAssignmentBody(pool_id=int(pool.id)))
+    users.create_user(admin, UserAdd(is_local=1, user_login=DEMO_USER, name="Alice Demo",
+                                     password=DEMO_USER_PASSWORD, role_name="User", policy_name="Default"))
+    return [
+        f"demo tenant   '{DEMO_TENANT}': admin '{DEMO_ADMIN}' (same password as admin, domain '{DEMO_TENANT}')",
+        f"demo center   'Local OpenStack' -> {KEYSTONE} project demo",
+        "demo pool     'Demo desktops': keeps 2 unassigned, at most 4 (names demo-001, demo-002, ...)",
+        f"end user      '{DEMO_USER}' / '{DEMO_USER_PASSWORD}', domain '{DEMO_TENANT}'",
+    ]
