@@ -3,6 +3,8 @@
 from chalice import Chalice
 
 from chalicelib.api.routes import ROUTERS
+from chalicelib.jobs import handlers  # noqa: F401 - registers the worker's message handlers
+from chalicelib.jobs.schedules import blueprint as schedules_blueprint
 from chalicelib.jobs.worker import blueprint as worker_blueprint
 from chalicelib.logs import configure_logging
 
@@ -12,3 +14,4 @@ app = Chalice(app_name="vdi-broker")
 for router in ROUTERS:
     app.register_blueprint(router.blueprint, url_prefix=router.prefix)
 app.register_blueprint(worker_blueprint)
+app.register_blueprint(schedules_blueprint)

@@ -28,6 +28,7 @@ class Settings:
     session_idle_minutes: int
     audit_retention_days: int
     admin_login: str
+    queue_delay_factor: float  # scales the worker's follow-up delays (0 in tests, 1 in AWS)
 
     def table_name(self, short_name: str) -> str:
         return f"{self.table_prefix}{short_name}"
@@ -49,6 +50,7 @@ def get_settings() -> Settings:
         session_idle_minutes=_int("BROKER_SESSION_IDLE_MINUTES", 30),
         audit_retention_days=_int("BROKER_AUDIT_RETENTION_DAYS", 30),
         admin_login=os.environ.get("BROKER_ADMIN_LOGIN", "admin"),
+        queue_delay_factor=float(os.environ.get("BROKER_QUEUE_DELAY_FACTOR", "1")),
     )
 
 

@@ -46,11 +46,9 @@ def local_environment() -> dict[str, str]:
 
 
 def start_moto() -> Any:
-    from moto.server import ThreadedMotoServer
+    from localdev.aws_server import AwsServer
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=AWS_PORT, verbose=False)
-    server.start()
-    return server
+    return AwsServer("127.0.0.1", AWS_PORT).start()
 
 
 def prepare_aws(admin_password: str) -> None:

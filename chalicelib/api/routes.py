@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalicelib.api import admin_auth  # noqa: F401 - registers the admin authenticator
 from chalicelib.api.framework import Router
-from chalicelib.api.rest import centers, meta, policies, pools, session, tenants
+from chalicelib.api.rest import centers, desktops, meta, policies, pools, session, tenants
 
 ROUTERS: tuple[Router, ...] = (
     session.router,
@@ -12,5 +12,6 @@ ROUTERS: tuple[Router, ...] = (
     centers.router,
     pools.router,
     policies.router,
+    desktops.router,
     meta.router,
 )

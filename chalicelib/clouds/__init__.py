@@ -1,20 +1,25 @@
 """Clouds behind the CloudPort (chalicelib/domain/cloud.py).
 
-Importing this package is cheap and never loads openstacksdk: the HTTP path imports it for the types,
-and only a call to `open_cloud` (worker, scan) pulls in `chalicelib.clouds.openstack`.
+Importing this package is cheap and never loads openstacksdk: only opening a cloud (worker, scan)
+pulls in `chalicelib.clouds.openstack`. `cloud_for` is what services call; tests may swap its factory
+for an in-memory cloud with `use_cloud_factory`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from chalicelib.clouds.request_counts import RequestCounts
+from chalicelib.domain.cloud import CenterAccess, CloudPort
 
 if TYPE_CHECKING:
     from chalicelib.clouds.openstack import OpenStackCloud
-    from chalicelib.domain.cloud import CenterAccess
 
-__all__ = ["RequestCounts", "open_cloud"]
+__all__ = ["RequestCounts", "cloud_for", "open_cloud", "use_cloud_factory"]
+
+CloudFactory = Callable[[CenterAccess], CloudPort]
+_factory: CloudFactory | None = None
 
 
 def open_cloud(access: CenterAccess) -> OpenStackCloud:
@@ -22,3 +27,13 @@ def open_cloud(access: CenterAccess) -> OpenStackCloud:
     from chalicelib.clouds.openstack import open_cloud as open_openstack_cloud
 
     return open_openstack_cloud(access)
+
+
+def cloud_for(access: CenterAccess) -> CloudPort:
+    return _factory(access) if _factory is not None else open_cloud(access)
+
+
+def use_cloud_factory(factory: CloudFactory | None) -> None:
+    """Replace how clouds are opened (tests: an in-memory cloud); None restores openstacksdk."""
+    global _factory
+    _factory = factory

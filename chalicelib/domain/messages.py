@@ -19,3 +19,10 @@ def center_check(tenant_id: int, center_id: int, reason: str) -> dict[str, Any]:
 
 def center_scan(tenant_id: int, center_id: int, reason: str) -> dict[str, Any]:
     return {"type": CENTER_SCAN, "tenant_id": tenant_id, "center_id": center_id, "reason": reason}
+
+DESKTOP_FOLLOW = "desktop.follow"  # follow a new instance from BUILD to ACTIVE, then finish it
+
+
+def desktop_follow(tenant_id: int, desktop_id: int, attempt: int = 0, step: int = 0) -> dict[str, Any]:
+    return {"type": DESKTOP_FOLLOW, "tenant_id": tenant_id, "desktop_id": desktop_id, "attempt": attempt,
+            "step": step}

@@ -57,6 +57,12 @@ class CenterRecord(EntityModel):
 
 
 class PoolRecord(EntityModel):
+    """`stats` (pool size info) and `broker_state` (e.g. stopped by the broker on error) are written by
+    the jobs with plain updates that leave `version` alone, so they never collide with an admin's edit."""
+
+    stats = JSONAttribute(null=True)
+    broker_state = JSONAttribute(null=True)
+
     class Meta(_BrokerMeta):
         short_name = "pools"
 
@@ -197,8 +203,11 @@ class DesktopRecord(Model):
     power_state = UnicodeAttribute(default="building")
     available = BooleanAttribute(default=True)
     deletable = BooleanAttribute(default=False)
+    lifecycle = UnicodeAttribute(default="active")  # provisioning, active, error, deleting, deleted
     assigned_user_id = NumberAttribute(null=True)
     user_key = UnicodeAttribute(null=True)
+    last_user_key = UnicodeAttribute(null=True)  # "<tenant>#<user>" of the last user it was assigned to
+    last_offered = NumberAttribute(null=True)  # epoch seconds of the last claim by a login
     doc = JSONAttribute(default=dict)
     created = UnicodeAttribute()
     updated = UnicodeAttribute()
@@ -241,6 +250,21 @@ class PoolHistoryRecord(Model):
         short_name = "pool_history"
 
 
+class MarkerRecord(Model):
+    """Short-lived facts that expire by themselves (TTL): a login's failure window and lockout
+    (`login-failures#<tenant>#<login>`), a revoked client token (`revoked#<jti>`) and a pending pool
+    check (`check-pending#<tenant>#<pool>`). `value`, `since` and `until` mean what the key's kind says."""
+
+    key = UnicodeAttribute(hash_key=True)
+    value = NumberAttribute(null=True)
+    since = NumberAttribute(null=True)
+    until = NumberAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+    class Meta(_BrokerMeta):
+        short_name = "markers"
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     TenantRecord,
     CenterRecord,
@@ -255,4 +279,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     DesktopRecord,
     AuditRecord,
     PoolHistoryRecord,
+    MarkerRecord,
 )

@@ -1,0 +1,153 @@
+"""Pure provisioning rules (ARCHITECTURE.md, "Provisioning, as the reference describes it").
+
+Unassigned = total - assigned (available or unavailable both count). A check creates the whole deficit
+at once: while unassigned is below the threshold and until the total reaches the maximum, bounded by
+how many more instances the center may be building at the same time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.domain import naming
+from chalicelib.domain.center_defaults import provisioning_defaults
+from chalicelib.domain.cloud import CenterType, PowerState, ServerSpec
+
+DEFAULT_CENTER_BUILD_LIMIT = 10
+FAILURES_BEFORE_STOP = 3
+
+METADATA_DESKTOP = "broker_desktop_id"
+METADATA_POOL = "broker_pool_id"
+METADATA_TENANT = "broker_tenant_id"
+
+
+def deficit(total: int, assigned: int, threshold: int, maximum: int) -> int:
+    """How many desktops one check creates. Never negative, never past the maximum."""
+    unassigned = total - assigned
+    if unassigned >= threshold:
+        return 0
+    return max(0, min(threshold - unassigned, maximum - total))
+
+
+def bounded_by_center(wanted: int, building_in_center: int, limit: int = DEFAULT_CENTER_BUILD_LIMIT) -> int:
+    """At most `limit` instances of one center are being built at once."""
+    return max(0, min(wanted, limit - building_in_center))
+
+
+@dataclass(frozen=True)
+class DesktopView:
+    """What pool size info needs to know of one desktop."""
+
+    power_state: str
+    available: bool
+    assigned: bool
+    agent_running: bool = False
+    logged_in: bool = False
+    connected: bool = False
+
+
+@dataclass(frozen=True)
+class PoolSize:
+    total_vm: int = 0
+    assigned_vm: int = 0
+    available_vm: int = 0
+    unavailable_vm: int = 0
+    total_vm_running: int = 0
+    total_vm_stopped: int = 0
+    total_vm_suspended: int = 0
+    total_agent_running: int = 0
+    total_logged_in: int = 0
+    total_connected: int = 0
+
+    @property
+    def unassigned(self) -> int:
+        return self.total_vm - self.assigned_vm
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def size_of(desktops: Iterable[DesktopView]) -> PoolSize:
+    counts = dict.fromkeys(PoolSize.__dataclass_fields__, 0)
+    for desktop in desktops:
+        counts["total_vm"] += 1
+        counts["assigned_vm"] += desktop.assigned
+        counts["available_vm" if desktop.available else "unavailable_vm"] += 1
+        counts["total_vm_running"] += desktop.power_state == PowerState.RUNNING.value
+        counts["total_vm_stopped"] += desktop.power_state == PowerState.STOPPED.value
+        counts["total_vm_suspended"] += desktop.power_state == PowerState.SUSPENDED.value
+        counts["total_agent_running"] += desktop.agent_running
+        counts["total_logged_in"] += desktop.logged_in
+        counts["total_connected"] += desktop.connected
+    return PoolSize(**counts)
+
+
+def desktop_names(provision: dict[str, Any], sequence: int) -> tuple[str, str]:
+    """(instance name, display name) of the desktop with this sequence number."""
+    name = naming.render(provision["provision_vm_name"], sequence)
+    display_template = provision.get("provision_vm_display_name") or provision["provision_vm_name"]
+    return name, naming.render(display_template, sequence)
+
+
+def server_spec(provision: dict[str, Any], center_doc: dict[str, Any], name: str,
+                metadata: dict[str, str], user_data: str | None = None) -> ServerSpec:
+    """The create request for one desktop: the pool's parameters over the center type's defaults."""
+    center = provision["center"]
+    defaults = provisioning_defaults(CenterType(center["type"]))
+    create_volume = center.get("create_new_volume")
+    return ServerSpec(
+        name=name,
+        metadata=metadata,
+        image=center["image"],
+        flavor=center["flavor"],
+        network=center.get("network") or center_doc.get("network_uuid") or "",
+        availability_zone=center.get("availability_zone") or defaults["availability_zone"],
+        security_groups=tuple(center.get("security_groups") or ()),
+        boot_from_volume=bool(defaults["boot_from_volume"] if create_volume is None else create_volume),
+        volume_size_gb=center.get("new_volume_size") or defaults["volume_size_gb"],
+        volume_type=center.get("new_volume_type") or defaults["volume_type"],
+        delete_volume_on_termination=bool(center.get("delete_volume_on_instance_delete", 1)),
+        user_data=user_data,
+    )
+
+
+def initially_available(provision: dict[str, Any]) -> bool:
+    """A new desktop is available unless the pool says "initialise as unavailable" or its last
+    provisioning action is set_unavailable."""
+    actions = (provision.get("center") or {}).get("provisioning_actions") or []
+    if actions:
+        return actions[-1]["prov_action_action"] == "set_available"
+    return not provision.get("mark_unavailable")
+
+
+def wait_seconds(action: dict[str, Any]) -> int:
+    unit = {"seconds": 1, "minutes": 60, "hours": 3600}[action.get("prov_action_wait_unit", "seconds")]
+    return int(action.get("prov_action_wait_value", 0)) * unit
+
+
+def should_stop_after(consecutive_failures: int, limit: int = FAILURES_BEFORE_STOP) -> bool:
+    return consecutive_failures >= limit
+
+
+def matches_attribute_rules(rules: list[dict[str, Any]], join: str, values: dict[str, str]) -> bool:
+    """Pool membership by attributes: eq/ne/ct/nc/bw/ew on name, display_name or ip (case-insensitive),
+    all rules (`A`) or any rule (`O`)."""
+    if not rules:
+        return False
+    results = []
+    for rule in rules:
+        candidates = [v.casefold() for v in values.get(rule["vm_table_field"], "").split(",") if v] or [""]
+        text = rule["text_to_match"].casefold()
+        test = {
+            "eq": lambda v, t=text: v == t,
+            "ne": lambda v, t=text: v != t,
+            "ct": lambda v, t=text: t in v,
+            "nc": lambda v, t=text: t not in v,
+            "bw": lambda v, t=text: v.startswith(t),
+            "ew": lambda v, t=text: v.endswith(t),
+        }[rule["condition_type"]]
+        negative = rule["condition_type"] in ("ne", "nc")
+        results.append(all(map(test, candidates)) if negative else any(map(test, candidates)))
+    return all(results) if join == "A" else any(results)

@@ -1,0 +1,12 @@
+"""Which service handles which queue message (imported by app.py, so the worker knows them all)."""
+
+from __future__ import annotations
+
+from chalicelib.domain import messages
+from chalicelib.jobs.worker import register
+from chalicelib.services import provisioning, scan
+
+register(messages.POOL_CHECK, provisioning.handle_pool_check)
+register(messages.DESKTOP_FOLLOW, provisioning.follow_desktop)
+register(messages.CENTER_CHECK, scan.handle_center_check)
+register(messages.CENTER_SCAN, scan.handle_center_scan)

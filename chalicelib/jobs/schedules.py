@@ -1,0 +1,27 @@
+"""Scheduled functions (EventBridge in AWS, the local timer in `make run`). Thin: each calls a service.
+Each is idempotent and safe to run twice at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Rate
+
+from chalicelib.services import pool_stats
+
+blueprint = Blueprint(__name__)
+
+
+@blueprint.schedule(Rate(1, unit=Rate.MINUTES), description="Pool size info of every pool, then its check")
+def pool_stats_job(event: Any) -> None:
+    pool_stats.run_pool_stats()
+
+
+@blueprint.schedule(Rate(5, unit=Rate.MINUTES), description="Pool history samples, then the checks")
+def pool_history_stats_job(event: Any) -> None:
+    pool_stats.run_pool_history()
+
+
+@blueprint.schedule(Rate(1, unit=Rate.MINUTES), description="Queue the scans of centers whose poll is due")
+def center_scan_job(event: Any) -> None:
+    pool_stats.due_center_scans()

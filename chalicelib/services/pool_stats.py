@@ -1,0 +1,124 @@
+"""Pool size info (the box beside the reference's Edit Pool form), its history, and the periodic
+triggers: each run reads every pool's desktops once (one Query per pool, on the by_pool index),
+stores the counts, and queues the provisioning checks."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.domain import messages
+from chalicelib.domain import provisioning as rules
+from chalicelib.domain.caller import SYSTEM_TENANT_ID
+from chalicelib.store import stores
+from chalicelib.store.binding import ensure_bound
+from chalicelib.store.desktops import DesktopStore, pool_key, set_pool_side_state
+from chalicelib.store.models import DesktopRecord, PoolHistoryRecord, PoolRecord
+
+desktops = DesktopStore()
+AGENT_WINDOW_SECONDS = 180
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def all_tenant_ids() -> list[int]:
+    return [SYSTEM_TENANT_ID, *(int(t.id) for t in stores.tenants.iterate(SYSTEM_TENANT_ID))]
+
+
+def view_of(desktop: DesktopRecord, now: float | None = None) -> rules.DesktopView:
+    session = desktop.doc.get("session") or {}
+    heartbeat = float(desktop.doc.get("agent_seen_at") or 0)
+    now = now or time.time()
+    return rules.DesktopView(
+        power_state=desktop.power_state,
+        available=bool(desktop.available),
+        assigned=desktop.assigned_user_id is not None,
+        agent_running=now - heartbeat <= AGENT_WINDOW_SECONDS,
+        logged_in=session.get("state") in ("logged_in", "connected", "locked", "idle", "disconnected"),
+        connected=session.get("state") in ("logged_in", "connected", "locked", "idle"),
+    )
+
+
+def pool_size(tenant_id: int, pool_id: int) -> rules.PoolSize:
+    now = time.time()
+    return rules.size_of(view_of(d, now) for d in desktops.of_pool(tenant_id, pool_id)
+                         if d.lifecycle not in ("deleted", "error"))
+
+
+def refresh_pool_stats(pool: PoolRecord) -> dict[str, Any]:
+    stats = {**pool_size(int(pool.tenant_id), int(pool.id)).as_dict(), "counts_updated": _now_iso()}
+    set_pool_side_state(pool, stats=stats)
+    return stats
+
+
+def run_pool_stats(reason: str = "pool_stats") -> int:
+    """Store every pool's size info, then queue its provisioning check. Returns the number of pools."""
+    count = 0
+    for tenant_id in all_tenant_ids():
+        for pool in stores.pools.iterate(tenant_id):
+            refresh_pool_stats(pool)
+            if (pool.doc.get("provision") or {}).get("provision_on_off"):
+                stores.queue.send(messages.pool_check(tenant_id, int(pool.id), reason))
+            count += 1
+    return count
+
+
+def run_pool_history(now: float | None = None) -> int:
+    """A sample per pool whose `pool_history_interval` has passed, kept `pool_history_age` days."""
+    ensure_bound()
+    now = now or time.time()
+    sampled = 0
+    for tenant_id in all_tenant_ids():
+        for pool in stores.pools.iterate(tenant_id):
+            history = ((pool.doc.get("log") or {}).get("retain_history") or {})
+            interval = int(history.get("pool_history_interval", 15))
+            age_days = int(history.get("pool_history_age", 7))
+            if interval <= 0:
+                continue
+            last = (pool.broker_state or {}).get("history_sampled_at", 0)
+            if now - float(last) < interval * 60 - 5:
+                continue
+            stats = refresh_pool_stats(pool)
+            PoolHistoryRecord(
+                pool_key=pool_key(tenant_id, int(pool.id)), ts=int(now), data=stats,
+                expires_at=datetime.fromtimestamp(now, UTC) + timedelta(days=max(age_days, 1)),
+            ).save()
+            set_pool_side_state(pool, broker_state={**(pool.broker_state or {}), "history_sampled_at": now})
+            if (pool.doc.get("provision") or {}).get("provision_on_off"):
+                stores.queue.send(messages.pool_check(tenant_id, int(pool.id), "pool_history_stats"))
+            sampled += 1
+    return sampled
+
+
+def pool_history(tenant_id: int, pool_id: int, start: int | None, end: int | None) -> list[PoolHistoryRecord]:
+    ensure_bound()
+    key = pool_key(tenant_id, pool_id)
+    if start is not None and end is not None:
+        condition = PoolHistoryRecord.ts.between(start, end)
+    elif start is not None:
+        condition = PoolHistoryRecord.ts >= start
+    elif end is not None:
+        condition = PoolHistoryRecord.ts <= end
+    else:
+        condition = None
+    return list(PoolHistoryRecord.query(key, condition, limit=5000))
+
+
+def due_center_scans(now: float | None = None) -> int:
+    """Queue a scan of every active center whose poll interval has passed."""
+    now = now or time.time()
+    queued = 0
+    for tenant_id in all_tenant_ids():
+        for center in stores.centers.iterate(tenant_id):
+            if not center.doc.get("active", 1):
+                continue
+            last = center.doc.get("last_scan")
+            interval = int(center.doc.get("poll_interval", 5)) * 60
+            last_ts = datetime.strptime(last, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp() if last else 0
+            if now - last_ts >= interval - 5:
+                stores.queue.send(messages.center_scan(tenant_id, int(center.id), "poll interval"))
+                queued += 1
+    return queued

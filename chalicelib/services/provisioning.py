@@ -1,0 +1,303 @@
+"""Provisioning: keep each pool stocked, exactly as the reference describes, never one too many.
+
+Runs in the worker only (the sole creator of instances). A check reserves the whole deficit with a
+compare-and-set on the pool's total, creates the desktop records, then asks the cloud to create each
+instance under a deterministic name carrying the desktop's id in its metadata, without waiting. A
+follow-up message takes each instance from BUILD to ACTIVE, associates its floating IP and runs the
+provisioning actions. A redelivered message or a crash never creates an instance twice: the name and
+metadata are looked up before every create, and the scan adopts what a dead worker left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.clouds import cloud_for
+from chalicelib.domain import messages
+from chalicelib.domain import provisioning as rules
+from chalicelib.domain.cloud import CloudError, CloudNotFound, CloudPort, PowerAction, PowerState, ServerInfo
+from chalicelib.services import audit
+from chalicelib.services.centers import STATUS_ONLINE, center_access
+from chalicelib.store import stores
+from chalicelib.store.desktops import DesktopStore, PoolCounters, set_pool_side_state
+from chalicelib.store.models import CenterRecord, DesktopRecord, PoolRecord
+
+log = logging.getLogger("broker.provisioning")
+
+desktops = DesktopStore()
+counters = PoolCounters()
+
+# A desktop record without an instance this old belonged to a worker that died: finish its create.
+STUCK_AFTER_SECONDS = 120
+BUILD_TIMEOUT_SECONDS = 30 * 60
+MAX_RESERVE_ATTEMPTS = 10
+
+
+def _age_seconds(iso: str) -> float:
+    return time.time() - datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def provisioning_blocked(pool: PoolRecord) -> str | None:
+    """Why this pool does not provision now, or None."""
+    provision = pool.doc.get("provision") or {}
+    if not provision.get("provision_on_off"):
+        return "provisioning is off"
+    if (pool.broker_state or {}).get("stopped_by_broker"):
+        return "provisioning was stopped by the broker on error"
+    if not provision.get("center"):
+        return "no center to provision in"
+    return None
+
+
+def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
+    """Create what the pool lacks; return how many instances were requested."""
+    pool = stores.pools.find(tenant_id, pool_id)
+    if pool is None or provisioning_blocked(pool):
+        return 0
+    provision = pool.doc["provision"]
+    center = stores.centers.find(tenant_id, provision["center"]["id"])
+    if center is None or not center.doc.get("active", 1):
+        return 0
+    members = desktops.of_pool(tenant_id, pool_id)
+    cloud: CloudPort | None = None
+    stuck = [d for d in members if d.lifecycle == "provisioning" and not d.instance_id
+             and _age_seconds(d.created) > STUCK_AFTER_SECONDS]
+    if stuck:
+        cloud = cloud_for(center_access(center))
+        for desktop in stuck:
+            _create_instance(cloud, pool, center, desktop)
+    new_records = _reserve(pool, center, members)
+    if not new_records:
+        return 0
+    audit.record(tenant_id, "provision.requested",
+                 f"Pool '{pool.name}': creating {len(new_records)} desktop(s) ({reason or 'check'})",
+                 pool_id=pool_id, details={"names": [d.name for d in new_records]})
+    cloud = cloud or cloud_for(center_access(center))
+    created = 0
+    for desktop in new_records:
+        if _create_instance(cloud, pool, center, desktop):
+            created += 1
+        elif provisioning_blocked(stores.pools.get(tenant_id, pool_id)):
+            # Stopped on repeated errors: hand back the reservations not yet used.
+            for leftover in new_records[new_records.index(desktop) + 1:]:
+                _fail(leftover, pool, "Provisioning stopped before this desktop was created", count_failure=False)
+            break
+    return created
+
+
+def _reserve(pool: PoolRecord, center: CenterRecord, members: list[DesktopRecord]) -> list[DesktopRecord]:
+    """Reserve the whole deficit and write its desktop records in one transaction; racing checks
+    re-read and recompute instead of overshooting (ARCHITECTURE.md invariant 2)."""
+    tenant_id, pool_id = int(pool.tenant_id), int(pool.id)
+    provision = pool.doc["provision"]
+    assigned = sum(1 for d in members if d.assigned_user_id is not None)
+    building = sum(1 for d in desktops.of_center(tenant_id, int(center.id)) if d.lifecycle == "provisioning")
+    limit = int(center.doc.get("build_limit") or rules.DEFAULT_CENTER_BUILD_LIMIT)
+    for _ in range(MAX_RESERVE_ATTEMPTS):
+        seen = counters.total(tenant_id, pool_id)
+        if seen is None:
+            # First check of this pool: start counting from the desktops it already has.
+            counters.try_reserve(tenant_id, pool_id, None, desktops.count_in_pool(tenant_id, pool_id))
+            continue
+        wanted = rules.deficit(seen, assigned, int(provision["provision_threshold"]),
+                               int(provision["provision_max"]))
+        count = rules.bounded_by_center(wanted, building, limit)
+        if count == 0:
+            return []
+        sequences = counters.allocate_sequence(tenant_id, pool_id, count,
+                                               int(provision.get("provision_vm_name_next_value") or 1))
+        records = [_new_desktop_record(pool, center, sequence) for sequence in sequences]
+        if counters.reserve_with_records(tenant_id, pool_id, seen, records):
+            return records
+    log.warning("pool %s: gave up reserving after %s races", pool_id, MAX_RESERVE_ATTEMPTS)
+    return []
+
+
+def _new_desktop_record(pool: PoolRecord, center: CenterRecord, sequence: int) -> DesktopRecord:
+    provision = pool.doc["provision"]
+    name, display_name = rules.desktop_names(provision, sequence)
+    delete_volume = bool(provision["center"].get("delete_volume_on_instance_delete", 1))
+    return desktops.new(
+        int(pool.tenant_id), int(center.id), int(pool.id), name, display_name=display_name,
+        lifecycle="provisioning", available=False, deletable=bool(provision.get("mark_deletable")),
+        doc={"sequence": sequence, "created_by_broker": True, "delete_volume_on_instance_delete": delete_volume},
+    )
+
+
+def metadata_for(desktop: DesktopRecord) -> dict[str, str]:
+    return {rules.METADATA_DESKTOP: str(desktop.id), rules.METADATA_POOL: str(desktop.pool_id or ""),
+            rules.METADATA_TENANT: str(desktop.tenant_id)}
+
+
+def _ours(server: ServerInfo, desktop: DesktopRecord) -> bool:
+    return server.metadata.get(rules.METADATA_DESKTOP) == str(desktop.id)
+
+
+def _create_instance(cloud: CloudPort, pool: PoolRecord, center: CenterRecord, desktop: DesktopRecord) -> bool:
+    """Ask the cloud for this desktop's instance unless it already exists. False on a cloud error."""
+    try:
+        existing = [s for s in cloud.find_servers(desktop.name) if _ours(s, desktop)]
+        if existing:
+            server = existing[0]
+        else:
+            spec = rules.server_spec(pool.doc["provision"], center.doc, desktop.name, metadata_for(desktop))
+            server = cloud.create_server(spec)
+    except CloudError as error:
+        _fail(desktop, pool, error.message)
+        return False
+    desktop.instance_id = server.id
+    desktop.power_state = server.power_state.value
+    desktops.save(desktop)
+    stores.queue.send(messages.desktop_follow(int(desktop.tenant_id), int(desktop.id)), delay_seconds=5)
+    return True
+
+
+def _fail(desktop: DesktopRecord, pool: PoolRecord | None, message: str, count_failure: bool = True) -> None:
+    """The desktop failed to provision: keep it visible with the cloud's message, out of the pool's count."""
+    tenant_id = int(desktop.tenant_id)
+    pool_id = int(desktop.pool_id) if desktop.pool_id else None
+    desktop.lifecycle = "error"
+    desktop.power_state = PowerState.ERROR.value
+    desktop.available = False
+    desktop.doc = {**desktop.doc, "error": message, "failed_pool_id": pool_id}
+    counters.move(desktop, None)  # out of the pool's count, in the same write
+    audit.record(tenant_id, "provision.failed", f"Desktop '{desktop.name}' failed: {message}", pool_id=pool_id,
+                 desktop_id=int(desktop.id))
+    if pool is not None and pool_id is not None and count_failure:
+        failures = counters.add_failure(tenant_id, pool_id)
+        if rules.should_stop_after(failures):
+            stop_pool_provisioning(pool, f"{failures} provisioning errors in a row; last: {message}")
+
+
+def stop_pool_provisioning(pool: PoolRecord, reason: str) -> None:
+    """Leostream's "stopped by the broker on error": nothing loops; an admin turns it back on."""
+    set_pool_side_state(pool, broker_state={"stopped_by_broker": True, "reason": reason,
+                                            "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    audit.record(int(pool.tenant_id), "provision.stopped", f"Pool '{pool.name}': provisioning stopped: {reason}",
+                 pool_id=int(pool.id))
+
+
+def follow_desktop(message: dict[str, Any]) -> None:
+    """Take one new desktop from BUILD to usable (or to a visible error)."""
+    tenant_id, desktop_id = int(message["tenant_id"]), int(message["desktop_id"])
+    attempt, step = int(message.get("attempt", 0)), int(message.get("step", 0))
+    desktop = desktops.find(tenant_id, desktop_id)
+    if desktop is None or desktop.lifecycle != "provisioning" or not desktop.instance_id:
+        return
+    center = stores.centers.find(tenant_id, int(desktop.center_id))
+    pool = stores.pools.find(tenant_id, int(desktop.pool_id)) if desktop.pool_id else None
+    if center is None:
+        return
+    cloud = cloud_for(center_access(center))
+    try:
+        server = cloud.get_server(desktop.instance_id)
+    except CloudError as error:
+        _retry_follow(desktop, attempt, step, f"cloud unavailable: {error.message}")
+        return
+    if server is None:
+        _fail(desktop, pool, "The instance disappeared while it was being built")
+        return
+    if server.power_state is PowerState.ERROR:
+        _fail(desktop, pool, server.fault or "The instance went to ERROR")
+        _delete_quietly(cloud, desktop)
+        return
+    if server.power_state is PowerState.BUILDING:
+        if _age_seconds(desktop.created) > BUILD_TIMEOUT_SECONDS:
+            _fail(desktop, pool, f"The build did not finish within {BUILD_TIMEOUT_SECONDS // 60} minutes")
+            _delete_quietly(cloud, desktop)
+        else:
+            _retry_follow(desktop, attempt, step, None)
+        return
+    _finish(cloud, desktop, pool, server, step)
+
+
+def _retry_follow(desktop: DesktopRecord, attempt: int, step: int, note: str | None) -> None:
+    if note:
+        log.info("desktop %s: %s", desktop.id, note)
+    delay = min(60, 5 * 2 ** min(attempt, 4))  # 5, 10, 20, 40, 60 s: bounded polling, never a tight loop
+    stores.queue.send(messages.desktop_follow(int(desktop.tenant_id), int(desktop.id), attempt + 1, step),
+                      delay_seconds=delay)
+
+
+def _delete_quietly(cloud: CloudPort, desktop: DesktopRecord) -> None:
+    try:
+        cloud.delete_server(desktop.instance_id, delete_volumes=bool(desktop.doc.get("delete_volume_on_instance_delete",
+                                                                                      True)))
+    except CloudNotFound:
+        pass
+    except CloudError as error:  # the scan removes it later (it carries our metadata)
+        log.warning("could not delete failed instance %s: %s", desktop.instance_id, error.message)
+
+
+def _finish(cloud: CloudPort, desktop: DesktopRecord, pool: PoolRecord | None, server: ServerInfo,
+            step: int) -> None:
+    provision = (pool.doc.get("provision") if pool else None) or {}
+    center_settings = provision.get("center") or {}
+    try:
+        if step == 0 and center_settings.get("assign_floating_ip") and not server.floating_addresses:
+            address = cloud.associate_floating_ip(server.id)
+            server = cloud.get_server(server.id) or server
+            desktop.doc = {**desktop.doc, "floating_ip": address}
+        actions = center_settings.get("provisioning_actions") or []
+        for index in range(max(step, 0), len(actions)):
+            action = actions[index]
+            wait = rules.wait_seconds(action)
+            if wait and index >= step and not desktop.doc.get(f"waited_{index}"):
+                desktop.doc = {**desktop.doc, f"waited_{index}": True}
+                desktops.save(desktop)
+                stores.queue.send(messages.desktop_follow(int(desktop.tenant_id), int(desktop.id), 0, index),
+                                  delay_seconds=min(wait, 900))
+                return
+            _run_action(cloud, desktop, action["prov_action_action"])
+    except CloudError as error:
+        _retry_follow(desktop, 0, step, f"finishing failed: {error.message}")
+        return
+    if not (center_settings.get("provisioning_actions") or []):
+        desktop.available = rules.initially_available(provision)
+    desktop.lifecycle = "active"
+    apply_server(desktop, server)
+    desktops.save(desktop)
+    if desktop.pool_id:
+        counters.reset_failures(int(desktop.tenant_id), int(desktop.pool_id))
+    audit.record(int(desktop.tenant_id), "provision.completed", f"Desktop '{desktop.name}' is ready",
+                 pool_id=desktop.pool_id, desktop_id=int(desktop.id),
+                 details={"instance_id": server.id, "addresses": list(server.fixed_addresses + server.floating_addresses)})
+
+
+def _run_action(cloud: CloudPort, desktop: DesktopRecord, action: str) -> None:
+    if action == "start":
+        cloud.power(desktop.instance_id, PowerAction.START)
+    elif action == "poweroff":
+        cloud.power(desktop.instance_id, PowerAction.STOP)
+    elif action == "set_available":
+        desktop.available = True
+    elif action == "set_unavailable":
+        desktop.available = False
+
+
+def apply_server(desktop: DesktopRecord, server: ServerInfo) -> None:
+    """Copy what the cloud says about the instance onto the desktop record."""
+    desktop.instance_id = server.id
+    desktop.power_state = server.power_state.value
+    desktop.doc = {
+        **desktop.doc,
+        "nova_status": server.status,
+        "fault": server.fault,
+        "fixed_addresses": list(server.fixed_addresses),
+        "floating_addresses": list(server.floating_addresses),
+        "availability_zone": server.availability_zone,
+        "flavor": server.flavor,
+        "image": server.image,
+        "volume_ids": list(server.volume_ids),
+    }
+
+
+def handle_pool_check(message: dict[str, Any]) -> None:
+    check_pool(int(message["tenant_id"]), int(message["pool_id"]), message.get("reason", ""))
+
+
+def center_is_online(center: CenterRecord) -> bool:
+    return center.doc.get("status") == STATUS_ONLINE

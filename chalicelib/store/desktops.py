@@ -1,0 +1,231 @@
+"""Desktops and the per-pool counters that keep provisioning exact under races.
+
+`pool-total#<tenant>#<pool>` is the pool's desktop count including those still being created. A check
+reserves new desktops with a compare-and-set on it, so racing checks can never push a pool past its
+maximum (ARCHITECTURE.md invariant 2); the scan sets it back to the truth if a worker died midway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+
+from chalicelib.domain.errors import NotFound
+from chalicelib.store.binding import ensure_bound, transaction
+from chalicelib.store.models import CounterRecord, DesktopRecord, PoolRecord
+from chalicelib.store.repos import next_id, utc_now_iso
+
+
+def pool_key(tenant_id: int, pool_id: int) -> str:
+    return f"{tenant_id}#{pool_id}"
+
+
+def center_key(tenant_id: int, center_id: int) -> str:
+    return f"{tenant_id}#{center_id}"
+
+
+def user_key(tenant_id: int, user_id: int) -> str:
+    return f"{tenant_id}#{user_id}"
+
+
+class DesktopStore:
+    def new(self, tenant_id: int, center_id: int, pool_id: int | None, name: str, *, display_name: str,
+            lifecycle: str, available: bool, deletable: bool, power_state: str = "building",
+            instance_id: str | None = None, doc: dict[str, Any] | None = None) -> DesktopRecord:
+        """A desktop record with a fresh id, not yet written (see PoolCounters for how it is)."""
+        ensure_bound()
+        now = utc_now_iso()
+        record = DesktopRecord(
+            tenant_id=tenant_id, id=next_id("desktop"), name=name, display_name=display_name,
+            center_id=center_id, center_key=center_key(tenant_id, center_id),
+            pool_id=pool_id, pool_key=pool_key(tenant_id, pool_id) if pool_id else None,
+            instance_id=instance_id, power_state=power_state, available=available, deletable=deletable,
+            lifecycle=lifecycle, doc=doc or {}, created=now, updated=now,
+        )
+        return record
+
+    def count_in_pool(self, tenant_id: int, pool_id: int) -> int:
+        """Desktops counted in the pool, read consistently from the table (not the lagging index)."""
+        ensure_bound()
+        return sum(1 for _ in DesktopRecord.query(tenant_id, filter_condition=DesktopRecord.pool_id == pool_id,
+                                                   consistent_read=True, attributes_to_get=["id"]))
+
+    def find(self, tenant_id: int, desktop_id: int) -> DesktopRecord | None:
+        ensure_bound()
+        try:
+            return DesktopRecord.get(tenant_id, desktop_id, consistent_read=True)
+        except DoesNotExist:
+            return None
+
+    def get(self, tenant_id: int, desktop_id: int) -> DesktopRecord:
+        record = self.find(tenant_id, desktop_id)
+        if record is None:
+            raise NotFound(f"Desktop {desktop_id} not found")
+        return record
+
+    def of_tenant(self, tenant_id: int) -> Iterator[DesktopRecord]:
+        ensure_bound()
+        return DesktopRecord.query(tenant_id)
+
+    def of_pool(self, tenant_id: int, pool_id: int) -> list[DesktopRecord]:
+        ensure_bound()
+        return list(DesktopRecord.by_pool.query(pool_key(tenant_id, pool_id)))
+
+    def of_center(self, tenant_id: int, center_id: int) -> list[DesktopRecord]:
+        ensure_bound()
+        return list(DesktopRecord.by_center.query(center_key(tenant_id, center_id)))
+
+    def of_user(self, tenant_id: int, user_id: int) -> list[DesktopRecord]:
+        ensure_bound()
+        return list(DesktopRecord.by_user.query(user_key(tenant_id, user_id)))
+
+    def by_instance(self, instance_id: str) -> list[DesktopRecord]:
+        ensure_bound()
+        keys = [(int(r.tenant_id), int(r.id)) for r in DesktopRecord.by_instance.query(instance_id)]
+        return [r for r in DesktopRecord.batch_get(keys)] if keys else []
+
+    def save(self, record: DesktopRecord) -> DesktopRecord:
+        """Write back with the version check (raises on a concurrent change)."""
+        record.updated = utc_now_iso()
+        record.save()
+        return record
+
+    def set_pool(self, record: DesktopRecord, pool_id: int | None) -> None:
+        record.pool_id = pool_id
+        record.pool_key = pool_key(int(record.tenant_id), pool_id) if pool_id else None
+
+    def delete(self, record: DesktopRecord) -> None:
+        record.delete()
+
+
+class PoolCounters:
+    """Atomic per-pool numbers: total desktops (reservations), the {SEQUENCE} value, failures in a row."""
+
+    @staticmethod
+    def _key(kind: str, tenant_id: int, pool_id: int) -> str:
+        return f"pool-{kind}#{tenant_id}#{pool_id}"
+
+    def _read(self, key: str) -> int | None:
+        ensure_bound()
+        try:
+            return int(CounterRecord.get(key, consistent_read=True).value)
+        except DoesNotExist:
+            return None
+
+    def total(self, tenant_id: int, pool_id: int) -> int | None:
+        return self._read(self._key("total", tenant_id, pool_id))
+
+    def set_total(self, tenant_id: int, pool_id: int, value: int) -> None:
+        ensure_bound()
+        CounterRecord(key=self._key("total", tenant_id, pool_id), value=value).save()
+
+    def try_reserve(self, tenant_id: int, pool_id: int, seen: int | None, count: int) -> bool:
+        """Add `count` if the total is still `seen` (None: never counted). False if another check won."""
+        ensure_bound()
+        record = CounterRecord(key=self._key("total", tenant_id, pool_id))
+        condition = CounterRecord.value.does_not_exist() if seen is None else CounterRecord.value == seen
+        try:
+            record.update(actions=[CounterRecord.value.set((seen or 0) + count)], condition=condition)
+        except UpdateError as error:
+            if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def reserve_with_records(self, tenant_id: int, pool_id: int, seen: int | None,
+                             records: list[DesktopRecord]) -> bool:
+        """Count `records` into the pool and write them in one transaction, if the total is still `seen`.
+
+        Because the count and the records change together, the pool's total always equals its records
+        (plus nothing in flight), so no later reconciliation can undercount a reservation."""
+        ensure_bound()
+        counter = CounterRecord(key=self._key("total", tenant_id, pool_id))
+        condition = CounterRecord.value.does_not_exist() if seen is None else CounterRecord.value == seen
+        try:
+            with transaction() as tx:
+                tx.update(counter, actions=[CounterRecord.value.set((seen or 0) + len(records))],
+                          condition=condition)
+                for record in records:
+                    tx.save(record, condition=DesktopRecord.id.does_not_exist())
+        except TransactWriteError:
+            if self.total(tenant_id, pool_id) != seen:
+                return False
+            raise
+        return True
+
+    def move(self, record: DesktopRecord, new_pool_id: int | None) -> None:
+        """Save the desktop with its new pool (or none) and move it between the pools' counts atomically."""
+        ensure_bound()
+        tenant_id = int(record.tenant_id)
+        old_pool_id = int(record.pool_id) if record.pool_id else None
+        record.pool_id = new_pool_id
+        record.pool_key = pool_key(tenant_id, new_pool_id) if new_pool_id else None
+        record.updated = utc_now_iso()
+        with transaction() as tx:
+            tx.save(record)
+            if old_pool_id != new_pool_id:
+                if old_pool_id:
+                    tx.update(CounterRecord(key=self._key("total", tenant_id, old_pool_id)),
+                              actions=[CounterRecord.value.add(-1)])
+                if new_pool_id:
+                    tx.update(CounterRecord(key=self._key("total", tenant_id, new_pool_id)),
+                              actions=[CounterRecord.value.add(1)])
+
+    def release(self, tenant_id: int, pool_id: int, count: int = 1) -> None:
+        """A reserved or existing desktop left the pool."""
+        ensure_bound()
+        record = CounterRecord(key=self._key("total", tenant_id, pool_id))
+        try:
+            record.update(actions=[CounterRecord.value.add(-count)], condition=CounterRecord.value >= count)
+        except UpdateError as error:
+            if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise  # below zero means the scan already recounted: nothing to give back
+
+    def allocate_sequence(self, tenant_id: int, pool_id: int, count: int, first_value: int) -> list[int]:
+        """`count` fresh {SEQUENCE} numbers, never handed out twice, starting no lower than first_value."""
+        ensure_bound()
+        key = self._key("seq", tenant_id, pool_id)
+        record = CounterRecord(key=key)
+        # An admin may have raised "next value" since the last allocation: move the counter up first.
+        try:
+            record.update(actions=[CounterRecord.value.set(first_value - 1)],
+                          condition=CounterRecord.value.does_not_exist() | (CounterRecord.value < first_value - 1))
+        except UpdateError as error:
+            if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise
+        record.update(actions=[CounterRecord.value.add(count)])
+        last = int(record.value)
+        return list(range(last - count + 1, last + 1))
+
+    def next_sequence(self, tenant_id: int, pool_id: int) -> int | None:
+        value = self._read(self._key("seq", tenant_id, pool_id))
+        return None if value is None else value + 1
+
+    def add_failure(self, tenant_id: int, pool_id: int) -> int:
+        ensure_bound()
+        record = CounterRecord(key=self._key("failures", tenant_id, pool_id))
+        record.update(actions=[CounterRecord.value.add(1)])
+        return int(record.value)
+
+    def reset_failures(self, tenant_id: int, pool_id: int) -> None:
+        ensure_bound()
+        CounterRecord(key=self._key("failures", tenant_id, pool_id), value=0).save()
+
+
+def set_pool_side_state(record: PoolRecord, *, stats: dict[str, Any] | None = None,
+                        broker_state: dict[str, Any] | None = None, clear_broker_state: bool = False) -> None:
+    """Write the jobs' attributes without touching `version`, so an admin's edit never conflicts."""
+    ensure_bound()
+    actions = []
+    if stats is not None:
+        actions.append(PoolRecord.stats.set(stats))
+    if broker_state is not None:
+        actions.append(PoolRecord.broker_state.set(broker_state))
+    if clear_broker_state:
+        actions.append(PoolRecord.broker_state.remove())
+    if actions:
+        PoolRecord._get_connection().update_item(
+            int(record.tenant_id), int(record.id), actions=actions, condition=PoolRecord.id.exists()
+        )

@@ -1,0 +1,86 @@
+"""Provisioning against an in-memory cloud, with DynamoDB and SQS in moto."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from chalicelib.clouds import use_cloud_factory
+from chalicelib.domain.caller import Caller
+from chalicelib.jobs import handlers  # noqa: F401 - registers the worker's handlers
+from chalicelib.jobs.worker import handle_message
+from chalicelib.schemas.centers import CenterCreate
+from chalicelib.schemas.pools import PoolBody
+from chalicelib.services import centers, pools
+from chalicelib.store.aws import client
+from chalicelib.store.models import CenterRecord, PoolRecord
+from tests.fakes.cloud import InMemoryCloud
+from tests.fixtures.aws import AwsStack
+
+TENANT = 7
+ADMIN = Caller(tenant_id=TENANT, user_id=1, login="boss", role="Administrator")
+
+
+@dataclass
+class Broker:
+    aws: AwsStack
+    cloud: InMemoryCloud
+
+    def drain(self, only: set[str] | None = None, rounds: int = 20) -> list[dict[str, Any]]:
+        """Deliver queued messages to the worker (delays ignored) until the queue is empty."""
+        handled: list[dict[str, Any]] = []
+        skipped: list[str] = []
+        sqs = client("sqs")
+        for _ in range(rounds):
+            batch = sqs.receive_message(QueueUrl=self.aws.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                break
+            for message in batch:
+                body = json.loads(message["Body"])
+                if only is not None and body["type"] not in only:
+                    skipped.append(message["ReceiptHandle"])  # left for a later drain
+                    continue
+                sqs.delete_message(QueueUrl=self.aws.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                handle_message(message["Body"])
+                handled.append(body)
+        for receipt in skipped:
+            sqs.change_message_visibility(QueueUrl=self.aws.queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
+        return handled
+
+    def drop(self) -> None:
+        """Throw away everything queued."""
+        sqs = client("sqs")
+        while batch := sqs.receive_message(QueueUrl=self.aws.queue_url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in batch:
+                sqs.delete_message(QueueUrl=self.aws.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def center(self, name: str = "lab") -> CenterRecord:
+        return centers.create_center(ADMIN, "openstack", CenterCreate(
+            name=name, auth_url="http://127.0.0.1:5000/v3", project="demo", username="demo", password="pw"))
+
+    def pool(self, center: CenterRecord, threshold: int = 3, maximum: int = 5, **center_settings: Any) -> PoolRecord:
+        return pools.create_pool(ADMIN, PoolBody.model_validate({
+            "name": f"pool-{threshold}-{maximum}-{center.id}",
+            "pool_definition": {"restrict_by": "C", "server_ids": [int(center.id)]},
+            "provision": {
+                "provision_on_off": 1, "provision_threshold": threshold, "provision_max": maximum,
+                "provision_vm_name": "vd-{SEQUENCE:3}", "provision_vm_name_next_value": 1,
+                "provision_vm_display_name": "Desktop {SEQUENCE}",
+                "center": {"type": "openstack", "id": int(center.id), "image": "cirros-fake", "flavor": "m1.tiny",
+                           "network": "private", **center_settings},
+            },
+        }))
+
+
+@pytest.fixture
+def broker(aws: AwsStack) -> Iterator[Broker]:
+    cloud = InMemoryCloud()
+    use_cloud_factory(lambda access: cloud)
+    try:
+        yield Broker(aws, cloud)
+    finally:
+        use_cloud_factory(None)

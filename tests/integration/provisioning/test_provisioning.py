@@ -1,0 +1,183 @@
+"""Threshold provisioning as the reference describes it, against an in-memory cloud."""
+
+from __future__ import annotations
+
+import threading
+
+from chalicelib.domain import provisioning as rules
+from chalicelib.domain.cloud import CloudQuotaExceeded, CloudTransient
+from chalicelib.services import provisioning, scan
+from chalicelib.store.desktops import DesktopStore, PoolCounters
+from chalicelib.store.models import DesktopRecord
+from tests.integration.provisioning.conftest import TENANT, Broker
+
+desktops = DesktopStore()
+counters = PoolCounters()
+
+
+def live(pool_id: int) -> list[DesktopRecord]:
+    return [d for d in desktops.of_pool(TENANT, pool_id) if d.lifecycle not in ("deleted", "error")]
+
+
+def test_saving_a_pool_queues_a_check_that_creates_the_whole_deficit(broker: Broker) -> None:
+    center = broker.center()
+    pool = broker.pool(center, threshold=3, maximum=5)
+    handled = broker.drain(only={"pool.check"})
+    assert [m["pool_id"] for m in handled] == [int(pool.id)]
+    assert sorted(s.name for s in broker.cloud.servers.values()) == ["vd-001", "vd-002", "vd-003"]
+    for server in broker.cloud.servers.values():
+        assert server.metadata[rules.METADATA_POOL] == str(pool.id)
+        assert server.metadata[rules.METADATA_TENANT] == str(TENANT)
+        record = desktops.get(TENANT, int(server.metadata[rules.METADATA_DESKTOP]))
+        assert record.instance_id == server.id and record.name == server.name
+    assert counters.total(TENANT, int(pool.id)) == 3
+
+
+def test_build_to_active_makes_desktops_available_with_floating_ip(broker: Broker) -> None:
+    center = broker.center()
+    pool = broker.pool(center, threshold=2, maximum=4, assign_floating_ip=1)
+    broker.drain(only={"pool.check"})
+    broker.drain(only={"desktop.follow"}, rounds=1)  # still BUILD: re-queued, nothing finished
+    assert all(d.lifecycle == "provisioning" for d in live(int(pool.id)))
+    broker.cloud.advance_builds()
+    broker.drain(only={"desktop.follow"})
+    members = live(int(pool.id))
+    assert len(members) == 2
+    assert all(d.lifecycle == "active" and d.available and d.power_state == "running" for d in members)
+    assert all(d.doc["floating_addresses"] for d in members)
+    assert members[0].display_name.startswith("Desktop ")
+
+
+def test_assignment_makes_the_pool_grow_until_its_maximum(broker: Broker) -> None:
+    center = broker.center()
+    pool = broker.pool(center, threshold=2, maximum=3)
+    broker.drain(only={"pool.check"})
+    assert len(live(int(pool.id))) == 2
+    for desktop in live(int(pool.id)):
+        desktop.assigned_user_id = 99
+        desktops.save(desktop)
+    assert provisioning.check_pool(TENANT, int(pool.id), "user assigned") == 1  # max 3, not 4
+    assert provisioning.check_pool(TENANT, int(pool.id), "again") == 0
+    assert len(broker.cloud.servers) == 3
+
+
+def test_the_reference_numbers_46_total_1_assigned_is_45_unassigned() -> None:
+    views = [rules.DesktopView("running", True, assigned=i == 0) for i in range(46)]
+    size = rules.size_of(views)
+    assert (size.total_vm, size.assigned_vm, size.unassigned) == (46, 1, 45)
+    assert rules.deficit(46, 1, threshold=45, maximum=60) == 0
+    assert rules.deficit(46, 2, threshold=45, maximum=60) == 1
+    assert rules.deficit(46, 10, threshold=45, maximum=50) == 4
+
+
+def test_racing_checks_never_exceed_the_maximum_nor_duplicate_an_instance(broker: Broker) -> None:
+    center = broker.center()
+    pool = broker.pool(center, threshold=8, maximum=8)
+    broker.drop()  # the save's own check: the race below makes its own
+    barrier = threading.Barrier(20)
+    errors: list[BaseException] = []
+
+    def race() -> None:
+        try:
+            barrier.wait()
+            provisioning.check_pool(TENANT, int(pool.id), "race")
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=race) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    names = [s.name for s in broker.cloud.servers.values()]
+    assert len(names) == len(set(names)) == 8
+    assert counters.total(TENANT, int(pool.id)) == 8 == len(live(int(pool.id)))
+
+
+def test_a_redelivered_check_changes_nothing_twice(broker: Broker) -> None:
+    center = broker.center()
+    pool = broker.pool(center, threshold=2, maximum=5)
+    message = {"type": "pool.check", "tenant_id": TENANT, "pool_id": int(pool.id), "reason": "x"}
+    provisioning.handle_pool_check(message)
+    provisioning.handle_pool_check(message)
+    assert len(broker.cloud.servers) == 2
+
+
+def test_a_worker_dying_after_the_create_leaves_one_instance_after_a_scan(broker: Broker) -> None:
+    center = broker.center()
+    broker.cloud.fail_after_next("create_server", CloudTransient("connection reset after the request"))
+    pool = broker.pool(center, threshold=1, maximum=1)
+    broker.drain(only={"pool.check"})
+    # The cloud made the instance; the worker never learned its id and marked the desktop failed.
+    assert len(broker.cloud.servers) == 1
+    scan.scan_center(TENANT, int(center.id))
+    records = [d for d in desktops.of_center(TENANT, int(center.id)) if d.lifecycle != "deleted"]
+    instance_ids = {d.instance_id for d in records if d.instance_id}
+    assert instance_ids == set(broker.cloud.servers)
+    assert len([d for d in records if d.instance_id]) == 1
+    provisioning.check_pool(TENANT, int(pool.id), "after scan")
+    assert len(broker.cloud.servers) <= 1 + 1  # at most the one replacement the threshold asks for
+    names = [s.name for s in broker.cloud.servers.values()]
+    assert len(names) == len(set(names))
+
+
+def test_quota_exhaustion_stops_the_pool_with_its_reason(broker: Broker) -> None:
+    center = broker.center()
+    broker.cloud.max_instances = 2
+    pool = broker.pool(center, threshold=6, maximum=6)
+    broker.drain(only={"pool.check"})
+    assert len(broker.cloud.servers) == 2
+    fresh = provisioning.stores.pools.get(TENANT, int(pool.id))
+    assert fresh.broker_state["stopped_by_broker"] is True
+    assert "quota" in fresh.broker_state["reason"].lower() or "Quota" in fresh.broker_state["reason"]
+    failed = [d for d in desktops.of_tenant(TENANT) if d.lifecycle == "error"]
+    assert failed and all(d.doc["error"] for d in failed)
+    assert provisioning.check_pool(TENANT, int(pool.id), "still stopped") == 0
+    assert counters.total(TENANT, int(pool.id)) == 2
+
+
+def test_quota_error_is_recognised_as_quota(broker: Broker) -> None:
+    center = broker.center()
+    broker.cloud.fail_next("create_server", CloudQuotaExceeded("Quota exceeded for instances: Requested 1"))
+    pool = broker.pool(center, threshold=1, maximum=1)
+    broker.drain(only={"pool.check"})
+    failed = [d for d in desktops.of_tenant(TENANT) if d.lifecycle == "error"]
+    assert failed[0].doc["error"].startswith("Quota exceeded")
+    assert counters.total(TENANT, int(pool.id)) == 0
+
+
+def test_an_instance_in_error_is_removed_and_marked(broker: Broker) -> None:
+    center = broker.center()
+    pool = broker.pool(center, threshold=1, maximum=1)
+    broker.drain(only={"pool.check"})
+    (server_id,) = broker.cloud.servers
+    broker.cloud.fail_build(server_id, "No valid host was found.")
+    broker.drain(only={"desktop.follow"})
+    assert server_id not in broker.cloud.servers
+    (failed,) = [d for d in desktops.of_tenant(TENANT) if d.lifecycle == "error"]
+    assert "No valid host" in failed.doc["error"]
+    assert counters.total(TENANT, int(pool.id)) == 0
+
+
+def test_scan_marks_vanished_instances_deleted_and_discovers_foreign_ones(broker: Broker) -> None:
+    center = broker.center()
+    pool = broker.pool(center, threshold=2, maximum=2)
+    broker.drain(only={"pool.check"})
+    broker.cloud.advance_builds()
+    broker.drain(only={"desktop.follow"})
+    gone = next(iter(broker.cloud.servers))
+    broker.cloud.vanish(gone)
+    from chalicelib.domain.cloud import ServerSpec
+
+    foreign = broker.cloud.create_server(ServerSpec(name="hand-made", metadata={}, image="cirros-fake",
+                                                    flavor="m1.tiny", network="private"))
+    result = scan.scan_center(TENANT, int(center.id))
+    assert result["gone"] == 1 and result["new"] == 1
+    (marked,) = [d for d in desktops.of_center(TENANT, int(center.id)) if d.instance_id == gone]
+    assert marked.lifecycle == "deleted" and marked.pool_id is None
+    (found,) = [d for d in desktops.of_center(TENANT, int(center.id)) if d.instance_id == foreign.id]
+    assert found.pool_id == int(pool.id)  # the pool is defined by this center
+    assert counters.total(TENANT, int(pool.id)) == 2  # one left, one found
+    again = scan.scan_center(TENANT, int(center.id))
+    assert again == {"new": 0, "updated": 0, "adopted": 0, "gone": 0}
