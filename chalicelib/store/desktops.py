@@ -227,5 +227,5 @@ def set_pool_side_state(record: PoolRecord, *, stats: dict[str, Any] | None = No
         actions.append(PoolRecord.broker_state.remove())
     if actions:
         PoolRecord._get_connection().update_item(
-            int(record.tenant_id), int(record.id), actions=actions, condition=PoolRecord.id.exists()
+            str(int(record.tenant_id)), str(int(record.id)), actions=actions, condition=PoolRecord.id.exists()
         )
