@@ -18,7 +18,15 @@ from typing import Any
 from chalicelib.clouds import cloud_for
 from chalicelib.domain import messages
 from chalicelib.domain import provisioning as rules
-from chalicelib.domain.cloud import CloudError, CloudNotFound, CloudPort, PowerAction, PowerState, ServerInfo
+from chalicelib.domain.cloud import (
+    CloudError,
+    CloudNotFound,
+    CloudPort,
+    CloudTransient,
+    PowerAction,
+    PowerState,
+    ServerInfo,
+)
 from chalicelib.services import audit
 from chalicelib.services.centers import STATUS_ONLINE, center_access
 from chalicelib.store import stores
@@ -145,6 +153,11 @@ def _create_instance(cloud: CloudPort, pool: PoolRecord, center: CenterRecord, d
         else:
             spec = rules.server_spec(pool.doc["provision"], center.doc, desktop.name, metadata_for(desktop))
             server = cloud.create_server(spec)
+    except CloudTransient as error:
+        # The create may or may not have happened: leave the record without an instance. The scan links
+        # the server if it exists (by its metadata); a later check retries the create if it does not.
+        log.warning("desktop %s: create not confirmed (%s); will be resolved later", desktop.id, error.message)
+        return False
     except CloudError as error:
         _fail(desktop, pool, error.message)
         return False

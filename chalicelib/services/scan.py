@@ -102,7 +102,8 @@ def scan_center(tenant_id: int, center_id: int) -> dict[str, int]:
     if center is None:
         return result
     try:
-        servers = cloud_for(center_access(center)).list_servers()
+        cloud = cloud_for(center_access(center))
+        servers = cloud.list_servers()
     except CloudError as error:
         _save_center_status(center, status=STATUS_OFFLINE, status_message=error.message, last_checked=_now())
         return result
@@ -119,7 +120,7 @@ def scan_center(tenant_id: int, center_id: int) -> dict[str, int]:
             desktop = by_id.get(int(server.metadata.get(rules.METADATA_DESKTOP, "0") or 0))
         try:
             if desktop is not None:
-                if _refresh(desktop, server):
+                if _refresh(desktop, server, cloud):
                     result["updated"] += 1
             elif ours:
                 _adopt(tenant_id, center_id, server, pools)
@@ -140,7 +141,17 @@ def scan_center(tenant_id: int, center_id: int) -> dict[str, int]:
     return result
 
 
-def _refresh(desktop: DesktopRecord, server: ServerInfo) -> bool:
+def _refresh(desktop: DesktopRecord, server: ServerInfo, cloud: Any = None) -> bool:
+    if desktop.lifecycle == "error" and cloud is not None and server.metadata.get(rules.METADATA_DESKTOP):
+        # The leftover instance of a failed provisioning: remove it (it was never offered).
+        try:
+            cloud.delete_server(server.id, delete_volumes=bool(desktop.doc.get("delete_volume_on_instance_delete",
+                                                                                True)))
+            audit.record(int(desktop.tenant_id), "desktop.cleanup",
+                         f"Removed the instance of failed desktop '{desktop.name}'", desktop_id=int(desktop.id))
+        except CloudError as error:
+            log.warning("could not remove failed instance %s: %s", server.id, error.message)
+        return False
     before = (desktop.power_state, desktop.doc.get("fixed_addresses"), desktop.doc.get("floating_addresses"),
               desktop.doc.get("fault"))
     if desktop.lifecycle == "provisioning":
