@@ -60,3 +60,13 @@ class DesktopOut(OutModel):
 
 class RespDesktopUpdated(OutModel):
     stored_data: DesktopOut
+
+
+class DesktopAction(StrictModel):
+    action: Literal["start", "stop", "reboot", "suspend", "resume", "release", "delete"]
+
+
+class RespDesktopAction(OutModel):
+    id: int
+    action: str
+    message: str

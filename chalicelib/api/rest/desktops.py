@@ -5,8 +5,15 @@ from __future__ import annotations
 import time
 
 from chalicelib.api.framework import Access, ApiRequest, Router
-from chalicelib.schemas.desktops import DesktopListQuery, DesktopOut, DesktopUpdate, RespDesktopUpdated
-from chalicelib.services import desktops
+from chalicelib.schemas.desktops import (
+    DesktopAction,
+    DesktopListQuery,
+    DesktopOut,
+    DesktopUpdate,
+    RespDesktopAction,
+    RespDesktopUpdated,
+)
+from chalicelib.services import desktop_actions, desktops
 from chalicelib.services.pool_stats import AGENT_WINDOW_SECONDS
 from chalicelib.store.models import DesktopRecord
 
@@ -50,3 +57,14 @@ def get_desktop(request: ApiRequest) -> DesktopOut:
 def update_desktop(request: ApiRequest) -> RespDesktopUpdated:
     return RespDesktopUpdated(stored_data=desktop_out(desktops.update_desktop(request.who, request.ids["id"],
                                                                               request.body)))
+
+
+@router.route("POST", "/desktops/{id}/actions", access=Access.ADMIN_WRITE, body=DesktopAction,
+              summary="Start, stop, reboot, suspend, resume, release or delete a desktop (through the worker)",
+              response=RespDesktopAction, status=202, responses={409: "Not possible in the desktop's state"})
+def desktop_action(request: ApiRequest) -> RespDesktopAction:
+    action = request.body.action
+    desktop_actions.request_action(request.who, request.ids["id"], action)
+    done = action == "release"
+    return RespDesktopAction(id=request.ids["id"], action=action,
+                             message="released" if done else f"{action} queued; the desktop shows the result")
