@@ -300,7 +300,9 @@ def apply_server(desktop: DesktopRecord, server: ServerInfo) -> None:
         "nova_status": server.status,
         "fault": server.fault,
         "fixed_addresses": list(server.fixed_addresses),
-        "floating_addresses": list(server.floating_addresses),
+        # Nova's view of a new floating IP lags behind Neutron's: keep the one we associated meanwhile.
+        "floating_addresses": list(server.floating_addresses)
+        or ([desktop.doc["floating_ip"]] if desktop.doc.get("floating_ip") else []),
         "availability_zone": server.availability_zone,
         "flavor": server.flavor,
         "image": server.image,

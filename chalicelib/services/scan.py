@@ -120,7 +120,7 @@ def scan_center(tenant_id: int, center_id: int) -> dict[str, int]:
             desktop = by_id.get(int(server.metadata.get(rules.METADATA_DESKTOP, "0") or 0))
         try:
             if desktop is not None:
-                if _refresh(desktop, server, cloud):
+                if _refresh(desktop, server, cloud, pools):
                     result["updated"] += 1
             elif ours:
                 _adopt(tenant_id, center_id, server, pools)
@@ -141,7 +141,7 @@ def scan_center(tenant_id: int, center_id: int) -> dict[str, int]:
     return result
 
 
-def _refresh(desktop: DesktopRecord, server: ServerInfo, cloud: Any = None) -> bool:
+def _refresh(desktop: DesktopRecord, server: ServerInfo, cloud: Any, pools: list[PoolRecord]) -> bool:
     if desktop.lifecycle == "error" and cloud is not None and server.metadata.get(rules.METADATA_DESKTOP):
         # The leftover instance of a failed provisioning: remove it (it was never offered).
         try:
@@ -165,6 +165,13 @@ def _refresh(desktop: DesktopRecord, server: ServerInfo, cloud: Any = None) -> b
     apply_server(desktop, server)
     after = (desktop.power_state, desktop.doc.get("fixed_addresses"), desktop.doc.get("floating_addresses"),
              desktop.doc.get("fault"))
+    membership = desktop.pool_id
+    if not desktop.doc.get("created_by_broker") and desktop.lifecycle == "active":
+        # Desktops found in the center follow the pools' definitions as they are now.
+        membership = _pool_for_new_desktop(pools, int(desktop.center_id), server)
+    if membership != desktop.pool_id:
+        counters.move(desktop, membership)
+        return True
     if before != after:
         desktops.save(desktop)
         return True

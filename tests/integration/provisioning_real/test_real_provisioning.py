@@ -1,0 +1,179 @@
+"""End to end against the real OpenStack services: a center and a pool saved through the services, the
+worker provisioning into a real Nova (fake hypervisor), Cinder volumes and Neutron floating IPs."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from chalicelib.clouds import open_cloud, use_cloud_factory
+from chalicelib.domain import provisioning as rules
+from chalicelib.domain.caller import Caller
+from chalicelib.domain.cloud import CenterAccess, CenterType
+from chalicelib.jobs import handlers  # noqa: F401 - registers the worker's handlers
+from chalicelib.jobs.worker import handle_message
+from chalicelib.schemas.centers import CenterCreate
+from chalicelib.schemas.pools import PoolBody
+from chalicelib.services import centers, pools, provisioning, scan
+from chalicelib.store import stores
+from chalicelib.store.aws import client
+from chalicelib.store.desktops import DesktopStore
+from tests.fixtures.aws import AwsStack
+
+pytestmark = pytest.mark.openstack
+
+TENANT = 3
+ADMIN = Caller(tenant_id=TENANT, user_id=1, login="boss", role="Administrator")
+desktops = DesktopStore()
+
+
+def run_worker(aws: AwsStack, until: object, timeout: float = 120.0) -> None:
+    """Deliver queued messages (delays ignored) until `until()` holds."""
+    sqs = client("sqs")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if until():  # type: ignore[operator]
+            return
+        batch = sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        for message in batch:
+            sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            handle_message(message["Body"])
+        if not batch:
+            time.sleep(1)
+    raise AssertionError("the worker did not get there in time")
+
+
+@pytest.fixture
+def demo_center(aws: AwsStack, openstack_demo: CenterAccess) -> Iterator[int]:
+    use_cloud_factory(None)
+    record = centers.create_center(ADMIN, "openstack", CenterCreate(
+        name=f"real-{uuid.uuid4().hex[:6]}", auth_url=openstack_demo.auth_url, domain=openstack_demo.domain,
+        project=openstack_demo.project, username=openstack_demo.username, password=openstack_demo.password))
+    yield int(record.id)
+
+
+def associated_floating_ips(access: CenterAccess) -> dict[str, str]:
+    """Neutron's truth (Nova's view of a new floating IP lags): floating address -> fixed address."""
+    import openstack
+
+    conn = openstack.connection.Connection(
+        auth_url=access.auth_url, username=access.username, password=access.password,
+        project_name=access.project, user_domain_name=access.domain, project_domain_name=access.domain,
+        load_yaml_config=False, load_envvars=False)
+    return {ip.floating_ip_address: ip.fixed_ip_address for ip in conn.network.ips() if ip.port_id}
+
+
+def server_fixed(server: object) -> tuple[str, ...]:
+    return server.fixed_addresses  # type: ignore[attr-defined]
+
+
+def _cleanup(access: CenterAccess, prefix: str) -> None:
+    cloud = open_cloud(access)
+    for server in cloud.list_servers():
+        if server.name.startswith(prefix):
+            cloud.delete_server(server.id, delete_volumes=True)
+
+
+def test_center_check_reads_the_inventory_and_goes_online(aws: AwsStack, demo_center: int) -> None:
+    assert scan.check_center(TENANT, demo_center)
+    center = stores.centers.get(TENANT, demo_center)
+    assert center.doc["status"] == centers.STATUS_ONLINE
+    inventory = center.doc["inventory"]
+    assert "cirros-fake" in [i["name"] for i in inventory["images"]]
+    assert "m1.tiny" in [f["name"] for f in inventory["flavors"]]
+    assert {"private", "public"} <= {n["name"] for n in inventory["networks"]}
+    assert "fake" in [v["name"] for v in inventory["volume_types"]]
+
+
+def test_wrong_password_shows_the_center_offline_with_a_reason(aws: AwsStack,
+                                                              openstack_demo: CenterAccess) -> None:
+    use_cloud_factory(None)
+    record = centers.create_center(ADMIN, "openstack", CenterCreate(
+        name="wrong-pw", auth_url=openstack_demo.auth_url, project="demo", username="demo", password="nope"))
+    assert not scan.check_center(TENANT, int(record.id))
+    doc = stores.centers.get(TENANT, int(record.id)).doc
+    assert doc["status"] == centers.STATUS_OFFLINE
+    assert "password" in doc["status_message"].lower() or "auth" in doc["status_message"].lower()
+
+
+@pytest.mark.parametrize("center_type", ["openstack", "virtuozzo"])
+def test_pool_provisions_boot_from_volume_with_floating_ip_and_security_group(
+        aws: AwsStack, openstack_demo: CenterAccess, center_type: str) -> None:
+    use_cloud_factory(None)
+    prefix = f"e2e{uuid.uuid4().hex[:5]}-"
+    center = centers.create_center(ADMIN, center_type, CenterCreate(
+        name=f"c-{prefix}", auth_url=openstack_demo.auth_url, project="demo", username="demo",
+        password=openstack_demo.password))
+    pool = pools.create_pool(ADMIN, PoolBody.model_validate({
+        "name": f"p-{prefix}",
+        "pool_definition": {"restrict_by": "C", "server_ids": [int(center.id)]},
+        "provision": {
+            "provision_on_off": 1, "provision_threshold": 2, "provision_max": 3,
+            "provision_vm_name": prefix + "{SEQUENCE:2}", "provision_vm_name_next_value": 5,
+            "center": {"type": center_type, "id": int(center.id), "image": "cirros-fake", "flavor": "m1.tiny",
+                       "network": "private", "assign_floating_ip": 1, "security_groups": ["web"],
+                       "create_new_volume": 1, "new_volume_type": "fake", "new_volume_size": "1",
+                       "delete_volume_on_instance_delete": 1,
+                       # the local cloud's compute host is in zone az1 (VHI's default `nova` is a unit test)
+                       "availability_zone": "az1"},
+        },
+    }))
+    pool_id = int(pool.id)
+    try:
+        def ready() -> bool:
+            members = desktops.of_pool(TENANT, pool_id)
+            return len(members) == 2 and all(d.lifecycle == "active" for d in members)
+
+        run_worker(aws, ready)
+        cloud = open_cloud(openstack_demo)
+        servers = {s.name: s for s in cloud.list_servers() if s.name.startswith(prefix)}
+        assert sorted(servers) == [prefix + "05", prefix + "06"]
+        for desktop in desktops.of_pool(TENANT, pool_id):
+            server = servers[desktop.name]
+            assert server.id == desktop.instance_id
+            assert server.metadata[rules.METADATA_DESKTOP] == str(desktop.id)
+            assert server.metadata[rules.METADATA_POOL] == str(pool_id)
+            assert server.volume_ids, "booted from a new volume"
+            (address,) = desktop.doc["floating_addresses"]
+            assert associated_floating_ips(openstack_demo).get(address) in server_fixed(server), address
+            assert server.availability_zone == "az1"
+            assert desktop.available and desktop.power_state == "running"
+        # A user is assigned one: the pool grows to its maximum, not past it.
+        first = desktops.of_pool(TENANT, pool_id)[0]
+        first.assigned_user_id = 42
+        desktops.save(first)
+        assert provisioning.check_pool(TENANT, pool_id, "assigned") == 1
+        assert provisioning.check_pool(TENANT, pool_id, "again") == 0
+        run_worker(aws, lambda: all(d.lifecycle == "active" for d in desktops.of_pool(TENANT, pool_id)))
+        assert len([s for s in cloud.list_servers() if s.name.startswith(prefix)]) == 3
+    finally:
+        _cleanup(openstack_demo, prefix)
+
+
+def test_requests_per_provisioned_desktop_are_counted(aws: AwsStack, openstack_demo: CenterAccess) -> None:
+    use_cloud_factory(None)
+    prefix = f"cnt{uuid.uuid4().hex[:5]}-"
+    cloud = open_cloud(openstack_demo)
+    cloud.inventory()  # warm: token and name resolution are counted apart
+    center = centers.create_center(ADMIN, "openstack", CenterCreate(
+        name=f"c-{prefix}", auth_url=openstack_demo.auth_url, project="demo", username="demo",
+        password=openstack_demo.password))
+    pool = pools.create_pool(ADMIN, PoolBody.model_validate({
+        "name": f"p-{prefix}", "pool_definition": {"restrict_by": "C", "server_ids": [int(center.id)]},
+        "provision": {"provision_on_off": 1, "provision_threshold": 4, "provision_max": 4,
+                      "provision_vm_name": prefix + "{SEQUENCE}",
+                      "center": {"type": "openstack", "id": int(center.id), "image": "cirros-fake",
+                                 "flavor": "m1.tiny", "network": "private"}}}))
+    try:
+        cloud.reset_request_counts()
+        created = provisioning.check_pool(TENANT, int(pool.id), "count")
+        counts = cloud.request_counts
+        assert created == 4
+        # per desktop: the name look-up and the create; token and id resolution are counted apart
+        assert counts.other / created <= 3, json.dumps(counts.as_dict())
+    finally:
+        _cleanup(openstack_demo, prefix)
