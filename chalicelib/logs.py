@@ -11,7 +11,9 @@ import time
 from typing import Any
 
 # Anything that looks like a secret in a message is masked before it is written.
-_SECRET_PATTERN = re.compile(r"(?i)(password|passwd|secret|token|sid|authorization)([\"']?\s*[:=]\s*[\"']?)([^\s\"',}]+)")
+_SECRET_PATTERN = re.compile(
+    r"(?i)(password|passwd|secret|token|sid|authorization)([\"']?\s*[:=]\s*[\"']?)([^\s\"',}]+)"
+)
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
 

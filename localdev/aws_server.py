@@ -29,7 +29,10 @@ class _OneAtATime:
 class AwsServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 4566) -> None:
         self.server: BaseWSGIServer = make_server(
-            host, port, _OneAtATime(DomainDispatcherApplication(create_backend_app)), threaded=True,
+            host,
+            port,
+            _OneAtATime(DomainDispatcherApplication(create_backend_app)),
+            threaded=True,
             request_handler=MotoRequestHandler,
         )
         self.thread = threading.Thread(target=self.server.serve_forever, name="aws-server", daemon=True)

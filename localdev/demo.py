@@ -27,35 +27,85 @@ def seed(admin_password: str) -> list[str]:
     except NotUnique:
         return [f"demo tenant '{DEMO_TENANT}' already exists (kept as it is)"]
     tenant_id = int(tenant.id)
-    users.create_user(system, UserAdd(is_local=1, user_login=DEMO_ADMIN, name="Demo administrator",
-                                      password=admin_password, role_name="Administrator", tenant_id=tenant_id))
+    users.create_user(
+        system,
+        UserAdd(
+            is_local=1,
+            user_login=DEMO_ADMIN,
+            name="Demo administrator",
+            password=admin_password,
+            role_name="Administrator",
+            tenant_id=tenant_id,
+        ),
+    )
     admin = Caller(tenant_id=tenant_id, user_id=0, login=DEMO_ADMIN, role="Administrator")
-    center = centers.create_center(admin, "openstack", CenterCreate(
-        name="Local OpenStack", auth_url=KEYSTONE, domain="Default", project="demo", username="demo",
-        password="secret", notes="The demo project of localdev/openstack"))
-    pool = pools.create_pool(admin, PoolBody.model_validate({
-        "name": "Demo desktops",
-        "display_name": "Demo desktops",
-        "pool_definition": {"restrict_by": "C", "server_ids": [int(center.id)]},
-        "provision": {
-            "provision_on_off": 1, "provision_threshold": 2, "provision_max": 4,
-            "provision_vm_name": "demo-{SEQUENCE:3}", "provision_vm_name_next_value": 1,
-            "provision_vm_display_name": "Demo desktop {SEQUENCE}", "mark_deletable": 1,
-            "center": {"type": "openstack", "id": int(center.id), "image": "cirros-fake", "flavor": "m1.tiny",
-                       "network": "private", "assign_floating_ip": 1, "security_groups": ["web"],
-                       "create_new_volume": 1, "new_volume_type": "fake", "new_volume_size": "1",
-                       "delete_volume_on_instance_delete": 1,
-                       "provisioning_actions": [{"prov_action_action": "set_available",
-                                                 "prov_action_wait_value": 0,
-                                                 "prov_action_wait_unit": "seconds"}]},
-        },
-    }))
+    center = centers.create_center(
+        admin,
+        "openstack",
+        CenterCreate(
+            name="Local OpenStack",
+            auth_url=KEYSTONE,
+            domain="Default",
+            project="demo",
+            username="demo",
+            password="secret",  # noqa: S106 - the local OpenStack's documented demo password
+            notes="The demo project of localdev/openstack",
+        ),
+    )
+    pool = pools.create_pool(
+        admin,
+        PoolBody.model_validate(
+            {
+                "name": "Demo desktops",
+                "display_name": "Demo desktops",
+                "pool_definition": {"restrict_by": "C", "server_ids": [int(center.id)]},
+                "provision": {
+                    "provision_on_off": 1,
+                    "provision_threshold": 2,
+                    "provision_max": 4,
+                    "provision_vm_name": "demo-{SEQUENCE:3}",
+                    "provision_vm_name_next_value": 1,
+                    "provision_vm_display_name": "Demo desktop {SEQUENCE}",
+                    "mark_deletable": 1,
+                    "center": {
+                        "type": "openstack",
+                        "id": int(center.id),
+                        "image": "cirros-fake",
+                        "flavor": "m1.tiny",
+                        "network": "private",
+                        "assign_floating_ip": 1,
+                        "security_groups": ["web"],
+                        "create_new_volume": 1,
+                        "new_volume_type": "fake",
+                        "new_volume_size": "1",
+                        "delete_volume_on_instance_delete": 1,
+                        "provisioning_actions": [
+                            {
+                                "prov_action_action": "set_available",
+                                "prov_action_wait_value": 0,
+                                "prov_action_wait_unit": "seconds",
+                            }
+                        ],
+                    },
+                },
+            }
+        ),
+    )
     policy = policies.create_policy(admin, PolicyBody(name="Default", is_default=1))
     policies.add_assignment(admin, int(policy.id), PoolAssignmentBody(pool_id=int(pool.id)))
-    users.create_user(admin, UserAdd(is_local=1, user_login=DEMO_USER, name="Alice Demo",
-                                     password=DEMO_USER_PASSWORD, role_name="User", policy_name="Default"))
+    users.create_user(
+        admin,
+        UserAdd(
+            is_local=1,
+            user_login=DEMO_USER,
+            name="Alice Demo",
+            password=DEMO_USER_PASSWORD,
+            role_name="User",
+            policy_name="Default",
+        ),
+    )
     return [
-        f"demo tenant   '{DEMO_TENANT}': admin '{DEMO_ADMIN}' (same password as admin, domain '{DEMO_TENANT}')",
+        f"demo tenant   '{DEMO_TENANT}': admin '{DEMO_ADMIN}' (admin's password, domain '{DEMO_TENANT}')",
         f"demo center   'Local OpenStack' -> {KEYSTONE} project demo",
         "demo pool     'Demo desktops': keeps 2 unassigned, at most 4 (names demo-001, demo-002, ...)",
         f"end user      '{DEMO_USER}' / '{DEMO_USER_PASSWORD}', domain '{DEMO_TENANT}'",

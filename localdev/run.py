@@ -53,14 +53,13 @@ def start_moto() -> Any:
 
 def prepare_aws(admin_password: str) -> None:
     from chalicelib.services.sessions import ensure_system_admin
+    from chalicelib.settings import get_settings
     from chalicelib.store.aws import client
     from chalicelib.store.secrets import SecretStore, secret_name
     from chalicelib.store.tables import create_tables
-    from chalicelib.settings import get_settings
 
     create_tables()
-    client("sqs").create_queue(QueueName=get_settings().queue_name,
-                               Attributes={"VisibilityTimeout": "30"})
+    client("sqs").create_queue(QueueName=get_settings().queue_name, Attributes={"VisibilityTimeout": "30"})
     SecretStore().put(secret_name("admin-password"), admin_password)
     ensure_system_admin(admin_password)
 
@@ -82,9 +81,17 @@ class Timer(threading.Thread):
     def fire_schedules(self) -> None:
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         for name in self.scheduled_names():
-            event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
-                     "source": "aws.events", "account": "000000000000", "time": now, "region": "us-east-1",
-                     "resources": [f"arn:aws:events:us-east-1:000000000000:rule/{name}"], "detail": {}}
+            event = {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": "000000000000",
+                "time": now,
+                "region": "us-east-1",
+                "resources": [f"arn:aws:events:us-east-1:000000000000:rule/{name}"],
+                "detail": {},
+            }
             try:
                 self.app.handler_map[name](event, None)
             except Exception as error:  # keep the timer alive; the handler logged its own error
@@ -97,16 +104,26 @@ class Timer(threading.Thread):
         sqs = client("sqs")
         handled = 0
         while not self.stopping.is_set():
-            batch = sqs.receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10,
-                                        AttributeNames=["All"]).get("Messages", [])
+            batch = sqs.receive_message(
+                QueueUrl=queue_url(), MaxNumberOfMessages=10, AttributeNames=["All"]
+            ).get("Messages", [])
             if not batch:
                 return handled
             for message in batch:
-                event = {"Records": [{
-                    "messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
-                    "body": message["Body"], "attributes": message.get("Attributes", {}),
-                    "messageAttributes": {}, "eventSource": "aws:sqs",
-                    "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:local", "awsRegion": "us-east-1"}]}
+                event = {
+                    "Records": [
+                        {
+                            "messageId": message["MessageId"],
+                            "receiptHandle": message["ReceiptHandle"],
+                            "body": message["Body"],
+                            "attributes": message.get("Attributes", {}),
+                            "messageAttributes": {},
+                            "eventSource": "aws:sqs",
+                            "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:local",
+                            "awsRegion": "us-east-1",
+                        }
+                    ]
+                }
                 try:
                     self.app.handler_map["provisioning_worker"](event, None)
                 except Exception as error:  # left on the queue: SQS redelivers after the visibility timeout
@@ -159,7 +176,9 @@ def main() -> int:
         started_openstack = start_openstack()
         from localdev import demo
 
-        demo_info = demo.seed(admin_password) if os.environ.get("BROKER_OPENSTACK", "local") != "external" else None
+        demo_info = (
+            demo.seed(admin_password) if os.environ.get("BROKER_OPENSTACK", "local") != "external" else None
+        )
 
         from chalice.cli.factory import CLIFactory
 
@@ -180,8 +199,10 @@ def main() -> int:
         print(f"  agent API      {base}/agent/v1")
         print(f"  health         {base}/rest/v1/system/health (after session/login)")
         print(f"  AWS (moto)     http://127.0.0.1:{AWS_PORT}")
-        print(f"  system admin   user 'admin', password '{admin_password}'"
-              + ("  (generated; set BROKER_ADMIN_PASSWORD to choose)" if generated else ""))
+        print(
+            f"  system admin   user 'admin', password '{admin_password}'"
+            + ("  (generated; set BROKER_ADMIN_PASSWORD to choose)" if generated else "")
+        )
         if demo_info:
             for line in demo_info:
                 print(f"  {line}")

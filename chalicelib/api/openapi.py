@@ -45,15 +45,24 @@ def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
     return None, False
 
 
+# The reference to each model's schema, filled by `openapi_document`: pydantic names two models of the
+# same class name after their modules, so a ref is never simply the class name.
+_REFS: dict[type[BaseModel], dict[str, str]] = {}
+
+
 def _ref(model: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": REF_TEMPLATE.format(model=model.__name__)}
+    return dict(_REFS[model])
 
 
 def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
     schema = model.model_json_schema(ref_template=REF_TEMPLATE)
+    for name, definition in schema.get("$defs", {}).items():  # enums and models a parameter refers to
+        schemas.setdefault(name, definition)
     required = set(schema.get("required", []))
-    return [{"name": name, "in": "query", "required": name in required, "schema": prop}
-            for name, prop in schema.get("properties", {}).items()]
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": prop}
+        for name, prop in schema.get("properties", {}).items()
+    ]
 
 
 def _operation(operation: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
@@ -64,16 +73,24 @@ def _operation(operation: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
         "security": _SECURITY[operation.access],
         "responses": {},
     }
-    parameters = [{"name": name, "in": "path", "required": True,
-                   "schema": {"type": "integer", "minimum": 1, "maximum": 2**53 - 1}}
-                  for name in path_params_of(operation.path)]
+    parameters = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 2**53 - 1},
+        }
+        for name in path_params_of(operation.path)
+    ]
     if operation.query is not None:
         parameters += _query_parameters(operation.query, schemas)
     if parameters:
         spec["parameters"] = parameters
     if operation.body is not None:
-        spec["requestBody"] = {"required": True,
-                               "content": {"application/json": {"schema": _ref(operation.body)}}}
+        spec["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(operation.body)}},
+        }
     model, is_list = _model_of(operation.response)
     success: dict[str, Any] = {"description": "Success"}
     if model is not None:
@@ -94,8 +111,10 @@ def _operation(operation: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
         if str(code) in spec["responses"]:
             continue
         description = operation.responses.get(code, _ERROR_STATUSES.get(code, "Error"))
-        spec["responses"][str(code)] = {"description": description,
-                                        "content": {"application/json": {"schema": _ref(ErrorBody)}}}
+        spec["responses"][str(code)] = {
+            "description": description,
+            "content": {"application/json": {"schema": _ref(ErrorBody)}},
+        }
     return spec
 
 
@@ -109,11 +128,11 @@ def openapi_document() -> dict[str, Any]:
         model, _ = _model_of(operation.response)
         if model is not None:
             models.add(model)
-    ordered = sorted(models, key=lambda m: m.__name__)
-    _, top = models_json_schema(
-        [(m, "validation" if _is_request_model(m) else "serialization") for m in ordered],
-        ref_template=REF_TEMPLATE,
-    )
+    ordered = sorted(models, key=lambda m: (m.__name__, m.__module__))
+    keys = [(m, "validation" if _is_request_model(m) else "serialization") for m in ordered]
+    generated, top = models_json_schema(keys, ref_template=REF_TEMPLATE)
+    _REFS.clear()
+    _REFS.update({model: generated[(model, mode)] for model, mode in keys})
     schemas = dict(top.get("$defs", {}))
     paths: dict[str, dict[str, Any]] = {}
     for operation in OPERATIONS:
@@ -124,14 +143,18 @@ def openapi_document() -> dict[str, Any]:
             "title": "VDI connection broker",
             "version": "1.0.0",
             "description": "Admin API in the shapes of the Leostream REST API v1 (/rest/v1), the end-user "
-                           "client API (/client/v1) and the desktop agent API (/agent/v1).",
+            "client API (/client/v1) and the desktop agent API (/agent/v1).",
         },
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": schemas,
             "securitySchemes": {
-                "adminSession": {"type": "apiKey", "in": "header", "name": "Authorization",
-                                 "description": "The sid of POST /rest/v1/session/login, raw or as 'Bearer <sid>'"},
+                "adminSession": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "The sid of POST /rest/v1/session/login, raw or as 'Bearer <sid>'",
+                },
                 "clientToken": {"type": "http", "scheme": "bearer"},
                 "agentToken": {"type": "http", "scheme": "bearer"},
             },

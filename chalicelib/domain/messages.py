@@ -20,28 +20,32 @@ def center_check(tenant_id: int, center_id: int, reason: str) -> dict[str, Any]:
 def center_scan(tenant_id: int, center_id: int, reason: str) -> dict[str, Any]:
     return {"type": CENTER_SCAN, "tenant_id": tenant_id, "center_id": center_id, "reason": reason}
 
+
 DESKTOP_FOLLOW = "desktop.follow"  # follow a new instance from BUILD to ACTIVE, then finish it
 
 
 def desktop_follow(tenant_id: int, desktop_id: int, attempt: int = 0, step: int = 0) -> dict[str, Any]:
-    return {"type": DESKTOP_FOLLOW, "tenant_id": tenant_id, "desktop_id": desktop_id, "attempt": attempt,
-            "step": step}
+    return {
+        "type": DESKTOP_FOLLOW,
+        "tenant_id": tenant_id,
+        "desktop_id": desktop_id,
+        "attempt": attempt,
+        "step": step,
+    }
 
-
-DESKTOP_POWER = "desktop.power"  # start (or stop) a desktop's instance; the sender never waits
-
-
-def desktop_power(tenant_id: int, desktop_id: int, action: str, reason: str = "") -> dict[str, Any]:
-    return {"type": DESKTOP_POWER, "tenant_id": tenant_id, "desktop_id": desktop_id, "action": action,
-            "reason": reason}
 
 DESKTOP_POWER = "desktop.power"  # start, stop, reboot, suspend, resume one desktop's instance
 DESKTOP_DELETE = "desktop.delete"  # terminate a deletable desktop's instance (and its volume when asked)
 
 
 def desktop_power(tenant_id: int, desktop_id: int, action: str, reason: str = "") -> dict[str, Any]:
-    return {"type": DESKTOP_POWER, "tenant_id": tenant_id, "desktop_id": desktop_id, "action": action,
-            "reason": reason}
+    return {
+        "type": DESKTOP_POWER,
+        "tenant_id": tenant_id,
+        "desktop_id": desktop_id,
+        "action": action,
+        "reason": reason,
+    }
 
 
 def desktop_delete(tenant_id: int, desktop_id: int, reason: str = "") -> dict[str, Any]:

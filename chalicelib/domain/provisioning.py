@@ -91,8 +91,13 @@ def desktop_names(provision: dict[str, Any], sequence: int) -> tuple[str, str]:
     return name, naming.render(display_template, sequence)
 
 
-def server_spec(provision: dict[str, Any], center_doc: dict[str, Any], name: str,
-                metadata: dict[str, str], user_data: str | None = None) -> ServerSpec:
+def server_spec(
+    provision: dict[str, Any],
+    center_doc: dict[str, Any],
+    name: str,
+    metadata: dict[str, str],
+    user_data: str | None = None,
+) -> ServerSpec:
     """The create request for one desktop: the pool's parameters over the center type's defaults."""
     center = provision["center"]
     defaults = provisioning_defaults(CenterType(center["type"]))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     ADMINISTRATOR = "Administrator"
     READ_ONLY_ADMINISTRATOR = "Read-only Administrator"
     USER = "User"

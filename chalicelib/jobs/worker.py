@@ -38,7 +38,10 @@ def handle_message(body: str) -> None:
         return
     handler = _HANDLERS.get(message.get("type", "")) if isinstance(message, dict) else None
     if handler is None:
-        log.error("dropping a message of unknown type %r", message.get("type") if isinstance(message, dict) else None)
+        log.error(
+            "dropping a message of unknown type %r",
+            message.get("type") if isinstance(message, dict) else None,
+        )
         return
     handler(message)
 

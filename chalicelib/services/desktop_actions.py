@@ -46,11 +46,22 @@ def request_action(caller: Caller, desktop_id: int, action: str) -> DesktopRecor
         message = messages.desktop_delete(caller.tenant_id, desktop_id, f"requested by {caller.login}")
     else:
         message = messages.desktop_power(caller.tenant_id, desktop_id, action, f"requested by {caller.login}")
-    desktop.doc = {**desktop.doc, "pending_action": action, "pending_since": _now(), "last_action_error": None}
+    desktop.doc = {
+        **desktop.doc,
+        "pending_action": action,
+        "pending_since": _now(),
+        "last_action_error": None,
+    }
     desktops.save(desktop)
     stores.queue.send(message)
-    audit.record(caller.tenant_id, f"desktop.{action}_requested", f"{action} of '{desktop.name}' requested",
-                 user=caller.login, pool_id=desktop.pool_id, desktop_id=desktop_id)
+    audit.record(
+        caller.tenant_id,
+        f"desktop.{action}_requested",
+        f"{action} of '{desktop.name}' requested",
+        user=caller.login,
+        pool_id=desktop.pool_id,
+        desktop_id=desktop_id,
+    )
     return desktop
 
 
@@ -63,10 +74,18 @@ def release(desktop: DesktopRecord, reason: str) -> None:
     desktop.user_key = None
     desktop.doc = {**desktop.doc, "session": None, "released_at": _now()}
     desktops.save(desktop)
-    audit.record(int(desktop.tenant_id), "desktop.released", f"Desktop '{desktop.name}' released: {reason}",
-                 pool_id=desktop.pool_id, desktop_id=int(desktop.id), details={"user_id": user_id})
+    audit.record(
+        int(desktop.tenant_id),
+        "desktop.released",
+        f"Desktop '{desktop.name}' released: {reason}",
+        pool_id=desktop.pool_id,
+        desktop_id=int(desktop.id),
+        details={"user_id": user_id},
+    )
     if desktop.pool_id:
-        stores.queue.send(messages.pool_check(int(desktop.tenant_id), int(desktop.pool_id), "desktop released"))
+        stores.queue.send(
+            messages.pool_check(int(desktop.tenant_id), int(desktop.pool_id), "desktop released")
+        )
 
 
 def _cloud_of(desktop: DesktopRecord) -> Any:
@@ -88,13 +107,22 @@ def handle_power(message: dict[str, Any]) -> None:
             desktop.power_state = server.power_state.value
     except CloudError as error:
         error_text = error.message
-    desktop.doc = {**desktop.doc, "pending_action": None, "last_action": action.value,
-                   "last_action_at": _now(), "last_action_error": error_text}
+    desktop.doc = {
+        **desktop.doc,
+        "pending_action": None,
+        "last_action": action.value,
+        "last_action_at": _now(),
+        "last_action_error": error_text,
+    }
     desktops.save(desktop)
     outcome = f"failed: {error_text}" if error_text else "done"
-    audit.record(int(desktop.tenant_id), "desktop.power" if not error_text else "desktop.power_failed",
-                 f"{action.value} of '{desktop.name}' {outcome} ({message.get('reason', '')})",
-                 pool_id=desktop.pool_id, desktop_id=int(desktop.id))
+    audit.record(
+        int(desktop.tenant_id),
+        "desktop.power" if not error_text else "desktop.power_failed",
+        f"{action.value} of '{desktop.name}' {outcome} ({message.get('reason', '')})",
+        pool_id=desktop.pool_id,
+        desktop_id=int(desktop.id),
+    )
 
 
 def handle_delete(message: dict[str, Any]) -> None:
@@ -108,14 +136,20 @@ def handle_delete(message: dict[str, Any]) -> None:
     if desktop.instance_id:
         try:
             _cloud_of(desktop).delete_server(
-                desktop.instance_id, delete_volumes=bool(desktop.doc.get("delete_volume_on_instance_delete", True)))
+                desktop.instance_id,
+                delete_volumes=bool(desktop.doc.get("delete_volume_on_instance_delete", True)),
+            )
         except CloudNotFound:
             pass
         except CloudError as error:
             desktop.doc = {**desktop.doc, "pending_action": None, "last_action_error": error.message}
             desktops.save(desktop)
-            audit.record(int(desktop.tenant_id), "desktop.delete_failed",
-                         f"Deleting '{desktop.name}' failed: {error.message}", desktop_id=int(desktop.id))
+            audit.record(
+                int(desktop.tenant_id),
+                "desktop.delete_failed",
+                f"Deleting '{desktop.name}' failed: {error.message}",
+                desktop_id=int(desktop.id),
+            )
             raise  # SQS delivers it again later
     pool_id = desktop.pool_id
     desktop.lifecycle = "deleted"
@@ -125,8 +159,12 @@ def handle_delete(message: dict[str, Any]) -> None:
     desktop.user_key = None
     desktop.doc = {**desktop.doc, "pending_action": None, "deleted_at": _now()}
     counters.move(desktop, None)
-    audit.record(int(desktop.tenant_id), "desktop.deleted",
-                 f"Desktop '{desktop.name}' deleted ({message.get('reason', '')})", pool_id=pool_id,
-                 desktop_id=int(desktop.id))
+    audit.record(
+        int(desktop.tenant_id),
+        "desktop.deleted",
+        f"Desktop '{desktop.name}' deleted ({message.get('reason', '')})",
+        pool_id=pool_id,
+        desktop_id=int(desktop.id),
+    )
     if pool_id:
         stores.queue.send(messages.pool_check(int(desktop.tenant_id), int(pool_id), "desktop deleted"))

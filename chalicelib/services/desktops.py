@@ -49,6 +49,13 @@ def update_desktop(caller: Caller, desktop_id: int, body: DesktopUpdate) -> Desk
     if "deletable" in changes:
         desktop.deletable = bool(changes["deletable"])
     _store.save(desktop)
-    audit.record(caller.tenant_id, "desktop.updated", f"Desktop '{desktop.name}' updated", user=caller.login,
-                 pool_id=desktop.pool_id, desktop_id=desktop_id, details={"fields": sorted(changes)})
+    audit.record(
+        caller.tenant_id,
+        "desktop.updated",
+        f"Desktop '{desktop.name}' updated",
+        user=caller.login,
+        pool_id=desktop.pool_id,
+        desktop_id=desktop_id,
+        details={"fields": sorted(changes)},
+    )
     return desktop

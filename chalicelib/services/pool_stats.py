@@ -44,8 +44,11 @@ def view_of(desktop: DesktopRecord, now: float | None = None) -> rules.DesktopVi
 
 def pool_size(tenant_id: int, pool_id: int) -> rules.PoolSize:
     now = time.time()
-    return rules.size_of(view_of(d, now) for d in desktops.of_pool(tenant_id, pool_id)
-                         if d.lifecycle not in ("deleted", "error"))
+    return rules.size_of(
+        view_of(d, now)
+        for d in desktops.of_pool(tenant_id, pool_id)
+        if d.lifecycle not in ("deleted", "error")
+    )
 
 
 def refresh_pool_stats(pool: PoolRecord) -> dict[str, Any]:
@@ -73,7 +76,7 @@ def run_pool_history(now: float | None = None) -> int:
     sampled = 0
     for tenant_id in all_tenant_ids():
         for pool in stores.pools.iterate(tenant_id):
-            history = ((pool.doc.get("log") or {}).get("retain_history") or {})
+            history = (pool.doc.get("log") or {}).get("retain_history") or {}
             interval = int(history.get("pool_history_interval", 15))
             age_days = int(history.get("pool_history_age", 7))
             if interval <= 0:
@@ -83,7 +86,9 @@ def run_pool_history(now: float | None = None) -> int:
                 continue
             stats = refresh_pool_stats(pool)
             PoolHistoryRecord(
-                pool_key=pool_key(tenant_id, int(pool.id)), ts=int(now), data=stats,
+                pool_key=pool_key(tenant_id, int(pool.id)),
+                ts=int(now),
+                data=stats,
                 expires_at=datetime.fromtimestamp(now, UTC) + timedelta(days=max(age_days, 1)),
             ).save()
             set_pool_side_state(pool, broker_state={**(pool.broker_state or {}), "history_sampled_at": now})
@@ -117,7 +122,9 @@ def due_center_scans(now: float | None = None) -> int:
                 continue
             last = center.doc.get("last_scan")
             interval = int(center.doc.get("poll_interval", 5)) * 60
-            last_ts = datetime.strptime(last, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp() if last else 0
+            last_ts = (
+                datetime.strptime(last, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp() if last else 0
+            )
             if now - last_ts >= interval - 5:
                 stores.queue.send(messages.center_scan(tenant_id, int(center.id), "poll interval"))
                 queued += 1

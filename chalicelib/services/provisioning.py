@@ -71,8 +71,13 @@ def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
         return 0
     members = desktops.of_pool(tenant_id, pool_id)
     cloud: CloudPort | None = None
-    stuck = [d for d in members if d.lifecycle == "provisioning" and not d.instance_id
-             and _age_seconds(d.created) > STUCK_AFTER_SECONDS]
+    stuck = [
+        d
+        for d in members
+        if d.lifecycle == "provisioning"
+        and not d.instance_id
+        and _age_seconds(d.created) > STUCK_AFTER_SECONDS
+    ]
     if stuck:
         cloud = cloud_for(center_access(center))
         for desktop in stuck:
@@ -80,9 +85,13 @@ def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
     new_records = _reserve(pool, center, members)
     if not new_records:
         return 0
-    audit.record(tenant_id, "provision.requested",
-                 f"Pool '{pool.name}': creating {len(new_records)} desktop(s) ({reason or 'check'})",
-                 pool_id=pool_id, details={"names": [d.name for d in new_records]})
+    audit.record(
+        tenant_id,
+        "provision.requested",
+        f"Pool '{pool.name}': creating {len(new_records)} desktop(s) ({reason or 'check'})",
+        pool_id=pool_id,
+        details={"names": [d.name for d in new_records]},
+    )
     cloud = cloud or cloud_for(center_access(center))
     created = 0
     for desktop in new_records:
@@ -90,8 +99,13 @@ def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
             created += 1
         elif provisioning_blocked(stores.pools.get(tenant_id, pool_id)):
             # Stopped on repeated errors: hand back the reservations not yet used.
-            for leftover in new_records[new_records.index(desktop) + 1:]:
-                _fail(leftover, pool, "Provisioning stopped before this desktop was created", count_failure=False)
+            for leftover in new_records[new_records.index(desktop) + 1 :]:
+                _fail(
+                    leftover,
+                    pool,
+                    "Provisioning stopped before this desktop was created",
+                    count_failure=False,
+                )
             break
     return created
 
@@ -110,13 +124,15 @@ def _reserve(pool: PoolRecord, center: CenterRecord, members: list[DesktopRecord
             # First check of this pool: start counting from the desktops it already has.
             counters.try_reserve(tenant_id, pool_id, None, desktops.count_in_pool(tenant_id, pool_id))
             continue
-        wanted = rules.deficit(seen, assigned, int(provision["provision_threshold"]),
-                               int(provision["provision_max"]))
+        wanted = rules.deficit(
+            seen, assigned, int(provision["provision_threshold"]), int(provision["provision_max"])
+        )
         count = rules.bounded_by_center(wanted, building, limit)
         if count == 0:
             return []
-        sequences = counters.allocate_sequence(tenant_id, pool_id, count,
-                                               int(provision.get("provision_vm_name_next_value") or 1))
+        sequences = counters.allocate_sequence(
+            tenant_id, pool_id, count, int(provision.get("provision_vm_name_next_value") or 1)
+        )
         records = [_new_desktop_record(pool, center, sequence) for sequence in sequences]
         if counters.reserve_with_records(tenant_id, pool_id, seen, records):
             return records
@@ -129,22 +145,37 @@ def _new_desktop_record(pool: PoolRecord, center: CenterRecord, sequence: int) -
     name, display_name = rules.desktop_names(provision, sequence)
     delete_volume = bool(provision["center"].get("delete_volume_on_instance_delete", 1))
     return desktops.new(
-        int(pool.tenant_id), int(center.id), int(pool.id), name, display_name=display_name,
-        lifecycle="provisioning", available=False, deletable=bool(provision.get("mark_deletable")),
-        doc={"sequence": sequence, "created_by_broker": True, "delete_volume_on_instance_delete": delete_volume},
+        int(pool.tenant_id),
+        int(center.id),
+        int(pool.id),
+        name,
+        display_name=display_name,
+        lifecycle="provisioning",
+        available=False,
+        deletable=bool(provision.get("mark_deletable")),
+        doc={
+            "sequence": sequence,
+            "created_by_broker": True,
+            "delete_volume_on_instance_delete": delete_volume,
+        },
     )
 
 
 def metadata_for(desktop: DesktopRecord) -> dict[str, str]:
-    return {rules.METADATA_DESKTOP: str(desktop.id), rules.METADATA_POOL: str(desktop.pool_id or ""),
-            rules.METADATA_TENANT: str(desktop.tenant_id)}
+    return {
+        rules.METADATA_DESKTOP: str(desktop.id),
+        rules.METADATA_POOL: str(desktop.pool_id or ""),
+        rules.METADATA_TENANT: str(desktop.tenant_id),
+    }
 
 
 def _ours(server: ServerInfo, desktop: DesktopRecord) -> bool:
     return server.metadata.get(rules.METADATA_DESKTOP) == str(desktop.id)
 
 
-def _create_instance(cloud: CloudPort, pool: PoolRecord, center: CenterRecord, desktop: DesktopRecord) -> bool:
+def _create_instance(
+    cloud: CloudPort, pool: PoolRecord, center: CenterRecord, desktop: DesktopRecord
+) -> bool:
     """Ask the cloud for this desktop's instance unless it already exists. False on a cloud error."""
     try:
         existing = [s for s in cloud.find_servers(desktop.name) if _ours(s, desktop)]
@@ -156,7 +187,9 @@ def _create_instance(cloud: CloudPort, pool: PoolRecord, center: CenterRecord, d
     except CloudTransient as error:
         # The create may or may not have happened: leave the record without an instance. The scan links
         # the server if it exists (by its metadata); a later check retries the create if it does not.
-        log.warning("desktop %s: create not confirmed (%s); will be resolved later", desktop.id, error.message)
+        log.warning(
+            "desktop %s: create not confirmed (%s); will be resolved later", desktop.id, error.message
+        )
         return False
     except CloudError as error:
         _fail(desktop, pool, error.message)
@@ -177,8 +210,13 @@ def _fail(desktop: DesktopRecord, pool: PoolRecord | None, message: str, count_f
     desktop.available = False
     desktop.doc = {**desktop.doc, "error": message, "failed_pool_id": pool_id}
     counters.move(desktop, None)  # out of the pool's count, in the same write
-    audit.record(tenant_id, "provision.failed", f"Desktop '{desktop.name}' failed: {message}", pool_id=pool_id,
-                 desktop_id=int(desktop.id))
+    audit.record(
+        tenant_id,
+        "provision.failed",
+        f"Desktop '{desktop.name}' failed: {message}",
+        pool_id=pool_id,
+        desktop_id=int(desktop.id),
+    )
     if pool is not None and pool_id is not None and count_failure:
         failures = counters.add_failure(tenant_id, pool_id)
         if rules.should_stop_after(failures):
@@ -187,10 +225,20 @@ def _fail(desktop: DesktopRecord, pool: PoolRecord | None, message: str, count_f
 
 def stop_pool_provisioning(pool: PoolRecord, reason: str) -> None:
     """Leostream's "stopped by the broker on error": nothing loops; an admin turns it back on."""
-    set_pool_side_state(pool, broker_state={"stopped_by_broker": True, "reason": reason,
-                                            "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
-    audit.record(int(pool.tenant_id), "provision.stopped", f"Pool '{pool.name}': provisioning stopped: {reason}",
-                 pool_id=int(pool.id))
+    set_pool_side_state(
+        pool,
+        broker_state={
+            "stopped_by_broker": True,
+            "reason": reason,
+            "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+    )
+    audit.record(
+        int(pool.tenant_id),
+        "provision.stopped",
+        f"Pool '{pool.name}': provisioning stopped: {reason}",
+        pool_id=int(pool.id),
+    )
 
 
 def follow_desktop(message: dict[str, Any]) -> None:
@@ -231,22 +279,27 @@ def _retry_follow(desktop: DesktopRecord, attempt: int, step: int, note: str | N
     if note:
         log.info("desktop %s: %s", desktop.id, note)
     delay = min(60, 5 * 2 ** min(attempt, 4))  # 5, 10, 20, 40, 60 s: bounded polling, never a tight loop
-    stores.queue.send(messages.desktop_follow(int(desktop.tenant_id), int(desktop.id), attempt + 1, step),
-                      delay_seconds=delay)
+    stores.queue.send(
+        messages.desktop_follow(int(desktop.tenant_id), int(desktop.id), attempt + 1, step),
+        delay_seconds=delay,
+    )
 
 
 def _delete_quietly(cloud: CloudPort, desktop: DesktopRecord) -> None:
     try:
-        cloud.delete_server(desktop.instance_id, delete_volumes=bool(desktop.doc.get("delete_volume_on_instance_delete",
-                                                                                      True)))
+        cloud.delete_server(
+            desktop.instance_id,
+            delete_volumes=bool(desktop.doc.get("delete_volume_on_instance_delete", True)),
+        )
     except CloudNotFound:
         pass
     except CloudError as error:  # the scan removes it later (it carries our metadata)
         log.warning("could not delete failed instance %s: %s", desktop.instance_id, error.message)
 
 
-def _finish(cloud: CloudPort, desktop: DesktopRecord, pool: PoolRecord | None, server: ServerInfo,
-            step: int) -> None:
+def _finish(
+    cloud: CloudPort, desktop: DesktopRecord, pool: PoolRecord | None, server: ServerInfo, step: int
+) -> None:
     provision = (pool.doc.get("provision") if pool else None) or {}
     center_settings = provision.get("center") or {}
     try:
@@ -261,8 +314,10 @@ def _finish(cloud: CloudPort, desktop: DesktopRecord, pool: PoolRecord | None, s
             if wait and index >= step and not desktop.doc.get(f"waited_{index}"):
                 desktop.doc = {**desktop.doc, f"waited_{index}": True}
                 desktops.save(desktop)
-                stores.queue.send(messages.desktop_follow(int(desktop.tenant_id), int(desktop.id), 0, index),
-                                  delay_seconds=min(wait, 900))
+                stores.queue.send(
+                    messages.desktop_follow(int(desktop.tenant_id), int(desktop.id), 0, index),
+                    delay_seconds=min(wait, 900),
+                )
                 return
             _run_action(cloud, desktop, action["prov_action_action"])
     except CloudError as error:
@@ -275,9 +330,17 @@ def _finish(cloud: CloudPort, desktop: DesktopRecord, pool: PoolRecord | None, s
     desktops.save(desktop)
     if desktop.pool_id:
         counters.reset_failures(int(desktop.tenant_id), int(desktop.pool_id))
-    audit.record(int(desktop.tenant_id), "provision.completed", f"Desktop '{desktop.name}' is ready",
-                 pool_id=desktop.pool_id, desktop_id=int(desktop.id),
-                 details={"instance_id": server.id, "addresses": list(server.fixed_addresses + server.floating_addresses)})
+    audit.record(
+        int(desktop.tenant_id),
+        "provision.completed",
+        f"Desktop '{desktop.name}' is ready",
+        pool_id=desktop.pool_id,
+        desktop_id=int(desktop.id),
+        details={
+            "instance_id": server.id,
+            "addresses": list(server.fixed_addresses + server.floating_addresses),
+        },
+    )
 
 
 def _run_action(cloud: CloudPort, desktop: DesktopRecord, action: str) -> None:

@@ -35,8 +35,10 @@ def inventory_doc(inventory: Inventory) -> dict[str, Any]:
     return {
         "inventory_updated": _now(),
         "images": [{"id": i.id, "name": i.name} for i in inventory.images],
-        "flavors": [{"id": f.id, "name": f.name, "vcpus": f.vcpus, "ram": f.ram_mb, "disk": f.disk_gb}
-                    for f in inventory.flavors],
+        "flavors": [
+            {"id": f.id, "name": f.name, "vcpus": f.vcpus, "ram": f.ram_mb, "disk": f.disk_gb}
+            for f in inventory.flavors
+        ],
         "networks": [{"id": n.id, "name": n.name, "external": n.external} for n in inventory.networks],
         "availability_zones": list(inventory.availability_zones),
         "security_groups": [{"id": s.id, "name": s.name} for s in inventory.security_groups],
@@ -72,8 +74,13 @@ def check_center(tenant_id: int, center_id: int) -> bool:
         audit.record(tenant_id, "center.offline", f"Center '{center.name}' is offline: {error.message}")
         return False
     was_online = center.doc.get("status") == STATUS_ONLINE
-    _save_center_status(center, status=STATUS_ONLINE, status_message="", last_checked=_now(),
-                        inventory=inventory_doc(inventory))
+    _save_center_status(
+        center,
+        status=STATUS_ONLINE,
+        status_message="",
+        last_checked=_now(),
+        inventory=inventory_doc(inventory),
+    )
     if not was_online:
         audit.record(tenant_id, "center.online", f"Center '{center.name}' is online")
     return True
@@ -82,14 +89,18 @@ def check_center(tenant_id: int, center_id: int) -> bool:
 def _pool_for_new_desktop(pools: list[PoolRecord], center_id: int, server: ServerInfo) -> int | None:
     """The pool a desktop found in a center belongs to: the first pool (lowest id) whose definition
     matches it — by center, or by attribute rules on name, display name and addresses."""
-    values = {"name": server.name, "display_name": server.name,
-              "ip": ",".join((*server.fixed_addresses, *server.floating_addresses))}
+    values = {
+        "name": server.name,
+        "display_name": server.name,
+        "ip": ",".join((*server.fixed_addresses, *server.floating_addresses)),
+    }
     for pool in sorted(pools, key=lambda p: int(p.id)):
         definition = pool.doc.get("pool_definition") or {}
         if definition.get("restrict_by") == "C" and center_id in (definition.get("server_ids") or []):
             return int(pool.id)
         if definition.get("restrict_by") == "A" and rules.matches_attribute_rules(
-                definition.get("attributes") or [], definition.get("pool_attribute_join", "A"), values):
+            definition.get("attributes") or [], definition.get("pool_attribute_join", "A"), values
+        ):
             return int(pool.id)
     return None
 
@@ -131,7 +142,11 @@ def scan_center(tenant_id: int, center_id: int) -> dict[str, int]:
         except (PutError, TransactWriteError):
             log.info("desktop for %s changed concurrently; the next scan settles it", server.id)
     for desktop in records:
-        if desktop.instance_id and desktop.instance_id not in seen and desktop.lifecycle not in ("deleted", "error"):
+        if (
+            desktop.instance_id
+            and desktop.instance_id not in seen
+            and desktop.lifecycle not in ("deleted", "error")
+        ):
             try:
                 _mark_gone(desktop)
                 result["gone"] += 1
@@ -145,15 +160,24 @@ def _refresh(desktop: DesktopRecord, server: ServerInfo, cloud: Any, pools: list
     if desktop.lifecycle == "error" and cloud is not None and server.metadata.get(rules.METADATA_DESKTOP):
         # The leftover instance of a failed provisioning: remove it (it was never offered).
         try:
-            cloud.delete_server(server.id, delete_volumes=bool(desktop.doc.get("delete_volume_on_instance_delete",
-                                                                                True)))
-            audit.record(int(desktop.tenant_id), "desktop.cleanup",
-                         f"Removed the instance of failed desktop '{desktop.name}'", desktop_id=int(desktop.id))
+            cloud.delete_server(
+                server.id, delete_volumes=bool(desktop.doc.get("delete_volume_on_instance_delete", True))
+            )
+            audit.record(
+                int(desktop.tenant_id),
+                "desktop.cleanup",
+                f"Removed the instance of failed desktop '{desktop.name}'",
+                desktop_id=int(desktop.id),
+            )
         except CloudError as error:
             log.warning("could not remove failed instance %s: %s", server.id, error.message)
         return False
-    before = (desktop.power_state, desktop.doc.get("fixed_addresses"), desktop.doc.get("floating_addresses"),
-              desktop.doc.get("fault"))
+    before = (
+        desktop.power_state,
+        desktop.doc.get("fixed_addresses"),
+        desktop.doc.get("floating_addresses"),
+        desktop.doc.get("fault"),
+    )
     if desktop.lifecycle == "provisioning":
         if not desktop.instance_id:  # a worker died before recording the instance: link it now
             desktop.instance_id = server.id
@@ -163,8 +187,12 @@ def _refresh(desktop: DesktopRecord, server: ServerInfo, cloud: Any, pools: list
             return True
         return False  # the follow-up messages own it until it is ready
     apply_server(desktop, server)
-    after = (desktop.power_state, desktop.doc.get("fixed_addresses"), desktop.doc.get("floating_addresses"),
-             desktop.doc.get("fault"))
+    after = (
+        desktop.power_state,
+        desktop.doc.get("fixed_addresses"),
+        desktop.doc.get("floating_addresses"),
+        desktop.doc.get("fault"),
+    )
     membership = desktop.pool_id
     if not desktop.doc.get("created_by_broker") and desktop.lifecycle == "active":
         # Desktops found in the center follow the pools' definitions as they are now.
@@ -183,21 +211,46 @@ def _adopt(tenant_id: int, center_id: int, server: ServerInfo, pools: list[PoolR
     pool_id = int(server.metadata.get(rules.METADATA_POOL) or 0) or None
     if pool_id is not None and not any(int(p.id) == pool_id for p in pools):
         pool_id = None
-    desktop = desktops.new(tenant_id, center_id, None, server.name, display_name=server.name,
-                           lifecycle="active" if server.power_state is not PowerState.BUILDING else "provisioning",
-                           available=False, deletable=True, power_state=server.power_state.value,
-                           instance_id=server.id, doc={"adopted": True, "created_by_broker": True})
+    desktop = desktops.new(
+        tenant_id,
+        center_id,
+        None,
+        server.name,
+        display_name=server.name,
+        lifecycle="active" if server.power_state is not PowerState.BUILDING else "provisioning",
+        available=False,
+        deletable=True,
+        power_state=server.power_state.value,
+        instance_id=server.id,
+        doc={"adopted": True, "created_by_broker": True},
+    )
     apply_server(desktop, server)
     counters.move(desktop, pool_id)
-    audit.record(tenant_id, "desktop.adopted", f"Instance '{server.name}' adopted (its record was missing)",
-                 pool_id=pool_id, desktop_id=int(desktop.id), details={"instance_id": server.id})
+    audit.record(
+        tenant_id,
+        "desktop.adopted",
+        f"Instance '{server.name}' adopted (its record was missing)",
+        pool_id=pool_id,
+        desktop_id=int(desktop.id),
+        details={"instance_id": server.id},
+    )
 
 
 def _discover(tenant_id: int, center_id: int, server: ServerInfo, pools: list[PoolRecord]) -> None:
     """An instance the broker did not create (e.g. made by hand in the project)."""
-    desktop = desktops.new(tenant_id, center_id, None, server.name, display_name=server.name,
-                           lifecycle="active", available=True, deletable=False,
-                           power_state=server.power_state.value, instance_id=server.id, doc={})
+    desktop = desktops.new(
+        tenant_id,
+        center_id,
+        None,
+        server.name,
+        display_name=server.name,
+        lifecycle="active",
+        available=True,
+        deletable=False,
+        power_state=server.power_state.value,
+        instance_id=server.id,
+        doc={},
+    )
     apply_server(desktop, server)
     counters.move(desktop, _pool_for_new_desktop(pools, center_id, server))
 
@@ -210,8 +263,12 @@ def _mark_gone(desktop: DesktopRecord) -> None:
     desktop.user_key = None
     desktop.doc = {**desktop.doc, "deleted_at": _now()}
     counters.move(desktop, None)
-    audit.record(int(desktop.tenant_id), "desktop.gone", f"Instance of desktop '{desktop.name}' is gone",
-                 desktop_id=int(desktop.id))
+    audit.record(
+        int(desktop.tenant_id),
+        "desktop.gone",
+        f"Instance of desktop '{desktop.name}' is gone",
+        desktop_id=int(desktop.id),
+    )
 
 
 def handle_center_check(message: dict[str, Any]) -> None:

@@ -21,7 +21,9 @@ def _client(service: str, endpoint: str | None, region: str) -> Any:
             service,
             endpoint_url=endpoint,
             region_name=region,
-            config=Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"}),
+            config=Config(
+                connect_timeout=3, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"}
+            ),
         )
 
 

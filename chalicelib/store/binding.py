@@ -38,18 +38,23 @@ def bind_tables(settings: Settings) -> None:
         _bound_to = settings
 
 
-def _dynamodb_client(settings: Settings):  # noqa: ANN202 - a botocore client
+def _dynamodb_client(settings: Settings):
     return botocore.session.get_session().create_client(
         "dynamodb",
         region_name=settings.region,
         endpoint_url=settings.dynamodb_endpoint,
         # as pynamodb configures its own clients (it validates parameters itself)
-        config=Config(parameter_validation=False, connect_timeout=3, read_timeout=10,
-                      retries={"total_max_attempts": 4, "mode": "standard"}, max_pool_connections=50),
+        config=Config(
+            parameter_validation=False,
+            connect_timeout=3,
+            read_timeout=10,
+            retries={"total_max_attempts": 4, "mode": "standard"},
+            max_pool_connections=50,
+        ),
     )
 
 
-def dynamodb_client():  # noqa: ANN201 - the shared botocore client (for request counting)
+def dynamodb_client():
     ensure_bound()
     assert _tx_connection is not None
     return _tx_connection._client

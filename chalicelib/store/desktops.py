@@ -31,26 +31,56 @@ def user_key(tenant_id: int, user_id: int) -> str:
 
 
 class DesktopStore:
-    def new(self, tenant_id: int, center_id: int, pool_id: int | None, name: str, *, display_name: str,
-            lifecycle: str, available: bool, deletable: bool, power_state: str = "building",
-            instance_id: str | None = None, doc: dict[str, Any] | None = None) -> DesktopRecord:
+    def new(
+        self,
+        tenant_id: int,
+        center_id: int,
+        pool_id: int | None,
+        name: str,
+        *,
+        display_name: str,
+        lifecycle: str,
+        available: bool,
+        deletable: bool,
+        power_state: str = "building",
+        instance_id: str | None = None,
+        doc: dict[str, Any] | None = None,
+    ) -> DesktopRecord:
         """A desktop record with a fresh id, not yet written (see PoolCounters for how it is)."""
         ensure_bound()
         now = utc_now_iso()
         record = DesktopRecord(
-            tenant_id=tenant_id, id=next_id("desktop"), name=name, display_name=display_name,
-            center_id=center_id, center_key=center_key(tenant_id, center_id),
-            pool_id=pool_id, pool_key=pool_key(tenant_id, pool_id) if pool_id else None,
-            instance_id=instance_id, power_state=power_state, available=available, deletable=deletable,
-            lifecycle=lifecycle, doc=doc or {}, created=now, updated=now,
+            tenant_id=tenant_id,
+            id=next_id("desktop"),
+            name=name,
+            display_name=display_name,
+            center_id=center_id,
+            center_key=center_key(tenant_id, center_id),
+            pool_id=pool_id,
+            pool_key=pool_key(tenant_id, pool_id) if pool_id else None,
+            instance_id=instance_id,
+            power_state=power_state,
+            available=available,
+            deletable=deletable,
+            lifecycle=lifecycle,
+            doc=doc or {},
+            created=now,
+            updated=now,
         )
         return record
 
     def count_in_pool(self, tenant_id: int, pool_id: int) -> int:
         """Desktops counted in the pool, read consistently from the table (not the lagging index)."""
         ensure_bound()
-        return sum(1 for _ in DesktopRecord.query(tenant_id, filter_condition=DesktopRecord.pool_id == pool_id,
-                                                   consistent_read=True, attributes_to_get=["id"]))
+        return sum(
+            1
+            for _ in DesktopRecord.query(
+                tenant_id,
+                filter_condition=DesktopRecord.pool_id == pool_id,
+                consistent_read=True,
+                attributes_to_get=["id"],
+            )
+        )
 
     def find(self, tenant_id: int, desktop_id: int) -> DesktopRecord | None:
         ensure_bound()
@@ -134,8 +164,9 @@ class PoolCounters:
             raise
         return True
 
-    def reserve_with_records(self, tenant_id: int, pool_id: int, seen: int | None,
-                             records: list[DesktopRecord]) -> bool:
+    def reserve_with_records(
+        self, tenant_id: int, pool_id: int, seen: int | None, records: list[DesktopRecord]
+    ) -> bool:
         """Count `records` into the pool and write them in one transaction, if the total is still `seen`.
 
         Because the count and the records change together, the pool's total always equals its records
@@ -145,8 +176,11 @@ class PoolCounters:
         condition = CounterRecord.value.does_not_exist() if seen is None else CounterRecord.value == seen
         try:
             with transaction() as tx:
-                tx.update(counter, actions=[CounterRecord.value.set((seen or 0) + len(records))],
-                          condition=condition)
+                tx.update(
+                    counter,
+                    actions=[CounterRecord.value.set((seen or 0) + len(records))],
+                    condition=condition,
+                )
                 for record in records:
                     tx.save(record, condition=DesktopRecord.id.does_not_exist())
         except TransactWriteError:
@@ -167,11 +201,15 @@ class PoolCounters:
             tx.save(record)
             if old_pool_id != new_pool_id:
                 if old_pool_id:
-                    tx.update(CounterRecord(key=self._key("total", tenant_id, old_pool_id)),
-                              actions=[CounterRecord.value.add(-1)])
+                    tx.update(
+                        CounterRecord(key=self._key("total", tenant_id, old_pool_id)),
+                        actions=[CounterRecord.value.add(-1)],
+                    )
                 if new_pool_id:
-                    tx.update(CounterRecord(key=self._key("total", tenant_id, new_pool_id)),
-                              actions=[CounterRecord.value.add(1)])
+                    tx.update(
+                        CounterRecord(key=self._key("total", tenant_id, new_pool_id)),
+                        actions=[CounterRecord.value.add(1)],
+                    )
 
     def release(self, tenant_id: int, pool_id: int, count: int = 1) -> None:
         """A reserved or existing desktop left the pool."""
@@ -190,8 +228,10 @@ class PoolCounters:
         record = CounterRecord(key=key)
         # An admin may have raised "next value" since the last allocation: move the counter up first.
         try:
-            record.update(actions=[CounterRecord.value.set(first_value - 1)],
-                          condition=CounterRecord.value.does_not_exist() | (CounterRecord.value < first_value - 1))
+            record.update(
+                actions=[CounterRecord.value.set(first_value - 1)],
+                condition=CounterRecord.value.does_not_exist() | (CounterRecord.value < first_value - 1),
+            )
         except UpdateError as error:
             if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
                 raise
@@ -214,8 +254,13 @@ class PoolCounters:
         CounterRecord(key=self._key("failures", tenant_id, pool_id), value=0).save()
 
 
-def set_pool_side_state(record: PoolRecord, *, stats: dict[str, Any] | None = None,
-                        broker_state: dict[str, Any] | None = None, clear_broker_state: bool = False) -> None:
+def set_pool_side_state(
+    record: PoolRecord,
+    *,
+    stats: dict[str, Any] | None = None,
+    broker_state: dict[str, Any] | None = None,
+    clear_broker_state: bool = False,
+) -> None:
     """Write the jobs' attributes without touching `version`, so an admin's edit never conflicts."""
     ensure_bound()
     actions = []

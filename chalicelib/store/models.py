@@ -19,7 +19,6 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 
 
-
 class _BrokerMeta:
     """Defaults every model's Meta starts from; `binding.bind_tables` fills in name, host, region."""
 

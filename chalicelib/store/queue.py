@@ -38,7 +38,9 @@ class WorkQueue:
     def send(self, message: dict[str, Any], delay_seconds: int = 0) -> None:
         delay = max(0, min(900, round(delay_seconds * get_settings().queue_delay_factor)))
         try:
-            client("sqs").send_message(QueueUrl=queue_url(), MessageBody=json.dumps(message), DelaySeconds=delay)
+            client("sqs").send_message(
+                QueueUrl=queue_url(), MessageBody=json.dumps(message), DelaySeconds=delay
+            )
         except (ClientError, BotoCoreError) as error:
             raise ServiceUnavailable("The provisioning queue is not reachable", retry_after=5) from error
 

@@ -128,7 +128,9 @@ class EntityStore(Generic[E]):
         record.updated = utc_now_iso()
         for attribute, value in attributes.items():
             setattr(record, attribute, value)
-        renamed = name_key(record.tenant_id, self.kind, old_name) != name_key(record.tenant_id, self.kind, name)
+        renamed = name_key(record.tenant_id, self.kind, old_name) != name_key(
+            record.tenant_id, self.kind, name
+        )
         try:
             with transaction() as tx:
                 if renamed:
@@ -168,7 +170,8 @@ class EntityStore(Generic[E]):
         try:
             with transaction() as tx:
                 tx.delete(
-                    NameRecord(key=name_key(record.tenant_id, self.kind, record.name)), add_version_condition=False
+                    NameRecord(key=name_key(record.tenant_id, self.kind, record.name)),
+                    add_version_condition=False,
                 )
                 tx.delete(record)
         except TransactWriteError as error:
@@ -201,7 +204,9 @@ class UserStore:
         ensure_bound()
         return list(UserRecord.by_id.query(tenant_id))
 
-    def create(self, tenant_id: int, login: str, doc: dict[str, Any], password_hash: str | None) -> UserRecord:
+    def create(
+        self, tenant_id: int, login: str, doc: dict[str, Any], password_hash: str | None
+    ) -> UserRecord:
         now = utc_now_iso()
         record = UserRecord(
             tenant_id=tenant_id,
@@ -250,7 +255,9 @@ class SessionStore:
     # Refresh the idle deadline at most this often, so most requests cost one read, not a write too.
     TOUCH_EVERY_SECONDS = 60
 
-    def create(self, sid: str, tenant_id: int, user_id: int, login: str, role: str, idle_seconds: int) -> None:
+    def create(
+        self, sid: str, tenant_id: int, user_id: int, login: str, role: str, idle_seconds: int
+    ) -> None:
         ensure_bound()
         now = int(time.time())
         SessionRecord(
@@ -323,8 +330,14 @@ class AuditStore:
         event.save()
         return event
 
-    def list(self, tenant_id: int, start: str | None = None, end: str | None = None, limit: int = 100,
-             newest_first: bool = True) -> list[AuditRecord]:
+    def list(
+        self,
+        tenant_id: int,
+        start: str | None = None,
+        end: str | None = None,
+        limit: int = 100,
+        newest_first: bool = True,
+    ) -> list[AuditRecord]:
         ensure_bound()
         condition = None
         if start and end:

@@ -34,7 +34,9 @@ class SecretStore:
         except ClientError as error:
             if error.response["Error"]["Code"] == "ResourceNotFoundException":
                 return None
-            raise ServiceUnavailable(f"Cannot read secret {name}: {error.response['Error']['Code']}") from error
+            raise ServiceUnavailable(
+                f"Cannot read secret {name}: {error.response['Error']['Code']}"
+            ) from error
         except BotoCoreError as error:
             raise ServiceUnavailable(f"Cannot read secret {name}: {type(error).__name__}") from error
 

@@ -15,7 +15,7 @@ from chalicelib.store.models import ALL_MODELS
 
 def _key_schema(container: Any) -> dict[str, tuple[str, str]]:
     keys: dict[str, tuple[str, str]] = {}
-    for name, attribute in container.get_attributes().items() if hasattr(container, "get_attributes") else []:
+    for attribute in container.get_attributes().values():
         if attribute.is_hash_key:
             keys["hash"] = (attribute.attr_name, attribute.attr_type)
         elif attribute.is_range_key:
@@ -41,19 +41,25 @@ def table_specs() -> list[dict[str, Any]]:
         for index in model._indexes.values():
             kind = "global" if isinstance(index, GlobalSecondaryIndex) else "local"
             assert isinstance(index, GlobalSecondaryIndex | LocalSecondaryIndex)
-            indexes.append({
-                "name": index.Meta.index_name,
-                "kind": kind,
-                "keys": _index_keys(index),
-                "projection": index.Meta.projection.projection_type,
-            })
-        ttl = next((a.attr_name for a in model.get_attributes().values() if isinstance(a, TTLAttribute)), None)
-        specs.append({
-            "short_name": model.Meta.short_name,
-            "keys": _key_schema(model),
-            "indexes": indexes,
-            "ttl_attribute": ttl,
-        })
+            indexes.append(
+                {
+                    "name": index.Meta.index_name,
+                    "kind": kind,
+                    "keys": _index_keys(index),
+                    "projection": index.Meta.projection.projection_type,
+                }
+            )
+        ttl = next(
+            (a.attr_name for a in model.get_attributes().values() if isinstance(a, TTLAttribute)), None
+        )
+        specs.append(
+            {
+                "short_name": model.Meta.short_name,
+                "keys": _key_schema(model),
+                "indexes": indexes,
+                "ttl_attribute": ttl,
+            }
+        )
     return specs
 
 

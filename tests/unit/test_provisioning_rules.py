@@ -9,10 +9,15 @@ from chalicelib.domain import naming
 from chalicelib.domain import provisioning as rules
 
 
-@given(total=st.integers(0, 500), assigned_share=st.floats(0, 1), threshold=st.integers(0, 500),
-       maximum=st.integers(0, 500))
-def test_deficit_never_passes_the_maximum_and_fills_the_threshold(total: int, assigned_share: float,
-                                                                 threshold: int, maximum: int) -> None:
+@given(
+    total=st.integers(0, 500),
+    assigned_share=st.floats(0, 1),
+    threshold=st.integers(0, 500),
+    maximum=st.integers(0, 500),
+)
+def test_deficit_never_passes_the_maximum_and_fills_the_threshold(
+    total: int, assigned_share: float, threshold: int, maximum: int
+) -> None:
     assigned = int(total * assigned_share)
     created = rules.deficit(total, assigned, threshold, maximum)
     assert created >= 0
@@ -36,7 +41,7 @@ def test_center_limit_bounds_builds_at_once(wanted: int, building: int, limit: i
 def test_sequence_names_are_distinct_and_padded(sequence: int, width: int) -> None:
     name = naming.render(f"desk-{{SEQUENCE:{width}}}", sequence)
     assert name.startswith("desk-")
-    digits = name[len("desk-"):]
+    digits = name[len("desk-") :]
     assert int(digits) == sequence and len(digits) >= width
     assert naming.render(f"desk-{{SEQUENCE:{width}}}", sequence + 1) != name
 
@@ -49,11 +54,15 @@ def test_template_problems_name_unknown_tags() -> None:
 
 
 def test_vhi_defaults_boot_from_volume_in_zone_nova() -> None:
-    provision = {"provision_vm_name": "v-{SEQUENCE}", "center": {"type": "virtuozzo", "id": 1, "image": "img",
-                                                                  "flavor": "f", "network": "net"}}
+    provision = {
+        "provision_vm_name": "v-{SEQUENCE}",
+        "center": {"type": "virtuozzo", "id": 1, "image": "img", "flavor": "f", "network": "net"},
+    }
     spec = rules.server_spec(provision, {}, "v-1", {})
     assert spec.availability_zone == "nova" and spec.boot_from_volume
-    plain = rules.server_spec({**provision, "center": {**provision["center"], "type": "openstack"}}, {}, "v-1", {})
+    plain = rules.server_spec(
+        {**provision, "center": {**provision["center"], "type": "openstack"}}, {}, "v-1", {}
+    )
     assert plain.availability_zone is None and not plain.boot_from_volume
 
 
@@ -61,7 +70,7 @@ def test_attribute_rules_match_like_the_reference() -> None:
     rule = [{"vm_table_field": "name", "condition_type": "ct", "text_to_match": "desktop"}]
     assert rules.matches_attribute_rules(rule, "A", {"name": "win-Desktop-7"})
     assert not rules.matches_attribute_rules(rule, "A", {"name": "server-1"})
-    both = rule + [{"vm_table_field": "ip", "condition_type": "bw", "text_to_match": "198.51.100."}]
+    both = [*rule, {"vm_table_field": "ip", "condition_type": "bw", "text_to_match": "198.51.100."}]
     assert rules.matches_attribute_rules(both, "A", {"name": "desktop-1", "ip": "10.0.0.5,198.51.100.7"})
     assert not rules.matches_attribute_rules(both, "A", {"name": "desktop-1", "ip": "10.0.0.5"})
     assert rules.matches_attribute_rules(both, "O", {"name": "desktop-1", "ip": "10.0.0.5"})

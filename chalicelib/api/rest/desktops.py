@@ -26,22 +26,40 @@ def desktop_out(record: DesktopRecord) -> DesktopOut:
     fixed = list(doc.get("fixed_addresses") or [])
     session = doc.get("session")
     return DesktopOut(
-        id=int(record.id), name=record.name, display_name=record.display_name or record.name,
-        center_id=int(record.center_id), pool_id=int(record.pool_id) if record.pool_id else None,
-        instance_id=record.instance_id, status=record.power_state, lifecycle=record.lifecycle,
-        available=int(bool(record.available)), deletable=int(bool(record.deletable)),
+        id=int(record.id),
+        name=record.name,
+        display_name=record.display_name or record.name,
+        center_id=int(record.center_id),
+        pool_id=int(record.pool_id) if record.pool_id else None,
+        instance_id=record.instance_id,
+        status=record.power_state,
+        lifecycle=record.lifecycle,
+        available=int(bool(record.available)),
+        deletable=int(bool(record.deletable)),
         assigned_user_id=int(record.assigned_user_id) if record.assigned_user_id is not None else None,
-        fixed_addresses=fixed, floating_addresses=floating, address=(floating or fixed or [None])[0],
-        availability_zone=doc.get("availability_zone"), flavor=doc.get("flavor"), image=doc.get("image"),
-        nova_status=doc.get("nova_status"), error=doc.get("error") or doc.get("fault"),
+        fixed_addresses=fixed,
+        floating_addresses=floating,
+        address=(floating or fixed or [None])[0],
+        availability_zone=doc.get("availability_zone"),
+        flavor=doc.get("flavor"),
+        image=doc.get("image"),
+        nova_status=doc.get("nova_status"),
+        error=doc.get("error") or doc.get("fault"),
         session=session if isinstance(session, dict) else None,
         agent_running=int(time.time() - float(doc.get("agent_seen_at") or 0) <= AGENT_WINDOW_SECONDS),
-        created=record.created, updated=record.updated,
+        created=record.created,
+        updated=record.updated,
     )
 
 
-@router.route("GET", "/desktops", access=Access.ADMIN_READ, query=DesktopListQuery,
-              summary="List desktops (filters: pool_id, center_id, status, assigned)", response=list[DesktopOut])
+@router.route(
+    "GET",
+    "/desktops",
+    access=Access.ADMIN_READ,
+    query=DesktopListQuery,
+    summary="List desktops (filters: pool_id, center_id, status, assigned)",
+    response=list[DesktopOut],
+)
 def list_desktops(request: ApiRequest) -> list[DesktopOut]:
     return [desktop_out(d) for d in desktops.list_desktops(request.who, request.query)]
 
@@ -51,20 +69,36 @@ def get_desktop(request: ApiRequest) -> DesktopOut:
     return desktop_out(desktops.get_desktop(request.who, request.ids["id"]))
 
 
-@router.route("PUT", "/desktops/{id}", access=Access.ADMIN_WRITE,
-              summary="Change a desktop's availability, deletability or display name", body=DesktopUpdate,
-              response=RespDesktopUpdated)
+@router.route(
+    "PUT",
+    "/desktops/{id}",
+    access=Access.ADMIN_WRITE,
+    summary="Change a desktop's availability, deletability or display name",
+    body=DesktopUpdate,
+    response=RespDesktopUpdated,
+)
 def update_desktop(request: ApiRequest) -> RespDesktopUpdated:
-    return RespDesktopUpdated(stored_data=desktop_out(desktops.update_desktop(request.who, request.ids["id"],
-                                                                              request.body)))
+    return RespDesktopUpdated(
+        stored_data=desktop_out(desktops.update_desktop(request.who, request.ids["id"], request.body))
+    )
 
 
-@router.route("POST", "/desktops/{id}/actions", access=Access.ADMIN_WRITE, body=DesktopAction,
-              summary="Start, stop, reboot, suspend, resume, release or delete a desktop (through the worker)",
-              response=RespDesktopAction, status=202, responses={409: "Not possible in the desktop's state"})
+@router.route(
+    "POST",
+    "/desktops/{id}/actions",
+    access=Access.ADMIN_WRITE,
+    body=DesktopAction,
+    summary="Start, stop, reboot, suspend, resume, release or delete a desktop (through the worker)",
+    response=RespDesktopAction,
+    status=202,
+    responses={409: "Not possible in the desktop's state"},
+)
 def desktop_action(request: ApiRequest) -> RespDesktopAction:
     action = request.body.action
     desktop_actions.request_action(request.who, request.ids["id"], action)
     done = action == "release"
-    return RespDesktopAction(id=request.ids["id"], action=action,
-                             message="released" if done else f"{action} queued; the desktop shows the result")
+    return RespDesktopAction(
+        id=request.ids["id"],
+        action=action,
+        message="released" if done else f"{action} queued; the desktop shows the result",
+    )

@@ -36,7 +36,9 @@ class Broker:
         skipped: list[str] = []
         sqs = client("sqs")
         for _ in range(rounds):
-            batch = sqs.receive_message(QueueUrl=self.aws.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            batch = sqs.receive_message(QueueUrl=self.aws.queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
             if not batch:
                 break
             for message in batch:
@@ -48,32 +50,57 @@ class Broker:
                 handle_message(message["Body"])
                 handled.append(body)
         for receipt in skipped:
-            sqs.change_message_visibility(QueueUrl=self.aws.queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
+            sqs.change_message_visibility(
+                QueueUrl=self.aws.queue_url, ReceiptHandle=receipt, VisibilityTimeout=0
+            )
         return handled
 
     def drop(self) -> None:
         """Throw away everything queued."""
         sqs = client("sqs")
-        while batch := sqs.receive_message(QueueUrl=self.aws.queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        while batch := sqs.receive_message(QueueUrl=self.aws.queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
             for message in batch:
                 sqs.delete_message(QueueUrl=self.aws.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def center(self, name: str = "lab") -> CenterRecord:
-        return centers.create_center(ADMIN, "openstack", CenterCreate(
-            name=name, auth_url="http://127.0.0.1:5000/v3", project="demo", username="demo", password="pw"))
+        return centers.create_center(
+            ADMIN,
+            "openstack",
+            CenterCreate(
+                name=name, auth_url="http://127.0.0.1:5000/v3", project="demo", username="demo", password="pw"
+            ),
+        )
 
-    def pool(self, center: CenterRecord, threshold: int = 3, maximum: int = 5, **center_settings: Any) -> PoolRecord:
-        return pools.create_pool(ADMIN, PoolBody.model_validate({
-            "name": f"pool-{threshold}-{maximum}-{center.id}",
-            "pool_definition": {"restrict_by": "C", "server_ids": [int(center.id)]},
-            "provision": {
-                "provision_on_off": 1, "provision_threshold": threshold, "provision_max": maximum,
-                "provision_vm_name": "vd-{SEQUENCE:3}", "provision_vm_name_next_value": 1,
-                "provision_vm_display_name": "Desktop {SEQUENCE}",
-                "center": {"type": "openstack", "id": int(center.id), "image": "cirros-fake", "flavor": "m1.tiny",
-                           "network": "private", **center_settings},
-            },
-        }))
+    def pool(
+        self, center: CenterRecord, threshold: int = 3, maximum: int = 5, **center_settings: Any
+    ) -> PoolRecord:
+        return pools.create_pool(
+            ADMIN,
+            PoolBody.model_validate(
+                {
+                    "name": f"pool-{threshold}-{maximum}-{center.id}",
+                    "pool_definition": {"restrict_by": "C", "server_ids": [int(center.id)]},
+                    "provision": {
+                        "provision_on_off": 1,
+                        "provision_threshold": threshold,
+                        "provision_max": maximum,
+                        "provision_vm_name": "vd-{SEQUENCE:3}",
+                        "provision_vm_name_next_value": 1,
+                        "provision_vm_display_name": "Desktop {SEQUENCE}",
+                        "center": {
+                            "type": "openstack",
+                            "id": int(center.id),
+                            "image": "cirros-fake",
+                            "flavor": "m1.tiny",
+                            "network": "private",
+                            **center_settings,
+                        },
+                    },
+                }
+            ),
+        )
 
 
 @pytest.fixture

@@ -81,7 +81,7 @@ def test_racing_checks_never_exceed_the_maximum_nor_duplicate_an_instance(broker
         try:
             barrier.wait()
             provisioning.check_pool(TENANT, int(pool.id), "race")
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=race) for _ in range(20)]
@@ -171,8 +171,9 @@ def test_scan_marks_vanished_instances_deleted_and_discovers_foreign_ones(broker
     broker.cloud.vanish(gone)
     from chalicelib.domain.cloud import ServerSpec
 
-    foreign = broker.cloud.create_server(ServerSpec(name="hand-made", metadata={}, image="cirros-fake",
-                                                    flavor="m1.tiny", network="private"))
+    foreign = broker.cloud.create_server(
+        ServerSpec(name="hand-made", metadata={}, image="cirros-fake", flavor="m1.tiny", network="private")
+    )
     result = scan.scan_center(TENANT, int(center.id))
     assert result["gone"] == 1 and result["new"] == 1
     (marked,) = [d for d in desktops.of_center(TENANT, int(center.id)) if d.instance_id == gone]

@@ -13,7 +13,7 @@ import pytest
 from chalicelib.clouds import open_cloud, use_cloud_factory
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.caller import Caller
-from chalicelib.domain.cloud import CenterAccess, CenterType
+from chalicelib.domain.cloud import CenterAccess
 from chalicelib.jobs import handlers  # noqa: F401 - registers the worker's handlers
 from chalicelib.jobs.worker import handle_message
 from chalicelib.schemas.centers import CenterCreate
@@ -50,9 +50,18 @@ def run_worker(aws: AwsStack, until: object, timeout: float = 120.0) -> None:
 @pytest.fixture
 def demo_center(aws: AwsStack, openstack_demo: CenterAccess) -> Iterator[int]:
     use_cloud_factory(None)
-    record = centers.create_center(ADMIN, "openstack", CenterCreate(
-        name=f"real-{uuid.uuid4().hex[:6]}", auth_url=openstack_demo.auth_url, domain=openstack_demo.domain,
-        project=openstack_demo.project, username=openstack_demo.username, password=openstack_demo.password))
+    record = centers.create_center(
+        ADMIN,
+        "openstack",
+        CenterCreate(
+            name=f"real-{uuid.uuid4().hex[:6]}",
+            auth_url=openstack_demo.auth_url,
+            domain=openstack_demo.domain,
+            project=openstack_demo.project,
+            username=openstack_demo.username,
+            password=openstack_demo.password,
+        ),
+    )
     yield int(record.id)
 
 
@@ -61,9 +70,15 @@ def associated_floating_ips(access: CenterAccess) -> dict[str, str]:
     import openstack
 
     conn = openstack.connection.Connection(
-        auth_url=access.auth_url, username=access.username, password=access.password,
-        project_name=access.project, user_domain_name=access.domain, project_domain_name=access.domain,
-        load_yaml_config=False, load_envvars=False)
+        auth_url=access.auth_url,
+        username=access.username,
+        password=access.password,
+        project_name=access.project,
+        user_domain_name=access.domain,
+        project_domain_name=access.domain,
+        load_yaml_config=False,
+        load_envvars=False,
+    )
     return {ip.floating_ip_address: ip.fixed_ip_address for ip in conn.network.ips() if ip.port_id}
 
 
@@ -89,11 +104,21 @@ def test_center_check_reads_the_inventory_and_goes_online(aws: AwsStack, demo_ce
     assert "fake" in [v["name"] for v in inventory["volume_types"]]
 
 
-def test_wrong_password_shows_the_center_offline_with_a_reason(aws: AwsStack,
-                                                              openstack_demo: CenterAccess) -> None:
+def test_wrong_password_shows_the_center_offline_with_a_reason(
+    aws: AwsStack, openstack_demo: CenterAccess
+) -> None:
     use_cloud_factory(None)
-    record = centers.create_center(ADMIN, "openstack", CenterCreate(
-        name="wrong-pw", auth_url=openstack_demo.auth_url, project="demo", username="demo", password="nope"))
+    record = centers.create_center(
+        ADMIN,
+        "openstack",
+        CenterCreate(
+            name="wrong-pw",
+            auth_url=openstack_demo.auth_url,
+            project="demo",
+            username="demo",
+            password="nope",
+        ),
+    )
     assert not scan.check_center(TENANT, int(record.id))
     doc = stores.centers.get(TENANT, int(record.id)).doc
     assert doc["status"] == centers.STATUS_OFFLINE
@@ -102,28 +127,55 @@ def test_wrong_password_shows_the_center_offline_with_a_reason(aws: AwsStack,
 
 @pytest.mark.parametrize("center_type", ["openstack", "virtuozzo"])
 def test_pool_provisions_boot_from_volume_with_floating_ip_and_security_group(
-        aws: AwsStack, openstack_demo: CenterAccess, center_type: str) -> None:
+    aws: AwsStack, openstack_demo: CenterAccess, center_type: str
+) -> None:
     use_cloud_factory(None)
     prefix = f"e2e{uuid.uuid4().hex[:5]}-"
-    center = centers.create_center(ADMIN, center_type, CenterCreate(
-        name=f"c-{prefix}", auth_url=openstack_demo.auth_url, project="demo", username="demo",
-        password=openstack_demo.password))
-    pool = pools.create_pool(ADMIN, PoolBody.model_validate({
-        "name": f"p-{prefix}",
-        "pool_definition": {"restrict_by": "C", "server_ids": [int(center.id)]},
-        "provision": {
-            "provision_on_off": 1, "provision_threshold": 2, "provision_max": 3,
-            "provision_vm_name": prefix + "{SEQUENCE:2}", "provision_vm_name_next_value": 5,
-            "center": {"type": center_type, "id": int(center.id), "image": "cirros-fake", "flavor": "m1.tiny",
-                       "network": "private", "assign_floating_ip": 1, "security_groups": ["web"],
-                       "create_new_volume": 1, "new_volume_type": "fake", "new_volume_size": "1",
-                       "delete_volume_on_instance_delete": 1,
-                       # the local cloud's compute host is in zone az1 (VHI's default `nova` is a unit test)
-                       "availability_zone": "az1"},
-        },
-    }))
+    center = centers.create_center(
+        ADMIN,
+        center_type,
+        CenterCreate(
+            name=f"c-{prefix}",
+            auth_url=openstack_demo.auth_url,
+            project="demo",
+            username="demo",
+            password=openstack_demo.password,
+        ),
+    )
+    pool = pools.create_pool(
+        ADMIN,
+        PoolBody.model_validate(
+            {
+                "name": f"p-{prefix}",
+                "pool_definition": {"restrict_by": "C", "server_ids": [int(center.id)]},
+                "provision": {
+                    "provision_on_off": 1,
+                    "provision_threshold": 2,
+                    "provision_max": 3,
+                    "provision_vm_name": prefix + "{SEQUENCE:2}",
+                    "provision_vm_name_next_value": 5,
+                    "center": {
+                        "type": center_type,
+                        "id": int(center.id),
+                        "image": "cirros-fake",
+                        "flavor": "m1.tiny",
+                        "network": "private",
+                        "assign_floating_ip": 1,
+                        "security_groups": ["web"],
+                        "create_new_volume": 1,
+                        "new_volume_type": "fake",
+                        "new_volume_size": "1",
+                        "delete_volume_on_instance_delete": 1,
+                        # the local cloud's compute host is in zone az1 (VHI's default `nova` is a unit test)
+                        "availability_zone": "az1",
+                    },
+                },
+            }
+        ),
+    )
     pool_id = int(pool.id)
     try:
+
         def ready() -> bool:
             members = desktops.of_pool(TENANT, pool_id)
             return len(members) == 2 and all(d.lifecycle == "active" for d in members)
@@ -159,15 +211,39 @@ def test_requests_per_provisioned_desktop_are_counted(aws: AwsStack, openstack_d
     prefix = f"cnt{uuid.uuid4().hex[:5]}-"
     cloud = open_cloud(openstack_demo)
     cloud.inventory()  # warm: token and name resolution are counted apart
-    center = centers.create_center(ADMIN, "openstack", CenterCreate(
-        name=f"c-{prefix}", auth_url=openstack_demo.auth_url, project="demo", username="demo",
-        password=openstack_demo.password))
-    pool = pools.create_pool(ADMIN, PoolBody.model_validate({
-        "name": f"p-{prefix}", "pool_definition": {"restrict_by": "C", "server_ids": [int(center.id)]},
-        "provision": {"provision_on_off": 1, "provision_threshold": 4, "provision_max": 4,
-                      "provision_vm_name": prefix + "{SEQUENCE}",
-                      "center": {"type": "openstack", "id": int(center.id), "image": "cirros-fake",
-                                 "flavor": "m1.tiny", "network": "private"}}}))
+    center = centers.create_center(
+        ADMIN,
+        "openstack",
+        CenterCreate(
+            name=f"c-{prefix}",
+            auth_url=openstack_demo.auth_url,
+            project="demo",
+            username="demo",
+            password=openstack_demo.password,
+        ),
+    )
+    pool = pools.create_pool(
+        ADMIN,
+        PoolBody.model_validate(
+            {
+                "name": f"p-{prefix}",
+                "pool_definition": {"restrict_by": "C", "server_ids": [int(center.id)]},
+                "provision": {
+                    "provision_on_off": 1,
+                    "provision_threshold": 4,
+                    "provision_max": 4,
+                    "provision_vm_name": prefix + "{SEQUENCE}",
+                    "center": {
+                        "type": "openstack",
+                        "id": int(center.id),
+                        "image": "cirros-fake",
+                        "flavor": "m1.tiny",
+                        "network": "private",
+                    },
+                },
+            }
+        ),
+    )
     try:
         cloud.reset_request_counts()
         created = provisioning.check_pool(TENANT, int(pool.id), "count")
