@@ -182,4 +182,4 @@ def test_scan_marks_vanished_instances_deleted_and_discovers_foreign_ones(broker
     assert found.pool_id == int(pool.id)  # the pool is defined by this center
     assert counters.total(TENANT, int(pool.id)) == 2  # one left, one found
     again = scan.scan_center(TENANT, int(center.id))
-    assert again == {"new": 0, "updated": 0, "adopted": 0, "gone": 0}
+    assert not any(again.values()), again

@@ -22,6 +22,7 @@ from chalicelib.services import centers, pools, provisioning, scan
 from chalicelib.store import stores
 from chalicelib.store.aws import client
 from chalicelib.store.desktops import DesktopStore
+from localdev.openstack import sdk
 from tests.fixtures.aws import AwsStack
 
 pytestmark = pytest.mark.openstack
@@ -67,18 +68,7 @@ def demo_center(aws: AwsStack, openstack_demo: CenterAccess) -> Iterator[int]:
 
 def associated_floating_ips(access: CenterAccess) -> dict[str, str]:
     """Neutron's truth (Nova's view of a new floating IP lags): floating address -> fixed address."""
-    import openstack
-
-    conn = openstack.connection.Connection(
-        auth_url=access.auth_url,
-        username=access.username,
-        password=access.password,
-        project_name=access.project,
-        user_domain_name=access.domain,
-        project_domain_name=access.domain,
-        load_yaml_config=False,
-        load_envvars=False,
-    )
+    conn = sdk.connect(access)
     return {ip.floating_ip_address: ip.fixed_ip_address for ip in conn.network.ips() if ip.port_id}
 
 

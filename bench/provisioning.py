@@ -1,0 +1,93 @@
+"""Deficit of 50: from saving a pool until all 50 create requests reached the local OpenStack's Nova.
+
+Runs in a throw-away project of the local OpenStack (quota for 60 instances), with DynamoDB and SQS in
+moto; the pool is saved through the service, its `pool.check` message taken off the queue and handed
+to the worker, whose check sends every create without waiting for a build.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from chalicelib.domain.cloud import CenterAccess
+from localdev.openstack import sdk, stack
+
+
+def run_deficit_bench(deficit: int = 50) -> dict[str, Any]:
+    started_here = False
+    if not stack.is_running():
+        stack.ensure_installed()
+        started_here = stack.start()
+    admin = sdk.admin()
+    name = f"bench-{uuid.uuid4().hex[:8]}"
+    domain = admin.identity.find_domain(stack.DOMAIN)
+    project = admin.identity.create_project(name=name, domain_id=domain.id)
+    demo = next(admin.identity.users(domain_id=domain.id, name="demo"))
+    admin.identity.assign_project_role_to_user(project, demo, next(admin.identity.roles(name="member")))
+    admin.compute.update_quota_set(project.id, instances=deficit + 10, cores=4 * deficit, ram=1024 * 1024)
+    admin.network.update_quota(project.id, port=deficit + 20)
+    access = CenterAccess(auth_url=stack.KEYSTONE_URL, domain=stack.DOMAIN, project=name, username="demo",
+                          password=stack.PASSWORD)
+    try:
+        return _measure(access, deficit)
+    finally:
+        for server in admin.compute.servers(all_projects=True, project_id=project.id):
+            if server.project_id == project.id:
+                admin.compute.delete_server(server, ignore_missing=True)
+        for server in admin.compute.servers(all_projects=True, project_id=project.id):
+            if server.project_id == project.id:
+                admin.compute.wait_for_delete(server, wait=120)
+        admin.identity.delete_project(project, ignore_missing=True)
+        if started_here:
+            stack.stop()
+
+
+def _measure(access: CenterAccess, deficit: int) -> dict[str, Any]:
+    from tests.fixtures.aws import aws_stack_context
+
+    with aws_stack_context():
+        from chalicelib.clouds import open_cloud
+        from chalicelib.domain.caller import Caller
+        from chalicelib.jobs import handlers  # noqa: F401 - the worker's handlers
+        from chalicelib.jobs.worker import handle_message
+        from chalicelib.schemas.centers import CenterCreate
+        from chalicelib.schemas.pools import PoolBody
+        from chalicelib.services import centers, pools
+        from chalicelib.store.aws import client
+        from chalicelib.store.queue import queue_url
+
+        admin = Caller(tenant_id=1, user_id=1, login="bench", role="Administrator")
+        center = centers.create_center(admin, "openstack", CenterCreate(
+            name="bench", auth_url=access.auth_url, domain=access.domain, project=access.project,
+            username=access.username, password=access.password))
+        sqs = client("sqs")
+        sqs.purge_queue(QueueUrl=queue_url())
+        cloud = open_cloud(access)
+        cloud.reset_request_counts()
+        body = PoolBody.model_validate({
+            "name": "deficit", "pool_definition": {"restrict_by": "C", "server_ids": [int(center.id)]},
+            "provision": {"provision_on_off": 1, "provision_threshold": deficit, "provision_max": deficit,
+                          "provision_vm_name": "bench-{SEQUENCE:3}",
+                          "center": {"type": "openstack", "id": int(center.id), "image": "cirros-fake",
+                                     "flavor": "m1.tiny", "network": "private", "availability_zone": "az1"}}})
+        started = time.perf_counter()
+        pools.create_pool(admin, body)
+        handled = 0
+        while handled == 0:
+            for message in sqs.receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10).get("Messages", []):
+                if '"pool.check"' in message["Body"]:
+                    handle_message(message["Body"])
+                    handled += 1
+        seconds = time.perf_counter() - started
+        counts = cloud.request_counts
+        created = len([s for s in cloud.list_servers() if s.name.startswith("bench-")])
+        return {
+            "deficit50_seconds": round(seconds, 2),
+            "deficit50_created": created,
+            "openstack_requests_per_desktop": round(counts.other / max(created, 1), 2),
+            "openstack_token_requests": counts.token,
+            "openstack_inventory_requests": counts.inventory,
+            "openstack_requests_total": counts.total,
+        }

@@ -1,0 +1,171 @@
+"""`make bench`: the broker's figures, each beside its anchor, printed as one table and written to
+bench/results.json. Figures only: nothing here asserts a time.
+
+Sections (each can be skipped with BENCH_SKIP=login,provisioning,...):
+- cold start: importing the HTTP handler module vs. importing chalice, boto3, pynamodb and pydantic alone;
+- pool_stats: 100 pools of 100 desktops, wall time and DynamoDB requests (moto, in process);
+- login: concurrent logins over HTTP against a broker process on loopback (moto server behind it),
+  logins/s, p50/p95, the broker's CPU ms per login, DynamoDB requests per login;
+- provisioning: a pool with a deficit of 50 against the local OpenStack (localdev/openstack), seconds
+  until all 50 create requests reached Nova, OpenStack requests per desktop (token and inventory apart).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results.json"
+SKIP = {s.strip() for s in os.environ.get("BENCH_SKIP", "").split(",") if s.strip()}
+
+
+def _import_seconds(statement: str, runs: int = 5) -> float:
+    """Best of `runs` fresh interpreters: the time `statement` takes to import."""
+    code = (
+        "import time, sys; t=time.perf_counter(); " + statement + "; "
+        "print(time.perf_counter()-t, int('openstack' in sys.modules))"
+    )
+    best = float("inf")
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+        best = min(best, float(out.stdout.split()[0]))
+    return best
+
+
+def bench_cold_start() -> dict[str, Any]:
+    floor = _import_seconds("import chalice, boto3, pynamodb, pydantic")
+    handler = _import_seconds("import app")
+    code = "import sys, app; print(int('openstack' in sys.modules))"
+    imported = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return {
+        "import_floor_seconds": round(floor, 3),
+        "import_app_seconds": round(handler, 3),
+        "import_time_ratio": round(handler / floor, 2),
+        "openstack_imported_on_http_path": bool(int(imported.stdout.strip())),
+    }
+
+
+def bench_pool_stats(pools: int = 100, desktops_per_pool: int = 100) -> dict[str, Any]:
+    from tests.fixtures.aws import aws_stack_context
+
+    with aws_stack_context():
+        from chalicelib.services import pool_stats
+        from chalicelib.store.desktops import center_key, pool_key
+        from chalicelib.store.metrics import count_requests
+        from chalicelib.store.models import DesktopRecord, PoolRecord, TenantRecord
+
+        now = "2026-01-01T00:00:00Z"
+        TenantRecord(tenant_id=0, id=1, name="bench", doc={}, created=now, updated=now).save()
+        with PoolRecord.batch_write() as batch:
+            for pool_id in range(1, pools + 1):
+                batch.save(PoolRecord(tenant_id=1, id=pool_id, name=f"pool-{pool_id}", created=now, updated=now,
+                                      doc={"pool_definition": {"restrict_by": "C", "server_ids": [1]},
+                                           "provision": {"provision_on_off": 0}}))
+        with DesktopRecord.batch_write() as batch:
+            for pool_id in range(1, pools + 1):
+                for n in range(desktops_per_pool):
+                    desktop_id = pool_id * 1000 + n
+                    batch.save(DesktopRecord(
+                        tenant_id=1, id=desktop_id, name=f"d-{desktop_id}", center_id=1,
+                        center_key=center_key(1, 1), pool_id=pool_id, pool_key=pool_key(1, pool_id),
+                        power_state="running" if n % 3 else "stopped", available=True, deletable=False,
+                        lifecycle="active", assigned_user_id=7 if n % 4 == 0 else None,
+                        doc={"fixed_addresses": ["198.51.100.7"]}, created=now, updated=now))
+        started = time.perf_counter()
+        with count_requests() as counted:
+            done = pool_stats.run_pool_stats("bench")
+        seconds = time.perf_counter() - started
+        assert done == pools
+        return {
+            "pool_stats_pools": pools,
+            "pool_stats_desktops": pools * desktops_per_pool,
+            "pool_stats_seconds": round(seconds, 2),
+            "pool_stats_dynamodb_requests": counted.total,
+            "pool_stats_dynamodb_requests_per_pool": round(counted.total / pools, 2),
+        }
+
+
+def bench_login() -> dict[str, Any]:
+    from bench.login import run_login_bench
+
+    return run_login_bench()
+
+
+def bench_provisioning() -> dict[str, Any]:
+    from bench.provisioning import run_deficit_bench
+
+    return run_deficit_bench(50)
+
+
+SECTIONS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+    ("cold_start", bench_cold_start),
+    ("pool_stats", bench_pool_stats),
+    ("login", bench_login),
+    ("provisioning", bench_provisioning),
+]
+
+# (key, label, anchor) in the printed order
+ROWS = [
+    ("logins_per_second", "logins per second (concurrent clients)", "Leostream: 5 per second per broker"),
+    ("login_p50_ms", "login latency p50 (ms)", ""),
+    ("login_p95_ms", "login latency p95 (ms)", ""),
+    ("broker_cpu_ms_per_login", "broker CPU ms per login", ""),
+    ("dynamodb_requests_per_login", "DynamoDB requests per login", "Leostream: 30 queries; target <= 5"),
+    ("import_time_ratio", "import time of app / chalice+boto3+pynamodb+pydantic", "target <= 1.3"),
+    ("openstack_imported_on_http_path", "openstack imported on the HTTP path", "must be false"),
+    ("deficit50_seconds", "seconds until 50 creates reached Nova", "OpenUDS: one per 19 s; target <= 10"),
+    ("openstack_requests_per_desktop", "OpenStack requests per desktop (beyond token/inventory)", "target <= 3"),
+    ("openstack_token_requests", "  token requests during the check", ""),
+    ("openstack_inventory_requests", "  inventory/name-resolution requests during the check", ""),
+    ("pool_stats_seconds", "pool_stats, 100 pools x 100 desktops: seconds", ""),
+    ("pool_stats_dynamodb_requests", "pool_stats, 100 pools x 100 desktops: DynamoDB requests",
+     "grows with pools, not desktops"),
+]
+
+
+def main() -> int:
+    results: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    for name, section in SECTIONS:
+        if name in SKIP:
+            continue
+        print(f"[bench] {name}...", flush=True)
+        try:
+            results.update(section())
+        except Exception as error:  # report and go on: one missing figure should not hide the others
+            results[f"{name}_error"] = f"{type(error).__name__}: {error}"
+            print(f"[bench] {name} failed: {error}", flush=True)
+    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    width = max(len(label) for _, label, _ in ROWS)
+    print()
+    print(f"{'figure'.ljust(width)}  {'value':>10}  anchor")
+    print(f"{'-' * width}  {'-' * 10}  {'-' * 40}")
+    for key, label, anchor in ROWS:
+        value = results.get(key, "n/a")
+        print(f"{label.ljust(width)}  {str(value):>10}  {anchor}")
+    for key, value in results.items():
+        if key.endswith("_error"):
+            print(f"! {key}: {value}")
+    print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
