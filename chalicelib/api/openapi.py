@@ -99,7 +99,8 @@ def _operation(operation: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
     elif operation.content_type != "application/json":
         success["content"] = {operation.content_type: {"schema": {"type": "string"}}}
     spec["responses"][str(operation.status)] = success
-    error_codes = {400} if (operation.body or operation.query) else set()
+    # Bad input (a body, a query, or a request the current state refuses) is possible on every write.
+    error_codes = {400} if (operation.body or operation.query or operation.method != "GET") else set()
     if operation.access is not Access.PUBLIC:
         error_codes |= {401, 403}
     if path_params_of(operation.path):

@@ -1,0 +1,108 @@
+"""Schemathesis against our own OpenAPI document: every operation of every prefix, at least 1,000
+generated requests with a logged-in admin, no 5xx, and every response as the document says."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from chalicelib.api.openapi import openapi_document
+from chalicelib.services.sessions import ensure_system_admin
+from tests.fixtures.aws import aws_stack_context
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN_PASSWORD = "fuzz-admin-pw-1"
+EXAMPLES_PER_OPERATION = 17
+# Logins hash every password they are sent with argon2id (by design slow): fewer examples there.
+EXAMPLES_PER_LOGIN = 5
+MINIMUM_REQUESTS = 1000
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# Logging out would end the fuzzing session itself; it is covered by the session tests.
+EXCLUDED = {("POST", "/rest/v1/session/logout")}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def broker_url() -> Iterator[str]:
+    with aws_stack_context():
+        from chalice.cli.factory import CLIFactory
+
+        from app import app
+
+        ensure_system_admin(ADMIN_PASSWORD)
+        factory = CLIFactory(project_dir=str(ROOT))
+        port = _free_port()
+        server = factory.create_local_server(app, factory.create_config_obj(chalice_stage_name="dev"),
+                                             "127.0.0.1", port)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.shutdown()
+
+
+def _login(base: str) -> str:
+    reply = requests.post(f"{base}/rest/v1/session/login", timeout=10,
+                          json={"user_login": "admin", "password": ADMIN_PASSWORD})
+    reply.raise_for_status()
+    return reply.json()["sid"]
+
+
+def test_fuzz_every_operation(broker_url: str) -> None:
+    schema = schemathesis.openapi.from_dict(json.loads(json.dumps(openapi_document())))
+    session = requests.Session()
+    sid = _login(broker_url)
+    sent: Counter[str] = Counter()
+    statuses: Counter[int] = Counter()
+    failures: list[str] = []
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 20
+    for operation in operations:
+        if (operation.method.upper(), operation.path) in EXCLUDED:
+            continue
+
+        @given(case=operation.as_strategy())
+        examples = EXAMPLES_PER_LOGIN if operation.path.endswith("/login") else EXAMPLES_PER_OPERATION
+
+        @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
+        def run(case: schemathesis.Case) -> None:
+            response = case.call(base_url=broker_url, session=session, headers={"Authorization": sid},
+                                 timeout=30)
+            sent[operation.label] += 1
+            statuses[response.status_code] += 1
+            try:
+                case.validate_response(response, checks=CHECKS)
+            except Exception as error:  # collect every operation's first failure, then report all
+                failures.append(f"{operation.label}: {str(error)[:600]}")
+                raise
+
+        try:
+            run()
+        except (Exception, BaseExceptionGroup):  # noqa: S110 - recorded in `failures` above
+            pass
+    total = sum(sent.values())
+    assert not failures, "\n\n".join(failures[:10])
+    assert total >= MINIMUM_REQUESTS, f"only {total} requests: {dict(sent)}"
+    assert not [code for code in statuses if code >= 500], statuses
