@@ -29,6 +29,17 @@ class Settings:
     audit_retention_days: int
     admin_login: str
     queue_delay_factor: float  # scales the worker's follow-up delays (0 in tests, 1 in AWS)
+    # Desktop lifecycle (docs/lifecycle.md, docs/agent-protocol.md).
+    agent_window_seconds: int = 180  # "agent running" = a heartbeat or event within this window
+    agent_heartbeat_seconds: int = 30  # how often the broker asks agents to send a heartbeat
+    purge_deleted_days: int = 7  # deleted desktop records are removed by the scan this long after deletion
+    orphan_policy: str = "adopt"  # instances with our metadata and no record: "adopt" or "remove"
+    orphan_grace_minutes: int = 30  # "remove" waits this long after the scan first saw the orphan
+    public_url: str | None = None  # the broker's URL as desktops reach it (written into user data)
+    # The cloud adapter's read timeout per request (connect: 5 s), and how long an instance may stay in
+    # BUILD before its desktop is marked error (docs/clouds.md, docs/provisioning.md).
+    cloud_read_timeout_seconds: float = 30.0
+    build_timeout_seconds: int = 30 * 60
 
     def table_name(self, short_name: str) -> str:
         return f"{self.table_prefix}{short_name}"
@@ -51,6 +62,15 @@ def get_settings() -> Settings:
         audit_retention_days=_int("BROKER_AUDIT_RETENTION_DAYS", 30),
         admin_login=os.environ.get("BROKER_ADMIN_LOGIN", "admin"),
         queue_delay_factor=float(os.environ.get("BROKER_QUEUE_DELAY_FACTOR", "1")),
+        agent_window_seconds=max(1, _int("BROKER_AGENT_WINDOW_SECONDS", 180)),
+        agent_heartbeat_seconds=max(5, _int("BROKER_AGENT_HEARTBEAT_SECONDS", 30)),
+        purge_deleted_days=max(0, _int("BROKER_PURGE_DELETED_DAYS", 7)),
+        orphan_policy="remove" if os.environ.get("BROKER_ORPHAN_POLICY", "adopt").strip().lower() == "remove"
+        else "adopt",
+        orphan_grace_minutes=max(0, _int("BROKER_ORPHAN_GRACE_MINUTES", 30)),
+        public_url=(os.environ.get("BROKER_PUBLIC_URL") or "").strip().rstrip("/") or None,
+        cloud_read_timeout_seconds=max(0.1, float(os.environ.get("BROKER_CLOUD_READ_TIMEOUT_SECONDS") or 30)),
+        build_timeout_seconds=max(1, _int("BROKER_BUILD_TIMEOUT_SECONDS", 30 * 60)),
     )
 
 

@@ -11,6 +11,7 @@ from tests.fixtures.aws import AwsStack, aws_stack_context
 pytest_plugins: list[str] = []
 pytest_plugins.append("tests.fixtures.ldap")
 pytest_plugins.append("tests.fixtures.openstack")
+pytest_plugins.append("tests.fixtures.moto_server")
 
 
 @pytest.fixture

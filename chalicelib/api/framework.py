@@ -15,13 +15,11 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
-
-from chalicelib.schemas.validation import pydantic_errors
 
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.errors import (
@@ -33,13 +31,14 @@ from chalicelib.domain.errors import (
     ServiceUnavailable,
     TooManyAttempts,
 )
+from chalicelib.schemas.validation import pydantic_errors
 
 log = logging.getLogger("broker.api")
 
 MAX_ID = 2**53 - 1  # ids are JSON-safe integers
 
 
-class Access(str, Enum):
+class Access(StrEnum):
     PUBLIC = "public"
     ADMIN_READ = "admin-read"  # any role with API access
     ADMIN_WRITE = "admin-write"  # a role that may change things
@@ -121,7 +120,7 @@ def error_body(error: BrokerError) -> dict[str, Any]:
     if field_errors:
         body["errors"] = [{"path": f.path, "message": f.message} for f in field_errors]
     if isinstance(error, NotUnique):
-        body["items"] = [f.path.rsplit("/", 1)[-1] for f in field_errors]
+        body["items"] = [error.field]
     return body
 
 
@@ -151,7 +150,7 @@ def _parse_ids(params: dict[str, str] | None) -> dict[str, int]:
     ids: dict[str, int] = {}
     for name, raw in (params or {}).items():
         # An id that is not a positive integer names nothing: the record is simply not found.
-        if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 16 or not 0 < int(raw) <= MAX_ID:
             raise NotFound(f"No record with {name} '{raw[:40]}'")
         ids[name] = int(raw)
     return ids
@@ -219,11 +218,9 @@ class Router:
             def view(**path_params: str) -> Response:
                 return self._dispatch(operation, handler, path_params)
 
-            self.blueprint.route(
-                path,
-                methods=[operation.method],
-                content_types=["application/json", "text/plain", "application/x-www-form-urlencoded"],
-            )(view)
+            # Any content type: the body is parsed as JSON whatever the header says, so a client that
+            # sends no or another type gets our own 400 naming /body, not Chalice's bare 415.
+            self.blueprint.route(path, methods=[operation.method], content_types=["*/*"])(view)
             return handler
 
         return decorator

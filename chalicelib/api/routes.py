@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 from chalicelib.api import admin_auth  # noqa: F401 - registers the admin authenticator
+from chalicelib.api.agent import routes as agent_routes  # registers the agent authenticator too
+from chalicelib.api.client import routes as client_routes  # registers the client authenticator too
 from chalicelib.api.framework import Router
-from chalicelib.api.rest import centers, desktops, meta, policies, pools, session, tenants
+from chalicelib.api.rest import (
+    auth_servers,
+    centers,
+    desktops,
+    lifecycle,
+    meta,
+    plans,
+    policies,
+    pools,
+    session,
+    tenants,
+)
 
 ROUTERS: tuple[Router, ...] = (
     session.router,
@@ -13,5 +26,10 @@ ROUTERS: tuple[Router, ...] = (
     pools.router,
     policies.router,
     desktops.router,
+    auth_servers.router,
+    plans.router,
+    client_routes.router,
+    lifecycle.router,
+    agent_routes.router,
     meta.router,
 )

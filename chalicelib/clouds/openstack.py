@@ -24,6 +24,7 @@ import openstack.connection
 import openstack.exceptions as sdk_exceptions
 import requests
 import requests.adapters
+import urllib3.exceptions
 from keystoneauth1 import exceptions as ksa_exceptions
 from keystoneauth1 import session as ksa_session
 from keystoneauth1.identity import v3 as ksa_v3
@@ -47,9 +48,10 @@ from chalicelib.domain.cloud import (
     ServerSpec,
     power_state_of,
 )
+from chalicelib.settings import get_settings
 
 CONNECT_TIMEOUT_SECONDS = 5.0
-READ_TIMEOUT_SECONDS = 30.0
+READ_TIMEOUT_SECONDS = 30.0  # default; BROKER_CLOUD_READ_TIMEOUT_SECONDS (settings) sets it per connection
 # One retry on a refused/reset connection smooths over an API worker restart; never more.
 CONNECT_RETRIES = 1
 # Name lookups (image/flavor/network) are cached this long per connection: long enough that a burst of
@@ -142,6 +144,11 @@ def map_cloud_error(error: Exception, where: str) -> CloudError:
         return CloudConflict(str(error))
     if isinstance(error, sdk_exceptions.ResourceTimeout):
         return CloudTransient(str(error))
+    if isinstance(error, ksa_exceptions.UnknownConnectionError) and isinstance(
+        error.original, SentNotAnswered
+    ):
+        return CloudTransient(f"{where} did not answer in time (the request may have been carried out): "
+                              f"{error.original}")
     if isinstance(error, ksa_exceptions.ClientException | sdk_exceptions.SDKException):
         return CloudError(str(error) or error.__class__.__name__)
     raise error
@@ -149,27 +156,53 @@ def map_cloud_error(error: Exception, where: str) -> CloudError:
 
 # --- the counted, time-limited HTTP session ------------------------------------------------------------
 
+# A repeated POST (or PATCH) is not harmless: Nova would build a second server under the same name.
+_NOT_IDEMPOTENT = frozenset({"POST", "PATCH"})
+
+
+class SentNotAnswered(requests.exceptions.RequestException):
+    """A POST/PATCH went out and no answer came back (read timeout, connection lost): the cloud may have
+    carried it out, so it is never sent again. keystoneauth retries timeouts and connection failures
+    (CONNECT_RETRIES) but not this; map_cloud_error makes it a CloudTransient."""
+
+
+def _never_connected(error: requests.exceptions.RequestException) -> bool:
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(error, requests.exceptions.ConnectTimeout) or isinstance(
+        reason, urllib3.exceptions.NewConnectionError
+    )
+
 
 class _TimeoutCountingAdapter(requests.adapters.HTTPAdapter):
     """requests transport: default (connect, read) timeouts and one count per request actually sent."""
 
-    def __init__(self, counter: RequestCounter) -> None:
+    def __init__(self, counter: RequestCounter, read_timeout: float = READ_TIMEOUT_SECONDS) -> None:
         super().__init__()
         self._counter = counter
+        self._read_timeout = read_timeout
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         if kwargs.get("timeout") is None:
-            kwargs["timeout"] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
-        self._counter.record(_request_category.get() or "unknown")
-        return super().send(request, **kwargs)
+            kwargs["timeout"] = (CONNECT_TIMEOUT_SECONDS, self._read_timeout)
+        category = _request_category.get() or "unknown"
+        self._counter.record(category)
+        try:
+            return super().send(request, **kwargs)
+        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as error:
+            # Safe to retry: nothing was sent, or a token request (asking for a token twice is harmless).
+            if request.method not in _NOT_IDEMPOTENT or category == TOKEN or _never_connected(error):
+                raise
+            raise SentNotAnswered(f"{request.method} {request.url}: {error}") from error
 
 
 class _CountingSession(ksa_session.Session):
     """keystoneauth session that labels each request with its category before it is sent."""
 
-    def __init__(self, auth: ksa_v3.Password, counter: RequestCounter) -> None:
+    def __init__(
+        self, auth: ksa_v3.Password, counter: RequestCounter, read_timeout: float = READ_TIMEOUT_SECONDS
+    ) -> None:
         http = requests.Session()
-        transport = _TimeoutCountingAdapter(counter)
+        transport = _TimeoutCountingAdapter(counter, read_timeout)
         http.mount("http://", transport)
         http.mount("https://", transport)
         super().__init__(auth=auth, session=http, app_name=APP_NAME)
@@ -255,7 +288,7 @@ def _password_auth(access: CenterAccess, scoped: bool = True) -> ksa_v3.Password
 
 def _connect(access: CenterAccess) -> _CenterConnection:
     counter = RequestCounter()
-    session = _CountingSession(_password_auth(access), counter)
+    session = _CountingSession(_password_auth(access), counter, get_settings().cloud_read_timeout_seconds)
     # Passing a session makes the SDK skip clouds.yaml and OS_* variables entirely.
     connection = openstack.connection.Connection(
         session=session, region_name=access.region, app_name=APP_NAME,

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class FieldError:
-    """One bad field: `path` is dotted (`provision.center.image`), `message` says what is wrong."""
+    """One bad field: `path` is a JSON pointer into the request (`/body/provision/center/image`),
+    `message` says what is wrong."""
 
     path: str
     message: str
@@ -44,11 +45,14 @@ class NotFound(BrokerError):
 
 
 class NotUnique(BrokerError):
+    """A value that must be unique is taken; `path` names the body field (`name` or `/body/name`)."""
+
     status = "NOT_UNIQUE"
 
     def __init__(self, message: str, path: str = "name") -> None:
         super().__init__(message)
-        self.errors = [FieldError(path, message)]
+        self.field = path.rsplit("/", 1)[-1]  # the reference's `items`
+        self.errors = [FieldError(path if path.startswith("/") else f"/body/{path}", message)]
 
 
 class Conflict(BrokerError):

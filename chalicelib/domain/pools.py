@@ -7,6 +7,39 @@ from typing import Any
 from chalicelib.domain import naming
 from chalicelib.domain.errors import ErrorList
 
+AVAILABILITY_ACTIONS = ("set_available", "set_unavailable")
+
+
+def definition_problems(definition: dict[str, Any], errors: ErrorList) -> None:
+    """A pool defined by centers lists them; one defined by attributes has rules (reference paths)."""
+    base = "/body/pool_definition"
+    server_ids = definition.get("server_ids") or []
+    if definition.get("restrict_by") == "C" and not server_ids:
+        errors.add(f"{base}/server_ids", "restrict_by 'C' needs at least one center id in server_ids")
+    if definition.get("restrict_by") == "A" and not definition.get("attributes"):
+        errors.add(f"{base}/attributes", "restrict_by 'A' needs at least one rule in attributes")
+    seen: set[int] = set()
+    for index, center_id in enumerate(server_ids):
+        if center_id in seen:
+            errors.add(f"{base}/server_ids/{index}", f"Center {center_id} is listed twice")
+        seen.add(center_id)
+
+
+def log_problems(log: dict[str, Any] | None, errors: ErrorList) -> None:
+    """Event thresholds (0 = off) must be ordered: error < warning < information, as in the reference."""
+    log = log or {}
+    base = "/body/log"
+    error = log.get("log_error_threshold") or 0
+    warning = log.get("log_warning_threshold") or 0
+    information = log.get("log_information_threshold") or 0
+    if error and warning and error >= warning:
+        errors.add(f"{base}/log_error_threshold", "Error threshold must be less than warning threshold")
+    if error and information and error >= information:
+        errors.add(f"{base}/log_error_threshold", "Error threshold must be less than information threshold")
+    if warning and information and warning >= information:
+        errors.add(f"{base}/log_warning_threshold",
+                   "Warning threshold must be less than information threshold")
+
 
 def provisioning_problems(provision: dict[str, Any] | None, errors: ErrorList) -> None:
     """Cross-field checks of `provision` that a schema cannot express (paths as in the reference)."""
@@ -19,6 +52,10 @@ def provisioning_problems(provision: dict[str, Any] | None, errors: ErrorList) -
     for field in ("provision_vm_name", "provision_vm_display_name"):
         for problem in naming.template_problems(provision.get(field) or ""):
             errors.add(f"{base}/{field}", problem)
+    actions = (provision.get("center") or {}).get("provisioning_actions") or []
+    if actions and actions[-1].get("prov_action_action") not in AVAILABILITY_ACTIONS:
+        errors.add(f"{base}/center/provisioning_actions/{len(actions) - 1}/prov_action_action",
+                   "The last provisioning action must be set_available or set_unavailable")
     if provision["provision_on_off"]:
         if provision.get("center") is None:
             errors.add(f"{base}/center", "Provisioning is on: choose the center to provision in")

@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice import Blueprint, Rate
 
-from chalicelib.services import pool_stats
+from chalicelib.services import pool_stats, timers
 
 blueprint = Blueprint(__name__)
 
@@ -25,3 +25,8 @@ def pool_history_stats_job(event: Any) -> None:
 @blueprint.schedule(Rate(1, unit=Rate.MINUTES), description="Queue the scans of centers whose poll is due")
 def center_scan_job(event: Any) -> None:
     pool_stats.due_center_scans()
+
+
+@blueprint.schedule(Rate(1, unit=Rate.MINUTES), description="Apply the release and power-control timers due")
+def lifecycle_timers_job(event: Any) -> None:
+    timers.run_due()

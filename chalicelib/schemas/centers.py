@@ -8,7 +8,16 @@ from urllib.parse import urlparse
 
 from pydantic import AfterValidator, StringConstraints, model_validator
 
-from chalicelib.schemas.common import Flag, FlagOut, Name, Notes, OutModel, QueryModel, StrictModel
+from chalicelib.schemas.common import (
+    Flag,
+    FlagOut,
+    Name,
+    Notes,
+    OutModel,
+    QueryModel,
+    StrictModel,
+    UpdateModel,
+)
 
 CenterTypeName = Literal["openstack", "virtuozzo"]
 
@@ -32,16 +41,19 @@ def _uuid_or_empty(value: str) -> str:
     return value
 
 
-AuthUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255), AfterValidator(_keystone_v3_url)]
+AuthUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255),
+                    AfterValidator(_keystone_v3_url)]
 KeystoneName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=4095)]
-NetworkUuid = Annotated[str, StringConstraints(strip_whitespace=True, max_length=36), AfterValidator(_uuid_or_empty)]
+NetworkUuid = Annotated[str, StringConstraints(strip_whitespace=True, max_length=36),
+                        AfterValidator(_uuid_or_empty)]
 Region = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
 
 
 def _unwrap_definition(data: Any) -> Any:
     """Accept the reference's `{"center_definition": {...}}` as well as the flat form."""
-    if isinstance(data, dict) and set(data) == {"center_definition"} and isinstance(data["center_definition"], dict):
+    if (isinstance(data, dict) and set(data) == {"center_definition"}
+            and isinstance(data["center_definition"], dict)):
         return data["center_definition"]
     return data
 
@@ -63,8 +75,10 @@ class CenterCreate(StrictModel):
     _unwrap = model_validator(mode="before")(_unwrap_definition)
 
 
-class CenterUpdate(StrictModel):
+class CenterUpdate(UpdateModel):
     """Every field optional: what is not given keeps its value (the password too)."""
+
+    nullable_fields = frozenset({"id", "type"})
 
     id: int | None = None
     name: Name | None = None

@@ -2,15 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 
 class StrictModel(BaseModel):
     """Request bodies: unknown fields, wrong JSON types and out-of-range values are BAD_DATA."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _drop_null_from_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The document says what the API accepts: null only where the model allows it."""
+    nullable = getattr(model, "nullable_fields", frozenset())
+    for name, prop in schema.get("properties", {}).items():
+        if name in nullable or "anyOf" not in prop:
+            continue
+        options = [option for option in prop["anyOf"] if option != {"type": "null"}]
+        if len(options) != len(prop["anyOf"]):
+            prop.pop("default", None)
+            if len(options) == 1:
+                prop.pop("anyOf")
+                prop.update(options[0])
+            else:
+                prop["anyOf"] = options
+
+
+class UpdateModel(StrictModel):
+    """PUT bodies: every field optional, and a field left out keeps its stored value.
+
+    An explicit `null` is refused (BAD_DATA naming the field) instead of silently meaning "keep" or,
+    worse, being stored where a value is required; `nullable_fields` lists the fields where null is a
+    value of its own (as it is in the create body)."""
+
+    model_config = ConfigDict(json_schema_extra=_drop_null_from_schema)
+    nullable_fields: ClassVar[frozenset[str]] = frozenset({"id"})
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.nullable_fields:
+            raise ValueError("must not be null; leave the field out to keep its value")
+        return value
 
 
 class OutModel(BaseModel):

@@ -2,31 +2,54 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
-from chalicelib.schemas.common import Flag, FlagOut, Id, Name, Notes, OptionalRef, OutModel, StrictModel
+from chalicelib.schemas.common import (
+    Flag,
+    FlagOut,
+    Id,
+    Name,
+    Notes,
+    OptionalRef,
+    OutModel,
+    StrictModel,
+    UpdateModel,
+)
 
 SessionExpire = Literal[-1, 1, 2, 5, 10, 15, 20, 30, 60, 120, 180, 240, 480, 720, 1440, 2880]
-DisplayMode = Literal["name", "display_name"]
+
+# The reference's display_mode codes that apply here: "0" desktop name, "5" desktop display name.
+_DISPLAY_MODE_CODES = {"0": "name", "5": "display_name"}
+
+
+def _display_mode_code(value: Any) -> Any:
+    return _DISPLAY_MODE_CODES.get(value, value) if isinstance(value, str) else value
+
+
+DisplayMode = Annotated[Literal["name", "display_name"], BeforeValidator(_display_mode_code)]
+# 0 = no limit beyond the assignments; the reference writes "no limit" as -1, stored here as 0.
+MaxDesktops = Annotated[int, Field(ge=-1, le=1000), AfterValidator(lambda value: max(value, 0))]
 
 
 class PolicyBody(StrictModel):
     name: Name
     is_default: Flag = 0
-    max_desktops: Annotated[int, Field(ge=0, le=1000)] = 0  # 0: no limit beyond the assignments
+    max_desktops: MaxDesktops = 0
     session_expire_delay: SessionExpire = -1
     single_desktop_only: Flag = 0
     offer_empty_pools: Flag = 0
     notes: Notes = ""
 
 
-class PolicyUpdate(StrictModel):
+class PolicyUpdate(UpdateModel):
+    """Every field optional: what is not given keeps its value."""
+
     id: int | None = None
     name: Name | None = None
     is_default: Flag | None = None
-    max_desktops: Annotated[int, Field(ge=0, le=1000)] | None = None
+    max_desktops: MaxDesktops | None = None
     session_expire_delay: SessionExpire | None = None
     single_desktop_only: Flag | None = None
     offer_empty_pools: Flag | None = None
@@ -48,7 +71,9 @@ class PoolAssignmentBody(StrictModel):
     plan_release_id: OptionalRef = 0
 
 
-class PoolAssignmentUpdate(StrictModel):
+class PoolAssignmentUpdate(UpdateModel):
+    nullable_fields = frozenset({"id", "policy_id"})
+
     id: int | None = None
     policy_id: int | None = None
     pool_id: Id | None = None

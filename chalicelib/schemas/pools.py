@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints
 
-from chalicelib.schemas.common import Count, Flag, FlagOut, Id, Name, Notes, OptionalRef, OutModel, StrictModel
+from chalicelib.schemas.common import (
+    Count,
+    Flag,
+    FlagOut,
+    Id,
+    Name,
+    Notes,
+    OptionalRef,
+    OutModel,
+    StrictModel,
+    UpdateModel,
+)
 
 Text = Annotated[str, StringConstraints(max_length=255)]
 CloudRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
@@ -19,19 +30,15 @@ class PoolAttributeRule(StrictModel):
 
 
 class PoolDefinition(StrictModel):
+    """Which desktops belong to the pool. That `restrict_by` has its list (centers or rules) is checked
+    with the other cross-field rules in `domain.pools`, so the error names the list."""
+
     restrict_by: Literal["C", "A"]
     server_ids: Annotated[list[Id], Field(max_length=100)] = []
     attributes: Annotated[list[PoolAttributeRule], Field(max_length=50)] = []
     pool_attribute_join: Literal["A", "O"] = "A"
     parent_pool_id: OptionalRef = 0
-
-    @model_validator(mode="after")
-    def _rules_match_restriction(self) -> PoolDefinition:
-        if self.restrict_by == "C" and not self.server_ids:
-            raise ValueError("restrict_by 'C' needs at least one center id in server_ids")
-        if self.restrict_by == "A" and not self.attributes:
-            raise ValueError("restrict_by 'A' needs at least one rule in attributes")
-        return self
+    never_rogue: Flag = 0  # accepted and kept for the reference's clients; rogue users do not apply here
 
 
 class ProvisioningAction(StrictModel):
@@ -41,7 +48,8 @@ class ProvisioningAction(StrictModel):
 
 
 def _floating_ip_choice(value: int | str) -> str:
-    """`assign_floating_ip`: 0/""/"0" none, 1/"1" from any external network, else that network's name or id."""
+    """`assign_floating_ip`: 0/""/"0" none, 1/"1" from any external network, else that network's name
+    or id."""
     text = str(value).strip()
     return "" if text in ("", "0") else text
 
@@ -76,14 +84,6 @@ class ProvisionCenter(StrictModel):
     new_volume_type: Text = ""
     provisioning_actions: Annotated[list[ProvisioningAction], Field(max_length=10)] = []
 
-    @model_validator(mode="after")
-    def _last_action_sets_availability(self) -> ProvisionCenter:
-        if self.provisioning_actions and self.provisioning_actions[-1].prov_action_action not in (
-            "set_available",
-            "set_unavailable",
-        ):
-            raise ValueError("the last provisioning action must be set_available or set_unavailable")
-        return self
 
 
 class Provision(StrictModel):
@@ -98,12 +98,32 @@ class Provision(StrictModel):
     center: ProvisionCenter | None = None
 
 
+class ProvisionUpdate(UpdateModel):
+    """`provision` in a PUT: merged into the stored one, so the fields left out keep their values."""
+
+    nullable_fields = frozenset({"center"})
+
+    provision_on_off: Flag | None = None
+    provision_threshold: Count | None = None
+    provision_max: Count | None = None
+    provision_vm_name: Text | None = None
+    provision_vm_name_next_value: Annotated[int, Field(ge=0, le=999_999_999)] | None = None
+    provision_vm_display_name: Text | None = None
+    mark_deletable: Flag | None = None
+    mark_unavailable: Flag | None = None
+    center: ProvisionCenter | None = None
+
+
 class RetainHistory(StrictModel):
     pool_history_age: Annotated[int, Field(ge=0, le=365)] = 7  # days
     pool_history_interval: Annotated[int, Field(ge=0, le=1440)] = 15  # minutes, 0 = off
 
 
 class PoolLog(StrictModel):
+    # The reference's thresholds of available desktops for information, warning and error events.
+    log_information_threshold: Count = 0
+    log_warning_threshold: Count = 0
+    log_error_threshold: Count = 0
     retain_history: RetainHistory = RetainHistory()
 
 
@@ -119,8 +139,11 @@ class PoolBody(StrictModel):
     log: PoolLog = PoolLog()
 
 
-class PoolUpdate(StrictModel):
-    """Every field optional; given objects replace the stored ones (`provision.center` as a whole)."""
+class PoolUpdate(UpdateModel):
+    """Every field optional; given objects replace the stored ones, except `provision`, which is merged
+    one level deep (its `center` is replaced as a whole). `provision: null` removes provisioning."""
+
+    nullable_fields = frozenset({"id", "provision"})
 
     id: int | None = None
     name: Name | None = None
@@ -128,7 +151,7 @@ class PoolUpdate(StrictModel):
     notes: Notes | None = None
     running_desktops_threshold: Count | None = None
     pool_definition: PoolDefinition | None = None
-    provision: Provision | None = None
+    provision: ProvisionUpdate | None = None
     log: PoolLog | None = None
 
 

@@ -5,17 +5,20 @@ The HTTP path never talks to the cloud: saving queues a credentials check that t
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from chalicelib.schemas.centers import CenterCreate, CenterUpdate
 from chalicelib.domain import messages
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.cloud import CenterAccess, CenterType
-from chalicelib.domain.errors import BadData, Conflict, NotUnique, ServiceUnavailable
+from chalicelib.domain.errors import BadData, Conflict, NotFound, NotUnique, ServiceUnavailable
+from chalicelib.schemas.centers import CenterCreate, CenterUpdate
 from chalicelib.services import audit
 from chalicelib.store import stores
 from chalicelib.store.models import CenterRecord
 from chalicelib.store.secrets import secret_name
+
+log = logging.getLogger("broker.centers")
 
 TYPE_LABELS = {"openstack": "OpenStack", "virtuozzo": "Virtuozzo Hybrid Infrastructure"}
 DEFINITION_FIELDS = ("auth_url", "domain", "project", "username", "region", "network_uuid", "notes",
@@ -56,7 +59,8 @@ def create_center(caller: Caller, center_type: str, body: CenterCreate) -> Cente
 def update_center(caller: Caller, center_type: str, center_id: int, body: CenterUpdate) -> CenterRecord:
     record = stores.centers.get(caller.tenant_id, center_id)
     if record.doc.get("type") != center_type:
-        raise BadData.field("/path/type", f"center {center_id} is of type '{record.doc.get('type')}'")
+        # /centers/virtuozzo/{id} names a VHI center: an OpenStack one is simply not there.
+        raise NotFound(f"No {TYPE_LABELS[center_type]} center {center_id}")
     _check_type(center_type, body.type)
     if body.id is not None and body.id != center_id:
         raise BadData.field("/body/id", "does not match the id in the path")
@@ -81,7 +85,8 @@ def delete_center(caller: Caller, center_id: int) -> None:
     record = stores.centers.get(caller.tenant_id, center_id)
     users = [int(p.id) for p in stores.pools.iterate(caller.tenant_id) if _pool_uses_center(p.doc, center_id)]
     if users:
-        raise Conflict(f"Center {center_id} is used by pool(s) {', '.join(map(str, users))}; change them first")
+        raise Conflict(f"Center {center_id} is used by pool(s) {', '.join(map(str, users))}; "
+                       "change them first")
     stores.centers.delete(record)
     stores.secrets.delete(center_secret_name(caller.tenant_id, center_id))
     audit.record(caller.tenant_id, "center.deleted", f"Center '{record.name}' deleted", user=caller.login,
@@ -101,7 +106,13 @@ def request_scan(caller: Caller, center_id: int) -> tuple[CenterRecord, int]:
 
 
 def _queue_check(record: CenterRecord, reason: str) -> None:
-    stores.queue.send(messages.center_check(int(record.tenant_id), int(record.id), reason))
+    """The center is saved already; an unreachable queue leaves it "Pending check" rather than turning
+    the saved change into an error."""
+    try:
+        stores.queue.send(messages.center_check(int(record.tenant_id), int(record.id), reason))
+    except ServiceUnavailable:
+        log.warning("center check not queued", extra={"tenant_id": int(record.tenant_id),
+                                                        "center_id": int(record.id)})
 
 
 def _queue_scan(record: CenterRecord, reason: str) -> int:

@@ -14,16 +14,21 @@ from chalicelib.domain import messages
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.cloud import CloudError, CloudNotFound, PowerAction, PowerState
 from chalicelib.domain.errors import Conflict
-from chalicelib.services import audit
+from chalicelib.services import audit, timers
 from chalicelib.services.centers import center_access
 from chalicelib.store import stores
-from chalicelib.store.desktops import DesktopStore, PoolCounters
+from chalicelib.store.desktops import DesktopStore, PoolCounters, user_key
 from chalicelib.store.models import DesktopRecord
 
 log = logging.getLogger("broker.desktops")
 desktops = DesktopStore()
 counters = PoolCounters()
 POWER_ACTIONS = {action.value for action in PowerAction}
+# What each action leads to. A message asking for what the desktop already shows, with no request of it
+# pending, was delivered again (SQS delivers at least once) or asks for what is already so: nothing to do.
+# A reboot has no such state: a redelivered reboot message reboots again.
+_RESULT_OF = {PowerAction.START: PowerState.RUNNING, PowerAction.RESUME: PowerState.RUNNING,
+              PowerAction.STOP: PowerState.STOPPED, PowerAction.SUSPEND: PowerState.SUSPENDED}
 
 
 def _now() -> str:
@@ -72,6 +77,7 @@ def release(desktop: DesktopRecord, reason: str) -> None:
     user_id = int(desktop.assigned_user_id)
     desktop.assigned_user_id = None
     desktop.user_key = None
+    desktop.last_user_key = user_key(int(desktop.tenant_id), user_id)  # for "favor previously assigned"
     desktop.doc = {**desktop.doc, "session": None, "released_at": _now()}
     desktops.save(desktop)
     audit.record(
@@ -98,6 +104,11 @@ def handle_power(message: dict[str, Any]) -> None:
     if desktop is None or not desktop.instance_id or desktop.lifecycle == "deleted":
         return
     action = PowerAction(message["action"])
+    result = _RESULT_OF.get(action)
+    if result is not None and desktop.power_state == result.value and (
+        desktop.doc.get("pending_action") != action.value
+    ):
+        return
     cloud = _cloud_of(desktop)
     error_text = None
     try:

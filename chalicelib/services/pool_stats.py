@@ -11,13 +11,19 @@ from typing import Any
 from chalicelib.domain import messages
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.caller import SYSTEM_TENANT_ID
+from chalicelib.settings import get_settings
 from chalicelib.store import stores
 from chalicelib.store.binding import ensure_bound
 from chalicelib.store.desktops import DesktopStore, pool_key, set_pool_side_state
 from chalicelib.store.models import DesktopRecord, PoolHistoryRecord, PoolRecord
 
 desktops = DesktopStore()
-AGENT_WINDOW_SECONDS = 180
+AGENT_WINDOW_SECONDS = 180  # the default of BROKER_AGENT_WINDOW_SECONDS; read agent_window_seconds()
+
+
+def agent_window_seconds() -> int:
+    """An agent counts as running with a heartbeat or event within this many seconds."""
+    return get_settings().agent_window_seconds
 
 
 def _now_iso() -> str:
@@ -36,7 +42,7 @@ def view_of(desktop: DesktopRecord, now: float | None = None) -> rules.DesktopVi
         power_state=desktop.power_state,
         available=bool(desktop.available),
         assigned=desktop.assigned_user_id is not None,
-        agent_running=now - heartbeat <= AGENT_WINDOW_SECONDS,
+        agent_running=now - heartbeat <= agent_window_seconds(),
         logged_in=session.get("state") in ("logged_in", "connected", "locked", "idle", "disconnected"),
         connected=session.get("state") in ("logged_in", "connected", "locked", "idle"),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pydantic import ValidationError
@@ -9,12 +10,17 @@ from pydantic import ValidationError
 from chalicelib.domain import messages
 from chalicelib.domain import pools as rules
 from chalicelib.domain.caller import Caller
-from chalicelib.domain.errors import BadData, Conflict, ErrorList
+from chalicelib.domain.errors import BadData, Conflict, ErrorList, ServiceUnavailable
+from chalicelib.domain.provisioning import PoolSize
 from chalicelib.schemas.pools import PoolBody, PoolUpdate
 from chalicelib.schemas.validation import pydantic_errors
 from chalicelib.services import audit
 from chalicelib.store import stores
+from chalicelib.store.desktops import PoolCounters, set_pool_side_state
 from chalicelib.store.models import PoolRecord
+from chalicelib.store.repos import utc_now_iso
+
+log = logging.getLogger("broker.pools")
 
 PROVISION_RUNNING, PROVISION_STOPPED, PROVISION_STOPPED_BY_BROKER = "running", "stopped", "stopped_by_broker"
 
@@ -35,7 +41,8 @@ def _validate_references(caller: Caller, body: PoolBody, pool_id: int | None) ->
         if center is None:
             errors.add("/body/provision/center/id", f"Center {provision_center.id} does not exist")
         elif center.doc.get("type") != provision_center.type:
-            errors.add("/body/provision/center/type", f"Center {center.id} is of type '{center.doc.get('type')}'")
+            errors.add("/body/provision/center/type",
+                       f"Center {center.id} is of type '{center.doc.get('type')}'")
     parent_id = definition.parent_pool_id
     if parent_id:
         parents = {int(p.id): int(p.doc["pool_definition"].get("parent_pool_id") or 0)
@@ -44,24 +51,45 @@ def _validate_references(caller: Caller, body: PoolBody, pool_id: int | None) ->
             errors.add("/body/pool_definition/parent_pool_id", f"Pool {parent_id} does not exist")
         elif pool_id is not None and rules.parent_chain_has_cycle(pool_id, parent_id, parents):
             errors.add("/body/pool_definition/parent_pool_id", "A pool cannot be its own ancestor")
+    rules.definition_problems(definition.model_dump(), errors)
     rules.provisioning_problems(body.provision.model_dump() if body.provision else None, errors)
+    rules.log_problems(body.log.model_dump(), errors)
     errors.raise_if_any("Pool cannot be saved, some input data is not valid.")
 
 
-def _stored_doc(body: PoolBody, previous: dict[str, Any] | None) -> dict[str, Any]:
-    doc = body.model_dump(exclude={"name"})
-    previous = previous or {}
-    doc["pool_stats"] = previous.get("pool_stats", {})
-    state = previous.get("provision_state", {})
-    if body.provision and body.provision.provision_on_off:
-        state = {}  # an admin turning provisioning on clears "stopped by the broker"
-    doc["provision_state"] = state
-    return doc
+def _stored_doc(body: PoolBody) -> dict[str, Any]:
+    """The admin's settings only: the size info and "stopped by the broker" are the jobs' side attributes
+    of the record (`stats`, `broker_state`), so that a job never makes an admin's save conflict."""
+    return body.model_dump(exclude={"name"})
+
+
+# What "stopped by the broker on error" puts in `broker_state` (other keys there belong to the jobs).
+_STOPPED_KEYS = ("stopped_by_broker", "reason", "at")
+
+
+def _restart_if_stopped_by_broker(record: PoolRecord, changes: dict[str, Any]) -> None:
+    """An admin who sets provisioning on (`provision.provision_on_off: 1` in the PUT) takes the pool out
+    of "stopped by the broker", as in the reference, and the count of failures in a row starts again.
+    A save that does not name `provision_on_off` (a new note, say) leaves a stopped pool stopped."""
+    state = record.broker_state or {}
+    if not ((changes.get("provision") or {}).get("provision_on_off") and state.get("stopped_by_broker")):
+        return
+    kept = {k: v for k, v in state.items() if k not in _STOPPED_KEYS}
+    set_pool_side_state(record, broker_state=kept)
+    record.broker_state = kept
+    PoolCounters().reset_failures(int(record.tenant_id), int(record.id))
+
+
+def _zero_stats() -> dict[str, Any]:
+    """A new pool's size info: no desktop belongs to it before a scan or the pool_stats job counts one."""
+    return {**PoolSize().as_dict(), "counts_updated": utc_now_iso()}
 
 
 def create_pool(caller: Caller, body: PoolBody) -> PoolRecord:
     _validate_references(caller, body, None)
-    record = stores.pools.create(caller.tenant_id, body.name, _stored_doc(body, None))
+    record = stores.pools.create(caller.tenant_id, body.name, _stored_doc(body))
+    record.stats = _zero_stats()
+    set_pool_side_state(record, stats=record.stats)
     audit.record(caller.tenant_id, "pool.created", f"Pool '{record.name}' created", user=caller.login,
                  pool_id=int(record.id))
     request_check(record, "pool saved")
@@ -73,14 +101,16 @@ def update_pool(caller: Caller, pool_id: int, body: PoolUpdate) -> PoolRecord:
     if body.id is not None and body.id != pool_id:
         raise BadData.field("/body/id", "does not match the id in the path")
     changes = body.model_dump(exclude_unset=True, exclude={"id"})
-    stored_input = {k: v for k, v in record.doc.items() if k not in ("pool_stats", "provision_state")}
+    # Only what a body may hold: the stored document also carries state (stats, provisioning state).
+    stored_input = {k: v for k, v in record.doc.items() if k in PoolBody.model_fields}
     merged = rules.merge_update({"name": record.name, **stored_input}, changes)
     try:
         full = PoolBody.model_validate(merged)
     except ValidationError as error:
         raise pydantic_errors(error, "body") from error
     _validate_references(caller, full, pool_id)
-    record = stores.pools.update(record, full.name, _stored_doc(full, record.doc))
+    record = stores.pools.update(record, full.name, _stored_doc(full))
+    _restart_if_stopped_by_broker(record, changes)
     audit.record(caller.tenant_id, "pool.updated", f"Pool '{record.name}' updated", user=caller.login,
                  pool_id=pool_id, details={"fields": sorted(changes)})
     request_check(record, "pool saved")
@@ -104,16 +134,38 @@ def delete_pool(caller: Caller, pool_id: int) -> None:
 
 
 def request_check(record: PoolRecord, reason: str) -> None:
-    """Queue a provisioning check; the worker decides whether anything needs creating."""
-    stores.queue.send(messages.pool_check(int(record.tenant_id), int(record.id), reason))
+    """Queue a provisioning check; the worker decides whether anything needs creating.
+
+    The pool is already saved when this runs: a queue that cannot be reached must not turn that
+    success into an error (the caller would retry a create and get NOT_UNIQUE). The scheduled
+    pool_stats run queues the check of every provisioning pool, so a missed message is made up."""
+    try:
+        stores.queue.send(messages.pool_check(int(record.tenant_id), int(record.id), reason))
+    except ServiceUnavailable:
+        log.warning("pool check not queued; the next pool_stats run will queue it",
+                    extra={"tenant_id": int(record.tenant_id), "pool_id": int(record.id)})
 
 
-def provision_state(doc: dict[str, Any]) -> tuple[str, str | None]:
-    provision = doc.get("provision") or {}
-    state = doc.get("provision_state") or {}
+def provision_state(record: PoolRecord) -> tuple[str, str | None]:
+    provision = record.doc.get("provision") or {}
+    state = record.broker_state or record.doc.get("provision_state") or {}
     if state.get("stopped_by_broker"):
         return PROVISION_STOPPED_BY_BROKER, state.get("reason")
     return (PROVISION_RUNNING if provision.get("provision_on_off") else PROVISION_STOPPED), None
+
+
+def size_info(record: PoolRecord) -> dict[str, Any]:
+    """The pool size info as the pool_stats job last counted it (older records kept it in `doc`)."""
+    return record.stats or record.doc.get("pool_stats") or {}
+
+
+def provision_center_name(record: PoolRecord) -> str | None:
+    """The name of the center the pool provisions in (the reference echoes it in `provision.center`)."""
+    center_id = ((record.doc.get("provision") or {}).get("center") or {}).get("id")
+    if not center_id:
+        return None
+    center = stores.centers.find(int(record.tenant_id), int(center_id))
+    return center.name if center else None
 
 
 def list_pools(caller: Caller) -> list[PoolRecord]:

@@ -11,7 +11,9 @@ metadata are looked up before every create, and the scan adopts what a dead work
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,9 +29,11 @@ from chalicelib.domain.cloud import (
     PowerState,
     ServerInfo,
 )
-from chalicelib.services import audit
+from chalicelib.services import agents, audit
 from chalicelib.services.centers import STATUS_ONLINE, center_access
+from chalicelib.settings import get_settings
 from chalicelib.store import stores
+from chalicelib.store.assignments import clear_pending_check
 from chalicelib.store.desktops import DesktopStore, PoolCounters, set_pool_side_state
 from chalicelib.store.models import CenterRecord, DesktopRecord, PoolRecord
 
@@ -40,8 +44,9 @@ counters = PoolCounters()
 
 # A desktop record without an instance this old belonged to a worker that died: finish its create.
 STUCK_AFTER_SECONDS = 120
-BUILD_TIMEOUT_SECONDS = 30 * 60
+# How long an instance may stay in BUILD: settings.build_timeout_seconds (BROKER_BUILD_TIMEOUT_SECONDS).
 MAX_RESERVE_ATTEMPTS = 10
+CREATE_CONCURRENCY = 8
 
 
 def _age_seconds(iso: str) -> float:
@@ -93,21 +98,27 @@ def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
         details={"names": [d.name for d in new_records]},
     )
     cloud = cloud or cloud_for(center_access(center))
-    created = 0
-    for desktop in new_records:
-        if _create_instance(cloud, pool, center, desktop):
-            created += 1
-        elif provisioning_blocked(stores.pools.get(tenant_id, pool_id)):
-            # Stopped on repeated errors: hand back the reservations not yet used.
-            for leftover in new_records[new_records.index(desktop) + 1 :]:
-                _fail(
-                    leftover,
-                    pool,
-                    "Provisioning stopped before this desktop was created",
-                    count_failure=False,
-                )
-            break
-    return created
+    return _create_all(cloud, pool, center, new_records)
+
+
+def _create_all(cloud: CloudPort, pool: PoolRecord, center: CenterRecord, records: list[DesktopRecord]) -> int:
+    """Send every create, a few at a time: a deficit of 50 reaches the cloud in seconds, not minutes.
+    Once repeated errors stop the pool, the reservations not yet used are handed back."""
+    stopped = threading.Event()
+
+    def create(desktop: DesktopRecord) -> bool:
+        if stopped.is_set():
+            _fail(desktop, pool, "Provisioning stopped before this desktop was created", count_failure=False)
+            return False
+        # A record reserved by this very check has a never-used name: nothing to look up first.
+        done = _create_instance(cloud, pool, center, desktop, look_first=False)
+        if not done and provisioning_blocked(stores.pools.get(int(pool.tenant_id), int(pool.id))):
+            stopped.set()
+        return done
+
+    with ThreadPoolExecutor(max_workers=min(CREATE_CONCURRENCY, len(records)),
+                            thread_name_prefix="create") as pool_of_threads:
+        return sum(pool_of_threads.map(create, records))
 
 
 def _reserve(pool: PoolRecord, center: CenterRecord, members: list[DesktopRecord]) -> list[DesktopRecord]:
@@ -144,7 +155,7 @@ def _new_desktop_record(pool: PoolRecord, center: CenterRecord, sequence: int) -
     provision = pool.doc["provision"]
     name, display_name = rules.desktop_names(provision, sequence)
     delete_volume = bool(provision["center"].get("delete_volume_on_instance_delete", 1))
-    return desktops.new(
+    desktop = desktops.new(
         int(pool.tenant_id),
         int(center.id),
         int(pool.id),
@@ -159,6 +170,20 @@ def _new_desktop_record(pool: PoolRecord, center: CenterRecord, sequence: int) -
             "delete_volume_on_instance_delete": delete_volume,
         },
     )
+    # The agent's one-time registration token: only its hash is stored with the record; the token itself
+    # stays on this in-memory object until _create_instance puts it into the instance's user data.
+    desktop._registration_token = agents.new_registration(desktop)  # type: ignore[attr-defined]
+    return desktop
+
+
+def _registration_token(desktop: DesktopRecord) -> str:
+    """The token made with the record, or (a create retried by a later run) a new one, whose hash the
+    save after the create stores."""
+    token = getattr(desktop, "_registration_token", None)
+    if token is None:
+        token = agents.new_registration(desktop)
+        desktop._registration_token = token  # type: ignore[attr-defined]
+    return token
 
 
 def metadata_for(desktop: DesktopRecord) -> dict[str, str]:
@@ -174,15 +199,21 @@ def _ours(server: ServerInfo, desktop: DesktopRecord) -> bool:
 
 
 def _create_instance(
-    cloud: CloudPort, pool: PoolRecord, center: CenterRecord, desktop: DesktopRecord
+    cloud: CloudPort, pool: PoolRecord, center: CenterRecord, desktop: DesktopRecord, look_first: bool = True
 ) -> bool:
     """Ask the cloud for this desktop's instance unless it already exists. False on a cloud error."""
     try:
-        existing = [s for s in cloud.find_servers(desktop.name) if _ours(s, desktop)]
+        existing = [s for s in cloud.find_servers(desktop.name) if _ours(s, desktop)] if look_first else []
         if existing:
             server = existing[0]
         else:
-            spec = rules.server_spec(pool.doc["provision"], center.doc, desktop.name, metadata_for(desktop))
+            spec = rules.server_spec(
+                pool.doc["provision"],
+                center.doc,
+                desktop.name,
+                metadata_for(desktop),
+                user_data=agents.user_data_for(desktop, _registration_token(desktop)),
+            )
             server = cloud.create_server(spec)
     except CloudTransient as error:
         # The create may or may not have happened: leave the record without an instance. The scan links
@@ -266,8 +297,10 @@ def follow_desktop(message: dict[str, Any]) -> None:
         _delete_quietly(cloud, desktop)
         return
     if server.power_state is PowerState.BUILDING:
-        if _age_seconds(desktop.created) > BUILD_TIMEOUT_SECONDS:
-            _fail(desktop, pool, f"The build did not finish within {BUILD_TIMEOUT_SECONDS // 60} minutes")
+        build_timeout = get_settings().build_timeout_seconds
+        if _age_seconds(desktop.created) > build_timeout:
+            within = f"{build_timeout // 60} minutes" if build_timeout >= 120 else f"{build_timeout} seconds"
+            _fail(desktop, pool, f"The build did not finish within {within}")
             _delete_quietly(cloud, desktop)
         else:
             _retry_follow(desktop, attempt, step, None)
@@ -374,6 +407,8 @@ def apply_server(desktop: DesktopRecord, server: ServerInfo) -> None:
 
 
 def handle_pool_check(message: dict[str, Any]) -> None:
+    # Let the next login's trigger queue a new check from now on (bursts of logins queue one at a time).
+    clear_pending_check(int(message["tenant_id"]), int(message["pool_id"]))
     check_pool(int(message["tenant_id"]), int(message["pool_id"]), message.get("reason", ""))
 
 

@@ -7,22 +7,36 @@ fails its write and leaves it to the next run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 
 from chalicelib.clouds import cloud_for
 from chalicelib.domain import messages
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.cloud import CloudError, Inventory, PowerState, ServerInfo
 from chalicelib.domain.errors import Conflict
+from chalicelib.domain.sessions import epoch_of
 from chalicelib.services import audit
 from chalicelib.services.centers import STATUS_OFFLINE, STATUS_ONLINE, center_access
 from chalicelib.services.provisioning import apply_server, counters, desktops
+from chalicelib.settings import get_settings
 from chalicelib.store import stores
-from chalicelib.store.models import CenterRecord, DesktopRecord, PoolRecord
+from chalicelib.store.binding import transaction
+from chalicelib.store.desktops import PoolCounters, pool_key
+from chalicelib.store.models import (
+    CenterRecord,
+    CounterRecord,
+    DesktopRecord,
+    MarkerRecord,
+    NameRecord,
+    PoolRecord,
+)
+from chalicelib.store.repos import name_key
 
 log = logging.getLogger("broker.scan")
 
@@ -105,13 +119,17 @@ def _pool_for_new_desktop(pools: list[PoolRecord], center_id: int, server: Serve
     return None
 
 
-def scan_center(tenant_id: int, center_id: int) -> dict[str, int]:
+def scan_center(tenant_id: int, center_id: int, now: float | None = None) -> dict[str, int]:
     """Servers become desktops or update them; desktops whose instance is gone are marked deleted;
-    instances with our metadata but no record are adopted. Returns counts of what changed."""
+    instances with our metadata but no record are adopted (or, with BROKER_ORPHAN_POLICY=remove, removed
+    after a grace period if their pool makes deletable desktops); desktops deleted long enough ago are
+    purged. Returns counts of what changed."""
     center = stores.centers.find(tenant_id, center_id)
-    result = {"new": 0, "updated": 0, "adopted": 0, "gone": 0}
+    result = {"new": 0, "updated": 0, "adopted": 0, "gone": 0, "purged": 0, "orphans_removed": 0}
     if center is None:
         return result
+    now = time.time() if now is None else now
+    result["purged"] = _purge_deleted(desktops.of_center(tenant_id, center_id), now)
     try:
         cloud = cloud_for(center_access(center))
         servers = cloud.list_servers()
@@ -134,12 +152,16 @@ def scan_center(tenant_id: int, center_id: int) -> dict[str, int]:
                 if _refresh(desktop, server, cloud, pools):
                     result["updated"] += 1
             elif ours:
-                _adopt(tenant_id, center_id, server, pools)
-                result["adopted"] += 1
+                outcome = _orphan(tenant_id, center_id, server, pools, cloud, now)
+                if outcome == "adopt":
+                    _adopt(tenant_id, center_id, server, pools)
+                    result["adopted"] += 1
+                elif outcome == "removed":
+                    result["orphans_removed"] += 1
             else:
                 _discover(tenant_id, center_id, server, pools)
                 result["new"] += 1
-        except (PutError, TransactWriteError):
+        except (PutError, TransactWriteError, UpdateError):
             log.info("desktop for %s changed concurrently; the next scan settles it", server.id)
     for desktop in records:
         if (
@@ -224,8 +246,13 @@ def _adopt(tenant_id: int, center_id: int, server: ServerInfo, pools: list[PoolR
         instance_id=server.id,
         doc={"adopted": True, "created_by_broker": True},
     )
+    # The record gets back the id the instance carries, so two scans adopting it at once write one record
+    # (the second one's create is refused) instead of two.
+    original_id = _metadata_id(server)
+    if original_id:
+        desktop.id = original_id
     apply_server(desktop, server)
-    counters.move(desktop, pool_id)
+    _create_once(desktop, pool_id, None)
     audit.record(
         tenant_id,
         "desktop.adopted",
@@ -252,7 +279,137 @@ def _discover(tenant_id: int, center_id: int, server: ServerInfo, pools: list[Po
         doc={},
     )
     apply_server(desktop, server)
-    counters.move(desktop, _pool_for_new_desktop(pools, center_id, server))
+    # The instance's guard makes a second scan running at the same time fail instead of adding it twice.
+    pool_id = _pool_for_new_desktop(pools, center_id, server)
+    guard = instance_guard(tenant_id, center_id, server.id)
+    try:
+        _create_once(desktop, pool_id, guard)
+    except TransactWriteError:
+        _drop_stale_guard(tenant_id, guard)
+        raise
+
+
+def instance_guard(tenant_id: int, center_id: int, instance_id: str) -> str:
+    """The names-table key that lets one record exist per instance found in a center."""
+    return name_key(tenant_id, "instance", f"{center_id}#{instance_id}")
+
+
+def _drop_stale_guard(tenant_id: int, guard: str) -> None:
+    """A guard whose desktop record no longer exists would hide the instance for ever: remove it (the next
+    scan adds the instance). A guard whose record exists means another scan added it just now."""
+    try:
+        found = NameRecord.get(guard, consistent_read=True)
+    except NameRecord.DoesNotExist:
+        return
+    if desktops.find(tenant_id, int(found.ref_id)) is None:
+        with contextlib.suppress(DeleteError):
+            NameRecord(key=guard).delete(condition=NameRecord.ref_id == int(found.ref_id))
+
+
+def _metadata_id(server: ServerInfo) -> int | None:
+    raw = server.metadata.get(rules.METADATA_DESKTOP, "")
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**53 else None
+
+
+def _create_once(desktop: DesktopRecord, pool_id: int | None, guard: str | None) -> None:
+    """Write a new desktop record (refused if its id, or its instance's guard, already exists) and count it
+    into its pool, in one transaction."""
+    tenant_id = int(desktop.tenant_id)
+    desktop.pool_id = pool_id
+    desktop.pool_key = pool_key(tenant_id, pool_id) if pool_id else None
+    with transaction() as tx:
+        tx.save(desktop, condition=DesktopRecord.id.does_not_exist())
+        if guard is not None:
+            tx.save(NameRecord(key=guard, tenant_id=tenant_id, kind="instance", ref_id=int(desktop.id)),
+                    condition=NameRecord.key.does_not_exist())
+        if pool_id:
+            tx.update(CounterRecord(key=PoolCounters._key("total", tenant_id, pool_id)),
+                      actions=[CounterRecord.value.add(1)])
+
+
+def _orphan(tenant_id: int, center_id: int, server: ServerInfo, pools: list[PoolRecord], cloud: Any,
+            now: float) -> str:
+    """What to do with an instance that carries our metadata but has no desktop record: "adopt" (the
+    default), or with BROKER_ORPHAN_POLICY=remove, "wait" through the grace period and then "removed" —
+    only if its pool makes deletable desktops; an orphan whose pool is gone or keeps its desktops is
+    adopted, never deleted."""
+    settings = get_settings()
+    if settings.orphan_policy != "remove":
+        return "adopt"
+    pool_id = int(server.metadata.get(rules.METADATA_POOL) or 0) or None
+    pool = next((p for p in pools if pool_id is not None and int(p.id) == pool_id), None)
+    provision = (pool.doc.get("provision") or {}) if pool is not None else {}
+    if not provision.get("mark_deletable"):
+        return "adopt"
+    key = f"orphan#{tenant_id}#{server.id}"
+    marker = MarkerRecord(key=key, since=int(now), expires_at=datetime.fromtimestamp(now + 30 * 86400, UTC))
+    try:
+        marker.save(condition=MarkerRecord.key.does_not_exist())
+        since = now
+    except PutError as error:
+        if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+        found = MarkerRecord.get(key, consistent_read=True)
+        since = float(found.since or now)
+        marker = found
+    if now - since < settings.orphan_grace_minutes * 60:
+        return "wait"
+    # Claim the removal, so that of two scans at once only one deletes and records it.
+    claimed_before = marker.until
+    condition = MarkerRecord.until.does_not_exist() if claimed_before is None else (
+        MarkerRecord.until == claimed_before)
+    if claimed_before is not None and now - float(claimed_before) < 600:
+        return "wait"  # another scan is removing it (or did a moment ago)
+    try:
+        marker.update(actions=[MarkerRecord.until.set(int(now))], condition=condition)
+    except UpdateError as error:
+        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+            return "wait"
+        raise
+    delete_volume = bool((provision.get("center") or {}).get("delete_volume_on_instance_delete", 1))
+    try:
+        cloud.delete_server(server.id, delete_volumes=delete_volume)
+    except CloudError as error:
+        log.warning("could not remove orphan instance %s: %s", server.id, error.message)
+        return "wait"
+    audit.record(
+        tenant_id,
+        "desktop.orphan_removed",
+        f"Instance '{server.name}' removed: it carried the broker's metadata but had no desktop record for "
+        f"{settings.orphan_grace_minutes} minute(s)",
+        pool_id=pool_id,
+        details={"instance_id": server.id, "center_id": center_id, "desktop_id": _metadata_id(server)},
+    )
+    return "removed"
+
+
+def _purge_deleted(records: list[DesktopRecord], now: float) -> int:
+    """Remove the records of desktops deleted more than BROKER_PURGE_DELETED_DAYS ago (0: never)."""
+    days = get_settings().purge_deleted_days
+    if days <= 0:
+        return 0
+    purged = 0
+    for desktop in records:
+        if desktop.lifecycle != "deleted":
+            continue
+        deleted_at = epoch_of(desktop.doc.get("deleted_at")) or epoch_of(desktop.updated)
+        if deleted_at is None or now - deleted_at < days * 86400:
+            continue
+        try:
+            desktops.delete(desktop)  # conditional on its version: a second scan's delete is refused
+        except DeleteError:
+            continue
+        if desktop.instance_id:
+            guard = instance_guard(int(desktop.tenant_id), int(desktop.center_id), desktop.instance_id)
+            NameRecord(key=guard).delete()
+        audit.record(
+            int(desktop.tenant_id),
+            "desktop.purged",
+            f"Record of desktop '{desktop.name}' purged ({days} day(s) after its deletion)",
+            desktop_id=int(desktop.id),
+        )
+        purged += 1
+    return purged
 
 
 def _mark_gone(desktop: DesktopRecord) -> None:

@@ -23,7 +23,8 @@ def login(body: SessionLogin) -> str:
     except NotFound:
         tenant_id = None
     user = stores.users.find_by_login(tenant_id, body.user_login) if tenant_id is not None else None
-    if user is None and tenant_id == SYSTEM_TENANT_ID and body.user_login.casefold() == get_settings().admin_login:
+    is_admin_login = body.user_login.casefold() == get_settings().admin_login
+    if user is None and tenant_id == SYSTEM_TENANT_ID and is_admin_login:
         user = _bootstrap_from_secret()
     # verify_password checks a dummy hash when there is no user, so both failures take as long.
     if not verify_password(user.password_hash if user else None, body.password) or user is None:
@@ -60,7 +61,12 @@ def authenticate(authorization: str | None, write: bool, system_only: bool) -> C
     record = stores.sessions.find_live(sid, get_settings().session_idle_minutes * 60)
     if record is None:
         raise Unauthorized("Unknown or expired session")
-    role = parse_role(record.role)
+    # The user as it is now (one GetItem): a deleted user's sessions end at once, and a role changed
+    # since the login applies at once.
+    user = stores.users.find_by_login(int(record.tenant_id), record.login)
+    if user is None or int(user.id) != int(record.user_id):
+        raise Unauthorized("Unknown or expired session")
+    role = parse_role(user.doc.get("role"))
     if role is None or not role.api_access:
         raise InsufficientPermissions("Your role does not allow access to the API")
     if write and not role.may_write:
@@ -95,7 +101,7 @@ def ensure_system_admin(password: str, login: str | None = None) -> bool:
     return True
 
 
-def _bootstrap_from_secret():  # noqa: ANN202 - returns a UserRecord or None
+def _bootstrap_from_secret():
     """First start in AWS: the deployment stored the administrator's initial password as a secret."""
     from chalicelib.store.secrets import secret_name
 

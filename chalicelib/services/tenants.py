@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.domain.caller import SYSTEM_TENANT_ID, Caller
-from chalicelib.domain.errors import InsufficientPermissions, NotFound
+from chalicelib.domain.errors import InsufficientPermissions, NotFound, NotUnique
 from chalicelib.schemas.admin import TenantBody
 from chalicelib.services import audit
 from chalicelib.store import stores
@@ -19,6 +19,9 @@ def require_system_admin(caller: Caller) -> None:
 
 def create_tenant(caller: Caller, body: TenantBody) -> TenantRecord:
     require_system_admin(caller)
+    if body.name.strip().casefold() == SYSTEM_TENANT_NAME.casefold():
+        # The name is the login domain, and this one already means the system tenant.
+        raise NotUnique(f"The tenant name '{body.name}' is reserved", "name")
     record = stores.tenants.create(SYSTEM_TENANT_ID, body.name, {"notes": body.notes})
     audit.record(SYSTEM_TENANT_ID, "tenant.created", f"Tenant '{record.name}' created", user=caller.login,
                  details={"tenant_id": int(record.id)})

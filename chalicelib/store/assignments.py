@@ -10,6 +10,7 @@ they do not check the version themselves, so a concurrent power-state update nev
 
 from __future__ import annotations
 
+import secrets
 import time
 import uuid
 from collections.abc import Iterable
@@ -44,9 +45,16 @@ class DesktopClaims:
     """Claims and releases, and the two reads a login makes (the user's desktops, a pool's free ones)."""
 
     @staticmethod
-    def claimable_condition() -> Any:
+    def claimable_condition(user_id: int | None = None) -> Any:
+        """Free, available, active, usable. With `user_id`, a desktop already assigned to that user passes
+        too, which makes a claim idempotent: when botocore retries an UpdateItem whose first attempt was
+        applied but whose answer was lost (a timeout), the retry succeeds instead of reading as a lost race
+        and leaving the desktop assigned to a user who was told "none available"."""
+        unassigned = DesktopRecord.assigned_user_id.does_not_exist()
+        if user_id is not None:
+            unassigned = unassigned | (DesktopRecord.assigned_user_id == user_id)
         return (
-            DesktopRecord.assigned_user_id.does_not_exist()
+            unassigned
             & (DesktopRecord.available == True)  # noqa: E712 - a pynamodb condition, not a comparison
             & (DesktopRecord.lifecycle == ACTIVE)
             & ~DesktopRecord.power_state.is_in(*sorted(UNUSABLE_POWER_STATES))
@@ -88,10 +96,10 @@ class DesktopClaims:
         ]
         try:
             data = DesktopRecord._get_connection().update_item(
-                tenant_id,
-                desktop_id,
+                str(tenant_id),  # key values as DynamoDB's JSON protocol wants numbers: strings
+                str(desktop_id),
                 actions=actions,
-                condition=self.claimable_condition(),
+                condition=self.claimable_condition(user_id),
                 return_values=ALL_NEW,
             )
         except UpdateError as error:
@@ -112,16 +120,21 @@ class DesktopClaims:
         ]
         try:
             data = DesktopRecord._get_connection().update_item(
-                tenant_id,
-                desktop_id,
+                str(tenant_id),  # key values as DynamoDB's JSON protocol wants numbers: strings
+                str(desktop_id),
                 actions=actions,
                 condition=DesktopRecord.assigned_user_id == user_id,
                 return_values=ALL_NEW,
             )
         except UpdateError as error:
-            if _condition_failed(error):
-                return None
-            raise
+            if not _condition_failed(error):
+                raise
+            # A retried release whose first attempt was applied: the desktop is free and we were last.
+            current = self.get(tenant_id, desktop_id)
+            if (current is not None and current.assigned_user_id is None
+                    and current.last_user_key == user_key(tenant_id, user_id)):
+                return current
+            return None
         return DesktopRecord.from_raw_data(data["Attributes"])
 
 
@@ -139,13 +152,16 @@ class PendingChecks:
         """True when no check was pending (so the caller should queue one); the marker lasts `seconds`."""
         ensure_bound()
         now = int(now if now is not None else time.time())
+        nonce = secrets.randbelow(2**52)  # makes a retried write of this same marker pass its condition
         marker = MarkerRecord(
             key=pending_check_key(tenant_id, pool_id),
+            value=nonce,
             until=now + seconds,
             expires_at=datetime.fromtimestamp(now + seconds + 3600, UTC),
         )
+        free = MarkerRecord.key.does_not_exist() | (MarkerRecord.until <= now) | (MarkerRecord.value == nonce)
         try:
-            marker.save(condition=MarkerRecord.key.does_not_exist() | (MarkerRecord.until <= now))
+            marker.save(condition=free)
         except PutError as error:
             if _condition_failed(error):
                 return False

@@ -186,6 +186,19 @@ class DesktopsByInstance(GlobalSecondaryIndex):
     instance_id = UnicodeAttribute(hash_key=True)
 
 
+class DesktopsByDue(GlobalSecondaryIndex):
+    """Desktops with a pending lifecycle timer (release and power-control plans), by due time. Sparse:
+    only a desktop with a timer has `due_bucket`; the bucket is one of a few shards (`due#<n>`) so the
+    index's writes spread over partitions, and the timer job queries each shard for `due_at <= now`."""
+
+    class Meta:
+        index_name = "by_due"
+        projection = KeysOnlyProjection()
+
+    due_bucket = UnicodeAttribute(hash_key=True)
+    due_at = NumberAttribute(range_key=True)
+
+
 class DesktopRecord(Model):
     """One instance in a center as the broker knows it. Index keys are set only when they apply
     (sparse indexes), e.g. `user_key` only while the desktop is assigned."""
@@ -207,6 +220,8 @@ class DesktopRecord(Model):
     user_key = UnicodeAttribute(null=True)
     last_user_key = UnicodeAttribute(null=True)  # "<tenant>#<user>" of the last user it was assigned to
     last_offered = NumberAttribute(null=True)  # epoch seconds of the last claim by a login
+    due_bucket = UnicodeAttribute(null=True)  # set only while a lifecycle timer is pending (by_due)
+    due_at = NumberAttribute(null=True)  # epoch seconds the earliest pending timer is due
     doc = JSONAttribute(default=dict)
     created = UnicodeAttribute()
     updated = UnicodeAttribute()
@@ -215,6 +230,7 @@ class DesktopRecord(Model):
     by_center = DesktopsByCenter()
     by_user = DesktopsByUser()
     by_instance = DesktopsByInstance()
+    by_due = DesktopsByDue()
 
     class Meta(_BrokerMeta):
         short_name = "desktops"

@@ -55,10 +55,19 @@ def _is_condition_failure(error: Exception) -> bool:
 class EntityStore(Generic[E]):
     """Create, read, list, update and delete one kind of tenant-scoped entity with a unique name."""
 
-    def __init__(self, model: type[E], kind: str, label: str) -> None:
+    def __init__(self, model: type[E], kind: str, label: str, name_scope: str | None = None) -> None:
         self.model = model
         self.kind = kind
         self.label = label  # for messages: "Pool 7 not found"
+        # An attribute whose value scopes the unique names (plans: each kind has its own "Default").
+        self.name_scope = name_scope
+
+    def _names(self, scope: Any = None) -> str:
+        """The kind part of the name keys: names are unique per tenant, kind and scope."""
+        return f"{self.kind}:{scope}" if self.name_scope and scope else self.kind
+
+    def _scope_of(self, record: E) -> Any:
+        return getattr(record, self.name_scope, None) if self.name_scope else None
 
     def find(self, tenant_id: int, entity_id: int) -> E | None:
         ensure_bound()
@@ -88,10 +97,10 @@ class EntityStore(Generic[E]):
             return {}
         return {int(r.id): r for r in self.model.batch_get([(tenant_id, i) for i in unique])}
 
-    def name_taken(self, tenant_id: int, name: str) -> bool:
+    def name_taken(self, tenant_id: int, name: str, scope: Any = None) -> bool:
         ensure_bound()
         try:
-            NameRecord.get(name_key(tenant_id, self.kind, name))
+            NameRecord.get(name_key(tenant_id, self._names(scope), name))
         except DoesNotExist:
             return False
         return True
@@ -107,15 +116,17 @@ class EntityStore(Generic[E]):
             updated=now,
             **attributes,
         )
+        scope = self._scope_of(record)
         name_record = NameRecord(
-            key=name_key(tenant_id, self.kind, name), tenant_id=tenant_id, kind=self.kind, ref_id=record.id
+            key=name_key(tenant_id, self._names(scope), name), tenant_id=tenant_id, kind=self.kind,
+            ref_id=record.id,
         )
         try:
             with transaction() as tx:
                 tx.save(name_record, condition=NameRecord.key.does_not_exist())
                 tx.save(record, condition=self.model.id.does_not_exist())
         except TransactWriteError as error:
-            if self.name_taken(tenant_id, name):
+            if self.name_taken(tenant_id, name, scope):
                 raise NotUnique(f"A {self.label.lower()} named '{name}' already exists", "name") from error
             raise
         return record
@@ -123,25 +134,25 @@ class EntityStore(Generic[E]):
     def update(self, record: E, name: str, doc: dict[str, Any], **attributes: Any) -> E:
         """Save new settings; the version check refuses a write based on a stale read."""
         old_name = record.name
+        old_names = self._names(self._scope_of(record))
         record.name = name
         record.doc = doc
         record.updated = utc_now_iso()
         for attribute, value in attributes.items():
             setattr(record, attribute, value)
-        renamed = name_key(record.tenant_id, self.kind, old_name) != name_key(
-            record.tenant_id, self.kind, name
-        )
+        names = self._names(self._scope_of(record))
+        renamed = name_key(record.tenant_id, old_names, old_name) != name_key(record.tenant_id, names, name)
         try:
             with transaction() as tx:
                 if renamed:
                     tx.delete(
-                        NameRecord(key=name_key(record.tenant_id, self.kind, old_name)),
+                        NameRecord(key=name_key(record.tenant_id, old_names, old_name)),
                         condition=NameRecord.ref_id == int(record.id),
                         add_version_condition=False,
                     )
                     tx.save(
                         NameRecord(
-                            key=name_key(record.tenant_id, self.kind, name),
+                            key=name_key(record.tenant_id, names, name),
                             tenant_id=record.tenant_id,
                             kind=self.kind,
                             ref_id=record.id,
@@ -150,7 +161,7 @@ class EntityStore(Generic[E]):
                     )
                 tx.save(record)
         except TransactWriteError as error:
-            if renamed and self.name_taken(record.tenant_id, name):
+            if renamed and self.name_taken(record.tenant_id, name, self._scope_of(record)):
                 raise NotUnique(f"A {self.label.lower()} named '{name}' already exists", "name") from error
             raise Conflict(f"{self.label} {record.id} was changed by someone else; read it again") from error
         return record
@@ -167,10 +178,11 @@ class EntityStore(Generic[E]):
         return record
 
     def delete(self, record: E) -> None:
+        names = self._names(self._scope_of(record))
         try:
             with transaction() as tx:
                 tx.delete(
-                    NameRecord(key=name_key(record.tenant_id, self.kind, record.name)),
+                    NameRecord(key=name_key(record.tenant_id, names, record.name)),
                     add_version_condition=False,
                 )
                 tx.delete(record)

@@ -18,7 +18,7 @@ tenants = EntityStore(TenantRecord, "tenant", "Tenant")
 centers = EntityStore(CenterRecord, "center", "Center")
 pools = EntityStore(PoolRecord, "pool", "Pool")
 policies = EntityStore(PolicyRecord, "policy", "Policy")
-plans = EntityStore(PlanRecord, "plan", "Plan")
+plans = EntityStore(PlanRecord, "plan", "Plan", name_scope="kind")  # a "Default" of each kind
 auth_servers = EntityStore(AuthServerRecord, "auth_server", "Authentication server")
 users = UserStore()
 sessions = SessionStore()

@@ -14,7 +14,7 @@ from chalicelib.schemas.desktops import (
     RespDesktopUpdated,
 )
 from chalicelib.services import desktop_actions, desktops
-from chalicelib.services.pool_stats import AGENT_WINDOW_SECONDS
+from chalicelib.services.pool_stats import agent_window_seconds
 from chalicelib.store.models import DesktopRecord
 
 router = Router("/rest/v1", "Desktops")
@@ -46,7 +46,7 @@ def desktop_out(record: DesktopRecord) -> DesktopOut:
         nova_status=doc.get("nova_status"),
         error=doc.get("error") or doc.get("fault"),
         session=session if isinstance(session, dict) else None,
-        agent_running=int(time.time() - float(doc.get("agent_seen_at") or 0) <= AGENT_WINDOW_SECONDS),
+        agent_running=int(time.time() - float(doc.get("agent_seen_at") or 0) <= agent_window_seconds()),
         created=record.created,
         updated=record.updated,
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 from chalicelib.schemas.pools import (
     PoolBody,
@@ -24,7 +22,7 @@ SIZE_FIELDS = ("assigned_vm", "available_vm", "unavailable_vm", "total_agent_run
 
 
 def pool_item(record: PoolRecord) -> PoolItemOut:
-    stats = record.doc.get("pool_stats") or {}
+    stats = pools.size_info(record)
     return PoolItemOut(
         id=int(record.id),
         name=record.name,
@@ -33,16 +31,18 @@ def pool_item(record: PoolRecord) -> PoolItemOut:
     )
 
 
-def _provision_out(doc: dict[str, Any]) -> ProvisionOut | None:
+def _provision_out(record: PoolRecord) -> ProvisionOut | None:
+    doc = record.doc
     provision = doc.get("provision")
     if not provision:
         return None
-    state, error = pools.provision_state(doc)
+    state, error = pools.provision_state(record)
     center = provision.get("center")
     center_out = None
     if center:
         size = center.get("new_volume_size")
-        center_out = {**center, "new_volume_size": "" if size is None else str(size),
+        center_out = {**center, "name": pools.provision_center_name(record),
+                      "new_volume_size": "" if size is None else str(size),
                       "create_new_volume": int(center.get("create_new_volume") or 0)}
     return ProvisionOut.model_validate({**provision, "center": center_out, "provision_state": state,
                                         "provision_error": error})
@@ -57,9 +57,9 @@ def pool_out(record: PoolRecord) -> PoolOut:
         notes=doc.get("notes", ""),
         running_desktops_threshold=int(doc.get("running_desktops_threshold", 0)),
         pool_definition=doc["pool_definition"],
-        provision=_provision_out(doc),
+        provision=_provision_out(record),
         log=doc.get("log") or {},
-        pool_stats=PoolStats.model_validate(doc.get("pool_stats") or {}),
+        pool_stats=PoolStats.model_validate(pools.size_info(record)),
         created=record.created,
         updated=record.updated,
     )
@@ -77,7 +77,8 @@ def create_pool(request: ApiRequest) -> RespPoolCreated:
     return RespPoolCreated(stored_data=pool_out(pools.create_pool(request.who, request.body)))
 
 
-@router.route("GET", "/pools/{id}", access=Access.ADMIN_READ, summary="Get a pool (PoolFull)", response=PoolOut)
+@router.route("GET", "/pools/{id}", access=Access.ADMIN_READ, summary="Get a pool (PoolFull)",
+              response=PoolOut)
 def get_pool(request: ApiRequest) -> PoolOut:
     return pool_out(pools.get_pool(request.who, request.ids["id"]))
 
@@ -86,7 +87,8 @@ def get_pool(request: ApiRequest) -> PoolOut:
               summary="Update a pool (fields not given keep their values)", body=PoolUpdate,
               response=RespPoolCreated)
 def update_pool(request: ApiRequest) -> RespPoolCreated:
-    return RespPoolCreated(stored_data=pool_out(pools.update_pool(request.who, request.ids["id"], request.body)))
+    record = pools.update_pool(request.who, request.ids["id"], request.body)
+    return RespPoolCreated(stored_data=pool_out(record))
 
 
 @router.route("DELETE", "/pools/{id}", access=Access.ADMIN_WRITE, summary="Delete a pool", status=204,

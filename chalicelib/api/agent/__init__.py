@@ -1,0 +1,1 @@
+"""The desktop agent API, /agent/v1 (docs/agent-protocol.md)."""

@@ -1,0 +1,1 @@
+"""The end-user API, `/client/v1`: login, offered desktops, connect, release, logout."""

@@ -1,0 +1,14 @@
+"""The client API's authenticator: the bearer token of `POST /client/v1/login`."""
+
+from __future__ import annotations
+
+from chalicelib.api.framework import Access, register_authenticator
+from chalicelib.domain.caller import Caller
+from chalicelib.services import tokens
+
+
+def _authenticate_client(authorization: str | None, access: Access) -> Caller:
+    return tokens.authenticate(authorization)
+
+
+register_authenticator((Access.CLIENT,), _authenticate_client)

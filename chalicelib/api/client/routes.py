@@ -1,0 +1,80 @@
+"""`/client/v1/*`: what an end user's client calls. Handlers parse, call one service, shape the reply."""
+
+from __future__ import annotations
+
+from chalicelib.api.client import auth  # noqa: F401 - registers the client authenticator
+from chalicelib.api.framework import Access, ApiRequest, Reply, Router
+from chalicelib.domain.connection import RDP_CONTENT_TYPE
+from chalicelib.schemas.client import (
+    ClientConnectionOut,
+    ClientDesktopOut,
+    ClientDesktopsOut,
+    ClientLogin,
+    ClientLoginOut,
+    ClientMessageOut,
+)
+from chalicelib.services import assignment, client_login
+from chalicelib.services.assignment import OfferedDesktop
+
+router = Router("/client/v1", "Client")
+
+
+def desktop_out(desktop: OfferedDesktop) -> ClientDesktopOut:
+    return ClientDesktopOut(id=desktop.id, name=desktop.name, pool_id=desktop.facts.pool_id,
+                            status=desktop.status, protocol=desktop.plan.protocol, address=desktop.address,
+                            port=desktop.plan.port, kiosk=True if desktop.kiosk else None)
+
+
+@router.route("POST", "/login", access=Access.PUBLIC, summary="Log in and get the offered desktops",
+              body=ClientLogin, response=ClientLoginOut,
+              responses={401: "Invalid user name or password", 429: "Too many failed logins (Retry-After)",
+                         503: "The directory cannot be reached"})
+def client_login_route(request: ApiRequest) -> Reply:
+    body: ClientLogin = request.body
+    result = client_login.login(client_login.LoginRequest(body.user_login, body.password, body.domain))
+    offer = result.offer
+    reply = ClientLoginOut(token=result.token, expires_at=result.expires_at,
+                           desktops=[desktop_out(d) for d in offer.desktops], message=offer.message,
+                           retry_after=offer.retry_after)
+    headers = {"Cache-Control": "no-store"}
+    if offer.retry_after:
+        headers["Retry-After"] = str(offer.retry_after)
+    return Reply(reply, headers=headers)
+
+
+@router.route("GET", "/desktops", access=Access.CLIENT, summary="The desktops assigned to me",
+              response=ClientDesktopsOut)
+def list_my_desktops(request: ApiRequest) -> ClientDesktopsOut:
+    return ClientDesktopsOut(desktops=[desktop_out(d) for d in assignment.current_desktops(request.who)])
+
+
+@router.route("POST", "/desktops/{id}/connect", access=Access.CLIENT, content_type=RDP_CONTENT_TYPE,
+              summary="Connection details: a .rdp file for RDP, host and port (JSON) for VNC and SSH, a URL "
+                      "for HTML5", response=ClientConnectionOut,
+              responses={404: "Not one of my desktops", 409: "The desktop is not available now",
+                         503: "No HTML5 gateway is configured"})
+def connect_desktop(request: ApiRequest) -> Reply:
+    details = assignment.connect(request.who, request.ids["id"])
+    headers = {"Cache-Control": "no-store"}
+    if details.rdp_file is not None:
+        headers["Content-Disposition"] = f'attachment; filename="{details.rdp_filename}"'
+        return Reply(details.rdp_file, headers=headers)
+    body = ClientConnectionOut(id=details.desktop_id, name=details.desktop_name, protocol=details.protocol,
+                               host=details.host, port=details.port, username=details.username,
+                               url=details.url, options=details.options)
+    headers["Content-Type"] = "application/json"  # the route's type is the .rdp file's
+    return Reply(body.model_dump_json(exclude_none=True), headers=headers)
+
+
+@router.route("POST", "/desktops/{id}/release", access=Access.CLIENT, summary="Give a desktop back",
+              response=ClientMessageOut, responses={404: "Not one of my desktops"})
+def release_desktop(request: ApiRequest) -> ClientMessageOut:
+    record = assignment.release(request.who, request.ids["id"])
+    return ClientMessageOut(message=f"Desktop '{record.name}' released")
+
+
+@router.route("POST", "/logout", access=Access.CLIENT, summary="End this session (the token stops working)",
+              response=ClientMessageOut)
+def client_logout(request: ApiRequest) -> ClientMessageOut:
+    client_login.logout(request.who)
+    return ClientMessageOut(message="Logged out")

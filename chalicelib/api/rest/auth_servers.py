@@ -1,0 +1,93 @@
+"""`/rest/v1/auth-servers`: local, LDAP and Active Directory servers with their login domain and
+assignment rules. The bind password is write-only (`bind_password_set` says whether one is stored)."""
+
+from __future__ import annotations
+
+from chalicelib.api.framework import Access, ApiRequest, Reply, Router
+from chalicelib.schemas.auth_servers import (
+    AssignmentRuleOut,
+    AuthServerBody,
+    AuthServerItemOut,
+    AuthServerOut,
+    AuthServerTestOut,
+    AuthServerUpdate,
+    RespAuthServerCreated,
+)
+from chalicelib.services import auth_servers
+from chalicelib.store.models import AuthServerRecord
+
+router = Router("/rest/v1", "Authentication servers")
+
+
+def auth_server_out(record: AuthServerRecord) -> AuthServerOut:
+    doc = record.doc
+    directory = auth_servers.is_directory(doc)
+    return AuthServerOut(
+        id=int(record.id),
+        name=record.name,
+        type=doc["type"],
+        domain=doc["domain"],
+        urls=list(doc.get("urls") or []),
+        start_tls=int(doc.get("start_tls") or 0),
+        bind_dn=doc.get("bind_dn"),
+        bind_password_set=int(directory),
+        search_base=doc.get("search_base"),
+        login_attribute=doc.get("login_attribute"),
+        group_membership=doc.get("group_membership") or "memberOf",
+        group_search_base=doc.get("group_search_base"),
+        group_member_attribute=doc.get("group_member_attribute") or "member",
+        connect_timeout_seconds=float(doc.get("connect_timeout_seconds") or 5.0),
+        receive_timeout_seconds=float(doc.get("receive_timeout_seconds") or 10.0),
+        verify_tls=int(doc.get("verify_tls", 1)),
+        ca_certificate_pem=doc.get("ca_certificate_pem"),
+        rules=[AssignmentRuleOut(group=r.get("group"), any_user=int(r.get("any_user") or 0),
+                                 policy_id=int(r["policy_id"]), role_name=r.get("role_name") or "User")
+               for r in doc.get("rules") or []],
+        notes=doc.get("notes", ""),
+        created=record.created,
+        updated=record.updated,
+    )
+
+
+@router.route("GET", "/auth-servers", access=Access.ADMIN_READ, summary="List authentication servers",
+              response=list[AuthServerItemOut])
+def list_auth_servers(request: ApiRequest) -> list[AuthServerItemOut]:
+    return [AuthServerItemOut(id=int(r.id), name=r.name, type=r.doc["type"], domain=r.doc["domain"])
+            for r in auth_servers.list_servers(request.who)]
+
+
+@router.route("POST", "/auth-servers", access=Access.ADMIN_WRITE, summary="Add an authentication server",
+              body=AuthServerBody, response=RespAuthServerCreated, status=201,
+              responses={409: "The name or the login domain is taken"})
+def create_auth_server(request: ApiRequest) -> RespAuthServerCreated:
+    return RespAuthServerCreated(stored_data=auth_server_out(auth_servers.create_server(request.who,
+                                                                                        request.body)))
+
+
+@router.route("GET", "/auth-servers/{id}", access=Access.ADMIN_READ, summary="Get an authentication server",
+              response=AuthServerOut)
+def get_auth_server(request: ApiRequest) -> AuthServerOut:
+    return auth_server_out(auth_servers.get_server(request.who, request.ids["id"]))
+
+
+@router.route("PUT", "/auth-servers/{id}", access=Access.ADMIN_WRITE,
+              summary="Update an authentication server (fields not given keep their values)",
+              body=AuthServerUpdate, response=RespAuthServerCreated,
+              responses={409: "The name or the login domain is taken"})
+def update_auth_server(request: ApiRequest) -> RespAuthServerCreated:
+    record = auth_servers.update_server(request.who, request.ids["id"], request.body)
+    return RespAuthServerCreated(stored_data=auth_server_out(record))
+
+
+@router.route("DELETE", "/auth-servers/{id}", access=Access.ADMIN_WRITE,
+              summary="Delete an authentication server", status=204)
+def delete_auth_server(request: ApiRequest) -> Reply:
+    auth_servers.delete_server(request.who, request.ids["id"])
+    return Reply(None, status=204)
+
+
+@router.route("POST", "/auth-servers/{id}/test", access=Access.ADMIN_WRITE,
+              summary="Bind with the service account and read the search base", response=AuthServerTestOut,
+              responses={503: "The directory cannot be reached or refused the service account"})
+def test_auth_server(request: ApiRequest) -> AuthServerTestOut:
+    return AuthServerTestOut(reachable=1, message=auth_servers.test_server(request.who, request.ids["id"]))

@@ -1,0 +1,77 @@
+"""`/rest/v1/plans/protocol`: protocol plans (our extension, in the reference's style). Release and
+power-control plans follow the same pattern on `/rest/v1/plans/release` and `/plans/power-control`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.api.framework import Access, ApiRequest, Reply, Router
+from chalicelib.domain.connection import default_port
+from chalicelib.domain.errors import BadData
+from chalicelib.schemas.plans import (
+    ProtocolPlanBody,
+    ProtocolPlanItemOut,
+    ProtocolPlanOut,
+    ProtocolPlanUpdate,
+    RespProtocolPlanCreated,
+)
+from chalicelib.services import plans
+from chalicelib.store.models import PlanRecord
+
+router = Router("/rest/v1", "Plans")
+KIND = plans.KIND_PROTOCOL
+
+
+def protocol_plan_out(record: PlanRecord) -> ProtocolPlanOut:
+    doc = record.doc
+    return ProtocolPlanOut(id=int(record.id), name=record.name, protocol=doc["protocol"],
+                           port=int(doc["port"]), options=doc.get("options") or {},
+                           notes=doc.get("notes", ""), created=record.created, updated=record.updated)
+
+
+def _complete(doc: dict[str, Any]) -> dict[str, Any]:
+    """A plan without a port uses its protocol's usual one."""
+    return {**doc, "port": doc.get("port") or default_port(doc["protocol"])}
+
+
+@router.route("GET", "/plans/protocol", access=Access.ADMIN_READ, summary="List protocol plans",
+              response=list[ProtocolPlanItemOut])
+def list_protocol_plans(request: ApiRequest) -> list[ProtocolPlanItemOut]:
+    return [ProtocolPlanItemOut(id=int(r.id), name=r.name, protocol=r.doc["protocol"],
+                                port=int(r.doc["port"])) for r in plans.list_plans(request.who, KIND)]
+
+
+@router.route("POST", "/plans/protocol", access=Access.ADMIN_WRITE, summary="Add a protocol plan",
+              body=ProtocolPlanBody, response=RespProtocolPlanCreated, status=201)
+def create_protocol_plan(request: ApiRequest) -> RespProtocolPlanCreated:
+    body: ProtocolPlanBody = request.body
+    doc = _complete(body.model_dump(exclude={"name"}))
+    record = plans.create_plan(request.who, KIND, body.name, doc)
+    return RespProtocolPlanCreated(stored_data=protocol_plan_out(record))
+
+
+@router.route("GET", "/plans/protocol/{id}", access=Access.ADMIN_READ, summary="Get a protocol plan",
+              response=ProtocolPlanOut)
+def get_protocol_plan(request: ApiRequest) -> ProtocolPlanOut:
+    return protocol_plan_out(plans.get_plan(request.who, KIND, request.ids["id"]))
+
+
+@router.route("PUT", "/plans/protocol/{id}", access=Access.ADMIN_WRITE,
+              summary="Update a protocol plan (fields not given keep their values)", body=ProtocolPlanUpdate,
+              response=RespProtocolPlanCreated)
+def update_protocol_plan(request: ApiRequest) -> RespProtocolPlanCreated:
+    body: ProtocolPlanUpdate = request.body
+    if body.id is not None and body.id != request.ids["id"]:
+        raise BadData.field("/body/id", "does not match the id in the path")
+    changes = body.model_dump(exclude_unset=True, exclude={"id", "name"})
+    if "protocol" in changes and "port" not in changes:
+        changes["port"] = None  # a new protocol without a port takes that protocol's usual port
+    record = plans.update_plan(request.who, KIND, request.ids["id"], body.name, changes, complete=_complete)
+    return RespProtocolPlanCreated(stored_data=protocol_plan_out(record))
+
+
+@router.route("DELETE", "/plans/protocol/{id}", access=Access.ADMIN_WRITE, summary="Delete a protocol plan",
+              status=204, responses={409: "A pool assignment uses the plan"})
+def delete_protocol_plan(request: ApiRequest) -> Reply:
+    plans.delete_plan(request.who, KIND, request.ids["id"])
+    return Reply(None, status=204)

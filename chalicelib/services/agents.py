@@ -1,0 +1,277 @@
+"""Desktop agents: registration with a one-time token, the agent token, and session events
+(docs/agent-protocol.md).
+
+Tokens name their desktop: `<tenant>.<desktop>.<secret>`, so checking one is a single GetItem of the
+desktop, whose record holds only the token's SHA-256 (compared in constant time). A registration
+token is written into the instance's user data at provisioning (or issued by an admin) and is
+consumed by the first registration: the registration's write is conditional on the desktop's
+version, and a second registration with the same token, even at the same moment, finds it gone.
+
+An event costs one read (the authentication's) and at most one write; events that may start a plan's
+steps (disconnect, idle, logout) read the desktop's plans too (one BatchGetItem, usually cached).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import time
+from typing import Any
+
+from chalicelib.domain import lifecycle as rules
+from chalicelib.domain import sessions
+from chalicelib.domain.caller import Caller
+from chalicelib.domain.errors import Conflict, ServiceUnavailable, Unauthorized
+from chalicelib.domain.sessions import Session, iso
+from chalicelib.schemas.agent import AgentEvent, AgentRegister
+from chalicelib.services import audit, lifecycle_plans
+from chalicelib.services.timers import Changes, WriteConflict, live_command
+from chalicelib.settings import get_settings
+from chalicelib.store.desktops import DesktopStore
+from chalicelib.store.models import DesktopRecord
+
+log = logging.getLogger("broker.agents")
+desktops = DesktopStore()
+
+AGENT_ROLE = "Agent"
+REGISTRATION_PATH = "/etc/vdi-broker-agent/registration.json"
+REFUSED = "Registration refused: unknown desktop, or a wrong or already used registration token"
+NOT_AN_AGENT = "Missing, unknown or revoked agent token"
+EVENT_ATTEMPTS = 4
+_TOKEN = re.compile(r"^(\d{1,16})\.(\d{1,16})\.([A-Za-z0-9_-]{32,128})$")
+# The command each session state satisfies (the agent did what it was asked).
+_SATISFIED_BY = {"logout": sessions.LOGGED_OUT, "lock": sessions.LOCKED, "disconnect": sessions.DISCONNECTED}
+_NEEDS_PLANS = frozenset({sessions.DISCONNECT, sessions.IDLE_EVENT, sessions.LOGOUT})
+
+
+# ------------------------------------------------------------------------------------------ tokens
+
+
+def new_token(tenant_id: int, desktop_id: int) -> str:
+    return f"{tenant_id}.{desktop_id}.{secrets.token_urlsafe(32)}"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def parse_token(token: str | None) -> tuple[int, int] | None:
+    match = _TOKEN.match(token or "")
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2))
+
+
+def _same_hash(stored: Any, token: str) -> bool:
+    return isinstance(stored, str) and hmac.compare_digest(stored, token_hash(token))
+
+
+def new_registration(desktop: DesktopRecord) -> str:
+    """A fresh registration token for the desktop; its hash is set on the record (the caller saves)."""
+    token = new_token(int(desktop.tenant_id), int(desktop.id))
+    desktop.doc = {**desktop.doc, "registration_hash": token_hash(token)}
+    return token
+
+
+def user_data_for(desktop: DesktopRecord, token: str) -> str:
+    """Cloud-init user data that leaves the registration for the agent in a root-only file.
+
+    User data, not metadata: project members see an instance's metadata in `openstack server show`,
+    while user data is returned only to the instance itself (and to cloud admins). Either way the
+    token is good for one registration only (docs/agent-protocol.md)."""
+    registration: dict[str, Any] = {"tenant_id": int(desktop.tenant_id), "desktop_id": int(desktop.id),
+                                    "registration_token": token}
+    public_url = get_settings().public_url
+    if public_url:
+        registration["broker_url"] = public_url
+    config = {"write_files": [{"path": REGISTRATION_PATH, "permissions": "0600", "owner": "root:root",
+                               "content": json.dumps(registration)}]}
+    return "#cloud-config\n" + json.dumps(config)  # YAML is a superset of JSON
+
+
+# ------------------------------------------------------------------------------------ registration
+
+
+def _registration_problem(desktop: DesktopRecord | None, body: AgentRegister) -> str | None:
+    if desktop is None:
+        return "no such desktop"
+    if desktop.lifecycle == "deleted":
+        return "the desktop is deleted"
+    if not desktop.instance_id or desktop.instance_id.lower() != body.instance_uuid.lower():
+        return "the instance UUID is not the desktop's"
+    if not desktop.doc.get("registration_hash"):
+        return "no registration token is pending (already used?)"
+    if not _same_hash(desktop.doc.get("registration_hash"), body.registration_token):
+        return "wrong registration token"
+    return None
+
+
+def register(body: AgentRegister, source_ip: str | None = None) -> dict[str, Any]:
+    """Exchange a desktop's one-time registration token for its agent token."""
+    parsed = parse_token(body.registration_token)
+    if parsed is None:
+        raise Unauthorized(REFUSED)
+    tenant_id, desktop_id = parsed
+    settings = get_settings()
+    for _ in range(3):
+        desktop = desktops.find(tenant_id, desktop_id)
+        problem = _registration_problem(desktop, body)
+        if problem is not None:
+            if desktop is not None:
+                audit.record(tenant_id, "agent.register_refused", f"Agent registration refused: {problem}",
+                             pool_id=desktop.pool_id, desktop_id=desktop_id,
+                             details={"source_ip": source_ip, "instance_uuid": body.instance_uuid})
+            raise Unauthorized(REFUSED)
+        assert desktop is not None
+        token = new_token(tenant_id, desktop_id)
+        now = time.time()
+        doc = {k: v for k, v in desktop.doc.items() if k != "registration_hash"}
+        doc.update(agent_token_hash=token_hash(token), agent_seen_at=now,
+                   agent={"registered_at": iso(now), "hostname": body.hostname, "version": body.agent_version,
+                          "os": body.os, "source_ip": source_ip})
+        desktop.doc = doc
+        try:
+            Changes(desktop, now).save()
+        except WriteConflict:
+            continue  # changed meanwhile (maybe by the same token's other registration): check again
+        audit.record(tenant_id, "agent.registered", f"Agent of desktop '{desktop.name}' registered",
+                     pool_id=desktop.pool_id, desktop_id=desktop_id,
+                     details={"hostname": body.hostname, "version": body.agent_version,
+                              "source_ip": source_ip})
+        return {"desktop_id": desktop_id, "agent_token": token,
+                "heartbeat_seconds": settings.agent_heartbeat_seconds,
+                "agent_window_seconds": settings.agent_window_seconds}
+    raise ServiceUnavailable("The desktop is busy; register again", retry_after=2)
+
+
+def issue_registration(caller: Caller, desktop_id: int) -> tuple[DesktopRecord, str]:
+    """An admin's new registration token (e.g. for a desktop the broker did not create, or an agent
+    that lost its token); the desktop's current agent token stops working."""
+    desktop = desktops.get(caller.tenant_id, desktop_id)
+    if desktop.lifecycle == "deleted":
+        raise Conflict(f"Desktop {desktop_id} is deleted")
+    token = new_registration(desktop)
+    desktop.doc = {k: v for k, v in desktop.doc.items() if k != "agent_token_hash"}
+    try:
+        Changes(desktop, time.time()).save()
+    except WriteConflict as error:
+        raise Conflict(f"Desktop {desktop_id} was changed by someone else; try again") from error
+    audit.record(caller.tenant_id, "agent.registration_issued",
+                 f"New agent registration token for desktop '{desktop.name}'", user=caller.login,
+                 pool_id=desktop.pool_id, desktop_id=desktop_id)
+    return desktop, token
+
+
+# ---------------------------------------------------------------------------------- authentication
+
+
+def authenticate(authorization: str | None) -> Caller:
+    """The desktop an agent token belongs to (one consistent GetItem), as a Caller of its tenant."""
+    token = (authorization or "").strip()
+    if token[:7].lower() == "bearer ":
+        token = token[7:].strip()
+    parsed = parse_token(token)
+    if parsed is None:
+        raise Unauthorized(NOT_AN_AGENT)
+    tenant_id, desktop_id = parsed
+    desktop = desktops.find(tenant_id, desktop_id)
+    if desktop is None or desktop.lifecycle == "deleted":
+        raise Unauthorized(NOT_AN_AGENT)
+    if not _same_hash(desktop.doc.get("agent_token_hash"), token):
+        raise Unauthorized(NOT_AN_AGENT)
+    return Caller(tenant_id=tenant_id, user_id=0, login=f"agent:{desktop_id}", role=AGENT_ROLE,
+                  extra={"desktop": desktop, "token_hash": token_hash(token)})
+
+
+# ----------------------------------------------------------------------------------------- events
+
+
+def _seen_write_seconds() -> float:
+    """Write `agent_seen_at` at most this often when nothing else changes (heartbeats are cheap)."""
+    return max(1.0, min(20.0, get_settings().agent_window_seconds / 4))
+
+
+def _apply(desktop: DesktopRecord, body: AgentEvent, now: float) -> tuple[Changes | None, bool]:
+    """Apply the event to the record in memory: (the changes, or None when nothing needs writing;
+    whether the event changed the session)."""
+    changes = Changes(desktop, now)
+    doc = desktop.doc
+    dirty = now - float(doc.get("agent_seen_at") or 0) >= _seen_write_seconds()
+    updates: dict[str, Any] = {"agent_seen_at": now}
+    command = doc.get("agent_command")
+    if isinstance(command, dict):
+        if body.command_done and command.get("id") == body.command_done:
+            updates["agent_command"] = None
+            action = command.get("action")
+            changes.audit("agent.command_done", f"'{desktop.name}': the agent reports '{action}' done",
+                          details={"command": command})
+        elif live_command(desktop, now) is None:
+            updates["agent_command"] = None
+        dirty = dirty or "agent_command" in updates
+    desktop.doc = {**doc, **updates}
+    session = Session.from_doc(doc.get("session"))
+    last = doc.get("agent_last_event")
+    last_event = (str(last[0]), float(last[1])) if isinstance(last, list) and len(last) == 2 else None
+    transition = sessions.apply_event(session, body.event, body.user, body.at, now, last_event)
+    if transition.applied:
+        dirty = True
+        after = transition.after
+        extra: dict[str, Any] = {"session": after.as_doc(),
+                                 "agent_last_event": [body.event, transition.event_at]}
+        if body.event == sessions.STARTUP:
+            extra["agent_started_at"] = iso(now)
+        pending = live_command(desktop, now)
+        if pending and _SATISFIED_BY.get(str(pending.get("action"))) == after.state:
+            extra["agent_command"] = None
+        desktop.doc = {**desktop.doc, **extra}
+        details: dict[str, Any] = {"state": after.state, "before": session.state, **body.details}
+        if desktop.assigned_user_id is not None:
+            details["assigned_user_id"] = int(desktop.assigned_user_id)
+        changes.audit(f"session.{body.event}", f"'{desktop.name}': {body.event}"
+                      + (f" by {after.user or body.user}" if (after.user or body.user) else ""),
+                      user=after.user or body.user, details=details)
+        assigned = desktop.assigned_user_id is not None
+        if body.event == sessions.LOGIN and assigned:
+            lifecycle_plans.remember_assignment(desktop)  # later events then need no look-up
+        plans = lifecycle_plans.effective_plans(desktop) if body.event in _NEEDS_PLANS else rules.Plans()
+        changes.apply(rules.react(body.event, transition, plans, assigned, now), plans)
+    desktop.doc = {k: v for k, v in desktop.doc.items() if not (k == "agent_command" and v is None)}
+    return (changes if dirty else None), transition.applied or body.event == sessions.HEARTBEAT
+
+
+def _reply(desktop: DesktopRecord, accepted: bool, now: float) -> dict[str, Any]:
+    session = Session.from_doc(desktop.doc.get("session"))
+    command = live_command(desktop, now)
+    return {
+        "accepted": accepted,
+        "session": session.as_doc(),
+        "heartbeat_seconds": get_settings().agent_heartbeat_seconds,
+        "command": {k: command.get(k) for k in ("id", "action", "reason", "issued_at")} if command else None,
+    }
+
+
+def report_event(caller: Caller, body: AgentEvent) -> dict[str, Any]:
+    """Apply one session event (or heartbeat) of the caller's desktop; the reply carries any command."""
+    desktop: DesktopRecord = caller.extra["desktop"]
+    seen_hash = caller.extra["token_hash"]
+    for _ in range(EVENT_ATTEMPTS):
+        now = time.time()
+        changes, accepted = _apply(desktop, body, now)
+        if changes is None:
+            return _reply(desktop, accepted, now)
+        try:
+            changes.save()
+        except WriteConflict:
+            fresh = desktops.find(caller.tenant_id, int(desktop.id))
+            if fresh is None or fresh.lifecycle == "deleted" or \
+                    fresh.doc.get("agent_token_hash") != seen_hash:
+                raise Unauthorized(NOT_AN_AGENT) from None
+            desktop = fresh
+            continue
+        changes.announce()
+        return _reply(desktop, accepted, now)
+    raise ServiceUnavailable("The desktop is busy; send the event again", retry_after=1)

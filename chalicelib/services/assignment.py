@@ -1,0 +1,321 @@
+"""Desktop assignment for end users: build a login's offer, list, connect, release.
+
+An offer is the desktops the user already holds (persistent assignment), then fresh claims from the
+policy's pool assignments (rules in chalicelib/domain/offer.py). A claim is a conditional write on the
+desktop (chalicelib/store/assignments.py), so racing logins never share a desktop; a lost race moves
+on to the next candidate, and "none available" is only answered after a full pass over a fresh list of
+the pool's free desktops. Every pool a login draws from gets a provisioning check through the queue,
+at most one pending per pool. Starts go through the queue too: a login never waits for the cloud.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+from dataclasses import dataclass, field, replace
+
+from pynamodb.exceptions import PynamoDBException
+
+from chalicelib.domain import connection, messages
+from chalicelib.domain import offer as rules
+from chalicelib.domain.caller import Caller
+from chalicelib.domain.connection import ProtocolPlan
+from chalicelib.domain.errors import Conflict, NotFound, ServiceUnavailable
+from chalicelib.domain.offer import AssignmentTerms, DesktopFacts, PolicyTerms
+from chalicelib.services import audit, plans
+from chalicelib.store import stores
+from chalicelib.store.assignments import DesktopClaims, PendingChecks
+from chalicelib.store.desktops import user_key
+from chalicelib.store.models import DesktopRecord, PolicyRecord
+
+log = logging.getLogger("broker.assignment")
+
+_claims = DesktopClaims()
+_pending = PendingChecks()
+
+CHECK_PENDING_SECONDS = 60  # a queued check clears its marker when it runs; this is the fallback
+REQUERY_AFTER_LOSSES = 6  # lost races in a row before re-reading the pool's free desktops
+MAX_ROUNDS = 4  # fresh reads of one pool per login; the last one is always tried to the end
+
+NO_POLICY = "no_policy"
+NONE_AVAILABLE = "none_available"
+
+
+def check_pending_seconds() -> int:
+    """How long a queued pool check stops others from being queued, if the worker never clears it."""
+    raw = os.environ.get("BROKER_POOL_CHECK_PENDING_SECONDS")
+    return max(1, int(raw)) if raw not in (None, "") else CHECK_PENDING_SECONDS
+
+
+def retry_after_seconds() -> int:
+    raw = os.environ.get("BROKER_CLIENT_RETRY_AFTER_SECONDS")
+    return max(1, int(raw)) if raw not in (None, "") else 30
+
+
+@dataclass(frozen=True)
+class OfferedDesktop:
+    facts: DesktopFacts
+    assignment: AssignmentTerms | None
+    plan: ProtocolPlan
+    newly_claimed: bool
+    starting: bool = False
+    kiosk: bool = False
+
+    @property
+    def id(self) -> int:
+        return self.facts.id
+
+    @property
+    def name(self) -> str:
+        return rules.shown_name(self.facts, self.assignment.display_mode if self.assignment else "name")
+
+    @property
+    def address(self) -> str | None:
+        return rules.address_of(self.facts)
+
+    @property
+    def status(self) -> str:
+        return rules.STARTING if self.starting else self.facts.power_state
+
+
+@dataclass
+class Offer:
+    desktops: list[OfferedDesktop] = field(default_factory=list)
+    pools_checked: list[int] = field(default_factory=list)
+    empty_reason: str | None = None
+    message: str | None = None
+    retry_after: int | None = None
+
+    @property
+    def claimed(self) -> list[OfferedDesktop]:
+        return [d for d in self.desktops if d.newly_claimed]
+
+
+def facts_of(record: DesktopRecord) -> DesktopFacts:
+    doc = record.doc or {}
+    floating = [str(a) for a in doc.get("floating_addresses") or [] if a]
+    if doc.get("floating_ip") and doc["floating_ip"] not in floating:
+        floating.append(str(doc["floating_ip"]))
+    return DesktopFacts(
+        id=int(record.id), pool_id=int(record.pool_id) if record.pool_id else None, name=record.name,
+        display_name=record.display_name, power_state=record.power_state or "unknown",
+        available=bool(record.available), lifecycle=record.lifecycle or rules.ACTIVE,
+        assigned_user_id=int(record.assigned_user_id) if record.assigned_user_id is not None else None,
+        created=record.created or "",
+        last_offered=int(record.last_offered) if record.last_offered else None,
+        last_user_key=record.last_user_key,
+        fixed_addresses=tuple(str(a) for a in doc.get("fixed_addresses") or [] if a),
+        floating_addresses=tuple(floating),
+    )
+
+
+# ------------------------------------------------------------------------------------------- the offer
+
+
+def build_offer(tenant_id: int, user_id: int, policy: PolicyRecord | None,
+                rng: random.Random | None = None) -> Offer:
+    """Offer the user's held desktops again, then claim what the policy still owes them."""
+    terms = PolicyTerms.from_doc(policy.doc) if policy is not None else PolicyTerms()
+    held = [facts_of(r) for r in _claims.held_by(tenant_id, user_id)]
+    again = rules.held_offer(terms, held)
+    offered = [_offered(tenant_id, d, terms.assignment_for_pool(d.pool_id), False, terms) for d in again]
+    touched: list[int] = []
+    for need in rules.claims_needed(terms, again):
+        assignment = need.assignment
+        favor = assignment.favor_previous_assigned
+        taken = {d.facts.id for d in offered}
+        got = _claim_from(tenant_id, user_id, assignment.pool_id, favor, need.count, rng, taken)
+        touched.append(assignment.pool_id)
+        if len(got) < need.count and assignment.backup_pool_id:
+            missing = need.count - len(got)
+            got += _claim_from(tenant_id, user_id, assignment.backup_pool_id, favor, missing, rng, taken)
+            touched.append(assignment.backup_pool_id)
+        offered += [_offered(tenant_id, d, assignment, True, terms) for d in got]
+    result = Offer(desktops=offered, pools_checked=list(dict.fromkeys(touched)))
+    for pool_id in result.pools_checked:
+        request_pool_check(tenant_id, pool_id, "user login")
+    for desktop in result.desktops:
+        if desktop.starting:
+            _queue_start(tenant_id, desktop)
+    if not result.desktops:
+        _explain_empty(tenant_id, result, policy, terms)
+    return result
+
+
+def _offered(tenant_id: int, facts: DesktopFacts, assignment: AssignmentTerms | None, newly_claimed: bool,
+             terms: PolicyTerms) -> OfferedDesktop:
+    plan = plans.protocol_plan(tenant_id, assignment.plan_protocol_id if assignment else 0)
+    return OfferedDesktop(facts=facts, assignment=assignment, plan=plan, newly_claimed=newly_claimed,
+                          starting=rules.needs_start(facts, assignment, newly_claimed), kiosk=terms.kiosk)
+
+
+def _claim_from(tenant_id: int, user_id: int, pool_id: int, favor: int, count: int,
+                rng: random.Random | None, taken: set[int]) -> list[DesktopFacts]:
+    """Claim up to `count` desktops of the pool, trying its free desktops in the assignment's order.
+    `taken` (the ids already in this offer) grows with each claim, so a lagging index that still lists
+    one of them as free can never put it in the offer twice."""
+    got: list[DesktopFacts] = []
+    mine = user_key(tenant_id, user_id)
+    for round_number in range(MAX_ROUNDS):
+        free = [facts_of(r) for r in _claims.free_in_pool(tenant_id, pool_id) if int(r.id) not in taken]
+        candidates = rules.order_candidates(free, favor, mine, rng)
+        if not candidates:
+            return got
+        losses_in_a_row = 0
+        read_again = False
+        for candidate in candidates:
+            record = _claims.claim(tenant_id, candidate.id, user_id)
+            if record is not None:
+                got.append(facts_of(record))
+                taken.add(int(record.id))
+                losses_in_a_row = 0
+                if len(got) >= count:
+                    return got
+                continue
+            losses_in_a_row += 1
+            if losses_in_a_row >= REQUERY_AFTER_LOSSES and round_number < MAX_ROUNDS - 1:
+                read_again = True  # many racers on this pool: a fresh read skips what they took
+                break
+        if not read_again:
+            return got  # every desktop of a fresh list was tried
+    return got
+
+
+def _explain_empty(tenant_id: int, offer: Offer, policy: PolicyRecord | None, terms: PolicyTerms) -> None:
+    if policy is None or not terms.assignments:
+        offer.empty_reason = NO_POLICY
+        offer.message = "Your account has no policy that offers desktops; ask your administrator."
+        return
+    offer.empty_reason = NONE_AVAILABLE
+    offer.retry_after = retry_after_seconds()
+    if _any_provisioning(tenant_id, offer.pools_checked):
+        offer.message = (f"No desktop is available right now. Provisioning of new desktops is under way; "
+                         f"try again in {offer.retry_after} seconds.")
+    else:
+        offer.message = (f"No desktop is available right now; try again in {offer.retry_after} seconds "
+                         "or ask your administrator.")
+
+
+def _any_provisioning(tenant_id: int, pool_ids: list[int]) -> bool:
+    try:
+        pools = stores.pools.batch_get(tenant_id, pool_ids) if pool_ids else {}
+    except PynamoDBException:
+        return False
+    for pool in pools.values():
+        provision = pool.doc.get("provision") or {}
+        if provision.get("provision_on_off") and not (getattr(pool, "broker_state", None) or {}).get(
+                "stopped_by_broker"):
+            return True
+    return False
+
+
+def request_pool_check(tenant_id: int, pool_id: int, reason: str) -> bool:
+    """Queue a provisioning check unless one is already pending for the pool. Never fails the caller."""
+    try:
+        if not _pending.try_mark(tenant_id, pool_id, check_pending_seconds()):
+            return False
+    except PynamoDBException:
+        log.warning("pool %s: could not mark a pending check", pool_id, exc_info=True)
+        return False
+    try:
+        stores.queue.send(messages.pool_check(tenant_id, pool_id, reason))
+    except ServiceUnavailable:
+        log.warning("pool %s: the provisioning queue is unreachable; a later login or schedule retries",
+                    pool_id)
+        with contextlib.suppress(PynamoDBException):  # else the marker expires by itself
+            _pending.clear(tenant_id, pool_id)
+        return False
+    return True
+
+
+def _queue_start(tenant_id: int, desktop: OfferedDesktop) -> None:
+    try:
+        stores.queue.send(messages.desktop_power(tenant_id, desktop.id, "start", "offered to a user"))
+    except ServiceUnavailable:
+        log.warning("desktop %s: could not queue its start", desktop.id)
+
+
+# ------------------------------------------------------------------------------- the signed-in user
+
+
+def _policy_terms(caller: Caller) -> PolicyTerms:
+    policy_id = int(caller.extra.get("policy_id") or 0)
+    policy = stores.policies.find(caller.tenant_id, policy_id) if policy_id else None
+    return PolicyTerms.from_doc(policy.doc) if policy is not None else PolicyTerms()
+
+
+def current_desktops(caller: Caller) -> list[OfferedDesktop]:
+    """The desktops the user holds and may use now (no new claims; log in again for those)."""
+    terms = _policy_terms(caller)
+    held = [facts_of(r) for r in _claims.held_by(caller.tenant_id, caller.user_id)]
+    return [_offered(caller.tenant_id, d, terms.assignment_for_pool(d.pool_id), False, terms)
+            for d in rules.held_offer(terms, held)]
+
+
+def _held_desktop(caller: Caller, desktop_id: int) -> DesktopRecord:
+    record = _claims.get(caller.tenant_id, desktop_id)
+    if record is None or record.assigned_user_id is None or int(record.assigned_user_id) != caller.user_id:
+        raise NotFound(f"Desktop {desktop_id} is not assigned to you")
+    return record
+
+
+@dataclass(frozen=True)
+class ConnectionDetails:
+    desktop_id: int
+    desktop_name: str
+    protocol: str
+    host: str
+    port: int
+    username: str
+    options: dict
+    rdp_file: str | None = None
+    rdp_filename: str | None = None
+    url: str | None = None
+
+
+def connect(caller: Caller, desktop_id: int) -> ConnectionDetails:
+    """How the client reaches one of the user's desktops, from its assignment's protocol plan."""
+    record = _held_desktop(caller, desktop_id)
+    facts = facts_of(record)
+    if not rules.is_usable(facts):
+        raise Conflict(f"Desktop {desktop_id} is not available right now; try again later")
+    address = rules.address_of(facts)
+    if address is None:
+        raise Conflict(f"Desktop {desktop_id} has no network address yet; try again shortly")
+    terms = _policy_terms(caller)
+    desktop = _offered(caller.tenant_id, facts, terms.assignment_for_pool(facts.pool_id), False, terms)
+    plan = desktop.plan
+    details = ConnectionDetails(desktop_id=desktop_id, desktop_name=desktop.name, protocol=plan.protocol,
+                                host=address, port=plan.port, username=caller.login,
+                                options=dict(plan.options))
+    if plan.protocol == "rdp":
+        rdp_file = connection.render_rdp(address, plan.port, caller.login, plan.options)
+        details = replace(details, rdp_file=rdp_file, rdp_filename=connection.rdp_filename(desktop.name))
+    elif plan.protocol == "html5":
+        base = os.environ.get("BROKER_HTML5_GATEWAY_BASE", "").strip()
+        if not base:
+            raise ServiceUnavailable("No HTML5 gateway is configured (BROKER_HTML5_GATEWAY_BASE); "
+                                     "ask your administrator")
+        url = connection.html5_url(base, address, plan.port, desktop_id, plan.options)
+        details = replace(details, url=url)
+    if desktop.starting:
+        _queue_start(caller.tenant_id, desktop)
+    audit.record(caller.tenant_id, "client.connect", f"Connection to desktop '{record.name}' requested",
+                 user=caller.login, pool_id=facts.pool_id, desktop_id=desktop_id,
+                 details={"protocol": plan.protocol})
+    return details
+
+
+def release(caller: Caller, desktop_id: int) -> DesktopRecord:
+    """Give a desktop back: it becomes free for others (the previous user is remembered)."""
+    record = _claims.release(caller.tenant_id, desktop_id, caller.user_id)
+    if record is None:
+        raise NotFound(f"Desktop {desktop_id} is not assigned to you")
+    audit.record(caller.tenant_id, "client.release", f"Desktop '{record.name}' released", user=caller.login,
+                 pool_id=int(record.pool_id) if record.pool_id else None, desktop_id=desktop_id)
+    from chalicelib.services import timers  # the release plan's steps (stop, suspend, delete) start now
+
+    timers.desktop_released(caller.tenant_id, desktop_id)
+    return record

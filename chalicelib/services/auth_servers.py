@@ -1,0 +1,302 @@
+"""Authentication servers: local users, LDAP and Active Directory, each with its login domain and its
+assignment rules (group or "any user" -> policy and role, in order).
+
+A login domain names one server across all tenants: it is reserved in the names table when the server
+is saved (NOT_UNIQUE if another server holds it, or if it is another tenant's name), so the domain a
+user types picks the server and the tenant, and servers of different tenants never trust each other.
+A tenant's name is the login domain of its local users. The bind password lives in Secrets Manager
+under `<prefix>auth-server/<tenant>/<id>` and is never returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.domain.caller import SYSTEM_TENANT_ID, Caller
+from chalicelib.domain.errors import BadData, ErrorList, NotUnique, ServiceUnavailable
+from chalicelib.domain.policy_rules import AssignmentRule
+from chalicelib.domain.roles import ROLE_NAMES, parse_role
+from chalicelib.schemas.auth_servers import AuthServerBody, AuthServerUpdate
+from chalicelib.services import audit
+from chalicelib.services.client_cache import TtlCache
+from chalicelib.store import stores
+from chalicelib.store.assignments import DomainMatch, LoginDomains
+from chalicelib.store.models import AuthServerRecord
+from chalicelib.store.secrets import secret_name
+
+if TYPE_CHECKING:
+    from chalicelib.auth.ldap import DirectorySettings, DirectoryUser
+
+TYPE_LOCAL = "local"
+TYPE_LDAP = "ldap"
+TYPE_ACTIVE_DIRECTORY = "active_directory"
+TYPE_LABELS = {TYPE_LOCAL: "Local users", TYPE_LDAP: "LDAP", TYPE_ACTIVE_DIRECTORY: "Active Directory"}
+DIRECTORY_FIELDS = ("urls", "start_tls", "bind_dn", "search_base", "login_attribute", "group_membership",
+                    "group_search_base", "group_member_attribute", "connect_timeout_seconds",
+                    "receive_timeout_seconds", "verify_tls", "ca_certificate_pem")
+DEFAULT_LOGIN_ATTRIBUTE = {TYPE_LDAP: "uid", TYPE_ACTIVE_DIRECTORY: "sAMAccountName"}
+SYSTEM_DOMAIN = "system"
+
+_domains = LoginDomains()
+_domain_cache: TtlCache[DomainMatch] = TtlCache("login-domains")
+_server_cache: TtlCache[AuthServerRecord] = TtlCache("auth-servers")
+_password_cache: TtlCache[str] = TtlCache("auth-server-passwords")
+
+
+def server_secret_name(tenant_id: int, server_id: int) -> str:
+    return secret_name("auth-server", tenant_id, server_id)
+
+
+def is_directory(doc: dict[str, Any]) -> bool:
+    return doc.get("type") in (TYPE_LDAP, TYPE_ACTIVE_DIRECTORY)
+
+
+# ------------------------------------------------------------------------------------------- admin API
+
+
+def list_servers(caller: Caller) -> list[AuthServerRecord]:
+    return stores.auth_servers.list(caller.tenant_id)
+
+
+def get_server(caller: Caller, server_id: int) -> AuthServerRecord:
+    return stores.auth_servers.get(caller.tenant_id, server_id)
+
+
+def create_server(caller: Caller, body: AuthServerBody) -> AuthServerRecord:
+    doc = _normalised(body.model_dump(exclude={"name", "bind_password"}))
+    _validate(caller, doc, body.bind_password, password_stored=False)
+    _refuse_tenant_domain(caller.tenant_id, doc["domain"])
+    record = stores.auth_servers.create(caller.tenant_id, body.name, doc)
+    server_id = int(record.id)
+    if not _domains.reserve(doc["domain"], caller.tenant_id, server_id):
+        stores.auth_servers.delete(record)
+        raise NotUnique(f"The login domain '{doc['domain']}' is already used", "domain")
+    if is_directory(doc):
+        try:
+            stores.secrets.put(server_secret_name(caller.tenant_id, server_id), body.bind_password or "")
+        except ServiceUnavailable:
+            _domains.release(doc["domain"], server_id)
+            stores.auth_servers.delete(record)  # no directory server without its bind password
+            raise
+    _forget(caller.tenant_id, server_id, doc["domain"])
+    audit.record(caller.tenant_id, "auth_server.created", f"Authentication server '{record.name}' created",
+                 user=caller.login, details={"auth_server_id": server_id, "type": doc["type"],
+                                             "domain": doc["domain"]})
+    return record
+
+
+def update_server(caller: Caller, server_id: int, body: AuthServerUpdate) -> AuthServerRecord:
+    record = stores.auth_servers.get(caller.tenant_id, server_id)
+    if body.id is not None and body.id != server_id:
+        raise BadData.field("/body/id", "does not match the id in the path")
+    changes = body.model_dump(exclude_unset=True, exclude={"id", "name", "bind_password"})
+    old_doc = record.doc
+    doc = _normalised({**old_doc, **changes}, changed_type="type" in changes)
+    password_stored = is_directory(old_doc)
+    _validate(caller, doc, body.bind_password, password_stored=password_stored)
+    old_domain, new_domain = old_doc["domain"], doc["domain"]
+    domain_moved = old_domain.casefold() != new_domain.casefold()
+    if domain_moved:
+        _refuse_tenant_domain(caller.tenant_id, new_domain)
+        if not _domains.reserve(new_domain, caller.tenant_id, server_id):
+            raise NotUnique(f"The login domain '{new_domain}' is already used", "domain")
+    try:
+        record = stores.auth_servers.update(record, body.name or record.name, doc)
+    except Exception:
+        if domain_moved:
+            _domains.release(new_domain, server_id)
+        raise
+    if domain_moved:
+        _domains.release(old_domain, server_id)
+    secret = server_secret_name(caller.tenant_id, server_id)
+    if is_directory(doc) and body.bind_password is not None:
+        stores.secrets.put(secret, body.bind_password)
+    elif not is_directory(doc) and password_stored:
+        stores.secrets.delete(secret)
+    _forget(caller.tenant_id, server_id, old_domain, new_domain)
+    fields = sorted({*changes, *(["bind_password"] if body.bind_password is not None else [])})
+    audit.record(caller.tenant_id, "auth_server.updated", f"Authentication server '{record.name}' updated",
+                 user=caller.login, details={"auth_server_id": server_id, "fields": fields})
+    return record
+
+
+def delete_server(caller: Caller, server_id: int) -> None:
+    """Users of the server stay (an administrator may move them); they cannot log in through it."""
+    record = stores.auth_servers.get(caller.tenant_id, server_id)
+    stores.auth_servers.delete(record)
+    _domains.release(record.doc["domain"], server_id)
+    if is_directory(record.doc):
+        stores.secrets.delete(server_secret_name(caller.tenant_id, server_id))
+    _forget(caller.tenant_id, server_id, record.doc["domain"])
+    audit.record(caller.tenant_id, "auth_server.deleted", f"Authentication server '{record.name}' deleted",
+                 user=caller.login, details={"auth_server_id": server_id})
+
+
+def test_server(caller: Caller, server_id: int) -> str:
+    """Bind with the service account and read the search base; DirectoryUnavailable (503) if not."""
+    record = stores.auth_servers.get(caller.tenant_id, server_id)
+    if not is_directory(record.doc):
+        return "Local users need no directory"
+    from chalicelib.auth.ldap import check_connection
+
+    check_connection(directory_settings(record, refresh_password=True))
+    return "The directory answered and accepted the service account"
+
+
+def _normalised(doc: dict[str, Any], changed_type: bool = False) -> dict[str, Any]:
+    doc = dict(doc)
+    doc["domain"] = doc["domain"].strip()
+    server_type = doc["type"]
+    if server_type == TYPE_LOCAL:
+        for field in DIRECTORY_FIELDS:
+            doc.pop(field, None)
+    elif not doc.get("login_attribute") or (changed_type and doc.get("login_attribute")
+                                             in DEFAULT_LOGIN_ATTRIBUTE.values()):
+        doc["login_attribute"] = DEFAULT_LOGIN_ATTRIBUTE[server_type]
+    return doc
+
+
+def _validate(caller: Caller, doc: dict[str, Any], password: str | None, password_stored: bool) -> None:
+    errors = ErrorList()
+    if doc["domain"].casefold() == SYSTEM_DOMAIN:
+        errors.add("/body/domain", "This domain is reserved for the system tenant")
+    if is_directory(doc):
+        if not doc.get("urls"):
+            errors.add("/body/urls", "Give at least one ldap:// or ldaps:// URL")
+        if not doc.get("bind_dn"):
+            errors.add("/body/bind_dn", "Give the DN of the service account the broker searches with")
+        if password is None and not password_stored:
+            errors.add("/body/bind_password", "Give the service account's password")
+        if not doc.get("search_base"):
+            errors.add("/body/search_base", "Give the DN under which users are searched")
+        if not errors.errors:
+            _check_directory_settings(doc, password or "placeholder", errors)
+    for index, rule in enumerate(doc.get("rules") or []):
+        if parse_role(rule.get("role_name")) is None:
+            errors.add(f"/body/rules/{index}/role_name",
+                       f"Unknown role; choose one of: {', '.join(ROLE_NAMES)}")
+        if doc["type"] == TYPE_LOCAL and rule.get("group"):
+            errors.add(f"/body/rules/{index}/group", "Local users have no groups; use any_user = 1")
+    wanted = [int(r["policy_id"]) for r in doc.get("rules") or []]
+    found = stores.policies.batch_get(caller.tenant_id, wanted) if wanted else {}
+    for index, policy_id in enumerate(wanted):
+        if policy_id not in found:
+            errors.add(f"/body/rules/{index}/policy_id", f"Policy {policy_id} does not exist")
+    errors.raise_if_any("Authentication server cannot be saved, some input data is not valid.")
+    for rule in doc.get("rules") or []:
+        role = parse_role(rule.get("role_name"))
+        rule["role_name"] = role.value if role else rule.get("role_name")
+
+
+def _check_directory_settings(doc: dict[str, Any], password: str, errors: ErrorList) -> None:
+    try:
+        _settings_from(doc, password)
+    except BadData as error:
+        for problem in error.errors:
+            path = problem.path if problem.path.startswith("/") else f"/body/{problem.path.replace('.', '/')}"
+            errors.add(path, problem.message)
+
+
+def _refuse_tenant_domain(tenant_id: int, domain: str) -> None:
+    """Another tenant's name is that tenant's login domain; this tenant's own name may be reused."""
+    owner = _domains.tenant_named(domain)
+    if owner is not None and owner != tenant_id:
+        raise NotUnique(f"The login domain '{domain}' is the name of another tenant", "domain")
+
+
+def rules_of(record: AuthServerRecord | None) -> list[AssignmentRule]:
+    if record is None:
+        return []
+    return [AssignmentRule.from_doc(rule) for rule in record.doc.get("rules") or []]
+
+
+# ---------------------------------------------------------------------------------------------- logins
+
+
+@dataclass(frozen=True)
+class Realm:
+    """Where a login goes: a tenant, and the authentication server its domain names (None: the
+    tenant's local users, reached through the tenant's name)."""
+
+    tenant_id: int
+    server: AuthServerRecord | None
+
+    @property
+    def server_type(self) -> str:
+        return TYPE_LOCAL if self.server is None else str(self.server.doc["type"])
+
+    @property
+    def server_id(self) -> int | None:
+        return None if self.server is None else int(self.server.id)
+
+
+def resolve_realm(domain: str | None) -> Realm | None:
+    """The realm a login domain names (cached); no domain means the system tenant's local users."""
+    if domain is None or not domain.strip() or domain.strip().casefold() == SYSTEM_DOMAIN:
+        return Realm(SYSTEM_TENANT_ID, None)
+    wanted = domain.strip().casefold()
+    match = _domain_cache.get(wanted, lambda: _domains.lookup(wanted))
+    if match is None:
+        return None
+    if match.auth_server_id is None:
+        return Realm(match.tenant_id, None)
+    server = _server_cache.get((match.tenant_id, match.auth_server_id),
+                               lambda: stores.auth_servers.find(match.tenant_id, match.auth_server_id))
+    if server is None:  # deleted meanwhile
+        _domain_cache.drop(wanted)
+        return None
+    return Realm(match.tenant_id, server)
+
+
+def directory_settings(record: AuthServerRecord, refresh_password: bool = False) -> DirectorySettings:
+    key = (int(record.tenant_id), int(record.id))
+    if refresh_password:
+        _password_cache.drop(key)
+    password = _password_cache.get(key, lambda: stores.secrets.get(server_secret_name(*key)))
+    if password is None:
+        raise ServiceUnavailable(f"The bind password of authentication server '{record.name}' is missing "
+                                 "from Secrets Manager; an administrator must set it again")
+    return _settings_from(record.doc, password)
+
+
+def _settings_from(doc: dict[str, Any], password: str) -> DirectorySettings:
+    from chalicelib.auth.ldap import FLAVOUR_ACTIVE_DIRECTORY, FLAVOUR_LDAP, DirectorySettings
+
+    return DirectorySettings(
+        urls=tuple(doc.get("urls") or ()),
+        bind_dn=doc.get("bind_dn") or "",
+        bind_password=password,
+        search_base=doc.get("search_base") or "",
+        login_attribute=doc.get("login_attribute") or DEFAULT_LOGIN_ATTRIBUTE.get(doc["type"], "uid"),
+        start_tls=bool(doc.get("start_tls")),
+        group_membership=doc.get("group_membership") or "memberOf",
+        group_search_base=doc.get("group_search_base") or None,
+        group_member_attribute=doc.get("group_member_attribute") or "member",
+        connect_timeout_seconds=float(doc.get("connect_timeout_seconds") or 5.0),
+        receive_timeout_seconds=float(doc.get("receive_timeout_seconds") or 10.0),
+        flavour=FLAVOUR_ACTIVE_DIRECTORY if doc["type"] == TYPE_ACTIVE_DIRECTORY else FLAVOUR_LDAP,
+        login_domain=doc.get("domain"),
+        verify_tls=bool(doc.get("verify_tls", 1)),
+        ca_certificate_pem=doc.get("ca_certificate_pem") or None,
+    )
+
+
+def authenticate_directory(record: AuthServerRecord, login: str, password: str) -> DirectoryUser:
+    """Search-then-bind against the server (DirectoryInvalidCredentials / DirectoryUnavailable)."""
+    from chalicelib.auth.ldap import authenticate
+
+    return authenticate(directory_settings(record), login, password)
+
+
+def directory_group_matcher(user: DirectoryUser) -> Any:
+    from chalicelib.auth.ldap import group_matches
+
+    return lambda group: group_matches(user, group)
+
+
+def _forget(tenant_id: int, server_id: int, *domains: str) -> None:
+    _server_cache.drop((tenant_id, server_id))
+    _password_cache.drop((tenant_id, server_id))
+    for domain in domains:
+        _domain_cache.drop(domain.strip().casefold())

@@ -1,0 +1,217 @@
+"""Release and power-control plans: their admin use cases (through the generic plans service, which
+owns the table, the unique names and "in use by a pool assignment"), and which plans apply to a desktop.
+
+A desktop's plans are those of the pool assignment through which it was assigned. The assignment code
+records that assignment on the desktop when it claims it (`doc["assignment"]`, see docs/lifecycle.md);
+for a desktop without that record, `effective_plans` finds it from the user's own policy (else the
+tenant's default policy) and the desktop's pool, and `remember_assignment` keeps what it found.
+Plan documents are cached in-process for a short while (`PLAN_CACHE_SECONDS`); a change made through
+this process drops the entry at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from chalicelib.domain import lifecycle as rules
+from chalicelib.domain.caller import Caller
+from chalicelib.domain.errors import ErrorList
+from chalicelib.services import plans
+from chalicelib.services.client_cache import TtlCache
+from chalicelib.store import stores
+from chalicelib.store.models import DesktopRecord, PlanRecord, PolicyRecord
+
+log = logging.getLogger("broker.lifecycle_plans")
+
+KIND_RELEASE = plans.KIND_RELEASE
+KIND_POWER_CONTROL = plans.KIND_POWER_CONTROL
+PLAN_CACHE_SECONDS = 60.0
+RELEASE_SECTIONS = ("on_disconnect", "on_idle", "on_logout", "on_release")
+POWER_SECTIONS = ("on_disconnect", "on_logout", "on_release")
+
+_cache: TtlCache[tuple[str, dict[str, Any]]] = TtlCache("lifecycle-plans")
+
+
+def _validate_release(doc: dict[str, Any], errors: ErrorList) -> None:
+    """What the schema cannot say: a delay only means something with an action."""
+    for section in ("on_disconnect", "on_idle", "on_release"):
+        step = doc.get(section) or {}
+        if step.get("action", "none") == "none" and int(step.get("after_minutes") or 0):
+            errors.add(f"/body/{section}/after_minutes", "A delay needs an action other than 'none'")
+
+
+def _validate_power(doc: dict[str, Any], errors: ErrorList) -> None:
+    for section in POWER_SECTIONS:
+        step = doc.get(section) or {}
+        if step.get("action", "none") == "none" and int(step.get("after_minutes") or 0):
+            errors.add(f"/body/{section}/after_minutes", "A delay needs an action other than 'none'")
+
+
+plans.VALIDATORS[KIND_RELEASE] = _validate_release
+plans.VALIDATORS[KIND_POWER_CONTROL] = _validate_power
+
+
+def _sections(kind: str) -> tuple[str, ...]:
+    return RELEASE_SECTIONS if kind == KIND_RELEASE else POWER_SECTIONS
+
+
+def complete_doc(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """Every section present, so the stored document reads the same whatever the request left out."""
+    defaults: dict[str, Any] = {"action": "none", "after_minutes": 0}
+    completed = {**doc, "notes": doc.get("notes") or ""}
+    for section in _sections(kind):
+        if kind == KIND_RELEASE and section == "on_logout":
+            completed[section] = {"action": (doc.get(section) or {}).get("action") or "keep"}
+        else:
+            completed[section] = {**defaults, **(doc.get(section) or {})}
+    return completed
+
+
+# ------------------------------------------------------------------------------------ admin use cases
+
+
+def list_plans(caller: Caller, kind: str) -> list[PlanRecord]:
+    return plans.list_plans(caller, kind)
+
+
+def get_plan(caller: Caller, kind: str, plan_id: int) -> PlanRecord:
+    return plans.get_plan(caller, kind, plan_id)
+
+
+def create_plan(caller: Caller, kind: str, name: str, doc: dict[str, Any]) -> PlanRecord:
+    return plans.create_plan(caller, kind, name, complete_doc(kind, doc))
+
+
+def update_plan(caller: Caller, kind: str, plan_id: int, name: str | None,
+                changes: dict[str, Any]) -> PlanRecord:
+    record = plans.update_plan(caller, kind, plan_id, name, changes, complete=lambda d: complete_doc(kind, d))
+    _cache.drop((caller.tenant_id, plan_id))
+    return record
+
+
+def delete_plan(caller: Caller, kind: str, plan_id: int) -> None:
+    plans.delete_plan(caller, kind, plan_id)
+    _cache.drop((caller.tenant_id, plan_id))
+
+
+# ---------------------------------------------------------------------------- the plans of a desktop
+
+
+def _assignment_doc(policy: PolicyRecord, pool_id: int) -> dict[str, Any] | None:
+    """The policy's assignment a desktop of `pool_id` is offered under (primary pools before backups)."""
+    assignments = [a for a in policy.doc.get("pool_assignments") or [] if isinstance(a, dict)]
+    for field in ("pool_id", "backup_pool_id"):
+        for assignment in assignments:
+            if int(assignment.get(field) or 0) == pool_id:
+                return assignment
+    return None
+
+
+def _policy_of_user(tenant_id: int, user_id: int) -> PolicyRecord | None:
+    user = stores.users.find(tenant_id, user_id)
+    policy_id = int((user.doc.get("policy_id") if user else None) or 0)
+    if policy_id:
+        policy = stores.policies.find(tenant_id, policy_id)
+        if policy is not None:
+            return policy
+    for record in stores.policies.iterate(tenant_id):
+        if record.doc.get("is_default"):
+            return record
+    return None
+
+
+def recorded_assignment(desktop: DesktopRecord) -> dict[str, Any] | None:
+    """`doc["assignment"]` if it belongs to the desktop's current (or, once released, last) user."""
+    recorded = desktop.doc.get("assignment")
+    if not isinstance(recorded, dict):
+        return None
+    owner = recorded.get("user_id")
+    assigned = desktop.assigned_user_id
+    if owner is not None and assigned is not None and int(owner) != int(assigned):
+        return None  # left over from an earlier user
+    return recorded
+
+
+def resolve_assignment(desktop: DesktopRecord, user_id: int | None = None) -> dict[str, Any] | None:
+    """Find the assignment from the user's policy (for desktops claimed without a record); the user is
+    the assigned one, or `user_id` (the last one, for a desktop already released)."""
+    if desktop.assigned_user_id is not None:
+        user_id = int(desktop.assigned_user_id)
+    if user_id is None or not desktop.pool_id:
+        return None
+    tenant_id = int(desktop.tenant_id)
+    policy = _policy_of_user(tenant_id, user_id)
+    if policy is None:
+        return None
+    assignment = _assignment_doc(policy, int(desktop.pool_id))
+    if assignment is None:
+        return None
+    return {
+        "policy_id": int(policy.id),
+        "assignment_id": int(assignment.get("id") or 0),
+        "plan_release_id": int(assignment.get("plan_release_id") or 0),
+        "plan_power_control_id": int(assignment.get("plan_power_control_id") or 0),
+        "plan_protocol_id": int(assignment.get("plan_protocol_id") or 0),
+        "user_id": user_id,
+        "source": "resolved",
+    }
+
+
+def assignment_of(desktop: DesktopRecord, resolve: bool = True,
+                  previous_user_id: int | None = None) -> dict[str, Any] | None:
+    recorded = recorded_assignment(desktop)
+    if recorded is not None or not resolve:
+        return recorded
+    return resolve_assignment(desktop, previous_user_id)
+
+
+def remember_assignment(desktop: DesktopRecord) -> bool:
+    """Record the resolved assignment on the desktop (not saved here). True if it changed the record."""
+    if recorded_assignment(desktop) is not None:
+        return False
+    found = resolve_assignment(desktop)
+    if found is None:
+        return False
+    desktop.doc = {**desktop.doc, "assignment": found}
+    return True
+
+
+def _load(tenant_id: int, plan_ids: list[int]) -> dict[int, tuple[str, dict[str, Any]]]:
+    """Plan documents by id, from the cache or one BatchGetItem."""
+    found: dict[int, tuple[str, dict[str, Any]]] = {}
+    missing = []
+    for plan_id in plan_ids:
+        cached = _cache.get((tenant_id, plan_id), lambda: None, ttl=PLAN_CACHE_SECONDS)
+        if cached is not None:
+            found[plan_id] = cached
+        else:
+            missing.append(plan_id)
+    if missing:
+        for plan_id, record in stores.plans.batch_get(tenant_id, missing).items():
+            value = (record.kind, dict(record.doc))
+            _cache.get((tenant_id, plan_id), lambda v=value: v, ttl=PLAN_CACHE_SECONDS)
+            found[plan_id] = value
+    return found
+
+
+def plans_for(tenant_id: int, assignment: dict[str, Any] | None) -> rules.Plans:
+    if not assignment:
+        return rules.Plans()
+    release_id = int(assignment.get("plan_release_id") or 0)
+    power_id = int(assignment.get("plan_power_control_id") or 0)
+    wanted = [i for i in (release_id, power_id) if i]
+    if not wanted:
+        return rules.Plans()
+    docs = _load(tenant_id, wanted)
+    release = power = None
+    if release_id in docs and docs[release_id][0] == KIND_RELEASE:
+        release = rules.ReleasePlan.from_doc(docs[release_id][1], release_id)
+    if power_id in docs and docs[power_id][0] == KIND_POWER_CONTROL:
+        power = rules.PowerPlan.from_doc(docs[power_id][1], power_id)
+    return rules.Plans(release=release, power=power)
+
+
+def effective_plans(desktop: DesktopRecord, resolve: bool = True) -> rules.Plans:
+    """The release and power-control plans that apply to the desktop now."""
+    return plans_for(int(desktop.tenant_id), assignment_of(desktop, resolve))

@@ -1,0 +1,290 @@
+"""Plan timers and effects: what the release and power-control plans do, carried out on the desktop.
+
+Both the agent's events (services/agents.py) and the timer job use `Changes`: the effects of a
+reaction are applied to the desktop record in memory, the record is written once with its version
+check, and only after that write succeeded are the queue messages sent and the audit events recorded.
+A concurrent writer (a claim, another event, a second timer run) makes the write fail, and nothing
+has happened: the event is retried on a fresh read, the timer is left for the next run. So a timer
+fires once however many runs race.
+
+Timers live on the desktop (`doc["timers"]`, at most one per kind, see chalicelib/domain/lifecycle.py)
+and the earliest one is indexed (`due_bucket`, `due_at`; the sparse `by_due` index): the job reads only
+what is due, never scans.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from pynamodb.exceptions import PutError
+
+from chalicelib.domain import lifecycle as rules
+from chalicelib.domain import messages
+from chalicelib.domain.sessions import Session, epoch_of, iso
+from chalicelib.services import audit, lifecycle_plans
+from chalicelib.store import stores
+from chalicelib.store.binding import ensure_bound
+from chalicelib.store.desktops import DesktopStore, user_key
+from chalicelib.store.models import DesktopRecord
+
+log = logging.getLogger("broker.timers")
+desktops = DesktopStore()
+
+DUE_SHARDS = 4
+AGENT_COMMAND_TTL_SECONDS = 15 * 60  # a command no agent picked up by then is dropped
+BATCH = 100
+
+
+def due_bucket(desktop_id: int) -> str:
+    return f"due#{desktop_id % DUE_SHARDS}"
+
+
+class WriteConflict(Exception):
+    """The desktop changed since it was read; nothing was written."""
+
+
+@dataclass
+class Changes:
+    """What one reaction does: applied to the record now, announced (queue, audit) after the write."""
+
+    desktop: DesktopRecord
+    now: float
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    audits: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    written: bool = False
+
+    def audit(self, event_type: str, message: str, **kwargs: Any) -> None:
+        self.audits.append((event_type, message, kwargs))
+
+    # -- timers
+
+    def timers(self) -> rules.TimerSet:
+        return rules.TimerSet.from_doc(self.desktop.doc.get("timers"))
+
+    def store_timers(self, timers: rules.TimerSet) -> None:
+        desktop = self.desktop
+        desktop.doc = {**desktop.doc, "timers": timers.as_doc()}
+        due = timers.next_due
+        desktop.due_at = due
+        desktop.due_bucket = due_bucket(int(desktop.id)) if due is not None else None
+
+    # -- reactions
+
+    def apply(self, reaction: rules.Reaction, plans: rules.Plans | None = None) -> None:
+        timers = self.timers()
+        timers.apply(reaction)
+        self.store_timers(timers)
+        for timer in reaction.timers:
+            self.audit("lifecycle.timer_set", f"'{self.desktop.name}': {timer.action} at {iso(timer.due_at)} "
+                       f"({timer.kind.replace('_', ' ')})", details=timer.as_doc())
+        for effect in reaction.effects:
+            self.effect(effect, plans)
+
+    def effect(self, effect: rules.Effect, plans: rules.Plans | None) -> None:
+        desktop = self.desktop
+        tenant_id, desktop_id = int(desktop.tenant_id), int(desktop.id)
+        if effect.kind == rules.E_AGENT:
+            command = {"id": uuid.uuid4().hex[:16], "action": effect.action, "reason": effect.reason,
+                       "issued_at": iso(self.now)}
+            desktop.doc = {**desktop.doc, "agent_command": command}
+            self.audit("lifecycle.agent_command", f"'{desktop.name}': asked the agent to {effect.action} the "
+                       f"session ({effect.reason})", user=_session_user(desktop), details=command)
+        elif effect.kind == rules.E_RELEASE:
+            self.release(effect.reason, plans)
+        elif effect.kind == rules.E_POWER:
+            if not desktop.instance_id:
+                return
+            desktop.doc = {**desktop.doc, "pending_action": effect.action, "pending_since": iso(self.now)}
+            self.messages.append(messages.desktop_power(tenant_id, desktop_id, effect.action,
+                                                        f"plan: {effect.reason}"))
+            self.audit("desktop.power_requested", f"{effect.action} of '{desktop.name}' requested by a plan "
+                       f"({effect.reason})")
+        elif effect.kind == rules.E_DELETE:
+            if not desktop.deletable:  # checked again by the worker too
+                self.audit("lifecycle.delete_skipped", f"'{desktop.name}' is not deletable; not deleted")
+                return
+            # Out of the offer at once: a single-use desktop must never be claimed again.
+            desktop.available = False
+            desktop.doc = {**desktop.doc, "pending_action": "delete", "pending_since": iso(self.now)}
+            self.messages.append(messages.desktop_delete(tenant_id, desktop_id, f"plan: {effect.reason}"))
+            self.audit("desktop.delete_requested", f"Deletion of '{desktop.name}' requested by a plan "
+                       f"({effect.reason})")
+        elif effect.kind == rules.E_SKIPPED:
+            self.audit("lifecycle.skipped", f"'{desktop.name}': {effect.action} skipped: {effect.reason}")
+
+    def release(self, reason: str, plans: rules.Plans | None) -> None:
+        """Unassign the desktop, as desktop_actions.release does, then the release's own steps."""
+        desktop = self.desktop
+        if desktop.assigned_user_id is None:
+            return
+        if plans is None:
+            plans = lifecycle_plans.effective_plans(desktop)
+        tenant_id = int(desktop.tenant_id)
+        user_id = int(desktop.assigned_user_id)
+        released_at = iso(self.now)
+        desktop.assigned_user_id = None
+        desktop.user_key = None
+        desktop.last_user_key = user_key(tenant_id, user_id)
+        desktop.doc = {**desktop.doc, "released_at": released_at, "release_handled": released_at}
+        self.audit("desktop.released", f"Desktop '{desktop.name}' released: {reason}",
+                   details={"user_id": user_id})
+        if desktop.pool_id:
+            self.messages.append(messages.pool_check(tenant_id, int(desktop.pool_id), "desktop released"))
+        self.apply(rules.after_release(plans, bool(desktop.deletable), released_at, self.now), plans)
+
+    # -- writing
+
+    def save(self) -> None:
+        """Write the desktop with its version check; WriteConflict if it changed since it was read."""
+        try:
+            desktops.save(self.desktop)
+        except PutError as error:
+            if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+                raise WriteConflict(str(self.desktop.id)) from error
+            raise
+        self.written = True
+
+    def announce(self) -> None:
+        """After the write: queue the messages, record the audit events (never fails the caller)."""
+        desktop = self.desktop
+        for message in self.messages:
+            try:
+                stores.queue.send(message)
+            except Exception:  # the state is written; an admin sees the pending action and can retry
+                log.exception("desktop %s: could not queue %s", desktop.id, message.get("type"))
+                audit.record(int(desktop.tenant_id), "lifecycle.error",
+                             f"'{desktop.name}': could not queue {message.get('type')}",
+                             pool_id=desktop.pool_id, desktop_id=int(desktop.id), details=message)
+        for event_type, message_text, kwargs in self.audits:
+            kwargs.setdefault("pool_id", int(desktop.pool_id) if desktop.pool_id else None)
+            audit.record(int(desktop.tenant_id), event_type, message_text, desktop_id=int(desktop.id),
+                         **kwargs)
+
+
+def _user_of_key(key: str | None) -> int | None:
+    """The user id of a `<tenant>#<user>` key."""
+    if not key or "#" not in key:
+        return None
+    try:
+        return int(key.rsplit("#", 1)[1])
+    except ValueError:
+        return None
+
+
+def _session_user(desktop: DesktopRecord) -> str | None:
+    return Session.from_doc(desktop.doc.get("session")).user
+
+
+def state_of(desktop: DesktopRecord) -> rules.DesktopState:
+    return rules.DesktopState(
+        session=Session.from_doc(desktop.doc.get("session")),
+        assigned=desktop.assigned_user_id is not None,
+        deletable=bool(desktop.deletable),
+        deleted=desktop.lifecycle == "deleted",
+        released_at=desktop.doc.get("released_at"),
+    )
+
+
+def live_command(desktop: DesktopRecord, now: float) -> dict[str, Any] | None:
+    command = desktop.doc.get("agent_command")
+    if not isinstance(command, dict):
+        return None
+    issued = epoch_of(command.get("issued_at"))
+    return command if issued is not None and now - issued <= AGENT_COMMAND_TTL_SECONDS else None
+
+
+# ------------------------------------------------------------------------------------------ the job
+
+
+def apply_due(desktop: DesktopRecord, now: float) -> int:
+    """Fire the desktop's due timers in one conditional write. Returns how many fired (0 if another run
+    or writer got there first)."""
+    changes = Changes(desktop, now)
+    timers = changes.timers()
+    due = timers.pop_due(now)
+    state = state_of(desktop)
+    changes.store_timers(timers)
+    plans: rules.Plans | None = None
+    fired = 0
+    for timer in due:
+        effects = rules.fire(timer, state)
+        label = timer.kind.replace("_", " ")
+        if not effects:
+            changes.audit("lifecycle.timer_dropped", f"'{desktop.name}': {label} timer no longer applies",
+                          details=timer.as_doc())
+            continue
+        fired += 1
+        changes.audit("lifecycle.timer_fired", f"'{desktop.name}': {label} timer fired: {timer.action}",
+                      details=timer.as_doc())
+        for effect in effects:
+            if effect.kind == rules.E_RELEASE and plans is None:
+                plans = lifecycle_plans.effective_plans(desktop)
+            changes.effect(effect, plans)
+        state = state_of(desktop)
+    try:
+        changes.save()
+    except WriteConflict:
+        log.info("desktop %s changed while its timers fired; the next run looks again", desktop.id)
+        return 0
+    changes.announce()
+    return fired
+
+
+def due_keys(now: float) -> list[tuple[int, int]]:
+    ensure_bound()
+    keys: list[tuple[int, int]] = []
+    for shard in range(DUE_SHARDS):
+        for item in DesktopRecord.by_due.query(f"due#{shard}", DesktopRecord.due_at <= int(now)):
+            keys.append((int(item.tenant_id), int(item.id)))
+    return keys
+
+
+def run_due(now: float | None = None) -> int:
+    """Apply every timer that is due (the scheduled job). Idempotent; safe to run twice at once."""
+    now = time.time() if now is None else now
+    keys = due_keys(now)
+    fired = 0
+    for start in range(0, len(keys), BATCH):
+        for desktop in DesktopRecord.batch_get(keys[start:start + BATCH], consistent_read=True):
+            if desktop.due_at is None or int(desktop.due_at) > now:
+                continue  # the index lagged behind a change: nothing due
+            try:
+                fired += apply_due(desktop, now)
+            except Exception:  # one bad desktop must not stop the others
+                log.exception("desktop %s: applying its timers failed", desktop.id)
+                audit.record(int(desktop.tenant_id), "lifecycle.error",
+                             f"'{desktop.name}': applying its plan timers failed", desktop_id=int(desktop.id))
+    return fired
+
+
+# -------------------------------------------------------------------------- releases made elsewhere
+
+
+def desktop_released(tenant_id: int, desktop_id: int, now: float | None = None, attempts: int = 3) -> bool:
+    """For code that releases a desktop itself (the client API's release, an admin's release): start the
+    release plan's steps (stop, suspend, delete) now that it is unassigned. Safe to call twice: a second
+    call for the same release finds its timers already set."""
+    now = time.time() if now is None else now
+    for _ in range(attempts):
+        desktop = desktops.find(tenant_id, desktop_id)
+        if desktop is None or desktop.assigned_user_id is not None or desktop.lifecycle == "deleted":
+            return False
+        released_at = desktop.doc.get("released_at") or iso(now)
+        if desktop.doc.get("release_handled") == released_at:
+            return False
+        plans = lifecycle_plans.plans_for(tenant_id, lifecycle_plans.assignment_of(
+            desktop, previous_user_id=_user_of_key(desktop.last_user_key)))
+        changes = Changes(desktop, now)
+        desktop.doc = {**desktop.doc, "released_at": released_at, "release_handled": released_at}
+        changes.apply(rules.after_release(plans, bool(desktop.deletable), released_at, now), plans)
+        try:
+            changes.save()
+        except WriteConflict:
+            continue
+        changes.announce()
+        return True
+    return False

@@ -1,0 +1,88 @@
+"""End-user session tokens: issued at login, checked on every /client/v1 request, revoked at logout.
+
+The signing key lives in Secrets Manager (`<prefix>token-signing-key`, created on first use) and is
+cached in-process for a few minutes. Checking a token costs one GetItem (is its `jti` revoked?).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+from chalicelib.auth import tokens as jwt_tokens
+from chalicelib.auth.tokens import TokenClaims, TokenInvalid
+from chalicelib.domain.caller import Caller
+from chalicelib.domain.errors import Unauthorized
+from chalicelib.services.client_cache import TtlCache
+from chalicelib.store import stores
+from chalicelib.store.assignments import RevokedTokens
+from chalicelib.store.secrets import secret_name
+
+log = logging.getLogger("broker.tokens")
+
+CLIENT_ROLE = "Client"
+KEY_SECRET = "token-signing-key"  # noqa: S105  # nosec B105 - the name of the secret, not its value
+KEY_CACHE_SECONDS = 300
+KEY_REFRESH_MIN_SECONDS = 30  # after a bad signature, re-read the key at most this often (key rotation)
+
+_keys: TtlCache[str] = TtlCache("token-signing-key", max_entries=1)
+_revoked = RevokedTokens()
+_refresh_lock = threading.Lock()
+_last_refresh = 0.0
+
+
+def token_minutes() -> int:
+    raw = os.environ.get("BROKER_CLIENT_TOKEN_MINUTES")
+    minutes = int(raw) if raw not in (None, "") else 480
+    return max(1, minutes)
+
+
+def _signing_key(refresh: bool = False) -> str:
+    if refresh:
+        _keys.clear()
+    return _keys.get(KEY_SECRET, lambda: stores.secrets.get_or_create_random(secret_name(KEY_SECRET), 48),
+                     ttl=KEY_CACHE_SECONDS)
+
+
+def issue(*, tenant_id: int, user_id: int, login: str, policy_id: int | None,
+          auth_server_id: int | None) -> tuple[str, TokenClaims]:
+    return jwt_tokens.issue(_signing_key(), tenant_id=tenant_id, user_id=user_id, login=login,
+                            policy_id=policy_id, auth_server_id=auth_server_id,
+                            lifetime_seconds=token_minutes() * 60)
+
+
+def _read(token: str) -> TokenClaims:
+    global _last_refresh
+    try:
+        return jwt_tokens.read(_signing_key(), token)
+    except TokenInvalid as error:
+        if error.reason != "InvalidSignatureError":
+            raise
+        with _refresh_lock:
+            if time.monotonic() - _last_refresh < KEY_REFRESH_MIN_SECONDS:
+                raise
+            _last_refresh = time.monotonic()
+        return jwt_tokens.read(_signing_key(refresh=True), token)
+
+
+def authenticate(authorization: str | None) -> Caller:
+    """The caller of a /client/v1 request, from its `Authorization: Bearer <token>` header."""
+    token = jwt_tokens.bearer_token(authorization)
+    if token is None:
+        raise Unauthorized("Missing Authorization header: send 'Bearer <token>' from /client/v1/login")
+    try:
+        claims = _read(token)
+    except TokenInvalid as error:
+        log.info("client token refused: %s", error.reason)
+        raise Unauthorized("Invalid or expired token; log in again") from error
+    if _revoked.is_revoked(claims.jti):
+        raise Unauthorized("This session has ended; log in again")
+    return Caller(tenant_id=claims.tenant_id, user_id=claims.user_id, login=claims.login, role=CLIENT_ROLE,
+                  extra={"jti": claims.jti, "expires_at": claims.expires_at, "policy_id": claims.policy_id,
+                         "auth_server_id": claims.auth_server_id})
+
+
+def revoke(caller: Caller) -> None:
+    _revoked.revoke(str(caller.extra["jti"]), int(caller.extra["expires_at"]))

@@ -1,0 +1,143 @@
+"""Fixtures of the infra tests: the templates `bash infra/synth.sh` writes (synthesized once per test
+run, also under pytest-xdist), and what the Chalice app declares, to compare them with.
+
+Nothing here needs aws-cdk-lib in the project's venv: the synthesis runs in infra/.venv (which
+synth.sh creates), and the tests read its JSON.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+INFRA = REPO / "infra"
+INFRA_PYTHON = INFRA / ".venv" / "bin" / "python"
+FIXTURE_APP = Path(__file__).resolve().parent / "fixture_app"
+# The copy of the Chalice project that synth.sh packaged (infra/main.py's stage_source): the code the
+# templates were made from.
+SNAPSHOT = INFRA / ".build" / "source"
+STAGES = ("dev", "prod")
+SYNTH_TIMEOUT = 20 * 60
+
+
+def clean_environment(**extra: str) -> dict[str, str]:
+    """The environment of a synthesis: none of the test run's AWS, broker or CDK settings leak in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BROKER_", "CDK_"))}
+    env.update(JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20", AWS_DEFAULT_REGION="us-east-1", **extra)
+    return env
+
+
+def _run(command: list[str], what: str, **kwargs: Any) -> None:
+    result = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=SYNTH_TIMEOUT, check=False, **kwargs
+    )
+    if result.returncode != 0:
+        pytest.fail(f"{what} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
+
+
+@pytest.fixture(scope="session")
+def synthesized() -> dict[str, Path]:
+    """`bash infra/synth.sh`, once per test run: the cloud assembly directory of each stage."""
+    build = INFRA / ".build"
+    build.mkdir(parents=True, exist_ok=True)
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid-{os.getpid()}"
+    done = build / "pytest-synth.done"
+    with open(build / "pytest-synth.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # xdist workers wait for the first one's synthesis
+        if not (done.exists() and done.read_text() == run_id):
+            done.unlink(missing_ok=True)
+            _run(["bash", str(INFRA / "synth.sh")], "bash infra/synth.sh", env=clean_environment())
+            done.write_text(run_id)
+    outdirs = {stage: INFRA / "cdk.out" / stage for stage in STAGES}
+    for stage, outdir in outdirs.items():
+        assert (outdir / f"{stage}.template.json").is_file(), f"synth.sh wrote no template for {stage}"
+    return outdirs
+
+
+@pytest.fixture(scope="session")
+def templates(synthesized: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    return {
+        stage: json.loads((outdir / f"{stage}.template.json").read_text())
+        for stage, outdir in synthesized.items()
+    }
+
+
+def declared_handlers(project_dir: Path, stage: str) -> dict[str, Any]:
+    """What the Chalice app declares (routes, schedules, queues...), read by importing it apart."""
+    result = subprocess.run(
+        [sys.executable, "-B", str(Path(__file__).with_name("app_handlers.py")), str(project_dir), stage],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=clean_environment(),
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="session")
+def handlers(synthesized: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """Per stage: the handlers, tables (`table_specs()`) and routes of the code synth.sh packaged."""
+    return {stage: declared_handlers(SNAPSHOT, stage) for stage in STAGES}
+
+
+# The fixture app's stage, in a VPC: checks that infra/ derives its resources (and the VPC wiring).
+FIXTURE_CONTEXT = {
+    "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+    "security_group_ids": ["sg-0123456789abcdef0"],
+    "alarm_email": "ops@example.com",
+}
+
+
+@pytest.fixture(scope="session")
+def fixture_synth(synthesized: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template of tests/infra/fixture_app (one handler of every kind), stage dev, in a VPC."""
+    work = tmp_path_factory.mktemp("fixture-synth")
+    _run(
+        [
+            str(INFRA_PYTHON),
+            str(INFRA / "main.py"),
+            "--stage",
+            "dev",
+            "--source-dir",
+            str(FIXTURE_APP),
+            "--outdir",
+            str(work / "out"),
+            "--build-dir",
+            str(work / "build"),
+        ],
+        "synthesizing the fixture app",
+        env=clean_environment(CDK_CONTEXT_JSON=json.dumps(FIXTURE_CONTEXT)),
+    )
+    return work / "out" / "dev.template.json"
+
+
+@pytest.fixture(scope="session")
+def lint_findings(synthesized: dict[str, Path], fixture_synth: Path) -> dict[str, list[str]]:
+    """cfn-lint (infra/.venv) on every synthesized template in one run: template path -> findings."""
+    paths = [outdir / f"{stage}.template.json" for stage, outdir in synthesized.items()] + [fixture_synth]
+    result = subprocess.run(
+        [str(INFRA / ".venv" / "bin" / "cfn-lint"), "--format", "json", "--", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=SYNTH_TIMEOUT,
+        check=False,
+        env=clean_environment(),
+    )
+    findings: dict[str, list[str]] = {str(path): [] for path in paths}
+    for match in json.loads(result.stdout or "[]"):
+        findings.setdefault(match["Filename"], []).append(
+            f"{match['Rule']['Id']} {match['Message']} at {'/'.join(map(str, match['Location']['Path']))}"
+        )
+    assert result.returncode == 0 or any(findings.values()), result.stderr
+    return findings

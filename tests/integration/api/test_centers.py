@@ -1,0 +1,286 @@
+"""`/rest/v1/centers`: OpenStack and VHI projects; the password is write-only and lives in Secrets Manager."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from chalicelib.logs import JsonFormatter
+from chalicelib.services.centers import center_secret_name
+from tests.integration.api.builders import (
+    AUTH_URL,
+    CENTER_PASSWORD,
+    NETWORK_UUID,
+    Snapshot,
+    center_body,
+    create_center,
+    create_pool,
+    fast_backends,  # noqa: F401 - autouse
+    secrets_state,
+)
+from tests.integration.api.conftest import Api, TenantAdmin
+
+DEFINITION = ("auth_url", "domain", "project", "username", "region", "network_uuid", "notes", "poll_interval")
+
+
+@pytest.fixture
+def every_log_line(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
+    """Everything the broker logs (its own JSON formatter, at DEBUG) and everything else at INFO."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.setLevel(logging.DEBUG)
+    broker = logging.getLogger("broker")
+    previous = broker.level
+    broker.setLevel(logging.DEBUG)
+    broker.addHandler(handler)
+    logging.getLogger().addHandler(handler)
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="broker")
+    try:
+        yield stream
+    finally:
+        broker.removeHandler(handler)
+        logging.getLogger().removeHandler(handler)
+        broker.setLevel(previous)
+
+
+def test_create_an_openstack_center(api: Api, tenant: TenantAdmin) -> None:
+    api.aws.queued()
+    reply = api.call(
+        "POST", "/rest/v1/centers/openstack", center_body("lab", auth_url=AUTH_URL + "/"), sid=tenant.sid
+    )
+    assert reply.status == 201, reply.body
+    stored = reply.body["stored_data"]
+    assert stored["name"] == "lab" and stored["type"] == "openstack" and stored["type_label"] == "OpenStack"
+    assert stored["status_label"] == "Pending check" and stored["online"] == 0 and stored["active"] == 1
+    definition = stored["center_definition"]
+    expected = center_body()
+    assert definition["auth_url"] == AUTH_URL  # normalised: no trailing slash
+    assert {f: definition[f] for f in DEFINITION if f != "auth_url"} == {
+        f: expected[f] for f in DEFINITION if f != "auth_url"
+    }
+    assert definition["network_uuid"] == NETWORK_UUID
+    assert "password" not in json.dumps(reply.body)
+    # The password is in Secrets Manager, under the tenant and center, and nowhere else.
+    assert secrets_state(api.aws) == {center_secret_name(tenant.tenant_id, stored["id"]): CENTER_PASSWORD}
+    # The credentials are checked by the worker, never on the HTTP path.
+    assert api.aws.queued() == [
+        {
+            "type": "center.check",
+            "tenant_id": tenant.tenant_id,
+            "center_id": stored["id"],
+            "reason": "center created",
+        }
+    ]
+    one = api.call("GET", f"/rest/v1/centers/{stored['id']}", sid=tenant.sid)
+    assert one.status == 200 and one.body == stored
+    listed = api.call("GET", "/rest/v1/centers", sid=tenant.sid)
+    assert listed.body == [
+        {
+            k: stored[k]
+            for k in ("id", "name", "type", "type_label", "flavor", "online", "status", "status_label")
+        }
+    ]
+
+
+def test_create_a_virtuozzo_center_with_defaults(api: Api, tenant: TenantAdmin) -> None:
+    body = {
+        "name": "vhi",
+        "auth_url": "https://vhi.example.com:5000/v3",
+        "project": "p",
+        "username": "u",
+        "password": "vhi-secret",
+    }
+    reply = api.call("POST", "/rest/v1/centers/virtuozzo", body, sid=tenant.sid)
+    assert reply.status == 201, reply.body
+    stored = reply.body["stored_data"]
+    assert stored["type"] == "virtuozzo" and stored["type_label"] == "Virtuozzo Hybrid Infrastructure"
+    assert stored["center_definition"]["domain"] == "Default"
+    assert stored["center_definition"]["poll_interval"] == 5
+    assert stored["center_definition"]["region"] == "" and stored["center_definition"]["network_uuid"] == ""
+
+
+def test_the_reference_center_definition_wrapper_is_accepted(api: Api, tenant: TenantAdmin) -> None:
+    reply = api.call(
+        "POST", "/rest/v1/centers/openstack", {"center_definition": center_body("wrapped")}, sid=tenant.sid
+    )
+    assert reply.status == 201, reply.body
+    assert reply.body["stored_data"]["name"] == "wrapped"
+
+
+def test_the_password_is_never_echoed_nor_logged(
+    api: Api,
+    tenant: TenantAdmin,
+    every_log_line: io.StringIO,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    new_password = "Rotated-Secret-Pw-77"
+    bodies = []
+    center = api.call("POST", "/rest/v1/centers/openstack", center_body(), sid=tenant.sid)
+    center_id = center.body["stored_data"]["id"]
+    bodies.append(center.body)
+    bodies.append(api.call("POST", "/rest/v1/centers/virtuozzo", center_body("v"), sid=tenant.sid).body)
+    bodies.append(api.call("GET", "/rest/v1/centers", sid=tenant.sid).body)
+    bodies.append(api.call("GET", f"/rest/v1/centers/{center_id}", sid=tenant.sid).body)
+    bodies.append(
+        api.call(
+            "PUT", f"/rest/v1/centers/openstack/{center_id}", {"password": new_password}, sid=tenant.sid
+        ).body
+    )
+    # Bad requests that carry the password must not echo it in their error either.
+    for bad in (
+        {"password": new_password, "poll_interval": 0},
+        {"password": new_password, "colour": "red"},
+        {"password": [new_password]},
+        {"password": new_password * 2000},
+    ):
+        reply = api.call("PUT", f"/rest/v1/centers/openstack/{center_id}", bad, sid=tenant.sid)
+        assert reply.status == 400
+        bodies.append(reply.body)
+    bad_create = api.call(
+        "POST", "/rest/v1/centers/openstack", center_body("x", auth_url="ftp://nope"), sid=tenant.sid
+    )
+    assert bad_create.status == 400
+    bodies.append(bad_create.body)
+    bodies.append(api.call("GET", f"/rest/v1/centers/{center_id}", sid=tenant.sid).body)
+    bodies.append(api.call("DELETE", f"/rest/v1/centers/{center_id}", sid=tenant.sid).body)
+    captured = capsys.readouterr()
+    everything = "\n".join(
+        [json.dumps(bodies), every_log_line.getvalue(), caplog.text, captured.out, captured.err]
+    )
+    assert every_log_line.getvalue(), "the log capture saw nothing: the test would prove nothing"
+    for secret in (CENTER_PASSWORD, new_password):
+        assert secret not in everything
+    assert "password" not in json.dumps(bodies[:4])
+
+
+def test_put_changes_only_the_fields_given(api: Api, tenant: TenantAdmin) -> None:
+    center = create_center(api, tenant.sid)
+    api.aws.queued()
+    reply = api.call(
+        "PUT", f"/rest/v1/centers/openstack/{center['id']}", {"notes": "moved to rack 2"}, sid=tenant.sid
+    )
+    assert reply.status == 200, reply.body
+    updated = reply.body["stored_data"]
+    assert updated["center_definition"] == {**center["center_definition"], "notes": "moved to rack 2"}
+    assert updated["name"] == center["name"] and updated["created"] == center["created"]
+    # Same password, same access: still the password stored at creation.
+    assert secrets_state(api.aws)[center_secret_name(tenant.tenant_id, center["id"])] == CENTER_PASSWORD
+    assert [m["type"] for m in api.aws.queued()] == ["center.check"]
+
+
+def test_put_a_new_password_replaces_the_secret_and_asks_for_a_check(api: Api, tenant: TenantAdmin) -> None:
+    center = create_center(api, tenant.sid)
+    api.aws.queued()
+    reply = api.call(
+        "PUT",
+        f"/rest/v1/centers/openstack/{center['id']}",
+        {"password": "new-center-pw", "username": "admin2"},
+        sid=tenant.sid,
+    )
+    assert reply.status == 200, reply.body
+    assert reply.body["stored_data"]["center_definition"]["username"] == "admin2"
+    assert reply.body["stored_data"]["status_label"] == "Pending check"
+    assert secrets_state(api.aws) == {center_secret_name(tenant.tenant_id, center["id"]): "new-center-pw"}
+    messages = api.aws.queued()
+    assert [(m["type"], m["center_id"]) for m in messages] == [("center.check", center["id"])]
+
+
+def test_rename_to_a_taken_name_is_not_unique(api: Api, tenant: TenantAdmin) -> None:
+    first = create_center(api, tenant.sid, "first")
+    create_center(api, tenant.sid, "second")
+    with Snapshot(api):
+        for name in ("second", "SECOND", " second "):
+            reply = api.call(
+                "PUT",
+                f"/rest/v1/centers/openstack/{first['id']}",
+                {"name": name, "notes": "x"},
+                sid=tenant.sid,
+            )
+            assert reply.status == 409, reply.body
+            assert reply.body["error_status"] == "NOT_UNIQUE" and reply.body["items"] == ["name"]
+            assert [e["path"] for e in reply.body["errors"]] == ["/body/name"]
+        reply = api.call("POST", "/rest/v1/centers/virtuozzo", center_body("First"), sid=tenant.sid)
+        assert reply.status == 409 and reply.body["items"] == ["name"]
+    # Renaming to its own name in another case is fine, and frees nothing else.
+    reply = api.call("PUT", f"/rest/v1/centers/openstack/{first['id']}", {"name": "FIRST"}, sid=tenant.sid)
+    assert reply.status == 200 and reply.body["stored_data"]["name"] == "FIRST"
+    renamed = api.call("PUT", f"/rest/v1/centers/openstack/{first['id']}", {"name": "third"}, sid=tenant.sid)
+    assert renamed.status == 200
+    assert api.call("POST", "/rest/v1/centers/openstack", center_body("first"), sid=tenant.sid).status == 201
+
+
+def test_put_on_the_other_type_path_is_not_found(api: Api, tenant: TenantAdmin) -> None:
+    center = create_center(api, tenant.sid)
+    with Snapshot(api):
+        reply = api.call("PUT", f"/rest/v1/centers/virtuozzo/{center['id']}", {"notes": "x"}, sid=tenant.sid)
+        assert reply.status == 404 and reply.body["error_status"] == "NOT_FOUND"
+
+
+def test_delete_a_center_used_by_a_pool_is_a_conflict(api: Api, tenant: TenantAdmin) -> None:
+    center = create_center(api, tenant.sid)
+    spare = create_center(api, tenant.sid, "spare")
+    pool = create_pool(api, tenant.sid, center["id"])
+    with Snapshot(api):
+        reply = api.call("DELETE", f"/rest/v1/centers/{center['id']}", sid=tenant.sid)
+        assert reply.status == 409, reply.body
+        assert reply.body["error_status"] == "CONFLICT"
+        assert str(pool["id"]) in reply.body["error_message"]
+    # A center used only as the pool's provisioning center is in use too.
+    moved = api.call(
+        "PUT",
+        f"/rest/v1/pools/{pool['id']}",
+        {"pool_definition": {"restrict_by": "C", "server_ids": [spare["id"]]}},
+        sid=tenant.sid,
+    )
+    assert moved.status == 200, moved.body
+    assert api.call("DELETE", f"/rest/v1/centers/{center['id']}", sid=tenant.sid).status == 409
+    assert api.call("DELETE", f"/rest/v1/pools/{pool['id']}", sid=tenant.sid).status == 204
+    assert api.call("DELETE", f"/rest/v1/centers/{center['id']}", sid=tenant.sid).status == 204
+
+
+def test_delete_removes_the_center_and_its_secret(api: Api, tenant: TenantAdmin) -> None:
+    center = create_center(api, tenant.sid)
+    keep = create_center(api, tenant.sid, "keep")
+    reply = api.call("DELETE", f"/rest/v1/centers/{center['id']}", sid=tenant.sid)
+    assert reply.status == 204 and reply.body is None
+    assert api.call("GET", f"/rest/v1/centers/{center['id']}", sid=tenant.sid).status == 404
+    assert api.call("DELETE", f"/rest/v1/centers/{center['id']}", sid=tenant.sid).status == 404
+    assert secrets_state(api.aws) == {center_secret_name(tenant.tenant_id, keep["id"]): CENTER_PASSWORD}
+    assert [c["name"] for c in api.call("GET", "/rest/v1/centers", sid=tenant.sid).body] == ["keep"]
+    # The name is free again.
+    assert api.call("POST", "/rest/v1/centers/openstack", center_body("lab"), sid=tenant.sid).status == 201
+
+
+def test_get_short_leaves_out_the_inventory(api: Api, tenant: TenantAdmin) -> None:
+    center = create_center(api, tenant.sid)
+    reply = api.call("GET", f"/rest/v1/centers/{center['id']}?short=1", sid=tenant.sid)
+    assert reply.status == 200
+    assert reply.body["center_info"] == {
+        "images": [],
+        "flavors": [],
+        "networks": [],
+        "availability_zones": [],
+        "security_groups": [],
+        "volume_types": [],
+    }
+    bad = api.call("GET", f"/rest/v1/centers/{center['id']}?short=2", sid=tenant.sid)
+    assert bad.status == 400 and [e["path"] for e in bad.body["errors"]] == ["/query/short"]
+
+
+def test_scan_queues_a_job(api: Api, tenant: TenantAdmin) -> None:
+    center = create_center(api, tenant.sid)
+    api.aws.queued()
+    reply = api.call("POST", f"/rest/v1/centers/{center['id']}/scan", sid=tenant.sid)
+    assert reply.status == 202, reply.body
+    assert reply.body["is_scanning"] == 1 and isinstance(reply.body["job_id"], int)
+    messages = api.aws.queued()
+    assert len(messages) == 1
+    assert messages[0]["type"] == "center.scan" and messages[0]["center_id"] == center["id"]
+    assert messages[0]["job_id"] == reply.body["job_id"]

@@ -1,0 +1,284 @@
+"""Our requests and responses against the REFERENCE's schemas (reference/leostream-rest-api-v1.json):
+automation written for the Leostream REST API v1 must keep working for the fields we share.
+
+Our extra fields are fine where the reference allows additional properties (it almost always does);
+types, enums, bounds and required fields of the shared fields must agree.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from tests.integration.api.builders import (
+    center_body,
+    create_center,
+    create_policy,
+    create_pool,
+    fast_backends,  # noqa: F401 - autouse
+    pool_body,
+    user_body,
+)
+from tests.integration.api.conftest import ADMIN_PASSWORD, Api, TenantAdmin
+
+REFERENCE = Path("/work/shared/reference/leostream-rest-api-v1.json")
+URI = "urn:leostream-rest-api-v1"
+
+pytestmark = pytest.mark.skipif(not REFERENCE.exists(), reason="the reference document is not available")
+
+
+@lru_cache(maxsize=1)
+def reference() -> dict[str, Any]:
+    return json.loads(REFERENCE.read_text())
+
+
+@lru_cache(maxsize=1)
+def _registry() -> Registry:
+    return Registry().with_resource(
+        URI, Resource.from_contents(reference(), default_specification=DRAFT202012)
+    )
+
+
+def problems(instance: Any, pointer: str) -> list[str]:
+    """Every way `instance` breaks the reference schema at `pointer` (`#/components/schemas/PoolFull`)."""
+    validator = Draft202012Validator(
+        {"$ref": f"{URI}{pointer}"}, registry=_registry(), format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+    return [f"{e.json_path}: {e.message}" for e in validator.iter_errors(instance)]
+
+
+def schema(name: str) -> str:
+    return f"#/components/schemas/{name}"
+
+
+def response_schema(path: str, method: str, status: str) -> str:
+    """The pointer of a path's inline response schema (`/session/login` has no named one)."""
+    escaped = path.replace("~", "~0").replace("/", "~1")
+    return f"#/paths/{escaped}/{method}/responses/{status}/content/application~1json/schema"
+
+
+def example(name: str) -> Any:
+    return copy.deepcopy(reference()["components"]["examples"][name]["value"])
+
+
+def assert_matches(instance: Any, pointer: str) -> None:
+    found = problems(instance, pointer)
+    assert found == [], f"{pointer}: " + "; ".join(found[:8])
+
+
+def test_the_checker_does_check() -> None:
+    """A wrong type in a shared field is caught (or every other test here would prove nothing)."""
+    assert problems({"id": "7", "name": "p", "parent_pool_id": 0}, schema("pool_item"))
+    assert problems({"name": "p", "pool_definition": {"restrict_by": "Q"}}, schema("PoolFull"))
+    assert problems({"stored_data": {"id": "x"}}, schema("RespUserCreated"))
+
+
+def test_session_login_and_logout(api: Api) -> None:
+    body = {"user_login": "admin", "password": ADMIN_PASSWORD}
+    assert_matches(body, schema("SessionLogin"))
+    reply = api.call("POST", "/rest/v1/session/login", body)
+    assert reply.status == 200
+    assert_matches(reply.body, response_schema("/session/login", "post", "200"))
+    assert isinstance(reply.body["sid"], str)
+    bad = api.call("POST", "/rest/v1/session/login", {**body, "password": "wrong-password"})
+    assert bad.status == 401
+    assert_matches(
+        bad.body,
+        schema("INVALID_CREDENTIALS")
+        if bad.body["error_status"] == "INVALID_CREDENTIALS"
+        else schema("UNAUTHORIZED"),
+    )
+    out = api.call("POST", "/rest/v1/session/logout", sid=reply.body["sid"])
+    assert out.status == 200
+    assert_matches(out.body, response_schema("/session/logout", "post", "200"))
+    gone = api.call("GET", "/rest/v1/pools", sid=reply.body["sid"])
+    assert gone.status == 401
+    assert_matches(gone.body, schema("UNAUTHORIZED"))
+
+
+def test_pools_in_the_reference_shapes(api: Api, tenant: TenantAdmin) -> None:
+    center = create_center(api, tenant.sid)
+    body = pool_body(center["id"])
+    assert_matches(body, schema("PoolAdd"))  # what we send is written from the reference
+    created = api.call("POST", "/rest/v1/pools", body, sid=tenant.sid)
+    assert created.status == 201
+    assert_matches(created.body, schema("RespPoolCreated"))
+    pool_id = created.body["stored_data"]["id"]
+
+    one = api.call("GET", f"/rest/v1/pools/{pool_id}", sid=tenant.sid)
+    assert_matches(one.body, schema("PoolFull"))
+    assert_matches(one.body["provision"]["center"], schema("CenterOpenStack"))
+    stats = one.body["pool_stats"]
+    for field in (
+        "total_vm",
+        "total_agent_running",
+        "total_vm_running",
+        "total_vm_stopped",
+        "total_vm_suspended",
+        "total_logged_in",
+        "total_connected",
+        "assigned_vm",
+        "available_vm",
+        "unavailable_vm",
+    ):
+        assert isinstance(stats[field], int), field
+
+    listed = api.call("GET", "/rest/v1/pools", sid=tenant.sid)
+    assert_matches(listed.body, schema("pool_array"))
+    for item in listed.body:
+        assert_matches(item, schema("pool_item"))
+
+    update = {"provision": {"provision_on_off": 1, "provision_threshold": 1}}
+    assert_matches(update, schema("PoolUpdate"))
+    updated = api.call("PUT", f"/rest/v1/pools/{pool_id}", update, sid=tenant.sid)
+    assert updated.status == 200
+    assert_matches(updated.body, schema("RespPoolCreated"))
+
+
+def test_the_reference_pool_add_example_is_accepted(api: Api, tenant: TenantAdmin) -> None:
+    center = create_center(api, tenant.sid)
+    body = example("PoolAdd")
+    body["pool_definition"]["server_ids"] = [center["id"]]  # the example's center 2 is theirs
+    reply = api.call("POST", "/rest/v1/pools", body, sid=tenant.sid)
+    assert reply.status == 201, reply.body
+    assert_matches(reply.body, schema("RespPoolCreated"))
+    stored = reply.body["stored_data"]
+    assert stored["name"] == body["name"] and stored["pool_definition"]["never_rogue"] == 0
+    assert stored["provision"]["provision_on_off"] == 0
+
+
+def test_an_attribute_pool_written_like_the_reference_update_example(api: Api, tenant: TenantAdmin) -> None:
+    """The PoolUpdate example's definition, minus what does not apply here (its num_disks rule, its Azure
+    center): attribute rules, their join and a parent pool."""
+    center = create_center(api, tenant.sid)
+    parent = create_pool(api, tenant.sid, center["id"], "parent")
+    definition = example("PoolUpdate")["pool_definition"]
+    definition["attributes"] = [rule for rule in definition["attributes"] if rule["vm_table_field"] == "name"]
+    definition["parent_pool_id"] = parent["id"]
+    body = {"name": "Attribute pool", "display_name": "", "pool_definition": definition}
+    assert_matches(body, schema("PoolAdd"))
+    reply = api.call("POST", "/rest/v1/pools", body, sid=tenant.sid)
+    assert reply.status == 201, reply.body
+    assert_matches(reply.body, schema("RespPoolCreated"))
+    assert reply.body["stored_data"]["pool_definition"]["attributes"] == definition["attributes"]
+
+
+def test_policies_and_assignments_in_the_reference_shapes(api: Api, tenant: TenantAdmin) -> None:
+    center = create_center(api, tenant.sid)
+    pool = create_pool(api, tenant.sid, center["id"])
+    policy_body = {
+        "name": "Test example Policy",
+        "is_default": 0,
+        "max_desktops": -1,
+        "session_expire_delay": 2880,
+        "single_desktop_only": 0,
+        "offer_empty_pools": 0,
+        "notes": "",
+    }
+    assert_matches(policy_body, schema("PolicyFull"))
+    created = api.call("POST", "/rest/v1/policies", policy_body, sid=tenant.sid)
+    assert created.status == 201, created.body
+    assert_matches(created.body, schema("RespPolicyCreated"))
+    policy_id = created.body["stored_data"]["id"]
+    assert_matches(
+        api.call("GET", f"/rest/v1/policies/{policy_id}", sid=tenant.sid).body, schema("PolicyFull")
+    )
+    assert_matches(api.call("GET", "/rest/v1/policies", sid=tenant.sid).body, schema("policies_array"))
+
+    assignment_body = {
+        "pool_id": pool["id"],
+        "offer_quantity": 1,
+        "power_on": 0,
+        "start_if_stopped": 1,
+        "kiosk": 0,
+        "display_mode": "0",
+        "backup_pool_id": 0,
+    }
+    assert_matches(assignment_body, schema("PoolAssignmentAdd"))
+    base = f"/rest/v1/policies/{policy_id}/pool-assignments"
+    added = api.call("POST", base, assignment_body, sid=tenant.sid)
+    assert added.status == 201, added.body
+    assert_matches(added.body, schema("RespPoolAssignmentCreated"))
+    assignment_id = added.body["stored_data"]["id"]
+    assert_matches(
+        api.call("GET", f"{base}/{assignment_id}", sid=tenant.sid).body, schema("PoolAssignmentFull")
+    )
+    assert_matches(api.call("GET", base, sid=tenant.sid).body, schema("pool_assignments_array"))
+    policy = api.call("GET", f"/rest/v1/policies/{policy_id}", sid=tenant.sid).body
+    for item in policy["pool_assignments"]:
+        assert_matches(item, schema("pool_assignments_item"))
+
+
+def test_users_as_the_reference_adds_them(api: Api, tenant: TenantAdmin) -> None:
+    create_policy(api, tenant.sid, "Default")
+    body = user_body("jdoe", "User", policy_name="Default", notes="")
+    assert_matches(body, schema("UserAdd"))
+    reply = api.call("POST", "/rest/v1/users", body, sid=tenant.sid)
+    assert reply.status == 201, reply.body
+    assert_matches(reply.body, schema("RespUserCreated"))
+    assert set(reply.body) == set(example("UserCreated")) and set(reply.body["stored_data"]) == {"id"}
+    again = api.call("POST", "/rest/v1/users", body, sid=tenant.sid)
+    assert again.status == 409
+    assert_matches(again.body, schema("NotUnique"))
+
+
+def test_system_health(api: Api, tenant: TenantAdmin) -> None:
+    reply = api.call("GET", "/rest/v1/system/health", sid=tenant.sid)
+    assert reply.status == 200
+    assert_matches(reply.body, schema("SystemHealth"))
+    assert reply.body["broker"]["msg"] == "OK"
+    assert reply.body["components"]["db_internal"] == {"msg": "OK", "reachable": 1}
+    assert reply.body["components"]["work_queue"] == {"msg": "OK", "running": 1}
+
+
+def test_centers_in_the_reference_shapes(api: Api, tenant: TenantAdmin) -> None:
+    created = api.call("POST", "/rest/v1/centers/openstack", center_body(), sid=tenant.sid)
+    assert created.status == 201
+    assert_matches(created.body, schema("RespStandard"))
+    center = created.body["stored_data"]
+    assert_matches(center, schema("CenterFull"))
+    assert center["flavor"] == "K"  # the reference's flavor of an OpenStack center
+    assert_matches(
+        api.call("GET", f"/rest/v1/centers/{center['id']}", sid=tenant.sid).body, schema("CenterFull")
+    )
+    listed = api.call("GET", "/rest/v1/centers", sid=tenant.sid)
+    assert_matches(listed.body, schema("center_array"))
+
+
+def test_errors_in_the_reference_shapes(api: Api, tenant: TenantAdmin) -> None:
+    center = create_center(api, tenant.sid)
+    create_pool(api, tenant.sid, center["id"])
+    reader = api.call(
+        "POST",
+        "/rest/v1/users",
+        user_body("reader", "Read-only Administrator", password="reader-pw"),
+        sid=tenant.sid,
+    )
+    assert reader.status == 201
+    reader_sid = api.login("reader", "reader-pw", domain="acme")
+
+    bad = api.call("POST", "/rest/v1/pools", {"name": "", "id": 4}, sid=tenant.sid)
+    assert bad.status == 400
+    assert_matches(bad.body, schema("BAD_DATA"))
+    assert_matches(bad.body["errors"], schema("ErrorsArray"))
+    not_unique = api.call("POST", "/rest/v1/centers/openstack", center_body(), sid=tenant.sid)
+    assert not_unique.status == 409
+    assert_matches(not_unique.body, schema("NotUnique"))
+    assert not_unique.body["items"] == ["name"]
+    conflict = api.call("DELETE", f"/rest/v1/centers/{center['id']}", sid=tenant.sid)
+    assert conflict.status == 409
+    assert_matches(conflict.body, schema("Conflict"))
+    denied = api.call("POST", "/rest/v1/policies", {"name": "x"}, sid=reader_sid)
+    assert denied.status == 403
+    assert_matches(denied.body, schema("INSUFFICIENT_PERMISSIONS"))
+    missing = api.call("GET", "/rest/v1/pools")
+    assert missing.status == 401
+    assert_matches(missing.body, schema("UNAUTHORIZED"))

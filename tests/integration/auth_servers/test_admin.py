@@ -1,0 +1,221 @@
+"""/rest/v1/auth-servers: create, read, update, delete; the bind password is write-only; one login
+domain names one server across all tenants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.services.auth_servers import server_secret_name
+from chalicelib.store import stores
+from tests.fixtures.aws import AwsStack
+from tests.integration.api.conftest import Api, TenantAdmin
+from tests.integration.auth_servers.conftest import minimal_ldap_body
+from tests.integration.client.conftest import make_tenant
+
+SECRET = "Bind-Secret-never-shown"
+
+
+def create(api: Api, sid: str, body: dict[str, Any], status: int = 201) -> Any:
+    reply = api.call("POST", "/rest/v1/auth-servers", body, sid=sid)
+    assert reply.status == status, reply.body
+    return reply.body
+
+
+def policy(api: Api, sid: str, name: str = "Staff") -> int:
+    reply = api.call("POST", "/rest/v1/policies", {"name": name}, sid=sid)
+    assert reply.status == 201, reply.body
+    return reply.body["stored_data"]["id"]
+
+
+def test_crud_with_write_only_password(api: Api, tenant: TenantAdmin, aws: AwsStack) -> None:
+    staff = policy(api, tenant.sid)
+    body = minimal_ldap_body(
+        rules=[
+            {"group": "cn=vdi-users,ou=groups,dc=dir,dc=example", "policy_id": staff},
+            {"any_user": 1, "policy_id": staff, "role_name": "read-only administrator"},
+        ]
+    )
+    stored = create(api, tenant.sid, body)["stored_data"]
+    assert SECRET not in str(stored)
+    assert stored["bind_password_set"] == 1 and "bind_password" not in stored
+    assert stored["login_attribute"] == "uid" and stored["domain"] == "dir.example"
+    assert stored["rules"] == [
+        {
+            "group": "cn=vdi-users,ou=groups,dc=dir,dc=example",
+            "any_user": 0,
+            "policy_id": staff,
+            "role_name": "User",
+        },
+        {"any_user": 1, "policy_id": staff, "role_name": "Read-only Administrator"},
+    ]
+    server_id = stored["id"]
+    assert stores.secrets.get(server_secret_name(tenant.tenant_id, server_id)) == SECRET
+    read = api.call("GET", f"/rest/v1/auth-servers/{server_id}", sid=tenant.sid).body
+    assert read == stored and SECRET not in str(read)
+    assert api.call("GET", "/rest/v1/auth-servers", sid=tenant.sid).body == [
+        {"id": server_id, "name": "dir", "type": "ldap", "domain": "dir.example"}
+    ]
+
+    updated = api.call(
+        "PUT",
+        f"/rest/v1/auth-servers/{server_id}",
+        {"bind_password": "New-Bind-Secret", "urls": ["ldaps://198.51.100.251"], "rules": []},
+        sid=tenant.sid,
+    )
+    assert updated.status == 200, updated.body
+    assert updated.body["stored_data"]["urls"] == ["ldaps://198.51.100.251"]
+    assert "New-Bind-Secret" not in str(updated.body)
+    assert stores.secrets.get(server_secret_name(tenant.tenant_id, server_id)) == "New-Bind-Secret"
+
+    assert api.call("DELETE", f"/rest/v1/auth-servers/{server_id}", sid=tenant.sid).status == 204
+    assert api.call("GET", f"/rest/v1/auth-servers/{server_id}", sid=tenant.sid).status == 404
+    assert stores.secrets.get(server_secret_name(tenant.tenant_id, server_id)) is None
+    # the domain is free again
+    create(api, tenant.sid, minimal_ldap_body(name="dir2"))
+
+
+def test_a_login_domain_names_one_server_across_tenants(
+    api: Api, system_sid: str, tenant: TenantAdmin
+) -> None:
+    other = make_tenant(api, system_sid, "globex")
+    create(api, tenant.sid, minimal_ldap_body())
+    for sid, name in ((tenant.sid, "second"), (other.sid, "theirs")):
+        taken = create(api, sid, minimal_ldap_body(name=name, domain="DIR.example"), status=409)
+        assert taken["error_status"] == "NOT_UNIQUE" and taken["items"] == ["domain"]
+    # another tenant's name is that tenant's domain; one's own name may be used
+    assert create(api, tenant.sid, minimal_ldap_body(name="x", domain="globex"), status=409)["items"] == [
+        "domain"
+    ]
+    create(
+        api,
+        tenant.sid,
+        {
+            "name": "locals",
+            "type": "local",
+            "domain": "acme",
+            "rules": [{"any_user": 1, "policy_id": policy(api, tenant.sid)}],
+        },
+    )
+    # moving a domain frees the old one
+    second = create(api, other.sid, minimal_ldap_body(name="theirs", domain="other.example"))["stored_data"]
+    moved = api.call(
+        "PUT", f"/rest/v1/auth-servers/{second['id']}", {"domain": "moved.example"}, sid=other.sid
+    )
+    assert moved.status == 200, moved.body
+    create(api, tenant.sid, minimal_ldap_body(name="reuse", domain="other.example"))
+    clash = api.call("PUT", f"/rest/v1/auth-servers/{second['id']}", {"domain": "dir.example"}, sid=other.sid)
+    assert clash.status == 409
+    assert (
+        api.call("GET", f"/rest/v1/auth-servers/{second['id']}", sid=other.sid).body["domain"]
+        == "moved.example"
+    )
+
+
+def test_tenants_never_see_each_others_servers(api: Api, system_sid: str, tenant: TenantAdmin) -> None:
+    other = make_tenant(api, system_sid, "globex")
+    mine = create(api, tenant.sid, minimal_ldap_body())["stored_data"]["id"]
+    assert api.call("GET", "/rest/v1/auth-servers", sid=other.sid).body == []
+    for method, body in (("GET", None), ("PUT", {"notes": "x"}), ("DELETE", None)):
+        assert api.call(method, f"/rest/v1/auth-servers/{mine}", body, sid=other.sid).status == 404
+    assert api.call("POST", f"/rest/v1/auth-servers/{mine}/test", sid=other.sid).status == 404
+
+
+BAD: list[tuple[dict[str, Any], str]] = [
+    ({"name": "x", "type": "ldap"}, "/body/domain"),
+    (minimal_ldap_body(type="kerberos"), "/body/type"),
+    (minimal_ldap_body(domain="bad domain"), "/body/domain"),
+    (minimal_ldap_body(domain="-x"), "/body/domain"),
+    (minimal_ldap_body(domain="system"), "/body/domain"),
+    (minimal_ldap_body(urls=[]), "/body/urls"),
+    (minimal_ldap_body(urls=["http://x"]), "/body/urls/0"),
+    (minimal_ldap_body(urls=["ldap://"]), "/body/urls/0"),
+    (minimal_ldap_body(urls=["ldap://a:99999"]), "/body/urls"),
+    (minimal_ldap_body(urls="ldap://x"), "/body/urls"),
+    (minimal_ldap_body(bind_dn=None), "/body/bind_dn"),
+    (minimal_ldap_body(bind_password=None), "/body/bind_password"),
+    (minimal_ldap_body(bind_password=""), "/body/bind_password"),
+    (minimal_ldap_body(search_base=None), "/body/search_base"),
+    (minimal_ldap_body(group_membership="nested"), "/body/group_membership"),
+    (minimal_ldap_body(group_membership="group_search"), "/body/group_search_base"),
+    (minimal_ldap_body(group_member_attribute="owner"), "/body/group_member_attribute"),
+    (minimal_ldap_body(login_attribute="uid)(x"), "/body/login_attribute"),
+    (minimal_ldap_body(connect_timeout_seconds=0), "/body/connect_timeout_seconds"),
+    (minimal_ldap_body(receive_timeout_seconds=1000), "/body/receive_timeout_seconds"),
+    (minimal_ldap_body(start_tls=2), "/body/start_tls"),
+    (minimal_ldap_body(rules=[{"policy_id": 1}]), "/body/rules/0"),
+    (minimal_ldap_body(rules=[{"group": "g", "any_user": 1, "policy_id": 1}]), "/body/rules/0"),
+    (minimal_ldap_body(rules=[{"group": "g", "policy_id": 0}]), "/body/rules/0/policy_id"),
+    (minimal_ldap_body(rules=[{"group": "g", "policy_id": 999}]), "/body/rules/0/policy_id"),
+    (
+        minimal_ldap_body(rules=[{"group": "g", "policy_id": 1, "role_name": "King"}]),
+        "/body/rules/0/role_name",
+    ),
+    (minimal_ldap_body(rules="any"), "/body/rules"),
+    (minimal_ldap_body(extra=1), "/body"),
+    (
+        {"name": "l", "type": "local", "domain": "l.example", "rules": [{"group": "g", "policy_id": 1}]},
+        "/body/rules/0/group",
+    ),
+]
+
+
+def test_bad_input_names_the_field_and_changes_nothing(api: Api, tenant: TenantAdmin, aws: AwsStack) -> None:
+    policy(api, tenant.sid)  # policy 1 exists
+    for body, path in BAD:
+        reply = api.call("POST", "/rest/v1/auth-servers", body, sid=tenant.sid)
+        assert reply.status == 400, (body, reply.body)
+        assert reply.body["error_status"] == "BAD_DATA"
+        assert any(e["path"].startswith(path) for e in reply.body["errors"]), (path, reply.body)
+    assert api.call("GET", "/rest/v1/auth-servers", sid=tenant.sid).body == []
+    assert stores.secrets.get(server_secret_name(tenant.tenant_id, 1)) is None
+    server = create(api, tenant.sid, minimal_ldap_body())["stored_data"]
+    for body in (
+        {"urls": []},
+        {"domain": None},
+        {"type": "x"},
+        {"id": server["id"] + 1},
+        {"bind_dn": None},
+        {"rules": [{"group": "g", "policy_id": 404}]},
+        {"bind_password": ""},
+    ):
+        reply = api.call("PUT", f"/rest/v1/auth-servers/{server['id']}", body, sid=tenant.sid)
+        assert reply.status == 400, (body, reply.body)
+    assert api.call("GET", f"/rest/v1/auth-servers/{server['id']}", sid=tenant.sid).body == server
+
+
+def test_switching_to_local_drops_the_directory_settings_and_secret(api: Api, tenant: TenantAdmin) -> None:
+    server = create(api, tenant.sid, minimal_ldap_body())["stored_data"]
+    reply = api.call("PUT", f"/rest/v1/auth-servers/{server['id']}", {"type": "local"}, sid=tenant.sid)
+    assert reply.status == 200, reply.body
+    assert reply.body["stored_data"]["bind_password_set"] == 0 and reply.body["stored_data"]["urls"] == []
+    assert stores.secrets.get(server_secret_name(tenant.tenant_id, server["id"])) is None
+    back = api.call(
+        "PUT",
+        f"/rest/v1/auth-servers/{server['id']}",
+        {
+            "type": "ldap",
+            **{k: v for k, v in minimal_ldap_body().items() if k in ("urls", "bind_dn", "search_base")},
+        },
+        sid=tenant.sid,
+    )
+    assert back.status == 400 and back.body["errors"][0]["path"] == "/body/bind_password"
+
+
+def test_admin_rights(api: Api, tenant: TenantAdmin) -> None:
+    assert api.call("GET", "/rest/v1/auth-servers").status == 401
+    assert api.call("POST", "/rest/v1/auth-servers", minimal_ldap_body()).status == 401
+    api.call(
+        "POST",
+        "/rest/v1/users",
+        {
+            "is_local": 1,
+            "user_login": "viewer",
+            "name": "V",
+            "password": "viewer-pw",
+            "role_name": "Read-only Administrator",
+        },
+        sid=tenant.sid,
+    )
+    viewer = api.login("viewer", "viewer-pw", domain="acme")
+    assert api.call("GET", "/rest/v1/auth-servers", sid=viewer).status == 200
+    assert api.call("POST", "/rest/v1/auth-servers", minimal_ldap_body(), sid=viewer).status == 403

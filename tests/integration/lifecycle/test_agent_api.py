@@ -1,0 +1,181 @@
+"""`/agent/v1` in-process: who may register, what an agent token opens, what an event costs."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from chalicelib.domain.errors import Unauthorized
+from chalicelib.schemas.agent import AgentRegister
+from chalicelib.services import agents, pool_stats
+from chalicelib.settings import reset_settings
+from chalicelib.store.metrics import count_requests
+from chalicelib.store.models import DesktopRecord
+from tests.integration.api.conftest import Reply
+from tests.integration.lifecycle.conftest import LifecycleWorld, make_tenant
+
+READS = {"GetItem", "BatchGetItem", "Query", "Scan"}
+
+
+def ready(world: LifecycleWorld, **assignment: Any) -> DesktopRecord:
+    pool_id = world.pool("office", threshold=1, maximum=1, deletable=0)
+    world.policy(pool_id, **assignment)
+    world.user("alice")
+    world.provision()
+    [desktop] = world.pool_desktops(pool_id)
+    world.client_login("alice")
+    return world.desktop(int(desktop.id))
+
+
+def registration_token(world: LifecycleWorld, desktop: DesktopRecord) -> str:
+    return json.loads(world.registration_file(desktop).read_text())["registration_token"]
+
+
+def register(world: LifecycleWorld, desktop: DesktopRecord, token: str, instance: str | None = None) -> Reply:
+    return world.api.call("POST", "/agent/v1/register",
+                          {"instance_uuid": instance or desktop.instance_id, "registration_token": token,
+                           "hostname": "desk", "agent_version": "test"})
+
+
+def event(world: LifecycleWorld, token: str | None, body: dict[str, Any]) -> Reply:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return world.api.call("POST", "/agent/v1/events", body, headers=headers)
+
+
+def test_registration_needs_the_desktops_own_unused_token(api_world: LifecycleWorld) -> None:
+    world = api_world
+    desktop = ready(world)
+    token = registration_token(world, desktop)
+    assert "registration_hash" in desktop.doc and token not in json.dumps(desktop.doc)
+    forged = f"{world.tenant.tenant_id}.{desktop.id}.{secrets.token_urlsafe(32)}"
+    for bad in (register(world, desktop, forged), register(world, desktop, "not-a-token"),
+                register(world, desktop, token, instance="00000000-0000-4000-8000-999999999999")):
+        assert bad.status == 401 and bad.body["error_status"] == "UNAUTHORIZED", bad.body
+    good = register(world, desktop, token)
+    assert good.status == 201 and good.headers.get("Cache-Control") == "no-store"
+    assert good.body["desktop_id"] == desktop.id and good.body["agent_token"].startswith(
+        f"{world.tenant.tenant_id}.{desktop.id}.")
+    reused = register(world, desktop, token)
+    assert reused.status == 401
+    record = world.desktop(int(desktop.id))
+    assert "registration_hash" not in record.doc and record.doc["agent"]["hostname"] == "desk"
+    assert good.body["agent_token"] not in json.dumps(record.doc)
+    assert len(world.logs(type="agent.register_refused")) == 3  # the garbage token names no desktop
+    assert len(world.logs(type="agent.registered")) == 1
+
+
+def test_one_token_registers_once_even_when_two_agents_race(api_world: LifecycleWorld) -> None:
+    world = api_world
+    desktop = ready(world)
+    body = AgentRegister(instance_uuid=str(desktop.instance_id),
+                         registration_token=registration_token(world, desktop))
+    outcomes: list[str] = []
+    barrier = threading.Barrier(3)
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            agents.register(body)
+            outcomes.append("registered")
+        except Unauthorized:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=attempt) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["refused", "refused", "registered"]
+
+
+def test_events_need_the_agent_token_and_valid_bodies(api_world: LifecycleWorld) -> None:
+    world = api_world
+    desktop = ready(world)
+    token = register(world, desktop, registration_token(world, desktop)).body["agent_token"]
+    assert event(world, None, {"event": "heartbeat"}).status == 401
+    forged = f"{world.tenant.tenant_id}.{desktop.id}.{'x' * 43}"
+    assert event(world, forged, {"event": "heartbeat"}).status == 401
+    bad = event(world, token, {"event": "explode"})
+    assert bad.status == 400 and bad.body["errors"][0]["path"] == "/body/event"
+    late = event(world, token, {"event": "login", "user": "alice", "time": "yesterday"})
+    assert late.status == 400 and late.body["errors"][0]["path"] == "/body/time"
+    ok = event(world, token, {"event": "login", "user": "alice", "time": time.time() - 5})
+    assert ok.status == 200 and ok.body == {"accepted": True, "heartbeat_seconds": 30,
+                                            "session": {**ok.body["session"], "state": "connected"}}
+    stale = event(world, token, {"event": "logout", "user": "alice", "time": time.time() - 60})
+    assert stale.status == 200 and stale.body["accepted"] is False
+    assert stale.body["session"]["state"] == "connected"
+    again = event(world, token, {"event": "login", "user": "alice", "time": ok.body["session"]["since"]})
+    assert again.body["accepted"] is False
+    shown = world.api.call("GET", f"/rest/v1/desktops/{desktop.id}", sid=world.sid).body
+    assert shown["agent_running"] == 1 and shown["session"]["user"] == "alice"
+
+
+def test_an_admin_issues_a_new_registration_and_the_old_agent_token_stops(api_world: LifecycleWorld,
+                                                                          system_sid: str) -> None:
+    world = api_world
+    desktop = ready(world)
+    old = register(world, desktop, registration_token(world, desktop)).body["agent_token"]
+    issued = world.api.call("POST", f"/rest/v1/desktops/{desktop.id}/agent-registration", sid=world.sid)
+    assert issued.status == 201 and issued.body["instance_id"] == desktop.instance_id
+    assert event(world, old, {"event": "heartbeat"}).status == 401
+    fresh = register(world, desktop, issued.body["registration_token"])
+    assert fresh.status == 201
+    assert event(world, fresh.body["agent_token"], {"event": "heartbeat"}).status == 200
+    other = make_tenant(world.api, system_sid, "globex")
+    foreign = world.api.call("POST", f"/rest/v1/desktops/{desktop.id}/agent-registration", sid=other.sid)
+    assert foreign.status == 404
+
+
+def test_an_event_costs_at_most_two_reads(api_world: LifecycleWorld) -> None:
+    world = api_world
+    plan = world.release_plan("timers", on_disconnect={"action": "logout", "after_minutes": 5})
+    power = world.power_plan("power", on_disconnect={"action": "suspend", "after_minutes": 60})
+    desktop = ready(world, plan_release_id=plan, plan_power_control_id=power)
+    token = register(world, desktop, registration_token(world, desktop)).body["agent_token"]
+    event(world, token, {"event": "login", "user": "alice"})  # records the desktop's assignment
+    assert world.desktop(int(desktop.id)).doc["assignment"]["plan_release_id"] == plan
+    for body in ({"event": "heartbeat"}, {"event": "disconnect", "user": "alice"},
+                 {"event": "reconnect", "user": "alice"}, {"event": "disconnect", "user": "alice"}):
+        time.sleep(0.01)
+        with count_requests() as counted:
+            reply = event(world, token, body)
+        assert reply.status == 200, reply.body
+        reads = {op: n for op, n in counted.by_operation.items() if op in READS}
+        assert sum(reads.values()) <= 2, counted.calls
+        writes = counted.by_operation.get("PutItem", 0) + counted.by_operation.get("UpdateItem", 0)
+        assert counted.by_operation.get("GetItem") == 1 and writes >= 0
+    timers = world.desktop(int(desktop.id)).doc["timers"]
+    assert {t["kind"] for t in timers} == {"disconnect", "power_disconnect"}
+
+
+def test_a_deleted_desktops_agent_is_refused(api_world: LifecycleWorld) -> None:
+    world = api_world
+    desktop = ready(world)
+    token = register(world, desktop, registration_token(world, desktop)).body["agent_token"]
+    record = world.desktop(int(desktop.id))
+    record.lifecycle = "deleted"
+    record.save()
+    assert event(world, token, {"event": "heartbeat"}).status == 401
+
+
+def test_the_agent_window_is_a_setting(api_world: LifecycleWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = api_world
+    desktop = ready(world)
+    token = register(world, desktop, registration_token(world, desktop)).body["agent_token"]
+    event(world, token, {"event": "heartbeat"})
+    record = world.desktop(int(desktop.id))
+    assert pool_stats.view_of(record, time.time() + 170).agent_running
+    monkeypatch.setenv("BROKER_AGENT_WINDOW_SECONDS", "60")
+    reset_settings()
+    try:
+        assert not pool_stats.view_of(record, time.time() + 70).agent_running
+        assert pool_stats.view_of(record, time.time() + 30).agent_running
+    finally:
+        monkeypatch.delenv("BROKER_AGENT_WINDOW_SECONDS")
+        reset_settings()

@@ -1,0 +1,58 @@
+"""Connection details: the .rdp file, the HTML5 URL, and the option checks of protocol plans."""
+
+from __future__ import annotations
+
+from chalicelib.domain import connection
+
+
+def test_rdp_file_names_the_address_port_and_user() -> None:
+    text = connection.render_rdp(
+        "203.0.113.5",
+        3390,
+        "alice",
+        {"screen mode id": 2, "redirectclipboard": True, "gatewayhostname": "gw.example"},
+    )
+    lines = text.split("\r\n")
+    assert lines[0] == "full address:s:203.0.113.5:3390"
+    assert lines[1] == "username:s:alice"
+    assert "screen mode id:i:2" in lines and "redirectclipboard:i:1" in lines
+    assert "gatewayhostname:s:gw.example" in lines
+    assert text.endswith("\r\n")
+
+
+def test_rdp_file_cannot_be_injected_into() -> None:
+    text = connection.render_rdp(
+        "203.0.113.5",
+        3389,
+        "eve\r\nfull address:s:evil:1",
+        {"full address": "x", "bad:key": "y", "note": "a\nb"},
+    )
+    assert [line for line in text.split("\r\n") if line.startswith("full address")] == [
+        "full address:s:203.0.113.5:3389"
+    ]
+    assert "evil" in text.split("\r\n")[1]  # stays inside the username line
+    assert "bad:key" not in text
+    assert "note:s:a b" in text
+
+
+def test_option_problems() -> None:
+    assert connection.option_problems("rdp", {"screen mode id": 2}) == []
+    assert [k for k, _ in connection.option_problems("rdp", {"Full Address": "x"})] == ["Full Address"]
+    assert [k for k, _ in connection.option_problems("vnc", {"a:b": 1})] == ["a:b"]
+    assert [k for k, _ in connection.option_problems("ssh", {"banner": "x\ny"})] == ["banner"]
+    assert connection.option_problems("vnc", {"username": "x"}) == []
+
+
+def test_html5_url_on_the_gateway() -> None:
+    url = connection.html5_url(
+        "https://gw.example/guac/", "203.0.113.5", 3389, 12, {"remote_protocol": "vnc"}
+    )
+    assert url == "https://gw.example/guac/?desktop=12&host=203.0.113.5&port=3389&protocol=vnc"
+    assert connection.html5_url("https://gw.example/x?tenant=a", "h", 1, 2).startswith(
+        "https://gw.example/x?tenant=a&desktop=2"
+    )
+
+
+def test_rdp_filename_is_safe() -> None:
+    assert connection.rdp_filename("desk 001/../x") == "desk-001-..-x.rdp"
+    assert connection.rdp_filename("..") == "desktop.rdp"
