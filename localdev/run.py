@@ -214,6 +214,7 @@ def main() -> int:
                 stop.wait(1)
         except KeyboardInterrupt:
             pass
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
         say("stopping...")
         timer.stopping.set()
         server.shutdown()
