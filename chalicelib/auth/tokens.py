@@ -12,7 +12,6 @@ import secrets
 import time
 from dataclasses import dataclass
 
-import jwt
 
 ALGORITHM = "HS256"
 ISSUER = "vdi-broker"
@@ -51,6 +50,8 @@ def issue(key: str, *, tenant_id: int, user_id: int, login: str, policy_id: int 
     payload = {"iss": ISSUER, "aud": AUDIENCE, "sub": login, "tid": tenant_id, "uid": user_id,
                "pid": claims.policy_id, "srv": claims.auth_server_id, "iat": issued,
                "exp": claims.expires_at, "jti": claims.jti}
+    import jwt  # imported on first use: PyJWT pulls in `cryptography`, which admin requests never need
+
     return jwt.encode(payload, key, algorithm=ALGORITHM), claims
 
 
@@ -58,6 +59,8 @@ def read(key: str, token: str, now: float | None = None) -> TokenClaims:
     """The claims of a valid token; TokenInvalid otherwise (bad signature, expired, malformed...)."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise TokenInvalid("missing or oversized token")
+    import jwt  # see issue()
+
     options = {"require": _REQUIRED}
     try:
         if now is not None:

@@ -18,7 +18,7 @@ from pydantic import (
 class StrictModel(BaseModel):
     """Request bodies: unknown fields, wrong JSON types and out-of-range values are BAD_DATA."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 def _drop_null_from_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
@@ -58,7 +58,7 @@ class UpdateModel(StrictModel):
 class OutModel(BaseModel):
     """Response bodies: documented fields only, serialised without nulls."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 def _as_int_flag(value: int | bool) -> int:
@@ -106,4 +106,4 @@ class ErrorBody(OutModel):
 class QueryModel(BaseModel):
     """Query strings arrive as text: numbers are parsed, unknown parameters are ignored."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
