@@ -14,8 +14,9 @@ def main() -> None:
     from app import app
 
     factory = CLIFactory(project_dir=str(ROOT))
-    server = factory.create_local_server(app, factory.create_config_obj(chalice_stage_name="dev"), "127.0.0.1",
-                                         int(sys.argv[1]))
+    server = factory.create_local_server(
+        app, factory.create_config_obj(chalice_stage_name="dev"), "127.0.0.1", int(sys.argv[1])
+    )
     server.serve_forever()
 
 

@@ -48,20 +48,45 @@ def _seed() -> None:
     tenant_id = int(tenants.create_tenant(system, TenantBody(name="bench")).id)
     admin = Caller(tenant_id=tenant_id, user_id=0, login="boss", role="Administrator")
     # A pool needs an existing center for its definition: use an attribute rule instead.
-    pool = pools.create_pool(admin, PoolBody.model_validate(
-        {"name": "bench", "pool_definition": {"restrict_by": "A", "attributes": [
-            {"vm_table_field": "name", "condition_type": "bw", "text_to_match": "bench-"}]}}))
+    pool = pools.create_pool(
+        admin,
+        PoolBody.model_validate(
+            {
+                "name": "bench",
+                "pool_definition": {
+                    "restrict_by": "A",
+                    "attributes": [
+                        {"vm_table_field": "name", "condition_type": "bw", "text_to_match": "bench-"}
+                    ],
+                },
+            }
+        ),
+    )
     policy = policies.create_policy(admin, PolicyBody(name="bench", is_default=1))
     policies.add_assignment(admin, int(policy.id), PoolAssignmentBody(pool_id=int(pool.id)))
     store = DesktopStore()
-    records = [store.new(tenant_id, 1, int(pool.id), f"bench-{n:03d}", display_name=f"bench {n}",
-                         lifecycle="active", available=True, deletable=False, power_state="running",
-                         instance_id=f"i-{n}", doc={"fixed_addresses": [f"198.51.100.{n + 10}"]})
-               for n in range(USERS)]
+    records = [
+        store.new(
+            tenant_id,
+            1,
+            int(pool.id),
+            f"bench-{n:03d}",
+            display_name=f"bench {n}",
+            lifecycle="active",
+            available=True,
+            deletable=False,
+            power_state="running",
+            instance_id=f"i-{n}",
+            doc={"fixed_addresses": [f"198.51.100.{n + 10}"]},
+        )
+        for n in range(USERS)
+    ]
     PoolCounters().reserve_with_records(tenant_id, int(pool.id), None, records)
     for n in range(USERS):
-        users.create_user(admin, UserAdd(is_local=1, user_login=f"user{n}", name=f"User {n}",
-                                         password=PASSWORD, role_name="User"))
+        users.create_user(
+            admin,
+            UserAdd(is_local=1, user_login=f"user{n}", name=f"User {n}", password=PASSWORD, role_name="User"),
+        )
 
 
 def _requests_per_login() -> int:
@@ -80,8 +105,14 @@ def run_login_bench() -> dict[str, Any]:
     from tests.fixtures.aws import TEST_ENV, reset_broker_caches
 
     aws = AwsServer("127.0.0.1", _free_port()).start()
-    env = {**os.environ, **TEST_ENV, "AWS_ENDPOINT_URL": aws.url, "BROKER_STAGE": "bench",
-           "BROKER_QUEUE_NAME": "broker-bench-provisioning", "BROKER_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        **TEST_ENV,
+        "AWS_ENDPOINT_URL": aws.url,
+        "BROKER_STAGE": "bench",
+        "BROKER_QUEUE_NAME": "broker-bench-provisioning",
+        "BROKER_LOG_LEVEL": "WARNING",
+    }
     saved = dict(os.environ)
     os.environ.update(env)
     reset_broker_caches()
@@ -95,8 +126,13 @@ def run_login_bench() -> dict[str, Any]:
         _seed()
         dynamodb_per_login = _requests_per_login()
         port = _free_port()
-        broker = subprocess.Popen([sys.executable, "-m", "bench.broker_server", str(port)], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        broker = subprocess.Popen(
+            [sys.executable, "-m", "bench.broker_server", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
@@ -110,8 +146,11 @@ def run_login_bench() -> dict[str, Any]:
 
         def login(n: int) -> float:
             started = time.perf_counter()
-            reply = session.post(f"{base}/client/v1/login", timeout=60,
-                                 json={"user_login": f"user{n % USERS}", "password": PASSWORD, "domain": "bench"})
+            reply = session.post(
+                f"{base}/client/v1/login",
+                timeout=60,
+                json={"user_login": f"user{n % USERS}", "password": PASSWORD, "domain": "bench"},
+            )
             assert reply.status_code == 200 and reply.json()["desktops"], reply.text
             return time.perf_counter() - started
 

@@ -28,8 +28,13 @@ def run_deficit_bench(deficit: int = 50) -> dict[str, Any]:
     admin.identity.assign_project_role_to_user(project, demo, next(admin.identity.roles(name="member")))
     admin.compute.update_quota_set(project.id, instances=deficit + 10, cores=4 * deficit, ram=1024 * 1024)
     admin.network.update_quota(project.id, port=deficit + 20)
-    access = CenterAccess(auth_url=stack.KEYSTONE_URL, domain=stack.DOMAIN, project=name, username="demo",
-                          password=stack.PASSWORD)
+    access = CenterAccess(
+        auth_url=stack.KEYSTONE_URL,
+        domain=stack.DOMAIN,
+        project=name,
+        username="demo",
+        password=stack.PASSWORD,
+    )
     try:
         return _measure(access, deficit)
     finally:
@@ -59,24 +64,49 @@ def _measure(access: CenterAccess, deficit: int) -> dict[str, Any]:
         from chalicelib.store.queue import queue_url
 
         admin = Caller(tenant_id=1, user_id=1, login="bench", role="Administrator")
-        center = centers.create_center(admin, "openstack", CenterCreate(
-            name="bench", auth_url=access.auth_url, domain=access.domain, project=access.project,
-            username=access.username, password=access.password))
+        center = centers.create_center(
+            admin,
+            "openstack",
+            CenterCreate(
+                name="bench",
+                auth_url=access.auth_url,
+                domain=access.domain,
+                project=access.project,
+                username=access.username,
+                password=access.password,
+            ),
+        )
         sqs = client("sqs")
         sqs.purge_queue(QueueUrl=queue_url())
         cloud = open_cloud(access)
         cloud.reset_request_counts()
-        body = PoolBody.model_validate({
-            "name": "deficit", "pool_definition": {"restrict_by": "C", "server_ids": [int(center.id)]},
-            "provision": {"provision_on_off": 1, "provision_threshold": deficit, "provision_max": deficit,
-                          "provision_vm_name": "bench-{SEQUENCE:3}",
-                          "center": {"type": "openstack", "id": int(center.id), "image": "cirros-fake",
-                                     "flavor": "m1.tiny", "network": "private", "availability_zone": "az1"}}})
+        body = PoolBody.model_validate(
+            {
+                "name": "deficit",
+                "pool_definition": {"restrict_by": "C", "server_ids": [int(center.id)]},
+                "provision": {
+                    "provision_on_off": 1,
+                    "provision_threshold": deficit,
+                    "provision_max": deficit,
+                    "provision_vm_name": "bench-{SEQUENCE:3}",
+                    "center": {
+                        "type": "openstack",
+                        "id": int(center.id),
+                        "image": "cirros-fake",
+                        "flavor": "m1.tiny",
+                        "network": "private",
+                        "availability_zone": "az1",
+                    },
+                },
+            }
+        )
         started = time.perf_counter()
         pools.create_pool(admin, body)
         handled = 0
         while handled == 0:
-            for message in sqs.receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10).get("Messages", []):
+            for message in sqs.receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10).get(
+                "Messages", []
+            ):
                 if '"pool.check"' in message["Body"]:
                     handle_message(message["Body"])
                     handled += 1

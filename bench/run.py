@@ -36,7 +36,9 @@ def _import_seconds(statement: str, runs: int = 5) -> float:
     )
     best = float("inf")
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+        )
         best = min(best, float(out.stdout.split()[0]))
     return best
 
@@ -45,7 +47,9 @@ def bench_cold_start() -> dict[str, Any]:
     floor = _import_seconds("import chalice, boto3, pynamodb, pydantic")
     handler = _import_seconds("import app")
     code = "import sys, app; print(int('openstack' in sys.modules))"
-    imported = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    imported = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     return {
         "import_floor_seconds": round(floor, 3),
         "import_app_seconds": round(handler, 3),
@@ -67,19 +71,42 @@ def bench_pool_stats(pools: int = 100, desktops_per_pool: int = 100) -> dict[str
         TenantRecord(tenant_id=0, id=1, name="bench", doc={}, created=now, updated=now).save()
         with PoolRecord.batch_write() as batch:
             for pool_id in range(1, pools + 1):
-                batch.save(PoolRecord(tenant_id=1, id=pool_id, name=f"pool-{pool_id}", created=now, updated=now,
-                                      doc={"pool_definition": {"restrict_by": "C", "server_ids": [1]},
-                                           "provision": {"provision_on_off": 0}}))
+                batch.save(
+                    PoolRecord(
+                        tenant_id=1,
+                        id=pool_id,
+                        name=f"pool-{pool_id}",
+                        created=now,
+                        updated=now,
+                        doc={
+                            "pool_definition": {"restrict_by": "C", "server_ids": [1]},
+                            "provision": {"provision_on_off": 0},
+                        },
+                    )
+                )
         with DesktopRecord.batch_write() as batch:
             for pool_id in range(1, pools + 1):
                 for n in range(desktops_per_pool):
                     desktop_id = pool_id * 1000 + n
-                    batch.save(DesktopRecord(
-                        tenant_id=1, id=desktop_id, name=f"d-{desktop_id}", center_id=1,
-                        center_key=center_key(1, 1), pool_id=pool_id, pool_key=pool_key(1, pool_id),
-                        power_state="running" if n % 3 else "stopped", available=True, deletable=False,
-                        lifecycle="active", assigned_user_id=7 if n % 4 == 0 else None,
-                        doc={"fixed_addresses": ["198.51.100.7"]}, created=now, updated=now))
+                    batch.save(
+                        DesktopRecord(
+                            tenant_id=1,
+                            id=desktop_id,
+                            name=f"d-{desktop_id}",
+                            center_id=1,
+                            center_key=center_key(1, 1),
+                            pool_id=pool_id,
+                            pool_key=pool_key(1, pool_id),
+                            power_state="running" if n % 3 else "stopped",
+                            available=True,
+                            deletable=False,
+                            lifecycle="active",
+                            assigned_user_id=7 if n % 4 == 0 else None,
+                            doc={"fixed_addresses": ["198.51.100.7"]},
+                            created=now,
+                            updated=now,
+                        )
+                    )
         started = time.perf_counter()
         with count_requests() as counted:
             done = pool_stats.run_pool_stats("bench")
@@ -123,12 +150,19 @@ ROWS = [
     ("import_time_ratio", "import time of app / chalice+boto3+pynamodb+pydantic", "target <= 1.3"),
     ("openstack_imported_on_http_path", "openstack imported on the HTTP path", "must be false"),
     ("deficit50_seconds", "seconds until 50 creates reached Nova", "OpenUDS: one per 19 s; target <= 10"),
-    ("openstack_requests_per_desktop", "OpenStack requests per desktop (beyond token/inventory)", "target <= 3"),
+    (
+        "openstack_requests_per_desktop",
+        "OpenStack requests per desktop (beyond token/inventory)",
+        "target <= 3",
+    ),
     ("openstack_token_requests", "  token requests during the check", ""),
     ("openstack_inventory_requests", "  inventory/name-resolution requests during the check", ""),
     ("pool_stats_seconds", "pool_stats, 100 pools x 100 desktops: seconds", ""),
-    ("pool_stats_dynamodb_requests", "pool_stats, 100 pools x 100 desktops: DynamoDB requests",
-     "grows with pools, not desktops"),
+    (
+        "pool_stats_dynamodb_requests",
+        "pool_stats, 100 pools x 100 desktops: DynamoDB requests",
+        "grows with pools, not desktops",
+    ),
 ]
 
 
@@ -150,7 +184,7 @@ def main() -> int:
     print(f"{'-' * width}  {'-' * 10}  {'-' * 40}")
     for key, label, anchor in ROWS:
         value = results.get(key, "n/a")
-        print(f"{label.ljust(width)}  {str(value):>10}  {anchor}")
+        print(f"{label.ljust(width)}  {value!s:>10}  {anchor}")
     for key, value in results.items():
         if key.endswith("_error"):
             print(f"! {key}: {value}")
@@ -160,7 +194,7 @@ def main() -> int:
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def median(values: list[float]) -> float:

@@ -12,7 +12,6 @@ import secrets
 import time
 from dataclasses import dataclass
 
-
 ALGORITHM = "HS256"
 ISSUER = "vdi-broker"
 AUDIENCE = "vdi-broker-client"
@@ -40,16 +39,40 @@ class TokenClaims:
     jti: str
 
 
-def issue(key: str, *, tenant_id: int, user_id: int, login: str, policy_id: int | None,
-          auth_server_id: int | None, lifetime_seconds: int,
-          now: float | None = None) -> tuple[str, TokenClaims]:
+def issue(
+    key: str,
+    *,
+    tenant_id: int,
+    user_id: int,
+    login: str,
+    policy_id: int | None,
+    auth_server_id: int | None,
+    lifetime_seconds: int,
+    now: float | None = None,
+) -> tuple[str, TokenClaims]:
     issued = int(now if now is not None else time.time())
-    claims = TokenClaims(tenant_id=tenant_id, user_id=user_id, login=login, policy_id=int(policy_id or 0),
-                         auth_server_id=int(auth_server_id or 0), issued_at=issued,
-                         expires_at=issued + lifetime_seconds, jti=secrets.token_urlsafe(16))
-    payload = {"iss": ISSUER, "aud": AUDIENCE, "sub": login, "tid": tenant_id, "uid": user_id,
-               "pid": claims.policy_id, "srv": claims.auth_server_id, "iat": issued,
-               "exp": claims.expires_at, "jti": claims.jti}
+    claims = TokenClaims(
+        tenant_id=tenant_id,
+        user_id=user_id,
+        login=login,
+        policy_id=int(policy_id or 0),
+        auth_server_id=int(auth_server_id or 0),
+        issued_at=issued,
+        expires_at=issued + lifetime_seconds,
+        jti=secrets.token_urlsafe(16),
+    )
+    payload = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": login,
+        "tid": tenant_id,
+        "uid": user_id,
+        "pid": claims.policy_id,
+        "srv": claims.auth_server_id,
+        "iat": issued,
+        "exp": claims.expires_at,
+        "jti": claims.jti,
+    }
     import jwt  # imported on first use: PyJWT pulls in `cryptography`, which admin requests never need
 
     return jwt.encode(payload, key, algorithm=ALGORITHM), claims
@@ -65,22 +88,35 @@ def read(key: str, token: str, now: float | None = None) -> TokenClaims:
     try:
         if now is not None:
             # PyJWT compares with the wall clock; tests pass `now` to look at another moment.
-            payload = jwt.decode(token, key, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
-                                 options={**options, "verify_exp": False})
+            payload = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={**options, "verify_exp": False},
+            )
             if int(payload["exp"]) <= now:
                 raise TokenInvalid("expired")
         else:
-            payload = jwt.decode(token, key, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
-                                 options=options)
+            payload = jwt.decode(
+                token, key, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER, options=options
+            )
     except jwt.ExpiredSignatureError as error:
         raise TokenInvalid("expired") from error
     except jwt.PyJWTError as error:
         raise TokenInvalid(type(error).__name__) from error
     try:
-        return TokenClaims(tenant_id=int(payload["tid"]), user_id=int(payload["uid"]),
-                           login=str(payload["sub"]), policy_id=int(payload.get("pid") or 0),
-                           auth_server_id=int(payload.get("srv") or 0), issued_at=int(payload["iat"]),
-                           expires_at=int(payload["exp"]), jti=str(payload["jti"]))
+        return TokenClaims(
+            tenant_id=int(payload["tid"]),
+            user_id=int(payload["uid"]),
+            login=str(payload["sub"]),
+            policy_id=int(payload.get("pid") or 0),
+            auth_server_id=int(payload.get("srv") or 0),
+            issued_at=int(payload["iat"]),
+            expires_at=int(payload["exp"]),
+            jti=str(payload["jti"]),
+        )
     except (TypeError, ValueError) as error:
         raise TokenInvalid("claims of the wrong type") from error
 

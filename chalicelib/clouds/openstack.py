@@ -264,6 +264,8 @@ class _CenterConnection:
     session: _CountingSession
     counter: RequestCounter
     resolved: dict[tuple[str, str], _Resolved] = field(default_factory=dict)
+    # Held while a name is resolved, so that a burst of creates on several threads resolves it once.
+    resolving: threading.RLock = field(default_factory=threading.RLock)
 
 
 _connections: OrderedDict[tuple[str, ...], _CenterConnection] = OrderedDict()
@@ -366,13 +368,17 @@ class OpenStackCloud:
     def _cached(self, kind: str, ref: str, load: Callable[[], Any]) -> Any:
         key = (kind, ref)
         entry = self._center.resolved.get(key)
-        now = time.monotonic()
-        if entry is not None and entry.expires_at > now:
+        if entry is not None and entry.expires_at > time.monotonic():
             return entry.value
-        with self._counting_as_inventory():
-            value = load()
-        self._center.resolved[key] = _Resolved(value, now + RESOLUTION_TTL_SECONDS)
-        return value
+        with self._center.resolving:
+            entry = self._center.resolved.get(key)  # another thread may have resolved it meanwhile
+            now = time.monotonic()
+            if entry is not None and entry.expires_at > now:
+                return entry.value
+            with self._counting_as_inventory():
+                value = load()
+            self._center.resolved[key] = _Resolved(value, now + RESOLUTION_TTL_SECONDS)
+            return value
 
     # -- CloudPort
 

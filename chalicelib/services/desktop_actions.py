@@ -27,8 +27,12 @@ POWER_ACTIONS = {action.value for action in PowerAction}
 # What each action leads to. A message asking for what the desktop already shows, with no request of it
 # pending, was delivered again (SQS delivers at least once) or asks for what is already so: nothing to do.
 # A reboot has no such state: a redelivered reboot message reboots again.
-_RESULT_OF = {PowerAction.START: PowerState.RUNNING, PowerAction.RESUME: PowerState.RUNNING,
-              PowerAction.STOP: PowerState.STOPPED, PowerAction.SUSPEND: PowerState.SUSPENDED}
+_RESULT_OF = {
+    PowerAction.START: PowerState.RUNNING,
+    PowerAction.RESUME: PowerState.RUNNING,
+    PowerAction.STOP: PowerState.STOPPED,
+    PowerAction.SUSPEND: PowerState.SUSPENDED,
+}
 
 
 def _now() -> str:
@@ -88,6 +92,7 @@ def release(desktop: DesktopRecord, reason: str) -> None:
         desktop_id=int(desktop.id),
         details={"user_id": user_id},
     )
+    timers.desktop_released(int(desktop.tenant_id), int(desktop.id))  # the release plan's steps start now
     if desktop.pool_id:
         stores.queue.send(
             messages.pool_check(int(desktop.tenant_id), int(desktop.pool_id), "desktop released")
@@ -105,8 +110,10 @@ def handle_power(message: dict[str, Any]) -> None:
         return
     action = PowerAction(message["action"])
     result = _RESULT_OF.get(action)
-    if result is not None and desktop.power_state == result.value and (
-        desktop.doc.get("pending_action") != action.value
+    if (
+        result is not None
+        and desktop.power_state == result.value
+        and (desktop.doc.get("pending_action") != action.value)
     ):
         return
     cloud = _cloud_of(desktop)

@@ -7,7 +7,7 @@ from typing import Any
 
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.errors import BadData, ErrorList, NotFound
-from chalicelib.schemas.policies import PoolAssignmentBody, PoolAssignmentUpdate, PolicyBody, PolicyUpdate
+from chalicelib.schemas.policies import PolicyBody, PolicyUpdate, PoolAssignmentBody, PoolAssignmentUpdate
 from chalicelib.services import audit
 from chalicelib.store import stores
 from chalicelib.store.models import PolicyRecord
@@ -52,7 +52,9 @@ def _clear_other_defaults(tenant_id: int, keep_id: int) -> None:
 
 def _check_assignment_refs(caller: Caller, assignment: dict[str, Any]) -> None:
     errors = ErrorList()
-    pool_ids = [assignment["pool_id"]] + ([assignment["backup_pool_id"]] if assignment["backup_pool_id"] else [])
+    pool_ids = [assignment["pool_id"]] + (
+        [assignment["backup_pool_id"]] if assignment["backup_pool_id"] else []
+    )
     found = stores.pools.batch_get(caller.tenant_id, pool_ids)
     if assignment["pool_id"] not in found:
         errors.add("/body/pool_id", f"Pool {assignment['pool_id']} does not exist")
@@ -61,8 +63,11 @@ def _check_assignment_refs(caller: Caller, assignment: dict[str, Any]) -> None:
             errors.add("/body/backup_pool_id", f"Pool {assignment['backup_pool_id']} does not exist")
         elif assignment["backup_pool_id"] == assignment["pool_id"]:
             errors.add("/body/backup_pool_id", "The backup pool must differ from the pool")
-    plan_fields = {"plan_protocol_id": "protocol", "plan_power_control_id": "power_control",
-                   "plan_release_id": "release"}
+    plan_fields = {
+        "plan_protocol_id": "protocol",
+        "plan_power_control_id": "power_control",
+        "plan_release_id": "release",
+    }
     plan_ids = [assignment[f] for f in plan_fields if assignment.get(f)]
     plans = stores.plans.batch_get(caller.tenant_id, plan_ids)
     for field, kind in plan_fields.items():
@@ -86,19 +91,26 @@ def add_assignment(caller: Caller, policy_id: int, body: PoolAssignmentBody) -> 
     assignment = body.model_dump(exclude={"policy_id"})
     _check_assignment_refs(caller, assignment)
     if any(a["pool_id"] == assignment["pool_id"] for a in record.doc.get("pool_assignments", [])):
-        raise BadData.field("/body/pool_id", f"Pool {assignment['pool_id']} is already assigned in this policy")
+        raise BadData.field(
+            "/body/pool_id", f"Pool {assignment['pool_id']} is already assigned in this policy"
+        )
     now = utc_now_iso()
     assignment.update(id=next_id("pool_assignment"), created=now, updated=now)
     record.doc = {**record.doc, "pool_assignments": [*record.doc.get("pool_assignments", []), assignment]}
     stores.policies.save_doc(record)
-    audit.record(caller.tenant_id, "policy.assignment_added",
-                 f"Pool {assignment['pool_id']} assigned in policy '{record.name}'", user=caller.login,
-                 pool_id=assignment["pool_id"])
+    audit.record(
+        caller.tenant_id,
+        "policy.assignment_added",
+        f"Pool {assignment['pool_id']} assigned in policy '{record.name}'",
+        user=caller.login,
+        pool_id=assignment["pool_id"],
+    )
     return record, assignment
 
 
-def update_assignment(caller: Caller, policy_id: int, assignment_id: int,
-                      body: PoolAssignmentUpdate) -> tuple[PolicyRecord, dict]:
+def update_assignment(
+    caller: Caller, policy_id: int, assignment_id: int, body: PoolAssignmentUpdate
+) -> tuple[PolicyRecord, dict]:
     record = stores.policies.get(caller.tenant_id, policy_id)
     current = _find_assignment(record, assignment_id)
     if body.id is not None and body.id != assignment_id:
@@ -107,12 +119,18 @@ def update_assignment(caller: Caller, policy_id: int, assignment_id: int,
         raise BadData.field("/body/policy_id", "does not match the policy in the path")
     changed = {**current, **body.model_dump(exclude_unset=True, exclude={"id", "policy_id"})}
     _check_assignment_refs(caller, changed)
-    if any(a["pool_id"] == changed["pool_id"] and a["id"] != assignment_id
-           for a in record.doc.get("pool_assignments", [])):
+    if any(
+        a["pool_id"] == changed["pool_id"] and a["id"] != assignment_id
+        for a in record.doc.get("pool_assignments", [])
+    ):
         raise BadData.field("/body/pool_id", f"Pool {changed['pool_id']} is already assigned in this policy")
     changed["updated"] = utc_now_iso()
-    record.doc = {**record.doc, "pool_assignments": [changed if a["id"] == assignment_id else a
-                                                     for a in record.doc.get("pool_assignments", [])]}
+    record.doc = {
+        **record.doc,
+        "pool_assignments": [
+            changed if a["id"] == assignment_id else a for a in record.doc.get("pool_assignments", [])
+        ],
+    }
     stores.policies.save_doc(record)
     return record, changed
 
@@ -120,8 +138,10 @@ def update_assignment(caller: Caller, policy_id: int, assignment_id: int,
 def delete_assignment(caller: Caller, policy_id: int, assignment_id: int) -> None:
     record = stores.policies.get(caller.tenant_id, policy_id)
     _find_assignment(record, assignment_id)
-    record.doc = {**record.doc, "pool_assignments": [a for a in record.doc.get("pool_assignments", [])
-                                                     if a["id"] != assignment_id]}
+    record.doc = {
+        **record.doc,
+        "pool_assignments": [a for a in record.doc.get("pool_assignments", []) if a["id"] != assignment_id],
+    }
     stores.policies.save_doc(record)
 
 
@@ -139,4 +159,6 @@ def get_policy(caller: Caller, policy_id: int) -> PolicyRecord:
 
 
 def pool_names(caller: Caller, pool_ids: list[int]) -> dict[int, str]:
-    return {pool_id: record.name for pool_id, record in stores.pools.batch_get(caller.tenant_id, pool_ids).items()}
+    return {
+        pool_id: record.name for pool_id, record in stores.pools.batch_get(caller.tenant_id, pool_ids).items()
+    }

@@ -101,7 +101,9 @@ def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
     return _create_all(cloud, pool, center, new_records)
 
 
-def _create_all(cloud: CloudPort, pool: PoolRecord, center: CenterRecord, records: list[DesktopRecord]) -> int:
+def _create_all(
+    cloud: CloudPort, pool: PoolRecord, center: CenterRecord, records: list[DesktopRecord]
+) -> int:
     """Send every create, a few at a time: a deficit of 50 reaches the cloud in seconds, not minutes.
     Once repeated errors stop the pool, the reservations not yet used are handed back."""
     stopped = threading.Event()
@@ -116,8 +118,9 @@ def _create_all(cloud: CloudPort, pool: PoolRecord, center: CenterRecord, record
             stopped.set()
         return done
 
-    with ThreadPoolExecutor(max_workers=min(CREATE_CONCURRENCY, len(records)),
-                            thread_name_prefix="create") as pool_of_threads:
+    with ThreadPoolExecutor(
+        max_workers=min(CREATE_CONCURRENCY, len(records)), thread_name_prefix="create"
+    ) as pool_of_threads:
         return sum(pool_of_threads.map(create, records))
 
 

@@ -181,6 +181,7 @@ class Worker:
     queue_url: str
     handled: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    describe: Callable[[], str] = lambda: ""  # what to show when the worker does not get there
 
     def receive(self) -> list[dict[str, Any]]:
         sqs = client("sqs")
@@ -209,7 +210,8 @@ class Worker:
             if seconds is not None and now - started >= seconds:
                 return
             if until is not None and now - started > timeout:
-                pytest.fail(f"the worker did not get there in {timeout:.0f} s: {what}")
+                pytest.fail(f"the worker did not get there in {timeout:.0f} s: {what}\n"
+                            f"handled {dict(self.handled)}, errors {self.errors}\n{self.describe()}")
             if tick is not None and now >= next_tick:
                 tick()
                 next_tick = now + tick_every
@@ -247,6 +249,7 @@ class World:
 
     def __post_init__(self) -> None:
         self.worker = Worker(self.queue_url)
+        self.worker.describe = self.describe
         suffix = uuid.uuid4().hex[:6]
         self.center = centers.create_center(
             ADMIN,
@@ -279,6 +282,15 @@ class World:
                 },
             }),
         )
+
+    def describe(self) -> str:
+        """The broker's view, for failure messages."""
+        lines = [f"desktop {d.id} {d.name}: {d.lifecycle} pool={d.pool_id} instance={d.instance_id} "
+                 f"power={d.power_state} error={d.doc.get('error')!r}" for d in self.records()]
+        for pool in stores.pools.list(self.tenant_id):
+            lines.append(f"pool {pool.id}: total={self.total(int(pool.id))} "
+                         f"failures={self.failures(int(pool.id))} broker_state={pool.broker_state}")
+        return "\n".join(lines)
 
     def cloud(self) -> Any:
         """The adapter the worker uses for this center (same cached connection, so the same counter)."""

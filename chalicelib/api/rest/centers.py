@@ -82,7 +82,7 @@ def scan_center(request: ApiRequest) -> RespCenterScan:
                           message=f'A job to scan the "{record.name}" center was successfully submitted')
 
 
-def _create(center_type: str):  # noqa: ANN202 - a route handler factory
+def _create(center_type: str):
     def handler(request: ApiRequest) -> RespCenterCreated:
         return RespCenterCreated(stored_data=center_out(centers.create_center(request.who, center_type,
                                                                               request.body)))
@@ -91,7 +91,7 @@ def _create(center_type: str):  # noqa: ANN202 - a route handler factory
     return handler
 
 
-def _update(center_type: str):  # noqa: ANN202
+def _update(center_type: str):
     def handler(request: ApiRequest) -> RespCenterCreated:
         record = centers.update_center(request.who, center_type, request.ids["id"], request.body)
         return RespCenterCreated(stored_data=center_out(record))

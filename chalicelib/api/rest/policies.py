@@ -30,31 +30,50 @@ def policy_out(request: ApiRequest, record: PolicyRecord) -> PolicyOut:
     return PolicyOut(
         id=int(record.id),
         name=record.name,
-        **{f: doc.get(f, 0) for f in ("is_default", "max_desktops", "single_desktop_only", "offer_empty_pools")},
+        **{
+            f: doc.get(f, 0)
+            for f in ("is_default", "max_desktops", "single_desktop_only", "offer_empty_pools")
+        },
         session_expire_delay=doc.get("session_expire_delay", -1),
         notes=doc.get("notes", ""),
-        pool_assignments=[PoolAssignmentItemOut(id=a["id"], pool_id=a["pool_id"], pool_name=names.get(a["pool_id"]))
-                          for a in assignments],
+        pool_assignments=[
+            PoolAssignmentItemOut(id=a["id"], pool_id=a["pool_id"], pool_name=names.get(a["pool_id"]))
+            for a in assignments
+        ],
         created=record.created,
         updated=record.updated,
     )
 
 
-def assignment_out(request: ApiRequest, record: PolicyRecord, assignment: dict[str, Any]) -> PoolAssignmentOut:
+def assignment_out(
+    request: ApiRequest, record: PolicyRecord, assignment: dict[str, Any]
+) -> PoolAssignmentOut:
     names = policies.pool_names(request.who, [assignment["pool_id"]])
-    return PoolAssignmentOut(policy_id=int(record.id), pool_name=names.get(assignment["pool_id"]), **assignment)
+    return PoolAssignmentOut(
+        policy_id=int(record.id), pool_name=names.get(assignment["pool_id"]), **assignment
+    )
 
 
-@router.route("GET", "/policies", access=Access.ADMIN_READ, summary="List policies",
-              response=list[PolicyItemOut])
+@router.route(
+    "GET", "/policies", access=Access.ADMIN_READ, summary="List policies", response=list[PolicyItemOut]
+)
 def list_policies(request: ApiRequest) -> list[PolicyItemOut]:
     return [PolicyItemOut(id=int(r.id), name=r.name) for r in policies.list_policies(request.who)]
 
 
-@router.route("POST", "/policies", access=Access.ADMIN_WRITE, summary="Add a policy", body=PolicyBody,
-              response=RespPolicyCreated, status=201)
+@router.route(
+    "POST",
+    "/policies",
+    access=Access.ADMIN_WRITE,
+    summary="Add a policy",
+    body=PolicyBody,
+    response=RespPolicyCreated,
+    status=201,
+)
 def create_policy(request: ApiRequest) -> RespPolicyCreated:
-    return RespPolicyCreated(stored_data=policy_out(request, policies.create_policy(request.who, request.body)))
+    return RespPolicyCreated(
+        stored_data=policy_out(request, policies.create_policy(request.who, request.body))
+    )
 
 
 @router.route("GET", "/policies/{id}", access=Access.ADMIN_READ, summary="Get a policy", response=PolicyOut)
@@ -62,8 +81,14 @@ def get_policy(request: ApiRequest) -> PolicyOut:
     return policy_out(request, policies.get_policy(request.who, request.ids["id"]))
 
 
-@router.route("PUT", "/policies/{id}", access=Access.ADMIN_WRITE, summary="Update a policy",
-              body=PolicyUpdate, response=RespPolicyCreated)
+@router.route(
+    "PUT",
+    "/policies/{id}",
+    access=Access.ADMIN_WRITE,
+    summary="Update a policy",
+    body=PolicyUpdate,
+    response=RespPolicyCreated,
+)
 def update_policy(request: ApiRequest) -> RespPolicyCreated:
     record = policies.update_policy(request.who, request.ids["id"], request.body)
     return RespPolicyCreated(stored_data=policy_out(request, record))
@@ -75,37 +100,65 @@ def delete_policy(request: ApiRequest) -> Reply:
     return Reply(None, status=204)
 
 
-@router.route("GET", "/policies/{policy_id}/pool-assignments", access=Access.ADMIN_READ,
-              summary="List a policy's pool assignments", response=list[PoolAssignmentItemOut])
+@router.route(
+    "GET",
+    "/policies/{policy_id}/pool-assignments",
+    access=Access.ADMIN_READ,
+    summary="List a policy's pool assignments",
+    response=list[PoolAssignmentItemOut],
+)
 def list_assignments(request: ApiRequest) -> list[PoolAssignmentItemOut]:
     return policy_out(request, policies.get_policy(request.who, request.ids["policy_id"])).pool_assignments
 
 
-@router.route("POST", "/policies/{policy_id}/pool-assignments", access=Access.ADMIN_WRITE,
-              summary="Assign a pool in a policy", body=PoolAssignmentBody, response=RespPoolAssignmentCreated,
-              status=201)
+@router.route(
+    "POST",
+    "/policies/{policy_id}/pool-assignments",
+    access=Access.ADMIN_WRITE,
+    summary="Assign a pool in a policy",
+    body=PoolAssignmentBody,
+    response=RespPoolAssignmentCreated,
+    status=201,
+)
 def add_assignment(request: ApiRequest) -> RespPoolAssignmentCreated:
     record, assignment = policies.add_assignment(request.who, request.ids["policy_id"], request.body)
     return RespPoolAssignmentCreated(stored_data=assignment_out(request, record, assignment))
 
 
-@router.route("GET", "/policies/{policy_id}/pool-assignments/{id}", access=Access.ADMIN_READ,
-              summary="Get a pool assignment", response=PoolAssignmentOut)
+@router.route(
+    "GET",
+    "/policies/{policy_id}/pool-assignments/{id}",
+    access=Access.ADMIN_READ,
+    summary="Get a pool assignment",
+    response=PoolAssignmentOut,
+)
 def get_assignment(request: ApiRequest) -> PoolAssignmentOut:
     record, assignment = policies.get_assignment(request.who, request.ids["policy_id"], request.ids["id"])
     return assignment_out(request, record, assignment)
 
 
-@router.route("PUT", "/policies/{policy_id}/pool-assignments/{id}", access=Access.ADMIN_WRITE,
-              summary="Update a pool assignment", body=PoolAssignmentUpdate, response=RespPoolAssignmentCreated)
+@router.route(
+    "PUT",
+    "/policies/{policy_id}/pool-assignments/{id}",
+    access=Access.ADMIN_WRITE,
+    summary="Update a pool assignment",
+    body=PoolAssignmentUpdate,
+    response=RespPoolAssignmentCreated,
+)
 def update_assignment(request: ApiRequest) -> RespPoolAssignmentCreated:
-    record, assignment = policies.update_assignment(request.who, request.ids["policy_id"], request.ids["id"],
-                                                    request.body)
+    record, assignment = policies.update_assignment(
+        request.who, request.ids["policy_id"], request.ids["id"], request.body
+    )
     return RespPoolAssignmentCreated(stored_data=assignment_out(request, record, assignment))
 
 
-@router.route("DELETE", "/policies/{policy_id}/pool-assignments/{id}", access=Access.ADMIN_WRITE,
-              summary="Remove a pool assignment", status=204)
+@router.route(
+    "DELETE",
+    "/policies/{policy_id}/pool-assignments/{id}",
+    access=Access.ADMIN_WRITE,
+    summary="Remove a pool assignment",
+    status=204,
+)
 def delete_assignment(request: ApiRequest) -> Reply:
     policies.delete_assignment(request.who, request.ids["policy_id"], request.ids["id"])
     return Reply(None, status=204)
