@@ -37,8 +37,9 @@ def log_problems(log: dict[str, Any] | None, errors: ErrorList) -> None:
     if error and information and error >= information:
         errors.add(f"{base}/log_error_threshold", "Error threshold must be less than information threshold")
     if warning and information and warning >= information:
-        errors.add(f"{base}/log_warning_threshold",
-                   "Warning threshold must be less than information threshold")
+        errors.add(
+            f"{base}/log_warning_threshold", "Warning threshold must be less than information threshold"
+        )
 
 
 def provisioning_problems(provision: dict[str, Any] | None, errors: ErrorList) -> None:
@@ -47,15 +48,19 @@ def provisioning_problems(provision: dict[str, Any] | None, errors: ErrorList) -
         return
     base = "/body/provision"
     if provision["provision_max"] < provision["provision_threshold"]:
-        errors.add(f"{base}/provision_max",
-                   "Maximum pool size must be greater than or equal to provisioning threshold")
+        errors.add(
+            f"{base}/provision_max",
+            "Maximum pool size must be greater than or equal to provisioning threshold",
+        )
     for field in ("provision_vm_name", "provision_vm_display_name"):
         for problem in naming.template_problems(provision.get(field) or ""):
             errors.add(f"{base}/{field}", problem)
     actions = (provision.get("center") or {}).get("provisioning_actions") or []
     if actions and actions[-1].get("prov_action_action") not in AVAILABILITY_ACTIONS:
-        errors.add(f"{base}/center/provisioning_actions/{len(actions) - 1}/prov_action_action",
-                   "The last provisioning action must be set_available or set_unavailable")
+        errors.add(
+            f"{base}/center/provisioning_actions/{len(actions) - 1}/prov_action_action",
+            "The last provisioning action must be set_available or set_unavailable",
+        )
     if provision["provision_on_off"]:
         if provision.get("center") is None:
             errors.add(f"{base}/center", "Provisioning is on: choose the center to provision in")
@@ -63,8 +68,10 @@ def provisioning_problems(provision: dict[str, Any] | None, errors: ErrorList) -
         if not name:
             errors.add(f"{base}/provision_vm_name", "Provisioning is on: give the name of new desktops")
         elif provision["provision_max"] > 1 and not naming.has_sequence(name):
-            errors.add(f"{base}/provision_vm_name",
-                       "Use the {SEQUENCE} tag so that the desktops of this pool get distinct names")
+            errors.add(
+                f"{base}/provision_vm_name",
+                "Use the {SEQUENCE} tag so that the desktops of this pool get distinct names",
+            )
 
 
 def merge_update(stored: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
@@ -89,3 +96,31 @@ def parent_chain_has_cycle(pool_id: int, parent_id: int, parents: dict[int, int]
         seen.add(current)
         current = parents.get(current, 0)
     return False
+
+
+def inventory_problems(
+    center_settings: dict[str, Any], inventory: dict[str, Any] | None, errors: ErrorList
+) -> None:
+    """Does the center offer what the pool asks for? Each item may be named by id or by name. With no
+    inventory yet (the center's first check has not run), nothing can be checked here; the cloud's own
+    refusal then shows on the failed desktop instead."""
+    if not inventory or not inventory.get("inventory_updated"):
+        return
+    base = "/body/provision/center"
+
+    def known(kind: str, value: str) -> bool:
+        return any(value in (item.get("id"), item.get("name")) for item in inventory.get(kind) or [])
+
+    for field, kind in (("image", "images"), ("flavor", "flavors"), ("network", "networks")):
+        value = center_settings.get(field) or ""
+        if value and not known(kind, value):
+            errors.add(f"{base}/{field}", f"The center has no {field} '{value}'")
+    zone = center_settings.get("availability_zone") or ""
+    if zone and zone not in (inventory.get("availability_zones") or []):
+        errors.add(f"{base}/availability_zone", f"The center has no availability zone '{zone}'")
+    for index, group in enumerate(center_settings.get("security_groups") or []):
+        if not known("security_groups", group):
+            errors.add(f"{base}/security_groups/{index}", f"The center has no security group '{group}'")
+    volume_type = center_settings.get("new_volume_type") or ""
+    if volume_type and not known("volume_types", volume_type):
+        errors.add(f"{base}/new_volume_type", f"The center has no volume type '{volume_type}'")

@@ -43,6 +43,8 @@ def _validate_references(caller: Caller, body: PoolBody, pool_id: int | None) ->
         elif center.doc.get("type") != provision_center.type:
             errors.add("/body/provision/center/type",
                        f"Center {center.id} is of type '{center.doc.get('type')}'")
+        else:
+            rules.inventory_problems(provision_center.model_dump(), center.doc.get("inventory"), errors)
     parent_id = definition.parent_pool_id
     if parent_id:
         parents = {int(p.id): int(p.doc["pool_definition"].get("parent_pool_id") or 0)

@@ -183,3 +183,30 @@ def test_scan_marks_vanished_instances_deleted_and_discovers_foreign_ones(broker
     assert counters.total(TENANT, int(pool.id)) == 2  # one left, one found
     again = scan.scan_center(TENANT, int(center.id))
     assert not any(again.values()), again
+
+
+def test_saving_a_pool_checks_its_parameters_against_the_center_inventory(broker: Broker) -> None:
+    import pytest
+
+    from chalicelib.domain.errors import BadData
+
+    center = broker.center()
+    broker.drain(only={"center.check"})  # the first check reads the inventory of the in-memory cloud
+    with pytest.raises(BadData) as refused:
+        broker.pool(
+            center,
+            threshold=1,
+            maximum=1,
+            image="no-such-image",
+            security_groups=["default", "nope"],
+            new_volume_type="gold",
+            availability_zone="mars",
+        )
+    paths = {e.path for e in refused.value.errors}
+    assert paths == {
+        "/body/provision/center/image",
+        "/body/provision/center/security_groups/1",
+        "/body/provision/center/new_volume_type",
+        "/body/provision/center/availability_zone",
+    }
+    assert broker.pool(center, threshold=1, maximum=1, security_groups=["default"], availability_zone="nova")
