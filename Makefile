@@ -21,7 +21,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/bandit -q -c pyproject.toml -r app.py chalicelib
+	$(VENV)/bin/bandit -q -ll -r app.py chalicelib
 	$(VENV)/bin/pip-audit -r requirements.txt --progress-spinner off
 
 bench: $(STAMP)
