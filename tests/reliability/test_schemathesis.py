@@ -3,12 +3,11 @@ generated requests with a logged-in admin, no 5xx, and every response as the doc
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -53,8 +52,9 @@ def broker_url() -> Iterator[str]:
         ensure_system_admin(ADMIN_PASSWORD)
         factory = CLIFactory(project_dir=str(ROOT))
         port = _free_port()
-        server = factory.create_local_server(app, factory.create_config_obj(chalice_stage_name="dev"),
-                                             "127.0.0.1", port)
+        server = factory.create_local_server(
+            app, factory.create_config_obj(chalice_stage_name="dev"), "127.0.0.1", port
+        )
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
@@ -64,10 +64,45 @@ def broker_url() -> Iterator[str]:
 
 
 def _login(base: str) -> str:
-    reply = requests.post(f"{base}/rest/v1/session/login", timeout=10,
-                          json={"user_login": "admin", "password": ADMIN_PASSWORD})
+    reply = requests.post(
+        f"{base}/rest/v1/session/login", timeout=10, json={"user_login": "admin", "password": ADMIN_PASSWORD}
+    )
     reply.raise_for_status()
     return reply.json()["sid"]
+
+
+def _fuzzer(
+    operation: schemathesis.APIOperation,
+    examples: int,
+    base: str,
+    session: requests.Session,
+    sid: str,
+    sent: Counter[str],
+    statuses: Counter[int],
+    failures: list[str],
+) -> Callable[[], None]:
+    """A hypothesis test of one operation: call it, count it, validate the response."""
+    label = operation.label
+
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case: schemathesis.Case) -> None:
+        response = case.call(base_url=base, session=session, headers={"Authorization": sid}, timeout=30)
+        sent[label] += 1
+        statuses[response.status_code] += 1
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except Exception as error:  # collect every operation's first failure, then report all
+            failures.append(f"{label}: {str(error)[:600]}")
+            raise
+
+    return run
 
 
 def test_fuzz_every_operation(broker_url: str) -> None:
@@ -84,23 +119,12 @@ def test_fuzz_every_operation(broker_url: str) -> None:
             continue
 
         examples = EXAMPLES_PER_LOGIN if operation.path.endswith("/login") else EXAMPLES_PER_OPERATION
-
-        @given(case=operation.as_strategy())
-        @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
-        def run(case: schemathesis.Case, label: str = operation.label) -> None:
-            response = case.call(base_url=broker_url, session=session, headers={"Authorization": sid},
-                                 timeout=30)
-            sent[label] += 1
-            statuses[response.status_code] += 1
-            try:
-                case.validate_response(response, checks=CHECKS)
-            except Exception as error:  # collect every operation's first failure, then report all
-                failures.append(f"{label}: {str(error)[:600]}")
-                raise
-
-        with contextlib.suppress(Exception, BaseExceptionGroup):  # recorded in `failures` above
+        run = _fuzzer(operation, examples, broker_url, session, sid, sent, statuses, failures)
+        try:
             run()
+        except (Exception, BaseExceptionGroup) as error:
+            if not any(f.startswith(f"{operation.label}:") for f in failures):  # not a response failure
+                failures.append(f"{operation.label}: {error!r}"[:600])
     total = sum(sent.values())
     assert not failures, "\n\n".join(failures[:10])
     assert total >= MINIMUM_REQUESTS, f"only {total} requests: {dict(sent)}"
