@@ -66,6 +66,37 @@ def demo_center(aws: AwsStack, openstack_demo: CenterAccess) -> Iterator[int]:
     yield int(record.id)
 
 
+@pytest.fixture
+def fresh_project(real_openstack: object, openstack_demo: CenterAccess) -> Iterator[CenterAccess]:
+    """A project of its own (the demo user a member, a `web` security group), so that what others left
+    in `demo` cannot join the pool under test; removed with everything in it afterwards."""
+    admin = sdk.admin()
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    domain = admin.identity.find_domain(openstack_demo.domain)
+    project = admin.identity.create_project(name=name, domain_id=domain.id)
+    demo_user = next(admin.identity.users(domain_id=domain.id, name="demo"))
+    admin.identity.assign_project_role_to_user(project, demo_user, next(admin.identity.roles(name="member")))
+    admin.compute.update_quota_set(project.id, instances=10, cores=40, ram=64 * 1024)
+    admin.network.create_security_group(name="web", project_id=project.id)
+    try:
+        yield CenterAccess(**{**openstack_demo.__dict__, "project": name})
+    finally:
+        mine = [s for s in admin.compute.servers(all_projects=True, project_id=project.id)
+                if s.project_id == project.id]
+        for server in mine:
+            admin.compute.delete_server(server, ignore_missing=True)
+        for server in mine:
+            admin.compute.wait_for_delete(server, wait=120)
+        for ip in admin.network.ips(project_id=project.id):
+            admin.network.delete_ip(ip, ignore_missing=True)
+        for volume in admin.block_storage.volumes(all_projects=True, project_id=project.id):
+            if getattr(volume, "project_id", project.id) == project.id:
+                admin.block_storage.delete_volume(volume, ignore_missing=True)
+        for group in admin.network.security_groups(project_id=project.id):
+            admin.network.delete_security_group(group, ignore_missing=True)
+        admin.identity.delete_project(project, ignore_missing=True)
+
+
 def associated_floating_ips(access: CenterAccess) -> dict[str, str]:
     """Neutron's truth (Nova's view of a new floating IP lags): floating address -> fixed address."""
     conn = sdk.connect(access)
@@ -117,7 +148,7 @@ def test_wrong_password_shows_the_center_offline_with_a_reason(
 
 @pytest.mark.parametrize("center_type", ["openstack", "virtuozzo"])
 def test_pool_provisions_boot_from_volume_with_floating_ip_and_security_group(
-    aws: AwsStack, openstack_demo: CenterAccess, center_type: str
+    aws: AwsStack, fresh_project: CenterAccess, center_type: str
 ) -> None:
     use_cloud_factory(None)
     prefix = f"e2e{uuid.uuid4().hex[:5]}-"
@@ -126,10 +157,10 @@ def test_pool_provisions_boot_from_volume_with_floating_ip_and_security_group(
         center_type,
         CenterCreate(
             name=f"c-{prefix}",
-            auth_url=openstack_demo.auth_url,
-            project="demo",
-            username="demo",
-            password=openstack_demo.password,
+            auth_url=fresh_project.auth_url,
+            project=fresh_project.project,
+            username=fresh_project.username,
+            password=fresh_project.password,
         ),
     )
     pool = pools.create_pool(
@@ -171,7 +202,7 @@ def test_pool_provisions_boot_from_volume_with_floating_ip_and_security_group(
             return len(members) == 2 and all(d.lifecycle == "active" for d in members)
 
         run_worker(aws, ready)
-        cloud = open_cloud(openstack_demo)
+        cloud = open_cloud(fresh_project)
         servers = {s.name: s for s in cloud.list_servers() if s.name.startswith(prefix)}
         assert sorted(servers) == [prefix + "05", prefix + "06"]
         for desktop in desktops.of_pool(TENANT, pool_id):
@@ -181,7 +212,7 @@ def test_pool_provisions_boot_from_volume_with_floating_ip_and_security_group(
             assert server.metadata[rules.METADATA_POOL] == str(pool_id)
             assert server.volume_ids, "booted from a new volume"
             (address,) = desktop.doc["floating_addresses"]
-            assert associated_floating_ips(openstack_demo).get(address) in server_fixed(server), address
+            assert associated_floating_ips(fresh_project).get(address) in server_fixed(server), address
             assert server.availability_zone == "az1"
             assert desktop.available and desktop.power_state == "running"
         # A user is assigned one: the pool grows to its maximum, not past it.
@@ -193,7 +224,7 @@ def test_pool_provisions_boot_from_volume_with_floating_ip_and_security_group(
         run_worker(aws, lambda: all(d.lifecycle == "active" for d in desktops.of_pool(TENANT, pool_id)))
         assert len([s for s in cloud.list_servers() if s.name.startswith(prefix)]) == 3
     finally:
-        _cleanup(openstack_demo, prefix)
+        _cleanup(fresh_project, prefix)
 
 
 def test_requests_per_provisioned_desktop_are_counted(aws: AwsStack, openstack_demo: CenterAccess) -> None:
