@@ -30,7 +30,7 @@ from chalicelib.domain.cloud import (
     ServerInfo,
 )
 from chalicelib.services import agents, audit
-from chalicelib.services.centers import STATUS_ONLINE, center_access
+from chalicelib.services.centers import center_access
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
 from chalicelib.store.assignments import clear_pending_check
@@ -413,7 +413,3 @@ def handle_pool_check(message: dict[str, Any]) -> None:
     # Let the next login's trigger queue a new check from now on (bursts of logins queue one at a time).
     clear_pending_check(int(message["tenant_id"]), int(message["pool_id"]))
     check_pool(int(message["tenant_id"]), int(message["pool_id"]), message.get("reason", ""))
-
-
-def center_is_online(center: CenterRecord) -> bool:
-    return center.doc.get("status") == STATUS_ONLINE

@@ -6,7 +6,7 @@ from typing import Any
 
 from chalicelib.auth.passwords import hash_password
 from chalicelib.domain.caller import SYSTEM_TENANT_ID, Caller
-from chalicelib.domain.errors import BadData, ErrorList, InsufficientPermissions, NotFound
+from chalicelib.domain.errors import BadData, ErrorList, InsufficientPermissions
 from chalicelib.domain.roles import ROLE_NAMES, Role, parse_role
 from chalicelib.schemas.admin import UserAdd
 from chalicelib.services import audit
@@ -87,10 +87,3 @@ def policy_name_of(tenant_id: int, policy_id: int | None) -> str | None:
         return None
     record = stores.policies.find(tenant_id, policy_id)
     return record.name if record else None
-
-
-def require_user(tenant_id: int, user_id: int) -> UserRecord:
-    record = stores.users.find(tenant_id, user_id)
-    if record is None:
-        raise NotFound(f"User {user_id} not found")
-    return record

@@ -122,10 +122,6 @@ class DesktopStore:
         record.save()
         return record
 
-    def set_pool(self, record: DesktopRecord, pool_id: int | None) -> None:
-        record.pool_id = pool_id
-        record.pool_key = pool_key(int(record.tenant_id), pool_id) if pool_id else None
-
     def delete(self, record: DesktopRecord) -> None:
         record.delete()
 
@@ -238,10 +234,6 @@ class PoolCounters:
         record.update(actions=[CounterRecord.value.add(count)])
         last = int(record.value)
         return list(range(last - count + 1, last + 1))
-
-    def next_sequence(self, tenant_id: int, pool_id: int) -> int | None:
-        value = self._read(self._key("seq", tenant_id, pool_id))
-        return None if value is None else value + 1
 
     def add_failure(self, tenant_id: int, pool_id: int) -> int:
         ensure_bound()
