@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import openstack.connection
+import openstack.exceptions
 import pytest
 
 from chalicelib.clouds import cloud_for
@@ -90,17 +91,30 @@ class Project:
 
 
 def _delete_project(admin: openstack.connection.Connection, project_id: str) -> None:
-    servers = list(admin.compute.servers(all_projects=True, project_id=project_id))
-    for server in servers:
-        admin.compute.delete_server(server, ignore_missing=True)
-    for server in servers:
-        admin.compute.wait_for_delete(server, wait=SETTLE_SECONDS)
+    # Twice: a create Nova received during a fault may only now become a server.
+    for attempt in range(2):
+        if attempt:
+            time.sleep(2)
+        servers = list(admin.compute.servers(all_projects=True, project_id=project_id))
+        for server in servers:
+            admin.compute.delete_server(server, ignore_missing=True)
+        for server in servers:
+            admin.compute.wait_for_delete(server, wait=SETTLE_SECONDS)
     for volume in admin.block_storage.volumes(all_projects=True, project_id=project_id):
         admin.block_storage.delete_volume(volume, ignore_missing=True)
     for floating_ip in admin.network.ips(project_id=project_id):
         admin.network.delete_ip(floating_ip, ignore_missing=True)
+    # Nova unbinds a deleted server's port a moment after the server is gone: remove what is left first.
+    for port in admin.network.ports(project_id=project_id):
+        if (port.device_owner or "").startswith("compute:"):
+            admin.network.delete_port(port, ignore_missing=True)
     for group in admin.network.security_groups(project_id=project_id):
-        admin.network.delete_security_group(group, ignore_missing=True)
+        for _ in range(30):
+            try:
+                admin.network.delete_security_group(group, ignore_missing=True)
+                break
+            except openstack.exceptions.ConflictException:  # still used by a port on its way out
+                time.sleep(1)
     admin.identity.delete_project(project_id, ignore_missing=True)
 
 
