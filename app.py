@@ -1,9 +1,11 @@
-"""The Chalice app: registers the HTTP blueprints and the event handlers, nothing else."""
+"""The Chalice app: registers the HTTP blueprints and the event handlers, nothing else.
+
+Importing it loads no pydantic model, service or store: each route and message handler loads what it
+uses on first call (see chalicelib/lazy.py), which keeps a Lambda's cold start short."""
 
 from chalice import Chalice
 
 from chalicelib.api.routes import ROUTERS
-from chalicelib.jobs import handlers  # noqa: F401 - registers the worker's message handlers
 from chalicelib.jobs.schedules import blueprint as schedules_blueprint
 from chalicelib.jobs.worker import blueprint as worker_blueprint
 from chalicelib.logs import configure_logging

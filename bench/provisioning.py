@@ -55,7 +55,6 @@ def _measure(access: CenterAccess, deficit: int) -> dict[str, Any]:
     with aws_stack_context():
         from chalicelib.clouds import open_cloud
         from chalicelib.domain.caller import Caller
-        from chalicelib.jobs import handlers  # noqa: F401 - the worker's handlers
         from chalicelib.jobs.worker import handle_message
         from chalicelib.schemas.centers import CenterCreate
         from chalicelib.schemas.pools import PoolBody

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from chalicelib.api.framework import Access, register_authenticator
 from chalicelib.domain.caller import Caller
-from chalicelib.services import sessions
+from chalicelib.lazy import lazy_module
+
+sessions = lazy_module("chalicelib.services.sessions")
 
 
 def _authenticate_admin(authorization: str | None, access: Access) -> Caller:

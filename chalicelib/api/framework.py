@@ -2,6 +2,8 @@
 
 A declared route is registered on its Chalice blueprint and recorded in `OPERATIONS`, from which
 `openapi.py` builds the OpenAPI document, so the document cannot drift from the routes.
+Models are named by string (`body="PoolBody"`, `response=list["PoolItemOut"]`) and looked up in the
+router's schema module on first use: importing the HTTP handler builds no pydantic class (cold start).
 Handlers receive an `ApiRequest` with the caller and the validated body, query and path ids, and
 return a pydantic model (or a `Reply`). Every `BrokerError` becomes the Leostream error body.
 """
@@ -9,6 +11,7 @@ return a pydantic model (or a `Reply`). Every `BrokerError` becomes the Leostrea
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import logging
 import re
@@ -16,10 +19,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from types import GenericAlias
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ValidationError
 
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.errors import (
@@ -31,7 +34,9 @@ from chalicelib.domain.errors import (
     ServiceUnavailable,
     TooManyAttempts,
 )
-from chalicelib.schemas.validation import pydantic_errors
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 log = logging.getLogger("broker.api")
 
@@ -71,6 +76,10 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+# A model, or the name of one in the router's schema module; `list[...]` of either for a list response.
+ModelRef = Any
+
+
 @dataclass
 class Operation:
     method: str
@@ -79,12 +88,34 @@ class Operation:
     summary: str
     tag: str
     access: Access
-    body: type[BaseModel] | None
-    query: type[BaseModel] | None
-    response: Any
+    schemas: str | None  # the module the model names are looked up in
+    body_ref: ModelRef
+    query_ref: ModelRef
+    response_ref: ModelRef
     status: int
     responses: dict[int, str]
     content_type: str = "application/json"
+
+    def _resolve(self, ref: ModelRef) -> Any:
+        if isinstance(ref, str):
+            if self.schemas is None:
+                raise LookupError(f"{self.method} {self.path}: model {ref!r} named without a schema module")
+            return getattr(importlib.import_module(self.schemas), ref)
+        if isinstance(ref, GenericAlias):
+            return ref.__origin__[tuple(self._resolve(arg) for arg in ref.__args__)]
+        return ref
+
+    @functools.cached_property
+    def body(self) -> type[BaseModel] | None:
+        return self._resolve(self.body_ref)  # type: ignore[no-any-return]
+
+    @functools.cached_property
+    def query(self) -> type[BaseModel] | None:
+        return self._resolve(self.query_ref)  # type: ignore[no-any-return]
+
+    @functools.cached_property
+    def response(self) -> Any:
+        return self._resolve(self.response_ref)
 
 
 OPERATIONS: list[Operation] = []
@@ -157,6 +188,8 @@ def _parse_ids(params: dict[str, str] | None) -> dict[str, int]:
 
 
 def _serialise(body: Any) -> Any:
+    from pydantic import BaseModel  # imported by then: the handler built the model
+
     if isinstance(body, BaseModel):
         return body.model_dump(mode="json", exclude_none=True)
     if isinstance(body, list):
@@ -175,13 +208,26 @@ def _to_response(result: Any, operation: Operation) -> Response:
     return Response(body=json.dumps(_serialise(reply.body)), status_code=reply.status, headers=headers)
 
 
+def _validate(model: type[BaseModel], data: Any, where: str) -> Any:
+    # pydantic's validation and our error mapping load with the first route that has a model.
+    from pydantic import ValidationError
+
+    from chalicelib.schemas.validation import pydantic_errors
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise pydantic_errors(error, where) from error
+
+
 class Router:
     """A Chalice blueprint whose routes are declared with their models and access rule."""
 
-    def __init__(self, prefix: str, tag: str) -> None:
+    def __init__(self, prefix: str, tag: str, schemas: str | None = None) -> None:
         self.blueprint = Blueprint(f"{__name__}.{tag}")
         self.prefix = prefix
         self.tag = tag
+        self.schemas = schemas
 
     def route(
         self,
@@ -190,9 +236,9 @@ class Router:
         *,
         access: Access,
         summary: str,
-        body: type[BaseModel] | None = None,
-        query: type[BaseModel] | None = None,
-        response: Any = None,
+        body: ModelRef = None,
+        query: ModelRef = None,
+        response: ModelRef = None,
         status: int = 200,
         responses: dict[int, str] | None = None,
         content_type: str = "application/json",
@@ -205,9 +251,10 @@ class Router:
                 summary=summary,
                 tag=self.tag,
                 access=access,
-                body=body,
-                query=query,
-                response=response,
+                schemas=self.schemas,
+                body_ref=body,
+                query_ref=query,
+                response_ref=response,
                 status=status,
                 responses=responses or {},
                 content_type=content_type,
@@ -240,16 +287,10 @@ class Router:
             ids = _parse_ids(path_params)
             body_value = None
             if operation.body is not None:
-                try:
-                    body_value = operation.body.model_validate(parse_json(request.raw_body))
-                except ValidationError as error:
-                    raise pydantic_errors(error, "body") from error
+                body_value = _validate(operation.body, parse_json(request.raw_body), "body")
             query_value = None
             if operation.query is not None:
-                try:
-                    query_value = operation.query.model_validate(dict(request.query_params or {}))
-                except ValidationError as error:
-                    raise pydantic_errors(error, "query") from error
+                query_value = _validate(operation.query, dict(request.query_params or {}), "query")
             source_ip = ((request.context or {}).get("identity") or {}).get("sourceIp")
             result = handler(ApiRequest(caller, body_value, query_value, ids, headers, source_ip))
             response = _to_response(result, operation)

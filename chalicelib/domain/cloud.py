@@ -10,10 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
-
-class CenterType(str, Enum):
-    OPENSTACK = "openstack"
-    VIRTUOZZO = "virtuozzo"
+from chalicelib.domain.kinds import CenterType
 
 
 class PowerState(str, Enum):

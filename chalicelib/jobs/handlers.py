@@ -1,4 +1,4 @@
-"""Which service handles which queue message (imported by app.py, so the worker knows them all)."""
+"""Which service handles which queue message (imported by the worker with its first message)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,10 @@ from typing import Any
 
 from chalice import Blueprint, Rate
 
-from chalicelib.services import pool_stats, timers
+from chalicelib.lazy import lazy_module
+
+pool_stats = lazy_module("chalicelib.services.pool_stats")
+timers = lazy_module("chalicelib.services.timers")
 
 blueprint = Blueprint(__name__)
 

@@ -1,11 +1,13 @@
 """The provisioning worker: the only consumer of the queue, and the only code that creates instances.
 
-Each message type has one handler, registered by the module that owns it (`register`). A message of
-an unknown type is logged and dropped rather than retried forever.
+Each message type has one handler, registered in `jobs/handlers.py` (`register`), which is imported
+with the first message rather than with the app: the HTTP handler module never loads the services
+that create instances. A message of an unknown type is logged and dropped rather than retried forever.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -29,6 +31,11 @@ def register(message_type: str, handler: MessageHandler) -> None:
     _HANDLERS[message_type] = handler
 
 
+def _handlers() -> dict[str, MessageHandler]:
+    importlib.import_module("chalicelib.jobs.handlers")  # registers them all, once
+    return _HANDLERS
+
+
 def handle_message(body: str) -> None:
     """Run one message's handler. Raising makes SQS deliver it again (with the queue's backoff)."""
     try:
@@ -36,7 +43,7 @@ def handle_message(body: str) -> None:
     except ValueError:
         log.error("dropping a message that is not JSON")
         return
-    handler = _HANDLERS.get(message.get("type", "")) if isinstance(message, dict) else None
+    handler = _handlers().get(message.get("type", "")) if isinstance(message, dict) else None
     if handler is None:
         log.error(
             "dropping a message of unknown type %r",

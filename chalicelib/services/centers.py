@@ -10,8 +10,9 @@ from typing import Any
 
 from chalicelib.domain import messages
 from chalicelib.domain.caller import Caller
-from chalicelib.domain.cloud import CenterAccess, CenterType
+from chalicelib.domain.cloud import CenterAccess
 from chalicelib.domain.errors import BadData, Conflict, NotFound, NotUnique, ServiceUnavailable
+from chalicelib.domain.kinds import CENTER_TYPE_LABELS, CenterType
 from chalicelib.schemas.centers import CenterCreate, CenterUpdate
 from chalicelib.services import audit
 from chalicelib.store import stores
@@ -20,7 +21,6 @@ from chalicelib.store.secrets import secret_name
 
 log = logging.getLogger("broker.centers")
 
-TYPE_LABELS = {"openstack": "OpenStack", "virtuozzo": "Virtuozzo Hybrid Infrastructure"}
 DEFINITION_FIELDS = ("auth_url", "domain", "project", "username", "region", "network_uuid", "notes",
                      "poll_interval")
 
@@ -60,7 +60,7 @@ def update_center(caller: Caller, center_type: str, center_id: int, body: Center
     record = stores.centers.get(caller.tenant_id, center_id)
     if record.doc.get("type") != center_type:
         # /centers/virtuozzo/{id} names a VHI center: an OpenStack one is simply not there.
-        raise NotFound(f"No {TYPE_LABELS[center_type]} center {center_id}")
+        raise NotFound(f"No {CENTER_TYPE_LABELS[center_type]} center {center_id}")
     _check_type(center_type, body.type)
     if body.id is not None and body.id != center_id:
         raise BadData.field("/body/id", "does not match the id in the path")

@@ -17,6 +17,7 @@ from typing import Any
 from chalicelib.domain import lifecycle as rules
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.errors import ErrorList
+from chalicelib.domain.kinds import KIND_POWER_CONTROL, KIND_RELEASE
 from chalicelib.services import plans
 from chalicelib.services.client_cache import TtlCache
 from chalicelib.store import stores
@@ -24,8 +25,6 @@ from chalicelib.store.models import DesktopRecord, PlanRecord, PolicyRecord
 
 log = logging.getLogger("broker.lifecycle_plans")
 
-KIND_RELEASE = plans.KIND_RELEASE
-KIND_POWER_CONTROL = plans.KIND_POWER_CONTROL
 PLAN_CACHE_SECONDS = 60.0
 RELEASE_SECTIONS = ("on_disconnect", "on_idle", "on_logout", "on_release")
 POWER_SECTIONS = ("on_disconnect", "on_logout", "on_release")

@@ -15,14 +15,12 @@ from chalicelib.domain import connection
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.connection import ProtocolPlan
 from chalicelib.domain.errors import Conflict, ErrorList, NotFound
+from chalicelib.domain.kinds import KIND_POWER_CONTROL, KIND_PROTOCOL, KIND_RELEASE
 from chalicelib.services import audit
 from chalicelib.services.client_cache import TtlCache
 from chalicelib.store import stores
 from chalicelib.store.models import PlanRecord
 
-KIND_PROTOCOL = "protocol"
-KIND_RELEASE = "release"
-KIND_POWER_CONTROL = "power_control"
 LABELS = {KIND_PROTOCOL: "Protocol plan", KIND_RELEASE: "Release plan",
           KIND_POWER_CONTROL: "Power control plan"}
 ASSIGNMENT_FIELDS = {KIND_PROTOCOL: "plan_protocol_id", KIND_RELEASE: "plan_release_id",

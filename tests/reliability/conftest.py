@@ -32,7 +32,6 @@ from chalicelib.clouds import cloud_for
 from chalicelib.domain import messages
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.cloud import CenterAccess
-from chalicelib.jobs import handlers  # noqa: F401 - registers the worker's handlers
 from chalicelib.jobs.worker import handle_message
 from chalicelib.schemas.centers import CenterCreate
 from chalicelib.schemas.pools import PoolBody

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from chalicelib.api.framework import Access, register_authenticator
 from chalicelib.domain.caller import Caller
-from chalicelib.services import agents
+from chalicelib.lazy import lazy_module
+
+agents = lazy_module("chalicelib.services.agents")
 
 
 def _authenticate_agent(authorization: str | None, access: Access) -> Caller:

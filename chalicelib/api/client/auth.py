@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from chalicelib.api.framework import Access, register_authenticator
 from chalicelib.domain.caller import Caller
-from chalicelib.services import tokens
+from chalicelib.lazy import lazy_module
+
+tokens = lazy_module("chalicelib.services.tokens")
 
 
 def _authenticate_client(authorization: str | None, access: Access) -> Caller:

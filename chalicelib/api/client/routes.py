@@ -2,38 +2,40 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalicelib.api.client import auth  # noqa: F401 - registers the client authenticator
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 from chalicelib.domain.connection import RDP_CONTENT_TYPE
-from chalicelib.schemas.client import (
-    ClientConnectionOut,
-    ClientDesktopOut,
-    ClientDesktopsOut,
-    ClientLogin,
-    ClientLoginOut,
-    ClientMessageOut,
-)
-from chalicelib.services import assignment, client_login
-from chalicelib.services.assignment import OfferedDesktop
+from chalicelib.lazy import lazy_module
 
-router = Router("/client/v1", "Client")
+if TYPE_CHECKING:
+    from chalicelib.schemas.client import ClientDesktopOut, ClientDesktopsOut, ClientLogin, ClientMessageOut
+    from chalicelib.services.assignment import OfferedDesktop
+
+
+schemas = lazy_module("chalicelib.schemas.client")
+assignment = lazy_module("chalicelib.services.assignment")
+client_login = lazy_module("chalicelib.services.client_login")
+
+router = Router("/client/v1", "Client", schemas="chalicelib.schemas.client")
 
 
 def desktop_out(desktop: OfferedDesktop) -> ClientDesktopOut:
-    return ClientDesktopOut(id=desktop.id, name=desktop.name, pool_id=desktop.facts.pool_id,
+    return schemas.ClientDesktopOut(id=desktop.id, name=desktop.name, pool_id=desktop.facts.pool_id,
                             status=desktop.status, protocol=desktop.plan.protocol, address=desktop.address,
                             port=desktop.plan.port, kiosk=True if desktop.kiosk else None)
 
 
 @router.route("POST", "/login", access=Access.PUBLIC, summary="Log in and get the offered desktops",
-              body=ClientLogin, response=ClientLoginOut,
+              body="ClientLogin", response="ClientLoginOut",
               responses={401: "Invalid user name or password", 429: "Too many failed logins (Retry-After)",
                          503: "The directory cannot be reached"})
 def client_login_route(request: ApiRequest) -> Reply:
     body: ClientLogin = request.body
     result = client_login.login(client_login.LoginRequest(body.user_login, body.password, body.domain))
     offer = result.offer
-    reply = ClientLoginOut(token=result.token, expires_at=result.expires_at,
+    reply = schemas.ClientLoginOut(token=result.token, expires_at=result.expires_at,
                            desktops=[desktop_out(d) for d in offer.desktops], message=offer.message,
                            retry_after=offer.retry_after)
     headers = {"Cache-Control": "no-store"}
@@ -43,14 +45,15 @@ def client_login_route(request: ApiRequest) -> Reply:
 
 
 @router.route("GET", "/desktops", access=Access.CLIENT, summary="The desktops assigned to me",
-              response=ClientDesktopsOut)
+              response="ClientDesktopsOut")
 def list_my_desktops(request: ApiRequest) -> ClientDesktopsOut:
-    return ClientDesktopsOut(desktops=[desktop_out(d) for d in assignment.current_desktops(request.who)])
+    desktops = [desktop_out(d) for d in assignment.current_desktops(request.who)]
+    return schemas.ClientDesktopsOut(desktops=desktops)
 
 
 @router.route("POST", "/desktops/{id}/connect", access=Access.CLIENT, content_type=RDP_CONTENT_TYPE,
               summary="Connection details: a .rdp file for RDP, host and port (JSON) for VNC and SSH, a URL "
-                      "for HTML5", response=ClientConnectionOut,
+                      "for HTML5", response="ClientConnectionOut",
               responses={404: "Not one of my desktops", 409: "The desktop is not available now",
                          503: "No HTML5 gateway is configured"})
 def connect_desktop(request: ApiRequest) -> Reply:
@@ -59,22 +62,23 @@ def connect_desktop(request: ApiRequest) -> Reply:
     if details.rdp_file is not None:
         headers["Content-Disposition"] = f'attachment; filename="{details.rdp_filename}"'
         return Reply(details.rdp_file, headers=headers)
-    body = ClientConnectionOut(id=details.desktop_id, name=details.desktop_name, protocol=details.protocol,
-                               host=details.host, port=details.port, username=details.username,
+    body = schemas.ClientConnectionOut(id=details.desktop_id, name=details.desktop_name,
+                                       protocol=details.protocol, host=details.host, port=details.port,
+                                       username=details.username,
                                url=details.url, options=details.options)
     headers["Content-Type"] = "application/json"  # the route's type is the .rdp file's
     return Reply(body.model_dump_json(exclude_none=True), headers=headers)
 
 
 @router.route("POST", "/desktops/{id}/release", access=Access.CLIENT, summary="Give a desktop back",
-              response=ClientMessageOut, responses={404: "Not one of my desktops"})
+              response="ClientMessageOut", responses={404: "Not one of my desktops"})
 def release_desktop(request: ApiRequest) -> ClientMessageOut:
     record = assignment.release(request.who, request.ids["id"])
-    return ClientMessageOut(message=f"Desktop '{record.name}' released")
+    return schemas.ClientMessageOut(message=f"Desktop '{record.name}' released")
 
 
 @router.route("POST", "/logout", access=Access.CLIENT, summary="End this session (the token stops working)",
-              response=ClientMessageOut)
+              response="ClientMessageOut")
 def client_logout(request: ApiRequest) -> ClientMessageOut:
     client_login.logout(request.who)
-    return ClientMessageOut(message="Logged out")
+    return schemas.ClientMessageOut(message="Logged out")

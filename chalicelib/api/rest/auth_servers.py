@@ -3,26 +3,30 @@ assignment rules. The bind password is write-only (`bind_password_set` says whet
 
 from __future__ import annotations
 
-from chalicelib.api.framework import Access, ApiRequest, Reply, Router
-from chalicelib.schemas.auth_servers import (
-    AssignmentRuleOut,
-    AuthServerBody,
-    AuthServerItemOut,
-    AuthServerOut,
-    AuthServerTestOut,
-    AuthServerUpdate,
-    RespAuthServerCreated,
-)
-from chalicelib.services import auth_servers
-from chalicelib.store.models import AuthServerRecord
+from typing import TYPE_CHECKING
 
-router = Router("/rest/v1", "Authentication servers")
+from chalicelib.api.framework import Access, ApiRequest, Reply, Router
+from chalicelib.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from chalicelib.schemas.auth_servers import (
+        AuthServerItemOut,
+        AuthServerOut,
+        AuthServerTestOut,
+        RespAuthServerCreated,
+    )
+    from chalicelib.store.models import AuthServerRecord
+
+schemas = lazy_module("chalicelib.schemas.auth_servers")
+auth_servers = lazy_module("chalicelib.services.auth_servers")
+
+router = Router("/rest/v1", "Authentication servers", schemas="chalicelib.schemas.auth_servers")
 
 
 def auth_server_out(record: AuthServerRecord) -> AuthServerOut:
     doc = record.doc
     directory = auth_servers.is_directory(doc)
-    return AuthServerOut(
+    return schemas.AuthServerOut(
         id=int(record.id),
         name=record.name,
         type=doc["type"],
@@ -40,7 +44,7 @@ def auth_server_out(record: AuthServerRecord) -> AuthServerOut:
         receive_timeout_seconds=float(doc.get("receive_timeout_seconds") or 10.0),
         verify_tls=int(doc.get("verify_tls", 1)),
         ca_certificate_pem=doc.get("ca_certificate_pem"),
-        rules=[AssignmentRuleOut(group=r.get("group"), any_user=int(r.get("any_user") or 0),
+        rules=[schemas.AssignmentRuleOut(group=r.get("group"), any_user=int(r.get("any_user") or 0),
                                  policy_id=int(r["policy_id"]), role_name=r.get("role_name") or "User")
                for r in doc.get("rules") or []],
         notes=doc.get("notes", ""),
@@ -50,33 +54,33 @@ def auth_server_out(record: AuthServerRecord) -> AuthServerOut:
 
 
 @router.route("GET", "/auth-servers", access=Access.ADMIN_READ, summary="List authentication servers",
-              response=list[AuthServerItemOut])
+              response=list["AuthServerItemOut"])
 def list_auth_servers(request: ApiRequest) -> list[AuthServerItemOut]:
-    return [AuthServerItemOut(id=int(r.id), name=r.name, type=r.doc["type"], domain=r.doc["domain"])
+    return [schemas.AuthServerItemOut(id=int(r.id), name=r.name, type=r.doc["type"], domain=r.doc["domain"])
             for r in auth_servers.list_servers(request.who)]
 
 
 @router.route("POST", "/auth-servers", access=Access.ADMIN_WRITE, summary="Add an authentication server",
-              body=AuthServerBody, response=RespAuthServerCreated, status=201,
+              body="AuthServerBody", response="RespAuthServerCreated", status=201,
               responses={409: "The name or the login domain is taken"})
 def create_auth_server(request: ApiRequest) -> RespAuthServerCreated:
-    return RespAuthServerCreated(stored_data=auth_server_out(auth_servers.create_server(request.who,
+    return schemas.RespAuthServerCreated(stored_data=auth_server_out(auth_servers.create_server(request.who,
                                                                                         request.body)))
 
 
 @router.route("GET", "/auth-servers/{id}", access=Access.ADMIN_READ, summary="Get an authentication server",
-              response=AuthServerOut)
+              response="AuthServerOut")
 def get_auth_server(request: ApiRequest) -> AuthServerOut:
     return auth_server_out(auth_servers.get_server(request.who, request.ids["id"]))
 
 
 @router.route("PUT", "/auth-servers/{id}", access=Access.ADMIN_WRITE,
               summary="Update an authentication server (fields not given keep their values)",
-              body=AuthServerUpdate, response=RespAuthServerCreated,
+              body="AuthServerUpdate", response="RespAuthServerCreated",
               responses={409: "The name or the login domain is taken"})
 def update_auth_server(request: ApiRequest) -> RespAuthServerCreated:
     record = auth_servers.update_server(request.who, request.ids["id"], request.body)
-    return RespAuthServerCreated(stored_data=auth_server_out(record))
+    return schemas.RespAuthServerCreated(stored_data=auth_server_out(record))
 
 
 @router.route("DELETE", "/auth-servers/{id}", access=Access.ADMIN_WRITE,
@@ -87,7 +91,8 @@ def delete_auth_server(request: ApiRequest) -> Reply:
 
 
 @router.route("POST", "/auth-servers/{id}/test", access=Access.ADMIN_WRITE,
-              summary="Bind with the service account and read the search base", response=AuthServerTestOut,
+              summary="Bind with the service account and read the search base", response="AuthServerTestOut",
               responses={503: "The directory cannot be reached or refused the service account"})
 def test_auth_server(request: ApiRequest) -> AuthServerTestOut:
-    return AuthServerTestOut(reachable=1, message=auth_servers.test_server(request.who, request.ids["id"]))
+    message = auth_servers.test_server(request.who, request.ids["id"])
+    return schemas.AuthServerTestOut(reachable=1, message=message)

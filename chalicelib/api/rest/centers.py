@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from chalicelib.api.framework import Access, ApiRequest, Reply, Router
-from chalicelib.schemas.centers import (
-    CenterCreate,
-    CenterDefinitionOut,
-    CenterGetQuery,
-    CenterInfoOut,
-    CenterItemOut,
-    CenterOut,
-    CenterUpdate,
-    RespCenterCreated,
-    RespCenterScan,
-)
-from chalicelib.services import centers
-from chalicelib.store.models import CenterRecord
+from typing import TYPE_CHECKING
 
-router = Router("/rest/v1", "Centers")
+from chalicelib.api.framework import Access, ApiRequest, Reply, Router
+from chalicelib.domain.kinds import CENTER_TYPE_LABELS
+from chalicelib.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from chalicelib.schemas.centers import CenterItemOut, CenterOut, RespCenterCreated, RespCenterScan
+    from chalicelib.store.models import CenterRecord
+
+schemas = lazy_module("chalicelib.schemas.centers")
+centers = lazy_module("chalicelib.services.centers")
+
+router = Router("/rest/v1", "Centers", schemas="chalicelib.schemas.centers")
 
 # The reference's CenterPropertyFlavor: K = OpenStack (VHI is OpenStack underneath).
 CENTER_FLAVOR = "K"
@@ -25,11 +23,11 @@ CENTER_FLAVOR = "K"
 
 def center_item(record: CenterRecord) -> CenterItemOut:
     doc = record.doc
-    return CenterItemOut(
+    return schemas.CenterItemOut(
         id=int(record.id),
         name=record.name,
         type=doc["type"],
-        type_label=centers.TYPE_LABELS[doc["type"]],
+        type_label=CENTER_TYPE_LABELS[doc["type"]],
         flavor=CENTER_FLAVOR,
         online=int(doc.get("status") == centers.STATUS_ONLINE),
         status=int(doc.get("status", centers.STATUS_PENDING)),
@@ -41,13 +39,13 @@ def center_out(record: CenterRecord, short: bool = False) -> CenterOut:
     doc = record.doc
     item = center_item(record)
     inventory = {} if short else (doc.get("inventory") or {})
-    return CenterOut(
+    return schemas.CenterOut(
         **item.model_dump(),
         active=int(doc.get("active", 1)),
-        center_definition=CenterDefinitionOut(
+        center_definition=schemas.CenterDefinitionOut(
             name=record.name, **{f: doc.get(f, "") for f in ("type", *centers.DEFINITION_FIELDS)}
         ),
-        center_info=CenterInfoOut.model_validate(inventory),
+        center_info=schemas.CenterInfoOut.model_validate(inventory),
         last_checked=doc.get("last_checked"),
         last_scan=doc.get("last_scan"),
         created=record.created,
@@ -56,13 +54,13 @@ def center_out(record: CenterRecord, short: bool = False) -> CenterOut:
 
 
 @router.route("GET", "/centers", access=Access.ADMIN_READ, summary="List centers",
-              response=list[CenterItemOut])
+              response=list["CenterItemOut"])
 def list_centers(request: ApiRequest) -> list[CenterItemOut]:
     return [center_item(r) for r in centers.list_centers(request.who)]
 
 
-@router.route("GET", "/centers/{id}", access=Access.ADMIN_READ, query=CenterGetQuery,
-              summary="Get a center with its status and inventory", response=CenterOut)
+@router.route("GET", "/centers/{id}", access=Access.ADMIN_READ, query="CenterGetQuery",
+              summary="Get a center with its status and inventory", response="CenterOut")
 def get_center(request: ApiRequest) -> CenterOut:
     return center_out(centers.get_center(request.who, request.ids["id"]), short=bool(request.query.short))
 
@@ -75,17 +73,17 @@ def delete_center(request: ApiRequest) -> Reply:
 
 
 @router.route("POST", "/centers/{id}/scan", access=Access.ADMIN_WRITE, summary="Queue a scan of the center",
-              response=RespCenterScan, status=202)
+              response="RespCenterScan", status=202)
 def scan_center(request: ApiRequest) -> RespCenterScan:
     record, job_id = centers.request_scan(request.who, request.ids["id"])
-    return RespCenterScan(is_scanning=1, job_id=job_id,
-                          message=f'A job to scan the "{record.name}" center was successfully submitted')
+    message = f'A job to scan the "{record.name}" center was successfully submitted'
+    return schemas.RespCenterScan(is_scanning=1, job_id=job_id, message=message)
 
 
 def _create(center_type: str):
     def handler(request: ApiRequest) -> RespCenterCreated:
-        return RespCenterCreated(stored_data=center_out(centers.create_center(request.who, center_type,
-                                                                              request.body)))
+        record = centers.create_center(request.who, center_type, request.body)
+        return schemas.RespCenterCreated(stored_data=center_out(record))
 
     handler.__name__ = f"create_{center_type}_center"
     return handler
@@ -94,15 +92,15 @@ def _create(center_type: str):
 def _update(center_type: str):
     def handler(request: ApiRequest) -> RespCenterCreated:
         record = centers.update_center(request.who, center_type, request.ids["id"], request.body)
-        return RespCenterCreated(stored_data=center_out(record))
+        return schemas.RespCenterCreated(stored_data=center_out(record))
 
     handler.__name__ = f"update_{center_type}_center"
     return handler
 
 
-for _type, _label in centers.TYPE_LABELS.items():
+for _type, _label in CENTER_TYPE_LABELS.items():
     router.route("POST", f"/centers/{_type}", access=Access.ADMIN_WRITE, summary=f"Add a {_label} center",
-                 body=CenterCreate, response=RespCenterCreated, status=201)(_create(_type))
+                 body="CenterCreate", response="RespCenterCreated", status=201)(_create(_type))
     router.route("PUT", f"/centers/{_type}/{{id}}", access=Access.ADMIN_WRITE,
                  summary=f"Update a {_label} center (fields not given keep their values)",
-                 body=CenterUpdate, response=RespCenterCreated)(_update(_type))
+                 body="CenterUpdate", response="RespCenterCreated")(_update(_type))

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from chalicelib.api.framework import Access, ApiRequest, Router
-from chalicelib.schemas.desktops import (
-    DesktopAction,
-    DesktopListQuery,
-    DesktopOut,
-    DesktopUpdate,
-    RespDesktopAction,
-    RespDesktopUpdated,
-)
-from chalicelib.services import desktop_actions, desktops
-from chalicelib.services.pool_stats import agent_window_seconds
-from chalicelib.store.models import DesktopRecord
+from chalicelib.lazy import lazy_module
 
-router = Router("/rest/v1", "Desktops")
+if TYPE_CHECKING:
+    from chalicelib.schemas.desktops import DesktopOut, RespDesktopAction, RespDesktopUpdated
+    from chalicelib.store.models import DesktopRecord
+
+pool_stats = lazy_module("chalicelib.services.pool_stats")
+schemas = lazy_module("chalicelib.schemas.desktops")
+desktop_actions = lazy_module("chalicelib.services.desktop_actions")
+desktops = lazy_module("chalicelib.services.desktops")
+
+router = Router("/rest/v1", "Desktops", schemas="chalicelib.schemas.desktops")
 
 
 def desktop_out(record: DesktopRecord) -> DesktopOut:
@@ -25,7 +25,7 @@ def desktop_out(record: DesktopRecord) -> DesktopOut:
     floating = list(doc.get("floating_addresses") or [])
     fixed = list(doc.get("fixed_addresses") or [])
     session = doc.get("session")
-    return DesktopOut(
+    return schemas.DesktopOut(
         id=int(record.id),
         name=record.name,
         display_name=record.display_name or record.name,
@@ -46,7 +46,8 @@ def desktop_out(record: DesktopRecord) -> DesktopOut:
         nova_status=doc.get("nova_status"),
         error=doc.get("error") or doc.get("fault"),
         session=session if isinstance(session, dict) else None,
-        agent_running=int(time.time() - float(doc.get("agent_seen_at") or 0) <= agent_window_seconds()),
+        agent_running=int(time.time() - float(doc.get("agent_seen_at") or 0)
+                          <= pool_stats.agent_window_seconds()),
         created=record.created,
         updated=record.updated,
     )
@@ -56,15 +57,16 @@ def desktop_out(record: DesktopRecord) -> DesktopOut:
     "GET",
     "/desktops",
     access=Access.ADMIN_READ,
-    query=DesktopListQuery,
+    query="DesktopListQuery",
     summary="List desktops (filters: pool_id, center_id, status, assigned)",
-    response=list[DesktopOut],
+    response=list["DesktopOut"],
 )
 def list_desktops(request: ApiRequest) -> list[DesktopOut]:
     return [desktop_out(d) for d in desktops.list_desktops(request.who, request.query)]
 
 
-@router.route("GET", "/desktops/{id}", access=Access.ADMIN_READ, summary="Get a desktop", response=DesktopOut)
+@router.route("GET", "/desktops/{id}", access=Access.ADMIN_READ, summary="Get a desktop",
+              response="DesktopOut")
 def get_desktop(request: ApiRequest) -> DesktopOut:
     return desktop_out(desktops.get_desktop(request.who, request.ids["id"]))
 
@@ -74,11 +76,11 @@ def get_desktop(request: ApiRequest) -> DesktopOut:
     "/desktops/{id}",
     access=Access.ADMIN_WRITE,
     summary="Change a desktop's availability, deletability or display name",
-    body=DesktopUpdate,
-    response=RespDesktopUpdated,
+    body="DesktopUpdate",
+    response="RespDesktopUpdated",
 )
 def update_desktop(request: ApiRequest) -> RespDesktopUpdated:
-    return RespDesktopUpdated(
+    return schemas.RespDesktopUpdated(
         stored_data=desktop_out(desktops.update_desktop(request.who, request.ids["id"], request.body))
     )
 
@@ -87,9 +89,9 @@ def update_desktop(request: ApiRequest) -> RespDesktopUpdated:
     "POST",
     "/desktops/{id}/actions",
     access=Access.ADMIN_WRITE,
-    body=DesktopAction,
+    body="DesktopAction",
     summary="Start, stop, reboot, suspend, resume, release or delete a desktop (through the worker)",
-    response=RespDesktopAction,
+    response="RespDesktopAction",
     status=202,
     responses={409: "Not possible in the desktop's state"},
 )
@@ -97,7 +99,7 @@ def desktop_action(request: ApiRequest) -> RespDesktopAction:
     action = request.body.action
     desktop_actions.request_action(request.who, request.ids["id"], action)
     done = action == "release"
-    return RespDesktopAction(
+    return schemas.RespDesktopAction(
         id=request.ids["id"],
         action=action,
         message="released" if done else f"{action} queued; the desktop shows the result",

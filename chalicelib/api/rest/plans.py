@@ -3,62 +3,67 @@ power-control plans follow the same pattern on `/rest/v1/plans/release` and `/pl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
-from chalicelib.domain.connection import default_port
 from chalicelib.domain.errors import BadData
-from chalicelib.schemas.plans import (
-    ProtocolPlanBody,
-    ProtocolPlanItemOut,
-    ProtocolPlanOut,
-    ProtocolPlanUpdate,
-    RespProtocolPlanCreated,
-)
-from chalicelib.services import plans
-from chalicelib.store.models import PlanRecord
+from chalicelib.domain.kinds import KIND_PROTOCOL as KIND
+from chalicelib.lazy import lazy_module
 
-router = Router("/rest/v1", "Plans")
-KIND = plans.KIND_PROTOCOL
+if TYPE_CHECKING:
+    from chalicelib.schemas.plans import (
+        ProtocolPlanBody,
+        ProtocolPlanItemOut,
+        ProtocolPlanOut,
+        ProtocolPlanUpdate,
+        RespProtocolPlanCreated,
+    )
+    from chalicelib.store.models import PlanRecord
+
+connection = lazy_module("chalicelib.domain.connection")
+schemas = lazy_module("chalicelib.schemas.plans")
+plans = lazy_module("chalicelib.services.plans")
+
+router = Router("/rest/v1", "Plans", schemas="chalicelib.schemas.plans")
 
 
 def protocol_plan_out(record: PlanRecord) -> ProtocolPlanOut:
     doc = record.doc
-    return ProtocolPlanOut(id=int(record.id), name=record.name, protocol=doc["protocol"],
+    return schemas.ProtocolPlanOut(id=int(record.id), name=record.name, protocol=doc["protocol"],
                            port=int(doc["port"]), options=doc.get("options") or {},
                            notes=doc.get("notes", ""), created=record.created, updated=record.updated)
 
 
 def _complete(doc: dict[str, Any]) -> dict[str, Any]:
     """A plan without a port uses its protocol's usual one."""
-    return {**doc, "port": doc.get("port") or default_port(doc["protocol"])}
+    return {**doc, "port": doc.get("port") or connection.default_port(doc["protocol"])}
 
 
 @router.route("GET", "/plans/protocol", access=Access.ADMIN_READ, summary="List protocol plans",
-              response=list[ProtocolPlanItemOut])
+              response=list["ProtocolPlanItemOut"])
 def list_protocol_plans(request: ApiRequest) -> list[ProtocolPlanItemOut]:
-    return [ProtocolPlanItemOut(id=int(r.id), name=r.name, protocol=r.doc["protocol"],
+    return [schemas.ProtocolPlanItemOut(id=int(r.id), name=r.name, protocol=r.doc["protocol"],
                                 port=int(r.doc["port"])) for r in plans.list_plans(request.who, KIND)]
 
 
 @router.route("POST", "/plans/protocol", access=Access.ADMIN_WRITE, summary="Add a protocol plan",
-              body=ProtocolPlanBody, response=RespProtocolPlanCreated, status=201)
+              body="ProtocolPlanBody", response="RespProtocolPlanCreated", status=201)
 def create_protocol_plan(request: ApiRequest) -> RespProtocolPlanCreated:
     body: ProtocolPlanBody = request.body
     doc = _complete(body.model_dump(exclude={"name"}))
     record = plans.create_plan(request.who, KIND, body.name, doc)
-    return RespProtocolPlanCreated(stored_data=protocol_plan_out(record))
+    return schemas.RespProtocolPlanCreated(stored_data=protocol_plan_out(record))
 
 
 @router.route("GET", "/plans/protocol/{id}", access=Access.ADMIN_READ, summary="Get a protocol plan",
-              response=ProtocolPlanOut)
+              response="ProtocolPlanOut")
 def get_protocol_plan(request: ApiRequest) -> ProtocolPlanOut:
     return protocol_plan_out(plans.get_plan(request.who, KIND, request.ids["id"]))
 
 
 @router.route("PUT", "/plans/protocol/{id}", access=Access.ADMIN_WRITE,
-              summary="Update a protocol plan (fields not given keep their values)", body=ProtocolPlanUpdate,
-              response=RespProtocolPlanCreated)
+              summary="Update a protocol plan (fields not given keep their values)",
+              body="ProtocolPlanUpdate", response="RespProtocolPlanCreated")
 def update_protocol_plan(request: ApiRequest) -> RespProtocolPlanCreated:
     body: ProtocolPlanUpdate = request.body
     if body.id is not None and body.id != request.ids["id"]:
@@ -67,7 +72,7 @@ def update_protocol_plan(request: ApiRequest) -> RespProtocolPlanCreated:
     if "protocol" in changes and "port" not in changes:
         changes["port"] = None  # a new protocol without a port takes that protocol's usual port
     record = plans.update_plan(request.who, KIND, request.ids["id"], body.name, changes, complete=_complete)
-    return RespProtocolPlanCreated(stored_data=protocol_plan_out(record))
+    return schemas.RespProtocolPlanCreated(stored_data=protocol_plan_out(record))
 
 
 @router.route("DELETE", "/plans/protocol/{id}", access=Access.ADMIN_WRITE, summary="Delete a protocol plan",

@@ -2,32 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
-from chalicelib.schemas.policies import (
-    PolicyBody,
-    PolicyItemOut,
-    PolicyOut,
-    PolicyUpdate,
-    PoolAssignmentBody,
-    PoolAssignmentItemOut,
-    PoolAssignmentOut,
-    PoolAssignmentUpdate,
-    RespPolicyCreated,
-    RespPoolAssignmentCreated,
-)
-from chalicelib.services import policies
-from chalicelib.store.models import PolicyRecord
+from chalicelib.lazy import lazy_module
 
-router = Router("/rest/v1", "Policies")
+if TYPE_CHECKING:
+    from chalicelib.schemas.policies import (
+        PolicyItemOut,
+        PolicyOut,
+        PoolAssignmentItemOut,
+        PoolAssignmentOut,
+        RespPolicyCreated,
+        RespPoolAssignmentCreated,
+    )
+    from chalicelib.store.models import PolicyRecord
+
+schemas = lazy_module("chalicelib.schemas.policies")
+policies = lazy_module("chalicelib.services.policies")
+
+router = Router("/rest/v1", "Policies", schemas="chalicelib.schemas.policies")
 
 
 def policy_out(request: ApiRequest, record: PolicyRecord) -> PolicyOut:
     doc = record.doc
     assignments = doc.get("pool_assignments", [])
     names = policies.pool_names(request.who, [a["pool_id"] for a in assignments])
-    return PolicyOut(
+    return schemas.PolicyOut(
         id=int(record.id),
         name=record.name,
         **{
@@ -37,7 +38,7 @@ def policy_out(request: ApiRequest, record: PolicyRecord) -> PolicyOut:
         session_expire_delay=doc.get("session_expire_delay", -1),
         notes=doc.get("notes", ""),
         pool_assignments=[
-            PoolAssignmentItemOut(id=a["id"], pool_id=a["pool_id"], pool_name=names.get(a["pool_id"]))
+            schemas.PoolAssignmentItemOut(id=a["id"], pool_id=a["pool_id"], pool_name=names.get(a["pool_id"]))
             for a in assignments
         ],
         created=record.created,
@@ -49,16 +50,16 @@ def assignment_out(
     request: ApiRequest, record: PolicyRecord, assignment: dict[str, Any]
 ) -> PoolAssignmentOut:
     names = policies.pool_names(request.who, [assignment["pool_id"]])
-    return PoolAssignmentOut(
+    return schemas.PoolAssignmentOut(
         policy_id=int(record.id), pool_name=names.get(assignment["pool_id"]), **assignment
     )
 
 
 @router.route(
-    "GET", "/policies", access=Access.ADMIN_READ, summary="List policies", response=list[PolicyItemOut]
+    "GET", "/policies", access=Access.ADMIN_READ, summary="List policies", response=list["PolicyItemOut"]
 )
 def list_policies(request: ApiRequest) -> list[PolicyItemOut]:
-    return [PolicyItemOut(id=int(r.id), name=r.name) for r in policies.list_policies(request.who)]
+    return [schemas.PolicyItemOut(id=int(r.id), name=r.name) for r in policies.list_policies(request.who)]
 
 
 @router.route(
@@ -66,17 +67,17 @@ def list_policies(request: ApiRequest) -> list[PolicyItemOut]:
     "/policies",
     access=Access.ADMIN_WRITE,
     summary="Add a policy",
-    body=PolicyBody,
-    response=RespPolicyCreated,
+    body="PolicyBody",
+    response="RespPolicyCreated",
     status=201,
 )
 def create_policy(request: ApiRequest) -> RespPolicyCreated:
-    return RespPolicyCreated(
+    return schemas.RespPolicyCreated(
         stored_data=policy_out(request, policies.create_policy(request.who, request.body))
     )
 
 
-@router.route("GET", "/policies/{id}", access=Access.ADMIN_READ, summary="Get a policy", response=PolicyOut)
+@router.route("GET", "/policies/{id}", access=Access.ADMIN_READ, summary="Get a policy", response="PolicyOut")
 def get_policy(request: ApiRequest) -> PolicyOut:
     return policy_out(request, policies.get_policy(request.who, request.ids["id"]))
 
@@ -86,12 +87,12 @@ def get_policy(request: ApiRequest) -> PolicyOut:
     "/policies/{id}",
     access=Access.ADMIN_WRITE,
     summary="Update a policy",
-    body=PolicyUpdate,
-    response=RespPolicyCreated,
+    body="PolicyUpdate",
+    response="RespPolicyCreated",
 )
 def update_policy(request: ApiRequest) -> RespPolicyCreated:
     record = policies.update_policy(request.who, request.ids["id"], request.body)
-    return RespPolicyCreated(stored_data=policy_out(request, record))
+    return schemas.RespPolicyCreated(stored_data=policy_out(request, record))
 
 
 @router.route("DELETE", "/policies/{id}", access=Access.ADMIN_WRITE, summary="Delete a policy", status=204)
@@ -105,7 +106,7 @@ def delete_policy(request: ApiRequest) -> Reply:
     "/policies/{policy_id}/pool-assignments",
     access=Access.ADMIN_READ,
     summary="List a policy's pool assignments",
-    response=list[PoolAssignmentItemOut],
+    response=list["PoolAssignmentItemOut"],
 )
 def list_assignments(request: ApiRequest) -> list[PoolAssignmentItemOut]:
     return policy_out(request, policies.get_policy(request.who, request.ids["policy_id"])).pool_assignments
@@ -116,13 +117,13 @@ def list_assignments(request: ApiRequest) -> list[PoolAssignmentItemOut]:
     "/policies/{policy_id}/pool-assignments",
     access=Access.ADMIN_WRITE,
     summary="Assign a pool in a policy",
-    body=PoolAssignmentBody,
-    response=RespPoolAssignmentCreated,
+    body="PoolAssignmentBody",
+    response="RespPoolAssignmentCreated",
     status=201,
 )
 def add_assignment(request: ApiRequest) -> RespPoolAssignmentCreated:
     record, assignment = policies.add_assignment(request.who, request.ids["policy_id"], request.body)
-    return RespPoolAssignmentCreated(stored_data=assignment_out(request, record, assignment))
+    return schemas.RespPoolAssignmentCreated(stored_data=assignment_out(request, record, assignment))
 
 
 @router.route(
@@ -130,7 +131,7 @@ def add_assignment(request: ApiRequest) -> RespPoolAssignmentCreated:
     "/policies/{policy_id}/pool-assignments/{id}",
     access=Access.ADMIN_READ,
     summary="Get a pool assignment",
-    response=PoolAssignmentOut,
+    response="PoolAssignmentOut",
 )
 def get_assignment(request: ApiRequest) -> PoolAssignmentOut:
     record, assignment = policies.get_assignment(request.who, request.ids["policy_id"], request.ids["id"])
@@ -142,14 +143,14 @@ def get_assignment(request: ApiRequest) -> PoolAssignmentOut:
     "/policies/{policy_id}/pool-assignments/{id}",
     access=Access.ADMIN_WRITE,
     summary="Update a pool assignment",
-    body=PoolAssignmentUpdate,
-    response=RespPoolAssignmentCreated,
+    body="PoolAssignmentUpdate",
+    response="RespPoolAssignmentCreated",
 )
 def update_assignment(request: ApiRequest) -> RespPoolAssignmentCreated:
     record, assignment = policies.update_assignment(
         request.who, request.ids["policy_id"], request.ids["id"], request.body
     )
-    return RespPoolAssignmentCreated(stored_data=assignment_out(request, record, assignment))
+    return schemas.RespPoolAssignmentCreated(stored_data=assignment_out(request, record, assignment))
 
 
 @router.route(

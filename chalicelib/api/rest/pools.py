@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from chalicelib.api.framework import Access, ApiRequest, Reply, Router
-from chalicelib.schemas.pools import (
-    PoolBody,
-    PoolItemOut,
-    PoolOut,
-    PoolStats,
-    PoolUpdate,
-    ProvisionOut,
-    RespPoolCreated,
-)
-from chalicelib.services import pools
-from chalicelib.store.models import PoolRecord
+from typing import TYPE_CHECKING
 
-router = Router("/rest/v1", "Pools")
+from chalicelib.api.framework import Access, ApiRequest, Reply, Router
+from chalicelib.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from chalicelib.schemas.pools import PoolItemOut, PoolOut, ProvisionOut, RespPoolCreated
+    from chalicelib.store.models import PoolRecord
+
+schemas = lazy_module("chalicelib.schemas.pools")
+pools = lazy_module("chalicelib.services.pools")
+
+router = Router("/rest/v1", "Pools", schemas="chalicelib.schemas.pools")
 
 SIZE_FIELDS = ("assigned_vm", "available_vm", "unavailable_vm", "total_agent_running", "total_connected",
                "total_logged_in", "total_vm", "total_vm_running", "total_vm_stopped", "total_vm_suspended")
@@ -23,7 +22,7 @@ SIZE_FIELDS = ("assigned_vm", "available_vm", "unavailable_vm", "total_agent_run
 
 def pool_item(record: PoolRecord) -> PoolItemOut:
     stats = pools.size_info(record)
-    return PoolItemOut(
+    return schemas.PoolItemOut(
         id=int(record.id),
         name=record.name,
         parent_pool_id=int(record.doc["pool_definition"].get("parent_pool_id") or 0),
@@ -44,13 +43,13 @@ def _provision_out(record: PoolRecord) -> ProvisionOut | None:
         center_out = {**center, "name": pools.provision_center_name(record),
                       "new_volume_size": "" if size is None else str(size),
                       "create_new_volume": int(center.get("create_new_volume") or 0)}
-    return ProvisionOut.model_validate({**provision, "center": center_out, "provision_state": state,
+    return schemas.ProvisionOut.model_validate({**provision, "center": center_out, "provision_state": state,
                                         "provision_error": error})
 
 
 def pool_out(record: PoolRecord) -> PoolOut:
     doc = record.doc
-    return PoolOut(
+    return schemas.PoolOut(
         id=int(record.id),
         name=record.name,
         display_name=doc.get("display_name", ""),
@@ -59,36 +58,36 @@ def pool_out(record: PoolRecord) -> PoolOut:
         pool_definition=doc["pool_definition"],
         provision=_provision_out(record),
         log=doc.get("log") or {},
-        pool_stats=PoolStats.model_validate(pools.size_info(record)),
+        pool_stats=schemas.PoolStats.model_validate(pools.size_info(record)),
         created=record.created,
         updated=record.updated,
     )
 
 
 @router.route("GET", "/pools", access=Access.ADMIN_READ, summary="List pools with their size info",
-              response=list[PoolItemOut])
+              response=list["PoolItemOut"])
 def list_pools(request: ApiRequest) -> list[PoolItemOut]:
     return [pool_item(r) for r in pools.list_pools(request.who)]
 
 
-@router.route("POST", "/pools", access=Access.ADMIN_WRITE, summary="Add a pool", body=PoolBody,
-              response=RespPoolCreated, status=201)
+@router.route("POST", "/pools", access=Access.ADMIN_WRITE, summary="Add a pool", body="PoolBody",
+              response="RespPoolCreated", status=201)
 def create_pool(request: ApiRequest) -> RespPoolCreated:
-    return RespPoolCreated(stored_data=pool_out(pools.create_pool(request.who, request.body)))
+    return schemas.RespPoolCreated(stored_data=pool_out(pools.create_pool(request.who, request.body)))
 
 
 @router.route("GET", "/pools/{id}", access=Access.ADMIN_READ, summary="Get a pool (PoolFull)",
-              response=PoolOut)
+              response="PoolOut")
 def get_pool(request: ApiRequest) -> PoolOut:
     return pool_out(pools.get_pool(request.who, request.ids["id"]))
 
 
 @router.route("PUT", "/pools/{id}", access=Access.ADMIN_WRITE,
-              summary="Update a pool (fields not given keep their values)", body=PoolUpdate,
-              response=RespPoolCreated)
+              summary="Update a pool (fields not given keep their values)", body="PoolUpdate",
+              response="RespPoolCreated")
 def update_pool(request: ApiRequest) -> RespPoolCreated:
     record = pools.update_pool(request.who, request.ids["id"], request.body)
-    return RespPoolCreated(stored_data=pool_out(record))
+    return schemas.RespPoolCreated(stored_data=pool_out(record))
 
 
 @router.route("DELETE", "/pools/{id}", access=Access.ADMIN_WRITE, summary="Delete a pool", status=204,

@@ -2,29 +2,37 @@
 
 from __future__ import annotations
 
-from chalicelib.api.framework import Access, ApiRequest, Reply, Router
-from chalicelib.schemas.admin import LogoutOut, SessionLogin, SessionOut, SystemHealth
-from chalicelib.services import sessions, system
+from typing import TYPE_CHECKING
 
-router = Router("/rest/v1", "Session")
+from chalicelib.api.framework import Access, ApiRequest, Reply, Router
+from chalicelib.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from chalicelib.schemas.admin import LogoutOut, SessionOut
+
+schemas = lazy_module("chalicelib.schemas.admin")
+sessions = lazy_module("chalicelib.services.sessions")
+system = lazy_module("chalicelib.services.system")
+
+router = Router("/rest/v1", "Session", schemas="chalicelib.schemas.admin")
 
 
 @router.route("POST", "/session/login", access=Access.PUBLIC, summary="Log in and get a session id",
-              body=SessionLogin, response=SessionOut,
+              body="SessionLogin", response="SessionOut",
               responses={401: "Invalid user name or password", 403: "Role without API access"})
 def session_login(request: ApiRequest) -> SessionOut:
-    return SessionOut(sid=sessions.login(request.body))
+    return schemas.SessionOut(sid=sessions.login(request.body))
 
 
 @router.route("POST", "/session/logout", access=Access.ADMIN_READ, summary="End this session",
-              response=LogoutOut)
+              response="LogoutOut")
 def session_logout(request: ApiRequest) -> LogoutOut:
     sessions.logout(request.who)
-    return LogoutOut(message="Logged out")
+    return schemas.LogoutOut(message="Logged out")
 
 
 @router.route("GET", "/system/health", access=Access.ADMIN_READ, summary="Broker component status",
-              response=SystemHealth, responses={503: "A component cannot be reached"})
+              response="SystemHealth", responses={503: "A component cannot be reached"})
 def system_health(request: ApiRequest) -> Reply:
     report = system.health()
     return Reply(report, status=200 if report.broker.msg == "OK" else 503)

@@ -2,47 +2,53 @@
 
 from __future__ import annotations
 
-from chalicelib.api.framework import Access, ApiRequest, Reply, Router
-from chalicelib.schemas.admin import (
-    RespTenantCreated,
-    RespUserCreated,
-    TenantBody,
-    TenantItemOut,
-    TenantOut,
-    UserAdd,
-    UserItemOut,
-    UserOut,
-)
-from chalicelib.services import tenants, users
-from chalicelib.store.models import TenantRecord, UserRecord
+from typing import TYPE_CHECKING
 
-router = Router("/rest/v1", "Tenants and users")
+from chalicelib.api.framework import Access, ApiRequest, Reply, Router
+from chalicelib.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from chalicelib.schemas.admin import (
+        RespTenantCreated,
+        RespUserCreated,
+        TenantItemOut,
+        TenantOut,
+        UserItemOut,
+        UserOut,
+    )
+    from chalicelib.store.models import TenantRecord, UserRecord
+
+schemas = lazy_module("chalicelib.schemas.admin")
+tenants = lazy_module("chalicelib.services.tenants")
+users = lazy_module("chalicelib.services.users")
+
+router = Router("/rest/v1", "Tenants and users", schemas="chalicelib.schemas.admin")
 
 
 def tenant_out(record: TenantRecord) -> TenantOut:
-    return TenantOut(id=int(record.id), name=record.name, notes=record.doc.get("notes", ""),
+    return schemas.TenantOut(id=int(record.id), name=record.name, notes=record.doc.get("notes", ""),
                      created=record.created, updated=record.updated)
 
 
-@router.route("POST", "/tenants", access=Access.SYSTEM, summary="Create a tenant", body=TenantBody,
-              response=RespTenantCreated, status=201)
+@router.route("POST", "/tenants", access=Access.SYSTEM, summary="Create a tenant", body="TenantBody",
+              response="RespTenantCreated", status=201)
 def create_tenant(request: ApiRequest) -> RespTenantCreated:
-    return RespTenantCreated(stored_data=tenant_out(tenants.create_tenant(request.who, request.body)))
+    return schemas.RespTenantCreated(stored_data=tenant_out(tenants.create_tenant(request.who, request.body)))
 
 
-@router.route("GET", "/tenants", access=Access.SYSTEM, summary="List tenants", response=list[TenantItemOut])
+@router.route("GET", "/tenants", access=Access.SYSTEM, summary="List tenants", response=list["TenantItemOut"])
 def list_tenants(request: ApiRequest) -> list[TenantItemOut]:
-    return [TenantItemOut(id=int(r.id), name=r.name) for r in tenants.list_tenants(request.who)]
+    return [schemas.TenantItemOut(id=int(r.id), name=r.name) for r in tenants.list_tenants(request.who)]
 
 
-@router.route("GET", "/tenants/{id}", access=Access.SYSTEM, summary="Get a tenant", response=TenantOut)
+@router.route("GET", "/tenants/{id}", access=Access.SYSTEM, summary="Get a tenant", response="TenantOut")
 def get_tenant(request: ApiRequest) -> TenantOut:
     return tenant_out(tenants.get_tenant(request.who, request.ids["id"]))
 
 
 def user_out(record: UserRecord) -> UserOut:
     doc = record.doc
-    return UserOut(
+    return schemas.UserOut(
         id=int(record.id),
         tenant_id=int(record.tenant_id),
         user_login=record.login,
@@ -59,21 +65,21 @@ def user_out(record: UserRecord) -> UserOut:
 
 
 @router.route("POST", "/users", access=Access.ADMIN_WRITE, summary="Add a user (reference UserAdd)",
-              body=UserAdd, response=RespUserCreated, status=201)
+              body="UserAdd", response="RespUserCreated", status=201)
 def create_user(request: ApiRequest) -> RespUserCreated:
     record = users.create_user(request.who, request.body)
-    return RespUserCreated(stored_data={"id": int(record.id)})
+    return schemas.RespUserCreated(stored_data={"id": int(record.id)})
 
 
 @router.route("GET", "/users", access=Access.ADMIN_READ, summary="List the tenant's users",
-              response=list[UserItemOut])
+              response=list["UserItemOut"])
 def list_users(request: ApiRequest) -> list[UserItemOut]:
-    return [UserItemOut(id=int(r.id), user_login=r.login, name=r.doc.get("name", r.login),
+    return [schemas.UserItemOut(id=int(r.id), user_login=r.login, name=r.doc.get("name", r.login),
                         role_name=r.doc.get("role") or "User", is_local=int(r.doc.get("is_local", 1)))
             for r in users.list_users(request.who)]
 
 
-@router.route("GET", "/users/{id}", access=Access.ADMIN_READ, summary="Get a user", response=UserOut)
+@router.route("GET", "/users/{id}", access=Access.ADMIN_READ, summary="Get a user", response="UserOut")
 def get_user(request: ApiRequest) -> UserOut:
     return user_out(users.get_user(request.who, request.ids["id"]))
 

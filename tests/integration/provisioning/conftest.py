@@ -11,7 +11,6 @@ import pytest
 
 from chalicelib.clouds import use_cloud_factory
 from chalicelib.domain.caller import Caller
-from chalicelib.jobs import handlers  # noqa: F401 - registers the worker's handlers
 from chalicelib.jobs.worker import handle_message
 from chalicelib.schemas.centers import CenterCreate
 from chalicelib.schemas.pools import PoolBody

@@ -14,7 +14,6 @@ from chalicelib.clouds import open_cloud, use_cloud_factory
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.cloud import CenterAccess
-from chalicelib.jobs import handlers  # noqa: F401 - registers the worker's handlers
 from chalicelib.jobs.worker import handle_message
 from chalicelib.schemas.centers import CenterCreate
 from chalicelib.schemas.pools import PoolBody
