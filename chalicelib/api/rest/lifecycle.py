@@ -5,12 +5,13 @@ token for a desktop (`/rest/v1/desktops/{id}/agent-registration`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 from chalicelib.domain.errors import BadData
-from chalicelib.domain.kinds import KIND_POWER_CONTROL as POWER
-from chalicelib.domain.kinds import KIND_RELEASE as RELEASE
+from chalicelib.domain.kinds import KIND_POWER_CONTROL, KIND_RELEASE
 from chalicelib.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -21,12 +22,6 @@ if TYPE_CHECKING:
         PlanItemOut,
         PoolHistoryOut,
         PoolHistoryQuery,
-        PowerPlanBody,
-        PowerPlanOut,
-        ReleasePlanBody,
-        ReleasePlanOut,
-        RespPowerPlanCreated,
-        RespReleasePlanCreated,
     )
     from chalicelib.store.models import PlanRecord
 
@@ -48,103 +43,90 @@ def _plan_fields(record: PlanRecord) -> dict[str, Any]:
             **doc}
 
 
-def release_plan_out(record: PlanRecord) -> ReleasePlanOut:
-    return schemas.ReleasePlanOut.model_validate(_plan_fields(record))
-
-
-def power_plan_out(record: PlanRecord) -> PowerPlanOut:
-    return schemas.PowerPlanOut.model_validate(_plan_fields(record))
-
-
 def _changes(body: BaseModel, path_id: int) -> dict[str, Any]:
     if getattr(body, "id", None) is not None and body.id != path_id:  # type: ignore[attr-defined]
         raise BadData.field("/body/id", "does not match the id in the path")
     return body.model_dump(exclude_unset=True, exclude={"id", "name"})
 
 
-# ------------------------------------------------------------------------------------ release plans
+# ------------------------------------------------------------------- release and power-control plans
 
 
-@router.route("GET", "/plans/release", access=Access.ADMIN_READ, summary="List release plans",
-              response=list["PlanItemOut"])
-def list_release_plans(request: ApiRequest) -> list[PlanItemOut]:
-    return [schemas.PlanItemOut(id=int(r.id), name=r.name)
-            for r in lifecycle_plans.list_plans(request.who, RELEASE)]
+@dataclass(frozen=True)
+class PlanKind:
+    """One kind of lifecycle plan: the same five routes, each kind with its own models."""
+
+    kind: str  # as stored
+    slug: str  # in operation names: list_{slug}_plans, ...
+    path: str
+    label: str
+    model: str  # the models are {model}Body, {model}Update, {model}Out and Resp{model}Created
+    steps: str
 
 
-@router.route("POST", "/plans/release", access=Access.ADMIN_WRITE, body="ReleasePlanBody", status=201,
-              summary="Add a release plan (disconnect, idle, logout and release steps)",
-              response="RespReleasePlanCreated")
-def create_release_plan(request: ApiRequest) -> RespReleasePlanCreated:
-    body: ReleasePlanBody = request.body
-    record = lifecycle_plans.create_plan(request.who, RELEASE, body.name, body.model_dump(exclude={"name"}))
-    return schemas.RespReleasePlanCreated(stored_data=release_plan_out(record))
+PLAN_KINDS = (
+    PlanKind(KIND_RELEASE, "release", "/plans/release", "release plan", "ReleasePlan",
+             "disconnect, idle, logout and release steps"),
+    PlanKind(KIND_POWER_CONTROL, "power_control", "/plans/power-control", "power-control plan", "PowerPlan",
+             "disconnect, logout and release steps"),
+)
 
 
-@router.route("GET", "/plans/release/{id}", access=Access.ADMIN_READ, summary="Get a release plan",
-              response="ReleasePlanOut")
-def get_release_plan(request: ApiRequest) -> ReleasePlanOut:
-    return release_plan_out(lifecycle_plans.get_plan(request.who, RELEASE, request.ids["id"]))
+def _plan_out(plan: PlanKind, record: PlanRecord) -> BaseModel:
+    return getattr(schemas, f"{plan.model}Out").model_validate(_plan_fields(record))
 
 
-@router.route("PUT", "/plans/release/{id}", access=Access.ADMIN_WRITE, body="ReleasePlanUpdate",
-              summary="Update a release plan (sections not given keep their values)",
-              response="RespReleasePlanCreated")
-def update_release_plan(request: ApiRequest) -> RespReleasePlanCreated:
-    plan_id = request.ids["id"]
-    record = lifecycle_plans.update_plan(request.who, RELEASE, plan_id, request.body.name,
-                                         _changes(request.body, plan_id))
-    return schemas.RespReleasePlanCreated(stored_data=release_plan_out(record))
+def _created(plan: PlanKind, record: PlanRecord) -> BaseModel:
+    return getattr(schemas, f"Resp{plan.model}Created")(stored_data=_plan_out(plan, record))
 
 
-@router.route("DELETE", "/plans/release/{id}", access=Access.ADMIN_WRITE, summary="Delete a release plan",
-              status=204, responses={409: "A pool assignment uses the plan"})
-def delete_release_plan(request: ApiRequest) -> Reply:
-    lifecycle_plans.delete_plan(request.who, RELEASE, request.ids["id"])
-    return Reply(None, status=204)
+def _named(name: str, handler: Callable[[ApiRequest], Any]) -> Callable[[ApiRequest], Any]:
+    handler.__name__ = handler.__qualname__ = name
+    return handler
 
 
-# ------------------------------------------------------------------------------ power-control plans
+def _declare_plan_routes(plan: PlanKind) -> None:
+    def list_plans(request: ApiRequest) -> list[PlanItemOut]:
+        return [schemas.PlanItemOut(id=int(r.id), name=r.name)
+                for r in lifecycle_plans.list_plans(request.who, plan.kind)]
+
+    def create_plan(request: ApiRequest) -> BaseModel:
+        body = request.body
+        record = lifecycle_plans.create_plan(request.who, plan.kind, body.name,
+                                             body.model_dump(exclude={"name"}))
+        return _created(plan, record)
+
+    def get_plan(request: ApiRequest) -> BaseModel:
+        return _plan_out(plan, lifecycle_plans.get_plan(request.who, plan.kind, request.ids["id"]))
+
+    def update_plan(request: ApiRequest) -> BaseModel:
+        plan_id = request.ids["id"]
+        record = lifecycle_plans.update_plan(request.who, plan.kind, plan_id, request.body.name,
+                                             _changes(request.body, plan_id))
+        return _created(plan, record)
+
+    def delete_plan(request: ApiRequest) -> Reply:
+        lifecycle_plans.delete_plan(request.who, plan.kind, request.ids["id"])
+        return Reply(None, status=204)
+
+    one = f"{plan.path}/{{id}}"
+    router.route("GET", plan.path, access=Access.ADMIN_READ, summary=f"List {plan.label}s",
+                 response=list["PlanItemOut"])(_named(f"list_{plan.slug}_plans", list_plans))
+    router.route("POST", plan.path, access=Access.ADMIN_WRITE, body=f"{plan.model}Body", status=201,
+                 summary=f"Add a {plan.label} ({plan.steps})",
+                 response=f"Resp{plan.model}Created")(_named(f"create_{plan.slug}_plan", create_plan))
+    router.route("GET", one, access=Access.ADMIN_READ, summary=f"Get a {plan.label}",
+                 response=f"{plan.model}Out")(_named(f"get_{plan.slug}_plan", get_plan))
+    router.route("PUT", one, access=Access.ADMIN_WRITE, body=f"{plan.model}Update",
+                 summary=f"Update a {plan.label} (sections not given keep their values)",
+                 response=f"Resp{plan.model}Created")(_named(f"update_{plan.slug}_plan", update_plan))
+    router.route("DELETE", one, access=Access.ADMIN_WRITE, summary=f"Delete a {plan.label}", status=204,
+                 responses={409: "A pool assignment uses the plan"})(_named(f"delete_{plan.slug}_plan",
+                                                                           delete_plan))
 
 
-@router.route("GET", "/plans/power-control", access=Access.ADMIN_READ, summary="List power-control plans",
-              response=list["PlanItemOut"])
-def list_power_control_plans(request: ApiRequest) -> list[PlanItemOut]:
-    return [schemas.PlanItemOut(id=int(r.id), name=r.name)
-            for r in lifecycle_plans.list_plans(request.who, POWER)]
-
-
-@router.route("POST", "/plans/power-control", access=Access.ADMIN_WRITE, body="PowerPlanBody", status=201,
-              summary="Add a power-control plan (disconnect, logout and release steps)",
-              response="RespPowerPlanCreated")
-def create_power_control_plan(request: ApiRequest) -> RespPowerPlanCreated:
-    body: PowerPlanBody = request.body
-    record = lifecycle_plans.create_plan(request.who, POWER, body.name, body.model_dump(exclude={"name"}))
-    return schemas.RespPowerPlanCreated(stored_data=power_plan_out(record))
-
-
-@router.route("GET", "/plans/power-control/{id}", access=Access.ADMIN_READ,
-              summary="Get a power-control plan", response="PowerPlanOut")
-def get_power_control_plan(request: ApiRequest) -> PowerPlanOut:
-    return power_plan_out(lifecycle_plans.get_plan(request.who, POWER, request.ids["id"]))
-
-
-@router.route("PUT", "/plans/power-control/{id}", access=Access.ADMIN_WRITE, body="PowerPlanUpdate",
-              summary="Update a power-control plan (sections not given keep their values)",
-              response="RespPowerPlanCreated")
-def update_power_control_plan(request: ApiRequest) -> RespPowerPlanCreated:
-    plan_id = request.ids["id"]
-    record = lifecycle_plans.update_plan(request.who, POWER, plan_id, request.body.name,
-                                         _changes(request.body, plan_id))
-    return schemas.RespPowerPlanCreated(stored_data=power_plan_out(record))
-
-
-@router.route("DELETE", "/plans/power-control/{id}", access=Access.ADMIN_WRITE,
-              summary="Delete a power-control plan", status=204,
-              responses={409: "A pool assignment uses the plan"})
-def delete_power_control_plan(request: ApiRequest) -> Reply:
-    lifecycle_plans.delete_plan(request.who, POWER, request.ids["id"])
-    return Reply(None, status=204)
+for _plan in PLAN_KINDS:
+    _declare_plan_routes(_plan)
 
 
 # --------------------------------------------------------------------------------------------- logs
