@@ -38,6 +38,23 @@ def _condition_failed(error: Exception) -> bool:
     return getattr(error, "cause_response_code", None) == CONDITION_FAILED
 
 
+def _update_if(tenant_id: int, desktop_id: int, actions: list[Any], condition: Any) -> DesktopRecord | None:
+    """One conditional UpdateItem on a desktop: the record as written, or None when the condition failed."""
+    try:
+        data = DesktopRecord._get_connection().update_item(
+            str(tenant_id),  # key values as DynamoDB's JSON protocol wants numbers: strings
+            str(desktop_id),
+            actions=actions,
+            condition=condition,
+            return_values=ALL_NEW,
+        )
+    except UpdateError as error:
+        if _condition_failed(error):
+            return None
+        raise
+    return DesktopRecord.from_raw_data(data["Attributes"])
+
+
 # --------------------------------------------------------------------------------------------- desktops
 
 
@@ -94,19 +111,7 @@ class DesktopClaims:
             DesktopRecord.updated.set(utc_now_iso()),
             DesktopRecord.version.add(1),
         ]
-        try:
-            data = DesktopRecord._get_connection().update_item(
-                str(tenant_id),  # key values as DynamoDB's JSON protocol wants numbers: strings
-                str(desktop_id),
-                actions=actions,
-                condition=self.claimable_condition(user_id),
-                return_values=ALL_NEW,
-            )
-        except UpdateError as error:
-            if _condition_failed(error):
-                return None
-            raise
-        return DesktopRecord.from_raw_data(data["Attributes"])
+        return _update_if(tenant_id, desktop_id, actions, self.claimable_condition(user_id))
 
     def release(self, tenant_id: int, desktop_id: int, user_id: int) -> DesktopRecord | None:
         """Take the desktop back from the user; None when it is not (or no longer) theirs."""
@@ -118,24 +123,15 @@ class DesktopClaims:
             DesktopRecord.updated.set(utc_now_iso()),
             DesktopRecord.version.add(1),
         ]
-        try:
-            data = DesktopRecord._get_connection().update_item(
-                str(tenant_id),  # key values as DynamoDB's JSON protocol wants numbers: strings
-                str(desktop_id),
-                actions=actions,
-                condition=DesktopRecord.assigned_user_id == user_id,
-                return_values=ALL_NEW,
-            )
-        except UpdateError as error:
-            if not _condition_failed(error):
-                raise
-            # A retried release whose first attempt was applied: the desktop is free and we were last.
-            current = self.get(tenant_id, desktop_id)
-            if (current is not None and current.assigned_user_id is None
-                    and current.last_user_key == user_key(tenant_id, user_id)):
-                return current
-            return None
-        return DesktopRecord.from_raw_data(data["Attributes"])
+        released = _update_if(tenant_id, desktop_id, actions, DesktopRecord.assigned_user_id == user_id)
+        if released is not None:
+            return released
+        # A retried release whose first attempt was applied: the desktop is free and we were last.
+        current = self.get(tenant_id, desktop_id)
+        if (current is not None and current.assigned_user_id is None
+                and current.last_user_key == user_key(tenant_id, user_id)):
+            return current
+        return None
 
 
 # ------------------------------------------------------------------------------------------ pool checks
