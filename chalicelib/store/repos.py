@@ -131,15 +131,17 @@ class EntityStore(Generic[E]):
             raise
         return record
 
-    def update(self, record: E, name: str, doc: dict[str, Any], **attributes: Any) -> E:
-        """Save new settings; the version check refuses a write based on a stale read."""
+    def update(self, record: E, name: str, doc: dict[str, Any]) -> E:
+        """Save new settings; the version check refuses a write based on a stale read. Only the settings
+        are written (an UpdateItem, not a put), so attributes the jobs keep beside them (a pool's `stats`
+        and `broker_state`) are never overwritten with what this record held when it was read."""
         old_name = record.name
         old_names = self._names(self._scope_of(record))
         record.name = name
         record.doc = doc
         record.updated = utc_now_iso()
-        for attribute, value in attributes.items():
-            setattr(record, attribute, value)
+        model = type(record)
+        settings = [model.name.set(record.name), model.doc.set(record.doc), model.updated.set(record.updated)]
         names = self._names(self._scope_of(record))
         renamed = name_key(record.tenant_id, old_names, old_name) != name_key(record.tenant_id, names, name)
         try:
@@ -159,7 +161,7 @@ class EntityStore(Generic[E]):
                         ),
                         condition=NameRecord.key.does_not_exist(),
                     )
-                tx.save(record)
+                tx.update(record, settings, condition=model.id.exists())
         except TransactWriteError as error:
             if renamed and self.name_taken(record.tenant_id, name, self._scope_of(record)):
                 raise NotUnique(f"A {self.label.lower()} named '{name}' already exists", "name") from error

@@ -30,7 +30,6 @@ from chalicelib.schemas.pools import PoolUpdate
 from chalicelib.services import centers, pools, provisioning, scan
 from chalicelib.settings import reset_settings
 from chalicelib.store import stores
-from chalicelib.store.desktops import set_pool_side_state
 from tests.fixtures.aws import AwsStack
 from tests.reliability.conftest import (
     ADMIN,
@@ -79,10 +78,6 @@ def admin_turns_provisioning_back_on(world: World, pool_id: int) -> None:
     provision = world.fresh_pool(pool_id).doc["provision"]
     pools.update_pool(ADMIN, pool_id, PoolUpdate.model_validate({"provision": {**provision,
                                                                                "provision_on_off": 1}}))
-    if stopped_reason(world, pool_id):
-        # pools.update_pool clears only doc["provision_state"], not the `broker_state` the worker sets
-        # (reported with docs/reliability.md); clear it as that save should.
-        set_pool_side_state(world.fresh_pool(pool_id), clear_broker_state=True)
 
 
 def converge(world: World, pool_id: int, count: int, monkeypatch: pytest.MonkeyPatch,

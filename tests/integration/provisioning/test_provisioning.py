@@ -6,10 +6,12 @@ import threading
 
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.cloud import CloudQuotaExceeded, CloudTransient
-from chalicelib.services import provisioning, scan
-from chalicelib.store.desktops import DesktopStore, PoolCounters
+from chalicelib.schemas.pools import PoolUpdate
+from chalicelib.services import pools, provisioning, scan
+from chalicelib.store import stores
+from chalicelib.store.desktops import DesktopStore, PoolCounters, set_pool_side_state
 from chalicelib.store.models import DesktopRecord
-from tests.integration.provisioning.conftest import TENANT, Broker
+from tests.integration.provisioning.conftest import ADMIN, TENANT, Broker
 
 desktops = DesktopStore()
 counters = PoolCounters()
@@ -136,6 +138,44 @@ def test_quota_exhaustion_stops_the_pool_with_its_reason(broker: Broker) -> None
     assert failed and all(d.doc["error"] for d in failed)
     assert provisioning.check_pool(TENANT, int(pool.id), "still stopped") == 0
     assert counters.total(TENANT, int(pool.id)) == 2
+
+
+def test_an_admin_turning_provisioning_on_resumes_a_pool_stopped_by_the_broker(broker: Broker) -> None:
+    center = broker.center()
+    broker.cloud.max_instances = 2
+    pool_id = int(broker.pool(center, threshold=5, maximum=5).id)  # 3 refused: stopped
+    broker.drain(only={"pool.check"})
+    assert stores.pools.get(TENANT, pool_id).broker_state["stopped_by_broker"] is True
+
+    pools.update_pool(ADMIN, pool_id, PoolUpdate.model_validate({"notes": "quota asked for"}))
+    assert stores.pools.get(TENANT, pool_id).broker_state["stopped_by_broker"] is True  # still stopped
+    assert provisioning.check_pool(TENANT, pool_id, "a note saved") == 0
+
+    broker.cloud.max_instances = 10
+    provision = stores.pools.get(TENANT, pool_id).doc["provision"]
+    pools.update_pool(ADMIN, pool_id, PoolUpdate.model_validate({"provision": {**provision,
+                                                                               "provision_on_off": 1}}))
+    assert not (stores.pools.get(TENANT, pool_id).broker_state or {}).get("stopped_by_broker")
+    broker.drain(only={"pool.check"})
+    assert len(live(pool_id)) == 5 and len(broker.cloud.servers) == 5
+
+
+def test_an_admin_save_from_a_stale_read_keeps_what_the_jobs_wrote_meanwhile(broker: Broker) -> None:
+    """The admin read the pool, then a job counted it and the worker stopped it: the admin's save writes
+    the settings only, never the stale size info or an undone stop."""
+    pool = broker.pool(broker.center(), threshold=0, maximum=0)
+    stale = stores.pools.get(TENANT, int(pool.id))
+    counted = {**(stale.stats or {}), "total_vm": 7, "counts_updated": "2026-11-21T10:00:00Z"}
+    set_pool_side_state(stale, stats=counted, broker_state={"stopped_by_broker": True, "reason": "quota"})
+
+    stores.pools.update(stale, "renamed", {**stale.doc, "notes": "edited"})
+
+    fresh = stores.pools.get(TENANT, int(pool.id))
+    assert (fresh.name, fresh.doc["notes"]) == ("renamed", "edited")
+    assert fresh.stats == counted
+    assert fresh.broker_state == {"stopped_by_broker": True, "reason": "quota"}
+    assert fresh.version == stale.version  # the local copy followed the write: a second save is allowed
+    stores.pools.update(stale, "renamed again", stale.doc)
 
 
 def test_quota_error_is_recognised_as_quota(broker: Broker) -> None:
