@@ -8,7 +8,6 @@ to the worker, whose check sends every create without waiting for a build.
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 from chalicelib.domain.cloud import CenterAccess
@@ -20,31 +19,12 @@ def run_deficit_bench(deficit: int = 50) -> dict[str, Any]:
     if not stack.is_running():
         stack.ensure_installed()
         started_here = stack.start()
-    admin = sdk.admin()
-    name = f"bench-{uuid.uuid4().hex[:8]}"
-    domain = admin.identity.find_domain(stack.DOMAIN)
-    project = admin.identity.create_project(name=name, domain_id=domain.id)
-    demo = next(admin.identity.users(domain_id=domain.id, name="demo"))
-    admin.identity.assign_project_role_to_user(project, demo, next(admin.identity.roles(name="member")))
-    admin.compute.update_quota_set(project.id, instances=deficit + 10, cores=4 * deficit, ram=1024 * 1024)
-    admin.network.update_quota(project.id, port=deficit + 20)
-    access = CenterAccess(
-        auth_url=stack.KEYSTONE_URL,
-        domain=stack.DOMAIN,
-        project=name,
-        username="demo",
-        password=stack.PASSWORD,
-    )
     try:
-        return _measure(access, deficit)
+        with sdk.scratch_project(
+            "bench", instances=deficit + 10, cores=4 * deficit, ram=1024 * 1024, ports=deficit + 20
+        ) as project:
+            return _measure(project.access, deficit)
     finally:
-        for server in admin.compute.servers(all_projects=True, project_id=project.id):
-            if server.project_id == project.id:
-                admin.compute.delete_server(server, ignore_missing=True)
-        for server in admin.compute.servers(all_projects=True, project_id=project.id):
-            if server.project_id == project.id:
-                admin.compute.wait_for_delete(server, wait=120)
-        admin.identity.delete_project(project, ignore_missing=True)
         if started_here:
             stack.stop()
 
@@ -73,6 +53,7 @@ def _measure(access: CenterAccess, deficit: int) -> dict[str, Any]:
                 project=access.project,
                 username=access.username,
                 password=access.password,
+                region=access.region or "",
             ),
         )
         sqs = client("sqs")

@@ -4,6 +4,7 @@ project, a pool that keeps itself stocked, a default policy and an end user."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from chalicelib.domain.caller import SYSTEM_TENANT_ID, Caller
 from chalicelib.domain.errors import NotUnique
@@ -18,6 +19,26 @@ DEMO_ADMIN = "demo-admin"
 DEMO_USER = "alice"
 DEMO_USER_PASSWORD = os.environ.get("BROKER_DEMO_USER_PASSWORD", "alice-demo-pw")
 KEYSTONE = os.environ.get("BROKER_DEMO_KEYSTONE", "http://127.0.0.1:5000/v3")
+
+
+def demo_provision_center(center_id: int, **overrides: Any) -> dict[str, Any]:
+    """The `center` part of the demo pool's provisioning: the local cloud's cirros-fake on m1.tiny in the
+    private network, booted from a new 1 GB volume of type fake that goes with the instance, a floating
+    IP, security group `web`. `overrides` replace or add settings (the real-provisioning test uses it)."""
+    return {
+        "type": "openstack",
+        "id": center_id,
+        "image": "cirros-fake",
+        "flavor": "m1.tiny",
+        "network": "private",
+        "assign_floating_ip": 1,
+        "security_groups": ["web"],
+        "create_new_volume": 1,
+        "new_volume_type": "fake",
+        "new_volume_size": "1",
+        "delete_volume_on_instance_delete": 1,
+        **overrides,
+    }
 
 
 def seed(admin_password: str) -> list[str]:
@@ -67,26 +88,16 @@ def seed(admin_password: str) -> list[str]:
                     "provision_vm_name_next_value": 1,
                     "provision_vm_display_name": "Demo desktop {SEQUENCE}",
                     "mark_deletable": 1,
-                    "center": {
-                        "type": "openstack",
-                        "id": int(center.id),
-                        "image": "cirros-fake",
-                        "flavor": "m1.tiny",
-                        "network": "private",
-                        "assign_floating_ip": 1,
-                        "security_groups": ["web"],
-                        "create_new_volume": 1,
-                        "new_volume_type": "fake",
-                        "new_volume_size": "1",
-                        "delete_volume_on_instance_delete": 1,
-                        "provisioning_actions": [
+                    "center": demo_provision_center(
+                        int(center.id),
+                        provisioning_actions=[
                             {
                                 "prov_action_action": "set_available",
                                 "prov_action_wait_value": 0,
                                 "prov_action_wait_unit": "seconds",
                             }
                         ],
-                    },
+                    ),
                 },
             }
         ),

@@ -21,11 +21,10 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import openstack.connection
-import openstack.exceptions
 import pytest
 
 from chalicelib.clouds import cloud_for
@@ -89,34 +88,6 @@ class Project:
             time.sleep(1)
 
 
-def _delete_project(admin: openstack.connection.Connection, project_id: str) -> None:
-    # Twice: a create Nova received during a fault may only now become a server.
-    for attempt in range(2):
-        if attempt:
-            time.sleep(2)
-        servers = list(admin.compute.servers(all_projects=True, project_id=project_id))
-        for server in servers:
-            admin.compute.delete_server(server, ignore_missing=True)
-        for server in servers:
-            admin.compute.wait_for_delete(server, wait=SETTLE_SECONDS)
-    for volume in admin.block_storage.volumes(all_projects=True, project_id=project_id):
-        admin.block_storage.delete_volume(volume, ignore_missing=True)
-    for floating_ip in admin.network.ips(project_id=project_id):
-        admin.network.delete_ip(floating_ip, ignore_missing=True)
-    # Nova unbinds a deleted server's port a moment after the server is gone: remove what is left first.
-    for port in admin.network.ports(project_id=project_id):
-        if (port.device_owner or "").startswith("compute:"):
-            admin.network.delete_port(port, ignore_missing=True)
-    for group in admin.network.security_groups(project_id=project_id):
-        for _ in range(30):
-            try:
-                admin.network.delete_security_group(group, ignore_missing=True)
-                break
-            except openstack.exceptions.ConflictException:  # still used by a port on its way out
-                time.sleep(1)
-    admin.identity.delete_project(project_id, ignore_missing=True)
-
-
 @pytest.fixture
 def project(
     real_openstack: RealOpenStack, request: pytest.FixtureRequest
@@ -124,26 +95,14 @@ def project(
     """`project(instances=N)`: a fresh project (rel-<test>-<random>) with that instance quota; cores and RAM
     unlimited, so that only the instance count (or the scheduler) refuses."""
     admin = sdk.admin()
-    made: list[str] = []
     test_part = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower().removeprefix("test_"))[:20].strip("-")
+    with contextlib.ExitStack() as made:
 
-    def make(instances: int = 20) -> Project:
-        identity = admin.identity
-        domain = identity.get_domain("default")
-        name = f"rel-{test_part}-{uuid.uuid4().hex[:6]}"
-        created = identity.create_project(name=name, domain_id=domain.id)
-        made.append(created.id)
-        demo_user = next(identity.users(domain_id=domain.id, name=stack.DEMO_USER))
-        member_role = next(identity.roles(name="member"))
-        identity.assign_project_role_to_user(created, demo_user, member_role)
-        admin.compute.update_quota_set(created.id, instances=instances, cores=-1, ram=-1)
-        return Project(replace(real_openstack.demo, project=name), created.id, admin)
+        def make(instances: int = 20) -> Project:
+            scratch = made.enter_context(sdk.scratch_project(f"rel-{test_part}", instances=instances))
+            return Project(scratch.access, scratch.id, admin)
 
-    try:
         yield make
-    finally:
-        for project_id in made:
-            _delete_project(admin, project_id)
 
 
 # --- paused services ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from chalicelib.services import centers, pools, provisioning, scan
 from chalicelib.store import stores
 from chalicelib.store.aws import client
 from chalicelib.store.desktops import DesktopStore
+from localdev.demo import demo_provision_center
 from localdev.openstack import sdk
 from tests.fixtures.aws import AwsStack
 
@@ -66,34 +67,13 @@ def demo_center(aws: AwsStack, openstack_demo: CenterAccess) -> Iterator[int]:
 
 
 @pytest.fixture
-def fresh_project(real_openstack: object, openstack_demo: CenterAccess) -> Iterator[CenterAccess]:
+def fresh_project(real_openstack: object) -> Iterator[CenterAccess]:
     """A project of its own (the demo user a member, a `web` security group), so that what others left
     in `demo` cannot join the pool under test; removed with everything in it afterwards."""
-    admin = sdk.admin()
-    name = f"e2e-{uuid.uuid4().hex[:8]}"
-    domain = admin.identity.find_domain(openstack_demo.domain)
-    project = admin.identity.create_project(name=name, domain_id=domain.id)
-    demo_user = next(admin.identity.users(domain_id=domain.id, name="demo"))
-    admin.identity.assign_project_role_to_user(project, demo_user, next(admin.identity.roles(name="member")))
-    admin.compute.update_quota_set(project.id, instances=10, cores=40, ram=64 * 1024)
-    admin.network.create_security_group(name="web", project_id=project.id)
-    try:
-        yield CenterAccess(**{**openstack_demo.__dict__, "project": name})
-    finally:
-        mine = [s for s in admin.compute.servers(all_projects=True, project_id=project.id)
-                if s.project_id == project.id]
-        for server in mine:
-            admin.compute.delete_server(server, ignore_missing=True)
-        for server in mine:
-            admin.compute.wait_for_delete(server, wait=120)
-        for ip in admin.network.ips(project_id=project.id):
-            admin.network.delete_ip(ip, ignore_missing=True)
-        for volume in admin.block_storage.volumes(all_projects=True, project_id=project.id):
-            if getattr(volume, "project_id", project.id) == project.id:
-                admin.block_storage.delete_volume(volume, ignore_missing=True)
-        for group in admin.network.security_groups(project_id=project.id):
-            admin.network.delete_security_group(group, ignore_missing=True)
-        admin.identity.delete_project(project, ignore_missing=True)
+    with sdk.scratch_project(
+        "e2e", instances=10, cores=40, ram=64 * 1024, security_groups=["web"]
+    ) as project:
+        yield project.access
 
 
 def associated_floating_ips(access: CenterAccess) -> dict[str, str]:
@@ -174,21 +154,13 @@ def test_pool_provisions_boot_from_volume_with_floating_ip_and_security_group(
                     "provision_max": 3,
                     "provision_vm_name": prefix + "{SEQUENCE:2}",
                     "provision_vm_name_next_value": 5,
-                    "center": {
-                        "type": center_type,
-                        "id": int(center.id),
-                        "image": "cirros-fake",
-                        "flavor": "m1.tiny",
-                        "network": "private",
-                        "assign_floating_ip": 1,
-                        "security_groups": ["web"],
-                        "create_new_volume": 1,
-                        "new_volume_type": "fake",
-                        "new_volume_size": "1",
-                        "delete_volume_on_instance_delete": 1,
+                    # What `make run`'s demo pool asks for: a new volume, a floating IP, security group web.
+                    "center": demo_provision_center(
+                        int(center.id),
+                        type=center_type,
                         # the local cloud's compute host is in zone az1 (VHI's default `nova` is a unit test)
-                        "availability_zone": "az1",
-                    },
+                        availability_zone="az1",
+                    ),
                 },
             }
         ),
