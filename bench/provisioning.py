@@ -54,6 +54,8 @@ def _measure(access: CenterAccess, deficit: int) -> dict[str, Any]:
                 username=access.username,
                 password=access.password,
                 region=access.region or "",
+                # The whole deficit at once: by default a center has at most 10 instances building.
+                build_limit=deficit,
             ),
         )
         sqs = client("sqs")

@@ -156,6 +156,7 @@ ROWS = [
     ("first_login_import_ratio", "  same, with what a first client login loads", "deferred to first call"),
     ("openstack_imported_on_http_path", "openstack imported on the HTTP path", "must be false"),
     ("deficit50_seconds", "seconds until 50 creates reached Nova", "OpenUDS: one per 19 s; target <= 10"),
+    ("deficit50_created", "  instances Nova holds after that check", "must be 50"),
     (
         "openstack_requests_per_desktop",
         "OpenStack requests per desktop (beyond token/inventory)",

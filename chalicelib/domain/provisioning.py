@@ -15,7 +15,8 @@ from chalicelib.domain import naming
 from chalicelib.domain.center_defaults import provisioning_defaults
 from chalicelib.domain.cloud import CenterType, PowerState, ServerSpec
 
-DEFAULT_CENTER_BUILD_LIMIT = 10
+DEFAULT_CENTER_BUILD_LIMIT = 10  # a center's `build_limit` unless its admin sets one
+MAX_CENTER_BUILD_LIMIT = 500
 FAILURES_BEFORE_STOP = 3
 
 METADATA_DESKTOP = "broker_desktop_id"

@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 
 from pydantic import AfterValidator, StringConstraints, model_validator
 
+from chalicelib.domain.provisioning import DEFAULT_CENTER_BUILD_LIMIT, MAX_CENTER_BUILD_LIMIT
 from chalicelib.schemas.common import (
     Flag,
     FlagOut,
@@ -58,6 +59,11 @@ def _unwrap_definition(data: Any) -> Any:
     return data
 
 
+# Our extension: how many of the center's instances may be building at once (a check creates at most
+# that many more); the rest of a deficit is created as builds finish.
+BuildLimit = Annotated[int, AfterValidator(lambda v: _between(v, 1, MAX_CENTER_BUILD_LIMIT))]
+
+
 class CenterCreate(StrictModel):
     name: Name
     type: CenterTypeName | None = None  # implied by the URL; if given it must agree
@@ -70,6 +76,7 @@ class CenterCreate(StrictModel):
     network_uuid: NetworkUuid = ""
     notes: Notes = ""
     poll_interval: Annotated[int, AfterValidator(lambda v: _between(v, 1, 1440))] = 5
+    build_limit: BuildLimit = DEFAULT_CENTER_BUILD_LIMIT
     active: Flag = 1
 
     _unwrap = model_validator(mode="before")(_unwrap_definition)
@@ -92,6 +99,7 @@ class CenterUpdate(UpdateModel):
     network_uuid: NetworkUuid | None = None
     notes: Notes | None = None
     poll_interval: Annotated[int, AfterValidator(lambda v: _between(v, 1, 1440))] | None = None
+    build_limit: BuildLimit | None = None
     active: Flag | None = None
 
     _unwrap = model_validator(mode="before")(_unwrap_definition)
@@ -114,6 +122,7 @@ class CenterDefinitionOut(OutModel):
     network_uuid: str
     notes: str
     poll_interval: int
+    build_limit: int
 
 
 class InventoryItemOut(OutModel):

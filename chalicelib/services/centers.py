@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from chalicelib.domain import messages
+from chalicelib.domain import provisioning as rules
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.cloud import CenterAccess
 from chalicelib.domain.errors import BadData, Conflict, NotFound, NotUnique, ServiceUnavailable
@@ -22,7 +23,9 @@ from chalicelib.store.secrets import secret_name
 log = logging.getLogger("broker.centers")
 
 DEFINITION_FIELDS = ("auth_url", "domain", "project", "username", "region", "network_uuid", "notes",
-                     "poll_interval")
+                     "poll_interval", "build_limit")
+# What a center stored before a field existed shows as that field's default.
+_DEFINITION_DEFAULTS: dict[str, Any] = {"poll_interval": 5, "build_limit": rules.DEFAULT_CENTER_BUILD_LIMIT}
 
 # status codes shown with status_label
 STATUS_ONLINE, STATUS_OFFLINE, STATUS_PENDING, STATUS_INACTIVE = 0, 1, 2, 3
@@ -35,6 +38,13 @@ def center_secret_name(tenant_id: int, center_id: int) -> str:
 def _check_type(path_type: str, body_type: str | None) -> None:
     if body_type is not None and body_type != path_type:
         raise BadData.field("/body/type", f"must be '{path_type}' for this endpoint")
+
+
+def definition_of(record: CenterRecord) -> dict[str, Any]:
+    """The center's settings as the admin API shows them (`center_definition`), without the password."""
+    doc = record.doc
+    return {"name": record.name, "type": doc.get("type", ""),
+            **{f: doc.get(f, _DEFINITION_DEFAULTS.get(f, "")) for f in DEFINITION_FIELDS}}
 
 
 def create_center(caller: Caller, center_type: str, body: CenterCreate) -> CenterRecord:

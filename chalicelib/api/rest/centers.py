@@ -42,9 +42,7 @@ def center_out(record: CenterRecord, short: bool = False) -> CenterOut:
     return schemas.CenterOut(
         **item.model_dump(),
         active=int(doc.get("active", 1)),
-        center_definition=schemas.CenterDefinitionOut(
-            name=record.name, **{f: doc.get(f, "") for f in ("type", *centers.DEFINITION_FIELDS)}
-        ),
+        center_definition=schemas.CenterDefinitionOut(**centers.definition_of(record)),
         center_info=schemas.CenterInfoOut.model_validate(inventory),
         last_checked=doc.get("last_checked"),
         last_scan=doc.get("last_scan"),

@@ -63,12 +63,13 @@ class Broker:
             for message in batch:
                 sqs.delete_message(QueueUrl=self.aws.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
-    def center(self, name: str = "lab") -> CenterRecord:
+    def center(self, name: str = "lab", **settings: Any) -> CenterRecord:
         return centers.create_center(
             ADMIN,
             "openstack",
             CenterCreate(
-                name=name, auth_url="http://127.0.0.1:5000/v3", project="demo", username="demo", password="pw"
+                name=name, auth_url="http://127.0.0.1:5000/v3", project="demo", username="demo",
+                password="pw", **settings,
             ),
         )
 

@@ -6,8 +6,9 @@ import threading
 
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.cloud import CloudQuotaExceeded, CloudTransient
+from chalicelib.schemas.centers import CenterUpdate
 from chalicelib.schemas.pools import PoolUpdate
-from chalicelib.services import pools, provisioning, scan
+from chalicelib.services import centers, pools, provisioning, scan
 from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore, PoolCounters, set_pool_side_state
 from chalicelib.store.models import DesktopRecord
@@ -33,6 +34,21 @@ def test_saving_a_pool_queues_a_check_that_creates_the_whole_deficit(broker: Bro
         record = desktops.get(TENANT, int(server.metadata[rules.METADATA_DESKTOP]))
         assert record.instance_id == server.id and record.name == server.name
     assert counters.total(TENANT, int(pool.id)) == 3
+
+
+def test_a_center_has_at_most_its_build_limit_of_instances_building(broker: Broker) -> None:
+    center = broker.center()
+    assert centers.definition_of(center)["build_limit"] == rules.DEFAULT_CENTER_BUILD_LIMIT
+    center = centers.update_center(ADMIN, "openstack", int(center.id), CenterUpdate(build_limit=3))
+    assert centers.definition_of(center)["build_limit"] == 3
+    pool_id = int(broker.pool(center, threshold=5, maximum=5).id)
+    broker.drain(only={"pool.check"})
+    assert len(broker.cloud.servers) == 3  # the other 2 wait for builds to finish
+    assert provisioning.check_pool(TENANT, pool_id, "again") == 0
+    broker.cloud.advance_builds()
+    broker.drain(only={"desktop.follow"})
+    provisioning.check_pool(TENANT, pool_id, "builds finished")
+    assert len(broker.cloud.servers) == 5 and len(live(pool_id)) == 5
 
 
 def test_build_to_active_makes_desktops_available_with_floating_ip(broker: Broker) -> None:
