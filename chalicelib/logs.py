@@ -15,6 +15,10 @@ _SECRET_PATTERN = re.compile(
     r"(?i)(password|passwd|secret|token|sid|authorization)([\"']?\s*[:=]\s*[\"']?)([^\s\"',}]+)"
 )
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+# botocore writes whole request and response bodies at DEBUG, Secrets Manager's `SecretString` included
+# (center and directory passwords, the token signing key): these loggers never go below INFO, whatever
+# the root logger's level (e.g. Lambda's log level control set to DEBUG).
+_BODY_LOGGERS = ("botocore.endpoint", "botocore.parsers")
 
 
 def redact(text: str) -> str:
@@ -42,6 +46,9 @@ def configure_logging() -> None:
     root = logging.getLogger("broker")
     if getattr(root, "_broker_configured", False):
         return
+    for name in _BODY_LOGGERS:
+        body_logger = logging.getLogger(name)
+        body_logger.setLevel(max(body_logger.level, logging.INFO))
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)

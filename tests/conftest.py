@@ -12,6 +12,7 @@ pytest_plugins: list[str] = []
 pytest_plugins.append("tests.fixtures.ldap")
 pytest_plugins.append("tests.fixtures.openstack")
 pytest_plugins.append("tests.fixtures.moto_server")
+pytest_plugins.append("tests.fixtures.secrets_watch")  # no secret in any log line or response
 
 
 @pytest.fixture

@@ -113,6 +113,21 @@ def test_the_reference_center_definition_wrapper_is_accepted(api: Api, tenant: T
     assert reply.body["stored_data"]["name"] == "wrapped"
 
 
+def test_botocore_does_not_log_secrets_manager_bodies_even_at_debug(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Lambda's log level control (or an operator) may set the root logger to DEBUG; botocore would then
+    write every Secrets Manager request and response body, passwords included (configure_logging)."""
+    from chalicelib.store.secrets import SecretStore, secret_name
+
+    caplog.set_level(logging.DEBUG)
+    store = SecretStore()
+    store.put(secret_name("center", 1, 1), "Debug-Level-Secret-1")
+    assert store.get(secret_name("center", 1, 1)) == "Debug-Level-Secret-1"
+    assert "botocore" in caplog.text  # botocore does log at DEBUG: the test sees its lines
+    assert "Debug-Level-Secret-1" not in caplog.text
+
+
 def test_the_password_is_never_echoed_nor_logged(
     api: Api,
     tenant: TenantAdmin,
