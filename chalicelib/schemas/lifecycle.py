@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
 from chalicelib.schemas.common import Name, Notes, OutModel, QueryModel, StrictModel, UpdateModel
+from chalicelib.schemas.pools import PoolSizes
 
 Minutes = Annotated[int, Field(ge=0, le=7 * 24 * 60)]
 
@@ -236,19 +237,9 @@ class PoolHistoryQuery(_TimeRange):
     limit: Annotated[int, Field(ge=1, le=5000)] = 5000
 
 
-class PoolHistoryPoint(OutModel):
+class PoolHistoryPoint(PoolSizes):
     ts: int
     time: str
-    total_vm: int = 0
-    assigned_vm: int = 0
-    available_vm: int = 0
-    unavailable_vm: int = 0
-    total_vm_running: int = 0
-    total_vm_stopped: int = 0
-    total_vm_suspended: int = 0
-    total_agent_running: int = 0
-    total_logged_in: int = 0
-    total_connected: int = 0
 
 
 class PoolHistoryOut(OutModel):

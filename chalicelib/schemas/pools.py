@@ -155,8 +155,9 @@ class PoolUpdate(UpdateModel):
     log: PoolLog | None = None
 
 
-class PoolStats(OutModel):
-    counts_updated: str | None = None
+class PoolSizes(OutModel):
+    """A pool's size info (the reference's `pool_stats` counts), as counted and as sampled in its history."""
+
     total_vm: int = 0
     total_agent_running: int = 0
     total_vm_running: int = 0
@@ -167,6 +168,10 @@ class PoolStats(OutModel):
     assigned_vm: int = 0
     available_vm: int = 0
     unavailable_vm: int = 0
+
+
+class PoolStats(PoolSizes):
+    counts_updated: str | None = None
 
 
 class ProvisionCenterOut(OutModel):

@@ -36,7 +36,6 @@ stores = lazy_module("chalicelib.store.stores")
 router = Router("/rest/v1", "Lifecycle", schemas="chalicelib.schemas.lifecycle")
 
 
-
 def _plan_fields(record: PlanRecord) -> dict[str, Any]:
     doc = lifecycle_plans.complete_doc(record.kind, record.doc)
     return {"id": int(record.id), "name": record.name, "created": record.created, "updated": record.updated,

@@ -16,9 +16,6 @@ pools = lazy_module("chalicelib.services.pools")
 
 router = Router("/rest/v1", "Pools", schemas="chalicelib.schemas.pools")
 
-SIZE_FIELDS = ("assigned_vm", "available_vm", "unavailable_vm", "total_agent_running", "total_connected",
-               "total_logged_in", "total_vm", "total_vm_running", "total_vm_stopped", "total_vm_suspended")
-
 
 def pool_item(record: PoolRecord) -> PoolItemOut:
     stats = pools.size_info(record)
@@ -26,7 +23,7 @@ def pool_item(record: PoolRecord) -> PoolItemOut:
         id=int(record.id),
         name=record.name,
         parent_pool_id=int(record.doc["pool_definition"].get("parent_pool_id") or 0),
-        **{f: int(stats.get(f, 0)) for f in SIZE_FIELDS},
+        **{f: int(stats.get(f, 0)) for f in schemas.PoolSizes.model_fields},
     )
 
 
