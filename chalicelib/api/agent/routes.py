@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 schemas = lazy_module("chalicelib.schemas.agent")
 agents = lazy_module("chalicelib.services.agents")
 
-router = Router("/agent/v1", "Agent", schemas="chalicelib.schemas.agent")
+router = Router("/agent/v1", "Agent", schemas=schemas)
 
 
 @router.route("POST", "/register", access=Access.PUBLIC, body="AgentRegister", response="AgentRegistered",

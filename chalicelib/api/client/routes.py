@@ -18,7 +18,7 @@ schemas = lazy_module("chalicelib.schemas.client")
 assignment = lazy_module("chalicelib.services.assignment")
 client_login = lazy_module("chalicelib.services.client_login")
 
-router = Router("/client/v1", "Client", schemas="chalicelib.schemas.client")
+router = Router("/client/v1", "Client", schemas=schemas)
 
 
 def desktop_out(desktop: OfferedDesktop) -> ClientDesktopOut:

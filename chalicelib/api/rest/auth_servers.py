@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 schemas = lazy_module("chalicelib.schemas.auth_servers")
 auth_servers = lazy_module("chalicelib.services.auth_servers")
 
-router = Router("/rest/v1", "Authentication servers", schemas="chalicelib.schemas.auth_servers")
+router = Router("/rest/v1", "Authentication servers", schemas=schemas)
 
 
 def auth_server_out(record: AuthServerRecord) -> AuthServerOut:

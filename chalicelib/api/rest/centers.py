@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 schemas = lazy_module("chalicelib.schemas.centers")
 centers = lazy_module("chalicelib.services.centers")
 
-router = Router("/rest/v1", "Centers", schemas="chalicelib.schemas.centers")
+router = Router("/rest/v1", "Centers", schemas=schemas)
 
 # The reference's CenterPropertyFlavor: K = OpenStack (VHI is OpenStack underneath).
 CENTER_FLAVOR = "K"

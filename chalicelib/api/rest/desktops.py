@@ -17,7 +17,7 @@ schemas = lazy_module("chalicelib.schemas.desktops")
 desktop_actions = lazy_module("chalicelib.services.desktop_actions")
 desktops = lazy_module("chalicelib.services.desktops")
 
-router = Router("/rest/v1", "Desktops", schemas="chalicelib.schemas.desktops")
+router = Router("/rest/v1", "Desktops", schemas=schemas)
 
 
 def desktop_out(record: DesktopRecord) -> DesktopOut:

@@ -33,7 +33,7 @@ logs = lazy_module("chalicelib.services.logs")
 pool_stats = lazy_module("chalicelib.services.pool_stats")
 stores = lazy_module("chalicelib.store.stores")
 
-router = Router("/rest/v1", "Lifecycle", schemas="chalicelib.schemas.lifecycle")
+router = Router("/rest/v1", "Lifecycle", schemas=schemas)
 
 
 def _plan_fields(record: PlanRecord) -> dict[str, Any]:

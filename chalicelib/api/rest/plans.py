@@ -24,7 +24,7 @@ connection = lazy_module("chalicelib.domain.connection")
 schemas = lazy_module("chalicelib.schemas.plans")
 plans = lazy_module("chalicelib.services.plans")
 
-router = Router("/rest/v1", "Plans", schemas="chalicelib.schemas.plans")
+router = Router("/rest/v1", "Plans", schemas=schemas)
 
 
 def protocol_plan_out(record: PlanRecord) -> ProtocolPlanOut:

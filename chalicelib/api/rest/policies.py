@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 schemas = lazy_module("chalicelib.schemas.policies")
 policies = lazy_module("chalicelib.services.policies")
 
-router = Router("/rest/v1", "Policies", schemas="chalicelib.schemas.policies")
+router = Router("/rest/v1", "Policies", schemas=schemas)
 
 
 def policy_out(request: ApiRequest, record: PolicyRecord) -> PolicyOut:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 schemas = lazy_module("chalicelib.schemas.pools")
 pools = lazy_module("chalicelib.services.pools")
 
-router = Router("/rest/v1", "Pools", schemas="chalicelib.schemas.pools")
+router = Router("/rest/v1", "Pools", schemas=schemas)
 
 
 def pool_item(record: PoolRecord) -> PoolItemOut:

@@ -14,7 +14,7 @@ schemas = lazy_module("chalicelib.schemas.admin")
 sessions = lazy_module("chalicelib.services.sessions")
 system = lazy_module("chalicelib.services.system")
 
-router = Router("/rest/v1", "Session", schemas="chalicelib.schemas.admin")
+router = Router("/rest/v1", "Session", schemas=schemas)
 
 
 @router.route("POST", "/session/login", access=Access.PUBLIC, summary="Log in and get a session id",

@@ -22,7 +22,7 @@ schemas = lazy_module("chalicelib.schemas.admin")
 tenants = lazy_module("chalicelib.services.tenants")
 users = lazy_module("chalicelib.services.users")
 
-router = Router("/rest/v1", "Tenants and users", schemas="chalicelib.schemas.admin")
+router = Router("/rest/v1", "Tenants and users", schemas=schemas)
 
 
 def tenant_out(record: TenantRecord) -> TenantOut:
