@@ -7,7 +7,6 @@ server; 50 local users hold one desktop each after their first login, as in the 
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import subprocess
@@ -105,7 +104,6 @@ def run_login_bench() -> dict[str, Any]:
     from localdev.aws_server import AwsServer
     from tests.fixtures.aws import TEST_ENV, reset_broker_caches
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per moto request hides the table
     aws = AwsServer("127.0.0.1", _free_port()).start()
     env = {
         **os.environ,

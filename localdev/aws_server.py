@@ -8,6 +8,7 @@ over-provisioning) rely on. Used by `make run` and by the multi-process tests.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -43,6 +44,8 @@ class AwsServer:
         return f"http://{host}:{port}"
 
     def start(self) -> AwsServer:
+        # One line per AWS request (thousands while a pool provisions) would bury the broker's own output.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.thread.start()
         return self
 
