@@ -104,7 +104,7 @@ def run_login_bench() -> dict[str, Any]:
     from localdev.aws_server import AwsServer
     from tests.fixtures.aws import TEST_ENV, reset_broker_caches
 
-    aws = AwsServer("127.0.0.1", _free_port()).start()
+    aws = AwsServer("127.0.0.1", _free_port(), log_requests=False).start()
     env = {
         **os.environ,
         **TEST_ENV,

@@ -28,7 +28,8 @@ class _OneAtATime:
 
 
 class AwsServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 4566) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 4566, log_requests: bool = True) -> None:
+        self.log_requests = log_requests
         self.server: BaseWSGIServer = make_server(
             host,
             port,
@@ -44,8 +45,9 @@ class AwsServer:
         return f"http://{host}:{port}"
 
     def start(self) -> AwsServer:
-        # One line per AWS request (thousands while a pool provisions) would bury the broker's own output.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        if not self.log_requests:
+            # One line per AWS request (thousands while a pool provisions) would bury what the caller prints.
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.thread.start()
         return self
 

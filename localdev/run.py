@@ -48,7 +48,7 @@ def local_environment() -> dict[str, str]:
 def start_moto() -> Any:
     from localdev.aws_server import AwsServer
 
-    return AwsServer("127.0.0.1", AWS_PORT).start()
+    return AwsServer("127.0.0.1", AWS_PORT, log_requests=False).start()
 
 
 def prepare_aws(admin_password: str) -> None:
