@@ -239,7 +239,7 @@ def test_delete_a_pool_assigned_in_a_policy_is_a_conflict(
     assert [p["name"] for p in api.call("GET", "/rest/v1/pools", sid=tenant.sid).body] == ["backup"]
 
 
-def test_delete_a_parent_pool_is_a_conflict(api: Api, tenant: TenantAdmin, center: dict) -> None:
+def parent_and_child(api: Api, tenant: TenantAdmin, center: dict) -> tuple[dict, dict]:
     parent = create_pool(api, tenant.sid, center["id"], "parent")
     child = create_pool(
         api,
@@ -248,6 +248,11 @@ def test_delete_a_parent_pool_is_a_conflict(api: Api, tenant: TenantAdmin, cente
         "child",
         pool_definition={"restrict_by": "C", "server_ids": [center["id"]], "parent_pool_id": parent["id"]},
     )
+    return parent, child
+
+
+def test_delete_a_parent_pool_is_a_conflict(api: Api, tenant: TenantAdmin, center: dict) -> None:
+    parent, child = parent_and_child(api, tenant, center)
     with Snapshot(api):
         assert api.call("DELETE", f"/rest/v1/pools/{parent['id']}", sid=tenant.sid).status == 409
     assert api.call("DELETE", f"/rest/v1/pools/{child['id']}", sid=tenant.sid).status == 204
@@ -255,14 +260,7 @@ def test_delete_a_parent_pool_is_a_conflict(api: Api, tenant: TenantAdmin, cente
 
 
 def test_a_parent_cycle_is_refused(api: Api, tenant: TenantAdmin, center: dict) -> None:
-    parent = create_pool(api, tenant.sid, center["id"], "parent")
-    child = create_pool(
-        api,
-        tenant.sid,
-        center["id"],
-        "child",
-        pool_definition={"restrict_by": "C", "server_ids": [center["id"]], "parent_pool_id": parent["id"]},
-    )
+    parent, child = parent_and_child(api, tenant, center)
     with Snapshot(api):
         for pool_id, parent_id in ((parent["id"], child["id"]), (parent["id"], parent["id"])):
             reply = api.call(
