@@ -17,7 +17,7 @@ connection sends are counted: a loop would blow the bound. Once the fault clears
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -73,6 +73,19 @@ def errors_of(world: World) -> list[str]:
     return [d.doc.get("error", "") for d in world.records() if d.lifecycle == "error"]
 
 
+def pool_in_fresh_project(project: Any, aws: AwsStack, label: str, *, instances: int,
+                          via: Callable[[Project], Any] | None = None,
+                          **pool: Any) -> tuple[Project, World, str, int]:
+    """A project with that instance quota, a broker World on it (through `via`'s access if given), a pool
+    of `<label><project>-` desktops with those settings, and its first check's messages dropped."""
+    cloud_project: Project = project(instances=instances)
+    world = World(via(cloud_project) if via else cloud_project.access, aws.queue_url)
+    prefix = f"{label}{cloud_project.id[:5]}-"
+    pool_id = int(world.pool(prefix, **pool).id)
+    world.worker.drop_all()
+    return cloud_project, world, prefix, pool_id
+
+
 def admin_turns_provisioning_back_on(world: World, pool_id: int) -> None:
     """What an admin does after fixing the cause: save the pool with provision_on_off 1."""
     provision = world.fresh_pool(pool_id).doc["provision"]
@@ -117,11 +130,8 @@ def assert_converged(world: World, cloud_project: Project, prefix: str, pool_id:
 def test_quota_exceeded_stops_the_pool_until_an_admin_turns_it_back_on(
     aws: AwsStack, project: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cloud_project: Project = project(instances=2)
-    world = World(cloud_project.access, aws.queue_url)
-    prefix = f"quota{cloud_project.id[:5]}-"
-    pool_id = int(world.pool(prefix, threshold=2, maximum=5).id)
-    world.worker.drop_all()
+    cloud_project, world, prefix, pool_id = pool_in_fresh_project(
+        project, aws, "quota", instances=2, threshold=2, maximum=5)
     provisioning.check_pool(TENANT, pool_id, "pool saved")
     converge(world, pool_id, 2, monkeypatch)  # the project is now full
     # (With the project empty, a burst of creates passes Nova's API check and its conductor's recheck then
@@ -160,11 +170,8 @@ def test_quota_exceeded_stops_the_pool_until_an_admin_turns_it_back_on(
 def test_instances_that_go_to_error_are_marked_with_novas_fault_and_stop_the_pool(
     aws: AwsStack, project: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cloud_project: Project = project(instances=10)
-    world = World(cloud_project.access, aws.queue_url)
-    prefix = f"huge{cloud_project.id[:5]}-"
-    pool_id = int(world.pool(prefix, threshold=3, maximum=3, flavor="m1.huge").id)
-    world.worker.drop_all()
+    cloud_project, world, prefix, pool_id = pool_in_fresh_project(
+        project, aws, "huge", instances=10, threshold=3, maximum=3, flavor="m1.huge")
     use_queue_delays(1, monkeypatch)
 
     with world.measured() as window:
@@ -189,11 +196,8 @@ def test_instances_that_go_to_error_are_marked_with_novas_fault_and_stop_the_poo
 def test_builds_that_never_finish_time_out_with_bounded_polling(
     aws: AwsStack, project: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cloud_project: Project = project(instances=5)
-    world = World(cloud_project.access, aws.queue_url)
-    prefix = f"stuck{cloud_project.id[:5]}-"
-    pool_id = int(world.pool(prefix, threshold=1, maximum=1).id)
-    world.worker.drop_all()
+    cloud_project, world, prefix, pool_id = pool_in_fresh_project(
+        project, aws, "stuck", instances=5, threshold=1, maximum=1)
     assert scan.check_center(TENANT, world.center_id)  # token and inventory before the fault
     monkeypatch.setenv("BROKER_BUILD_TIMEOUT_SECONDS", "8")
     use_queue_delays(1, monkeypatch)
@@ -215,11 +219,8 @@ def test_builds_that_never_finish_time_out_with_bounded_polling(
 def test_a_paused_nova_api_leaves_desktops_provisioning_and_the_center_offline(
     aws: AwsStack, project: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cloud_project: Project = project(instances=5)
-    world = World(cloud_project.access, aws.queue_url)
-    prefix = f"pause{cloud_project.id[:5]}-"
-    pool_id = int(world.pool(prefix, threshold=2, maximum=3).id)
-    world.worker.drop_all()
+    cloud_project, world, prefix, pool_id = pool_in_fresh_project(
+        project, aws, "pause", instances=5, threshold=2, maximum=3)
     assert provisioning.check_pool(TENANT, pool_id, "pool saved") == 2  # warm: token, names resolved
     world.worker.drop_all()
     first, second = sorted(world.members(pool_id), key=lambda d: d.name)
@@ -281,11 +282,8 @@ def test_refused_connections_and_http_500s_are_retried_with_backoff_and_then_con
     aws: AwsStack, project: Any, monkeypatch: pytest.MonkeyPatch, nova_proxy: tuple[FaultProxy, FaultProxy]
 ) -> None:
     nova, keystone = nova_proxy
-    cloud_project: Project = project(instances=5)
-    world = World(through(cloud_project, keystone), aws.queue_url)
-    prefix = f"e500{cloud_project.id[:5]}-"
-    pool_id = int(world.pool(prefix, threshold=2, maximum=2).id)
-    world.worker.drop_all()
+    cloud_project, world, prefix, pool_id = pool_in_fresh_project(
+        project, aws, "e500", instances=5, threshold=2, maximum=2, via=lambda made: through(made, keystone))
     use_queue_delays(1, monkeypatch)
 
     nova.refuse()  # Nova stopped: connection refused
@@ -321,11 +319,8 @@ def test_a_create_answered_too_late_is_sent_once_and_linked_by_the_scan(
     aws: AwsStack, project: Any, monkeypatch: pytest.MonkeyPatch, nova_proxy: tuple[FaultProxy, FaultProxy]
 ) -> None:
     nova, keystone = nova_proxy
-    cloud_project: Project = project(instances=5)
-    world = World(through(cloud_project, keystone), aws.queue_url)
-    prefix = f"late{cloud_project.id[:5]}-"
-    pool_id = int(world.pool(prefix, threshold=1, maximum=1).id)
-    world.worker.drop_all()
+    cloud_project, world, prefix, pool_id = pool_in_fresh_project(
+        project, aws, "late", instances=5, threshold=1, maximum=1, via=lambda made: through(made, keystone))
 
     # Nova builds the server but its answer comes after the adapter stopped waiting.
     nova.hang(seconds=READ_TIMEOUT_SECONDS + 4, count=1, method="POST", path="/servers")
