@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from chalicelib.schemas.common import Flag, FlagOut, Name, OutModel, StrictModel
+from chalicelib.domain.login_names import MAX_GRANTED_DOMAINS
+from chalicelib.schemas.common import Flag, FlagOut, LoginDomain, Name, OutModel, StrictModel, UpdateModel
 
 Login = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 LoginPassword = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -28,15 +29,33 @@ class LogoutOut(OutModel):
     message: str
 
 
+LoginDomains = Annotated[list[LoginDomain], Field(max_length=MAX_GRANTED_DOMAINS)]
+TenantNotes = Annotated[str, StringConstraints(max_length=4095)]
+
+
 class TenantBody(StrictModel):
+    """A tenant; its name is a login domain of its own, `login_domains` are more that the system
+    administrator grants it (for its authentication servers, e.g. `corp.example.com`)."""
+
     name: Name
-    notes: Annotated[str, StringConstraints(max_length=4095)] = ""
+    notes: TenantNotes = ""
+    login_domains: LoginDomains = []
+
+
+class TenantUpdate(UpdateModel):
+    """`login_domains` replaces the whole list. The name cannot change: it is the tenant's login domain,
+    which its users and their clients already type."""
+
+    name: Name | None = None
+    notes: TenantNotes | None = None
+    login_domains: LoginDomains | None = None
 
 
 class TenantOut(OutModel):
     id: int
     name: str
     notes: str
+    login_domains: list[str]
     created: str
     updated: str
 

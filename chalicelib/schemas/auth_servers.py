@@ -9,14 +9,21 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from chalicelib.schemas.common import Flag, FlagOut, Id, Name, Notes, OutModel, StrictModel, UpdateModel
+from chalicelib.schemas.common import (
+    Flag,
+    FlagOut,
+    Id,
+    LoginDomain,
+    Name,
+    Notes,
+    OutModel,
+    StrictModel,
+    UpdateModel,
+)
 
 ServerType = Literal["local", "ldap", "active_directory"]
 GroupMembership = Literal["memberOf", "group_search"]
 MemberAttribute = Literal["member", "uniqueMember", "memberUid"]
-# What users type as their domain: a DNS name (corp.example) or a NetBIOS-style name (CORP).
-LoginDomain = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=253,
-                                               pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$")]
 LdapUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=500,
                                            pattern=r"^(?i:ldaps?)://[^\s/?#]+/?$")]
 Dn = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1024)]

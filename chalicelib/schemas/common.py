@@ -72,6 +72,9 @@ FlagOut = Annotated[int, Field(ge=0, le=1)]
 Id = Annotated[int, Field(ge=1, le=2**53 - 1)]
 OptionalRef = Annotated[int, Field(ge=0, le=2**53 - 1)]  # 0 means "none", as in the reference
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# What users type as their domain at login: a DNS name (corp.example) or a NetBIOS-style name (CORP).
+LoginDomain = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=253,
+                                               pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$")]
 Text255 = Annotated[str, StringConstraints(max_length=255)]
 Notes = Annotated[str, StringConstraints(max_length=4095)]
 Count = Annotated[int, Field(ge=0, le=100_000)]

@@ -14,16 +14,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.caller import SYSTEM_TENANT_ID, Caller
-from chalicelib.domain.errors import BadData, ErrorList, NotUnique, ServiceUnavailable
+from chalicelib.domain.errors import BadData, BrokerError, ErrorList, ServiceUnavailable
+from chalicelib.domain.login_names import SYSTEM_LOGIN_NAME, canonical, domain_problem
 from chalicelib.domain.policy_rules import AssignmentRule
 from chalicelib.domain.roles import ROLE_NAMES, parse_role
 from chalicelib.schemas.auth_servers import AuthServerBody, AuthServerUpdate
 from chalicelib.services import audit
 from chalicelib.services.client_cache import TtlCache
 from chalicelib.store import stores
-from chalicelib.store.assignments import DomainMatch, LoginDomains
+from chalicelib.store.login_names import LoginName, LoginNames, label
 from chalicelib.store.models import AuthServerRecord
 from chalicelib.store.secrets import secret_name
+from chalicelib.store.transactions import Transaction
 
 if TYPE_CHECKING:
     from chalicelib.auth.ldap import DirectorySettings, DirectoryUser
@@ -36,10 +38,9 @@ DIRECTORY_FIELDS = ("urls", "start_tls", "bind_dn", "search_base", "login_attrib
                     "group_search_base", "group_member_attribute", "connect_timeout_seconds",
                     "receive_timeout_seconds", "verify_tls", "ca_certificate_pem")
 DEFAULT_LOGIN_ATTRIBUTE = {TYPE_LDAP: "uid", TYPE_ACTIVE_DIRECTORY: "sAMAccountName"}
-SYSTEM_DOMAIN = "system"
 
-_domains = LoginDomains()
-_domain_cache: TtlCache[DomainMatch] = TtlCache("login-domains")
+_login_names = LoginNames()
+_domain_cache: TtlCache[LoginName] = TtlCache("login-names")
 _server_cache: TtlCache[AuthServerRecord] = TtlCache("auth-servers")
 _password_cache: TtlCache[str] = TtlCache("auth-server-passwords")
 
@@ -63,21 +64,31 @@ def get_server(caller: Caller, server_id: int) -> AuthServerRecord:
     return stores.auth_servers.get(caller.tenant_id, server_id)
 
 
+def _domain_refusals(domain: str) -> dict[str, BrokerError]:
+    """A tenant can only serve a login name it owns; which other tenant owns a name (if any) is not
+    said, so a tenant administrator cannot enumerate the MSP's other customers."""
+    return {label(domain): BadData.field(
+        "/body/domain",
+        f"'{domain}' is not a free login domain of this tenant: use the tenant's name or a domain the "
+        "system administrator granted it (PUT /rest/v1/tenants/{id}) that no other server of the tenant "
+        "uses")}
+
+
 def create_server(caller: Caller, body: AuthServerBody) -> AuthServerRecord:
     doc = _normalised(body.model_dump(exclude={"name", "bind_password"}))
     _validate(caller, doc, body.bind_password, password_stored=False)
-    _refuse_tenant_domain(caller.tenant_id, doc["domain"])
-    record = stores.auth_servers.create(caller.tenant_id, body.name, doc)
+
+    def bind(tx: Transaction, record: AuthServerRecord) -> None:
+        _login_names.bind(tx, doc["domain"], caller.tenant_id, int(record.id))
+
+    record = stores.auth_servers.create(caller.tenant_id, body.name, doc, also=bind,
+                                        refusals=_domain_refusals(doc["domain"]))
     server_id = int(record.id)
-    if not _domains.reserve(doc["domain"], caller.tenant_id, server_id):
-        stores.auth_servers.delete(record)
-        raise NotUnique(f"The login domain '{doc['domain']}' is already used", "domain")
     if is_directory(doc):
         try:
             stores.secrets.put(server_secret_name(caller.tenant_id, server_id), body.bind_password or "")
         except ServiceUnavailable:
-            _domains.release(doc["domain"], server_id)
-            stores.auth_servers.delete(record)  # no directory server without its bind password
+            _delete_record(caller.tenant_id, record)  # no directory server without its bind password
             raise
     _forget(caller.tenant_id, server_id, doc["domain"])
     audit.record(caller.tenant_id, "auth_server.created", f"Authentication server '{record.name}' created",
@@ -96,19 +107,15 @@ def update_server(caller: Caller, server_id: int, body: AuthServerUpdate) -> Aut
     password_stored = is_directory(old_doc)
     _validate(caller, doc, body.bind_password, password_stored=password_stored)
     old_domain, new_domain = old_doc["domain"], doc["domain"]
-    domain_moved = old_domain.casefold() != new_domain.casefold()
-    if domain_moved:
-        _refuse_tenant_domain(caller.tenant_id, new_domain)
-        if not _domains.reserve(new_domain, caller.tenant_id, server_id):
-            raise NotUnique(f"The login domain '{new_domain}' is already used", "domain")
-    try:
-        record = stores.auth_servers.update(record, body.name or record.name, doc)
-    except Exception:
+    domain_moved = canonical(old_domain) != canonical(new_domain)
+
+    def move_domain(tx: Transaction, _record: AuthServerRecord) -> None:
         if domain_moved:
-            _domains.release(new_domain, server_id)
-        raise
-    if domain_moved:
-        _domains.release(old_domain, server_id)
+            _login_names.unbind(tx, old_domain, caller.tenant_id, server_id)
+            _login_names.bind(tx, new_domain, caller.tenant_id, server_id)
+
+    record = stores.auth_servers.update(record, body.name or record.name, doc, also=move_domain,
+                                        refusals=_domain_refusals(new_domain))
     secret = server_secret_name(caller.tenant_id, server_id)
     if is_directory(doc) and body.bind_password is not None:
         stores.secrets.put(secret, body.bind_password)
@@ -124,13 +131,20 @@ def update_server(caller: Caller, server_id: int, body: AuthServerUpdate) -> Aut
 def delete_server(caller: Caller, server_id: int) -> None:
     """Users of the server stay (an administrator may move them); they cannot log in through it."""
     record = stores.auth_servers.get(caller.tenant_id, server_id)
-    stores.auth_servers.delete(record)
-    _domains.release(record.doc["domain"], server_id)
+    _delete_record(caller.tenant_id, record)
     if is_directory(record.doc):
         stores.secrets.delete(server_secret_name(caller.tenant_id, server_id))
     _forget(caller.tenant_id, server_id, record.doc["domain"])
     audit.record(caller.tenant_id, "auth_server.deleted", f"Authentication server '{record.name}' deleted",
                  user=caller.login, details={"auth_server_id": server_id})
+
+
+def _delete_record(tenant_id: int, record: AuthServerRecord) -> None:
+    """Delete the server and free its login domain in one transaction."""
+    def unbind(tx: Transaction, _record: AuthServerRecord) -> None:
+        _login_names.unbind(tx, record.doc["domain"], tenant_id, int(record.id))
+
+    stores.auth_servers.delete(record, also=unbind)
 
 
 def test_server(caller: Caller, server_id: int) -> str:
@@ -159,8 +173,9 @@ def _normalised(doc: dict[str, Any], changed_type: bool = False) -> dict[str, An
 
 def _validate(caller: Caller, doc: dict[str, Any], password: str | None, password_stored: bool) -> None:
     errors = ErrorList()
-    if doc["domain"].casefold() == SYSTEM_DOMAIN:
-        errors.add("/body/domain", "This domain is reserved for the system tenant")
+    problem = domain_problem(doc["domain"])
+    if problem:
+        errors.add("/body/domain", problem)
     if is_directory(doc):
         if not doc.get("urls"):
             errors.add("/body/urls", "Give at least one ldap:// or ldaps:// URL")
@@ -198,13 +213,6 @@ def _check_directory_settings(doc: dict[str, Any], password: str, errors: ErrorL
             errors.add(path, problem.message)
 
 
-def _refuse_tenant_domain(tenant_id: int, domain: str) -> None:
-    """Another tenant's name is that tenant's login domain; this tenant's own name may be reused."""
-    owner = _domains.tenant_named(domain)
-    if owner is not None and owner != tenant_id:
-        raise NotUnique(f"The login domain '{domain}' is the name of another tenant", "domain")
-
-
 def rules_of(record: AuthServerRecord | None) -> list[AssignmentRule]:
     if record is None:
         return []
@@ -233,20 +241,20 @@ class Realm:
 
 def resolve_realm(domain: str | None) -> Realm | None:
     """The realm a login domain names (cached); no domain means the system tenant's local users."""
-    if domain is None or not domain.strip() or domain.strip().casefold() == SYSTEM_DOMAIN:
+    if domain is None or not domain.strip() or canonical(domain) == SYSTEM_LOGIN_NAME:
         return Realm(SYSTEM_TENANT_ID, None)
-    wanted = domain.strip().casefold()
-    match = _domain_cache.get(wanted, lambda: _domains.lookup(wanted))
+    wanted = canonical(domain)
+    match = _domain_cache.get(wanted, lambda: _login_names.find(wanted))
     if match is None:
         return None
-    if match.auth_server_id is None:
-        return Realm(match.tenant_id, None)
-    server = _server_cache.get((match.tenant_id, match.auth_server_id),
-                               lambda: stores.auth_servers.find(match.tenant_id, match.auth_server_id))
+    tenant_id, server_id = match.owner_tenant_id, match.auth_server_id
+    if server_id is None:
+        return Realm(tenant_id, None)
+    server = _server_cache.get((tenant_id, server_id), lambda: stores.auth_servers.find(tenant_id, server_id))
     if server is None:  # deleted meanwhile
         _domain_cache.drop(wanted)
         return None
-    return Realm(match.tenant_id, server)
+    return Realm(tenant_id, server)
 
 
 def directory_settings(record: AuthServerRecord, refresh_password: bool = False) -> DirectorySettings:
@@ -299,4 +307,4 @@ def _forget(tenant_id: int, server_id: int, *domains: str) -> None:
     _server_cache.drop((tenant_id, server_id))
     _password_cache.drop((tenant_id, server_id))
     for domain in domains:
-        _domain_cache.drop(domain.strip().casefold())
+        _domain_cache.drop(canonical(domain))

@@ -1,15 +1,31 @@
-"""Tenants (our extension): created by the system administrator; the name is the login domain."""
+"""Tenants (our extension), managed by the system administrator.
+
+A tenant's name is its own login domain; the system administrator may grant it more login domains
+(`login_domains`), which only then its authentication servers can serve. Tenant names and login
+domains are one namespace, reserved in the transaction that saves the tenant (chalicelib/store/
+login_names.py), so no tenant can take a name another tenant's users log in with, in either order.
+"""
 
 from __future__ import annotations
 
 from chalicelib.domain.caller import SYSTEM_TENANT_ID, Caller
-from chalicelib.domain.errors import InsufficientPermissions, NotFound, NotUnique
-from chalicelib.schemas.admin import TenantBody
+from chalicelib.domain.errors import (
+    BadData,
+    BrokerError,
+    ErrorList,
+    InsufficientPermissions,
+    NotFound,
+    NotUnique,
+)
+from chalicelib.domain.login_names import SYSTEM_LOGIN_NAME, canonical, domain_problem, repeated
+from chalicelib.schemas.admin import TenantBody, TenantUpdate
 from chalicelib.services import audit
 from chalicelib.store import stores
+from chalicelib.store.login_names import LoginNames, label
 from chalicelib.store.models import TenantRecord
+from chalicelib.store.transactions import Transaction
 
-SYSTEM_TENANT_NAME = "System"
+_login_names = LoginNames()
 
 
 def require_system_admin(caller: Caller) -> None:
@@ -17,15 +33,80 @@ def require_system_admin(caller: Caller) -> None:
         raise InsufficientPermissions("Only the system administrator may manage tenants")
 
 
+def _checked_domains(name: str, domains: list[str]) -> list[str]:
+    errors = ErrorList()
+    for index, domain in enumerate(domains):
+        problem = domain_problem(domain)
+        if problem:
+            errors.add(f"/body/login_domains/{index}", problem)
+        elif canonical(domain) == canonical(name):
+            errors.add(f"/body/login_domains/{index}", "The tenant's name is already its login domain")
+    for index in repeated(domains):
+        errors.add(f"/body/login_domains/{index}", "This login domain is listed twice")
+    errors.raise_if_any("Tenant cannot be saved, some input data is not valid.")
+    return [canonical(d) for d in domains]
+
+
+def _taken(domains: list[str], indexes: dict[str, int]) -> dict[str, BrokerError]:
+    return {label(d): NotUnique(f"The login domain '{d}' is already a tenant's name or login domain",
+                                f"/body/login_domains/{indexes[d]}") for d in domains}
+
+
 def create_tenant(caller: Caller, body: TenantBody) -> TenantRecord:
     require_system_admin(caller)
-    if body.name.strip().casefold() == SYSTEM_TENANT_NAME.casefold():
+    if canonical(body.name) == SYSTEM_LOGIN_NAME:
         # The name is the login domain, and this one already means the system tenant.
         raise NotUnique(f"The tenant name '{body.name}' is reserved", "name")
-    record = stores.tenants.create(SYSTEM_TENANT_ID, body.name, {"notes": body.notes})
+    domains = _checked_domains(body.name, body.login_domains)
+
+    def grants(tx: Transaction, record: TenantRecord) -> None:
+        for domain in domains:
+            _login_names.grant(tx, domain, int(record.id))
+
+    try:
+        record = stores.tenants.create(SYSTEM_TENANT_ID, body.name,
+                                       {"notes": body.notes, "login_domains": domains},
+                                       also=grants, refusals=_taken(domains, _positions(domains)))
+    except NotUnique as error:
+        if error.field == "name":
+            raise NotUnique(f"The name '{body.name}' is already a tenant's name or login domain",
+                            "name") from error
+        raise
     audit.record(SYSTEM_TENANT_ID, "tenant.created", f"Tenant '{record.name}' created", user=caller.login,
-                 details={"tenant_id": int(record.id)})
+                 details={"tenant_id": int(record.id), "login_domains": domains})
     return record
+
+
+def update_tenant(caller: Caller, tenant_id: int, body: TenantUpdate) -> TenantRecord:
+    require_system_admin(caller)
+    record = stores.tenants.get(SYSTEM_TENANT_ID, tenant_id)
+    if body.name is not None and canonical(body.name) != canonical(record.name):
+        raise BadData.field("/body/name", "A tenant's name is its login domain and cannot change; "
+                                          "grant another name in login_domains instead")
+    old = list(record.doc.get("login_domains") or [])
+    new = old if body.login_domains is None else _checked_domains(record.name, body.login_domains)
+    added = [d for d in new if d not in old]
+    removed = [d for d in old if d not in new]
+    notes = record.doc.get("notes", "") if body.notes is None else body.notes
+
+    def grants(tx: Transaction, _record: TenantRecord) -> None:
+        for domain in added:
+            _login_names.grant(tx, domain, tenant_id)
+        for domain in removed:
+            _login_names.revoke(tx, domain, tenant_id)
+
+    in_use = {label(d): BadData.field("/body/login_domains", f"The login domain '{d}' is used by an "
+                                      "authentication server of this tenant; change or delete that server "
+                                      "first") for d in removed}
+    record = stores.tenants.update(record, record.name, {**record.doc, "notes": notes, "login_domains": new},
+                                   also=grants, refusals={**_taken(added, _positions(new)), **in_use})
+    audit.record(SYSTEM_TENANT_ID, "tenant.updated", f"Tenant '{record.name}' updated", user=caller.login,
+                 details={"tenant_id": tenant_id, "granted": added, "revoked": removed})
+    return record
+
+
+def _positions(domains: list[str]) -> dict[str, int]:
+    return {domain: index for index, domain in enumerate(domains)}
 
 
 def list_tenants(caller: Caller) -> list[TenantRecord]:
@@ -43,13 +124,10 @@ def tenant_exists(tenant_id: int) -> bool:
 
 
 def tenant_id_for_domain(domain: str | None) -> int:
-    """The tenant whose name is `domain`; no domain means the system tenant."""
-    if domain is None or not domain.strip() or domain.strip().casefold() == SYSTEM_TENANT_NAME.casefold():
+    """The tenant that owns the login name `domain`; no domain means the system tenant."""
+    if domain is None or not domain.strip() or canonical(domain) == SYSTEM_LOGIN_NAME:
         return SYSTEM_TENANT_ID
-    from chalicelib.store.models import NameRecord
-    from chalicelib.store.repos import name_key
-
-    try:
-        return int(NameRecord.get(name_key(SYSTEM_TENANT_ID, "tenant", domain)).ref_id)
-    except NameRecord.DoesNotExist as error:
-        raise NotFound(f"No tenant named '{domain}'") from error
+    found = _login_names.find(domain)
+    if found is None:
+        raise NotFound(f"No tenant has the login domain '{domain}'")
+    return found.owner_tenant_id

@@ -25,13 +25,10 @@ from chalicelib.domain.lockout import FailureState
 from chalicelib.domain.offer import ACTIVE, UNUSABLE_POWER_STATES
 from chalicelib.store.binding import ensure_bound
 from chalicelib.store.desktops import pool_key, user_key
-from chalicelib.store.models import AuditRecord, DesktopRecord, MarkerRecord, NameRecord, UserRecord
-from chalicelib.store.repos import name_key, utc_now_iso
+from chalicelib.store.models import AuditRecord, DesktopRecord, MarkerRecord, UserRecord
+from chalicelib.store.repos import utc_now_iso
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
-SYSTEM_TENANT_ID = 0
-DOMAIN_KIND = "domain"
-TENANT_KIND = "tenant"
 
 
 def _condition_failed(error: Exception) -> bool:
@@ -304,67 +301,6 @@ class RevokedTokens:
         except MarkerRecord.DoesNotExist:
             return False
         return True
-
-
-# ------------------------------------------------------------------------------------- login domains
-
-
-@dataclass(frozen=True)
-class DomainMatch:
-    """What a login domain names: an authentication server of a tenant, or a tenant by its name."""
-
-    tenant_id: int
-    auth_server_id: int | None
-
-
-class LoginDomains:
-    """Login domains are reserved in the names table as `0#domain#<domain>` -> (tenant, server), so
-    one domain names one authentication server across all tenants."""
-
-    @staticmethod
-    def key(domain: str) -> str:
-        return name_key(SYSTEM_TENANT_ID, DOMAIN_KIND, domain)
-
-    def lookup(self, domain: str) -> DomainMatch | None:
-        """The server holding the domain, else the tenant of that name (one BatchGetItem)."""
-        ensure_bound()
-        domain_key = self.key(domain)
-        tenant_key = name_key(SYSTEM_TENANT_ID, TENANT_KIND, domain)
-        found = {r.key: r for r in NameRecord.batch_get([domain_key, tenant_key])}
-        if domain_key in found:
-            return DomainMatch(int(found[domain_key].tenant_id), int(found[domain_key].ref_id))
-        if tenant_key in found:
-            return DomainMatch(int(found[tenant_key].ref_id), None)
-        return None
-
-    def tenant_named(self, domain: str) -> int | None:
-        ensure_bound()
-        try:
-            return int(NameRecord.get(name_key(SYSTEM_TENANT_ID, TENANT_KIND, domain)).ref_id)
-        except NameRecord.DoesNotExist:
-            return None
-
-    def reserve(self, domain: str, tenant_id: int, auth_server_id: int) -> bool:
-        """False when the domain is already taken (by another server or this one)."""
-        ensure_bound()
-        try:
-            NameRecord(
-                key=self.key(domain), tenant_id=tenant_id, kind=DOMAIN_KIND, ref_id=auth_server_id
-            ).save(condition=NameRecord.key.does_not_exist())
-        except PutError as error:
-            if _condition_failed(error):
-                return False
-            raise
-        return True
-
-    def release(self, domain: str, auth_server_id: int) -> None:
-        """Free the domain if this server holds it."""
-        ensure_bound()
-        try:
-            NameRecord(key=self.key(domain)).delete(condition=NameRecord.ref_id == auth_server_id)
-        except DeleteError as error:
-            if not _condition_failed(error):
-                raise
 
 
 # ----------------------------------------------------------------------------------- audit of a login

@@ -114,13 +114,16 @@ class UserRecord(Model):
 
 
 class NameRecord(Model):
-    """Uniqueness of names (`<tenant>#<kind>#<name>`) and look-up of login domains, written in the
-    same transaction as the record it names."""
+    """Uniqueness of names (`<tenant>#<kind>#<name>`), written in the same transaction as the record it
+    names. The login names (`0#login#<name>`: tenant names and login domains, one namespace) say which
+    tenant owns the name (`ref_id`) and which authentication server serves it (`auth_server_id`; none:
+    the tenant's local users); see chalicelib/store/login_names.py."""
 
     key = UnicodeAttribute(hash_key=True)
     tenant_id = NumberAttribute()
     kind = UnicodeAttribute()
     ref_id = NumberAttribute()
+    auth_server_id = NumberAttribute(null=True)
 
     class Meta(_BrokerMeta):
         short_name = "names"

@@ -8,14 +8,14 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
-from chalicelib.domain.errors import Conflict, NotFound, NotUnique
-from chalicelib.store.binding import ensure_bound, transaction
+from chalicelib.domain.errors import BrokerError, Conflict, NotFound, NotUnique
+from chalicelib.store.binding import ensure_bound
 from chalicelib.store.models import (
     AuditRecord,
     CounterRecord,
@@ -24,6 +24,7 @@ from chalicelib.store.models import (
     SessionRecord,
     UserRecord,
 )
+from chalicelib.store.transactions import Transaction, TransactionFailed, condition_failed, transaction
 
 E = TypeVar("E", bound=EntityModel)
 
@@ -45,29 +46,48 @@ def next_id(kind: str) -> int:
     return int(counter.value)
 
 
-def _is_condition_failure(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) in (
-        "ConditionalCheckFailedException",
-        "TransactionCanceledException",
-    )
+# Extra items a caller adds to an entity's transaction (given the record being written), and what to
+# raise when one of them is refused.
+ExtraItems = Callable[[Transaction, Any], None]
+Refusals = Mapping[str, BrokerError]
+
+
+def _refusal(failure: TransactionFailed, refusals: Refusals | None) -> BrokerError | None:
+    for item_label, error in (refusals or {}).items():
+        if item_label in failure.failed:
+            return error
+    return None
 
 
 class EntityStore(Generic[E]):
-    """Create, read, list, update and delete one kind of tenant-scoped entity with a unique name."""
+    """Create, read, list, update and delete one kind of tenant-scoped entity with a unique name.
 
-    def __init__(self, model: type[E], kind: str, label: str, name_scope: str | None = None) -> None:
+    create, update and delete take `also` (more items for the same transaction, e.g. a login name the
+    record claims) and `refusals` (label -> the error to raise when that item's condition fails)."""
+
+    NAME = "name"  # transaction labels of the items this store writes
+    OLD_NAME = "old-name"
+    RECORD = "record"
+
+    def __init__(self, model: type[E], kind: str, label: str, name_scope: str | None = None,
+                 name_kind: str | None = None) -> None:
         self.model = model
         self.kind = kind
         self.label = label  # for messages: "Pool 7 not found"
         # An attribute whose value scopes the unique names (plans: each kind has its own "Default").
         self.name_scope = name_scope
+        # The namespace of the unique names, when it is shared with other records (tenants: login names).
+        self.name_kind = name_kind or kind
 
     def _names(self, scope: Any = None) -> str:
         """The kind part of the name keys: names are unique per tenant, kind and scope."""
-        return f"{self.kind}:{scope}" if self.name_scope and scope else self.kind
+        return f"{self.name_kind}:{scope}" if self.name_scope and scope else self.name_kind
 
     def _scope_of(self, record: E) -> Any:
         return getattr(record, self.name_scope, None) if self.name_scope else None
+
+    def _name_taken(self, name: str) -> NotUnique:
+        return NotUnique(f"A {self.label.lower()} named '{name}' already exists", "name")
 
     def find(self, tenant_id: int, entity_id: int) -> E | None:
         ensure_bound()
@@ -105,7 +125,8 @@ class EntityStore(Generic[E]):
             return False
         return True
 
-    def create(self, tenant_id: int, name: str, doc: dict[str, Any], **attributes: Any) -> E:
+    def create(self, tenant_id: int, name: str, doc: dict[str, Any], *, also: ExtraItems | None = None,
+               refusals: Refusals | None = None, **attributes: Any) -> E:
         now = utc_now_iso()
         record = self.model(
             tenant_id=tenant_id,
@@ -123,36 +144,39 @@ class EntityStore(Generic[E]):
         )
         try:
             with transaction() as tx:
-                tx.save(name_record, condition=NameRecord.key.does_not_exist())
-                tx.save(record, condition=self.model.id.does_not_exist())
-        except TransactWriteError as error:
-            if self.name_taken(tenant_id, name, scope):
-                raise NotUnique(f"A {self.label.lower()} named '{name}' already exists", "name") from error
-            raise
+                tx.put(self.NAME, name_record, condition=NameRecord.key.does_not_exist())
+                tx.put(self.RECORD, record, condition=self.model.id.does_not_exist())
+                if also is not None:
+                    also(tx, record)
+        except TransactionFailed as failure:
+            if self.NAME in failure.failed:
+                raise self._name_taken(name) from failure
+            raise _refusal(failure, refusals) or failure from failure
         return record
 
-    def update(self, record: E, name: str, doc: dict[str, Any]) -> E:
+    def update(self, record: E, name: str, doc: dict[str, Any], *, also: ExtraItems | None = None,
+               refusals: Refusals | None = None) -> E:
         """Save new settings; the version check refuses a write based on a stale read. Only the settings
         are written (an UpdateItem, not a put), so attributes the jobs keep beside them (a pool's `stats`
         and `broker_state`) are never overwritten with what this record held when it was read."""
         old_name = record.name
         old_names = self._names(self._scope_of(record))
-        record.name = name
-        record.doc = doc
-        record.updated = utc_now_iso()
         model = type(record)
-        settings = [model.name.set(record.name), model.doc.set(record.doc), model.updated.set(record.updated)]
+        updated = utc_now_iso()
+        settings = [model.name.set(name), model.doc.set(doc), model.updated.set(updated)]
         names = self._names(self._scope_of(record))
         renamed = name_key(record.tenant_id, old_names, old_name) != name_key(record.tenant_id, names, name)
         try:
             with transaction() as tx:
                 if renamed:
                     tx.delete(
+                        self.OLD_NAME,
                         NameRecord(key=name_key(record.tenant_id, old_names, old_name)),
                         condition=NameRecord.ref_id == int(record.id),
-                        add_version_condition=False,
+                        versioned=False,
                     )
-                    tx.save(
+                    tx.put(
+                        self.NAME,
                         NameRecord(
                             key=name_key(record.tenant_id, names, name),
                             tenant_id=record.tenant_id,
@@ -161,11 +185,18 @@ class EntityStore(Generic[E]):
                         ),
                         condition=NameRecord.key.does_not_exist(),
                     )
-                tx.update(record, settings, condition=model.id.exists())
-        except TransactWriteError as error:
-            if renamed and self.name_taken(record.tenant_id, name, self._scope_of(record)):
-                raise NotUnique(f"A {self.label.lower()} named '{name}' already exists", "name") from error
-            raise Conflict(f"{self.label} {record.id} was changed by someone else; read it again") from error
+                tx.update(self.RECORD, record, settings, condition=model.id.exists())
+                if also is not None:
+                    also(tx, record)
+        except TransactionFailed as failure:
+            if self.NAME in failure.failed:
+                raise self._name_taken(name) from failure
+            refused = _refusal(failure, refusals)
+            if refused is not None:
+                raise refused from failure
+            raise Conflict(
+                f"{self.label} {record.id} was changed by someone else; read it again") from failure
+        record.name, record.doc, record.updated = name, doc, updated
         return record
 
     def save_doc(self, record: E) -> E:
@@ -174,22 +205,26 @@ class EntityStore(Generic[E]):
         try:
             record.save()
         except PutError as error:
-            if _is_condition_failure(error):
+            if condition_failed(error):
                 raise Conflict(f"{self.label} {record.id} was changed by someone else; try again") from error
             raise
         return record
 
-    def delete(self, record: E) -> None:
+    def delete(self, record: E, *, also: ExtraItems | None = None, refusals: Refusals | None = None) -> None:
         names = self._names(self._scope_of(record))
         try:
             with transaction() as tx:
                 tx.delete(
+                    self.NAME,
                     NameRecord(key=name_key(record.tenant_id, names, record.name)),
-                    add_version_condition=False,
+                    versioned=False,
                 )
-                tx.delete(record)
-        except TransactWriteError as error:
-            raise Conflict(f"{self.label} {record.id} was changed by someone else; read it again") from error
+                tx.delete(self.RECORD, record)
+                if also is not None:
+                    also(tx, record)
+        except TransactionFailed as failure:
+            raise _refusal(failure, refusals) or Conflict(
+                f"{self.label} {record.id} was changed by someone else; read it again") from failure
 
 
 class UserStore:
@@ -234,7 +269,7 @@ class UserStore:
         try:
             record.save(condition=UserRecord.login.does_not_exist())
         except PutError as error:
-            if _is_condition_failure(error):
+            if condition_failed(error):
                 raise NotUnique(f"A user with login '{login}' already exists", "user_login") from error
             raise
         return record
@@ -244,7 +279,7 @@ class UserStore:
         try:
             record.save()
         except PutError as error:
-            if _is_condition_failure(error):
+            if condition_failed(error):
                 raise Conflict(f"User {record.id} was changed by someone else; try again") from error
             raise
         return record
@@ -253,7 +288,7 @@ class UserStore:
         try:
             record.delete()
         except DeleteError as error:
-            if _is_condition_failure(error):
+            if condition_failed(error):
                 raise Conflict(f"User {record.id} was changed by someone else; try again") from error
             raise
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chalicelib.store.login_names import LOGIN_NAMES
 from chalicelib.store.models import (
     AuthServerRecord,
     CenterRecord,
@@ -14,7 +15,8 @@ from chalicelib.store.queue import WorkQueue
 from chalicelib.store.repos import AuditStore, EntityStore, SessionStore, UserStore
 from chalicelib.store.secrets import SecretStore
 
-tenants = EntityStore(TenantRecord, "tenant", "Tenant")
+# A tenant's name is a login name: one namespace with the login domains (chalicelib/store/login_names.py).
+tenants = EntityStore(TenantRecord, "tenant", "Tenant", name_kind=LOGIN_NAMES)
 centers = EntityStore(CenterRecord, "center", "Center")
 pools = EntityStore(PoolRecord, "pool", "Pool")
 policies = EntityStore(PolicyRecord, "policy", "Policy")

@@ -27,7 +27,8 @@ router = Router("/rest/v1", "Tenants and users", schemas=schemas)
 
 def tenant_out(record: TenantRecord) -> TenantOut:
     return schemas.TenantOut(id=int(record.id), name=record.name, notes=record.doc.get("notes", ""),
-                     created=record.created, updated=record.updated)
+                             login_domains=list(record.doc.get("login_domains") or []),
+                             created=record.created, updated=record.updated)
 
 
 @router.route("POST", "/tenants", access=Access.SYSTEM, summary="Create a tenant", body="TenantBody",
@@ -44,6 +45,13 @@ def list_tenants(request: ApiRequest) -> list[TenantItemOut]:
 @router.route("GET", "/tenants/{id}", access=Access.SYSTEM, summary="Get a tenant", response="TenantOut")
 def get_tenant(request: ApiRequest) -> TenantOut:
     return tenant_out(tenants.get_tenant(request.who, request.ids["id"]))
+
+
+@router.route("PUT", "/tenants/{id}", access=Access.SYSTEM,
+              summary="Change a tenant's notes or the login domains granted to it", body="TenantUpdate",
+              response="TenantOut")
+def update_tenant(request: ApiRequest) -> TenantOut:
+    return tenant_out(tenants.update_tenant(request.who, request.ids["id"], request.body))
 
 
 def user_out(record: UserRecord) -> UserOut:

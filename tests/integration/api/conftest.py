@@ -73,8 +73,15 @@ class TenantAdmin:
     sid: str
 
 
-def make_tenant(api: Api, system_sid: str, name: str) -> TenantAdmin:
-    created = api.call("POST", "/rest/v1/tenants", {"name": name}, sid=system_sid)
+# The login domains the system administrator grants the `tenant` fixture, so its authentication servers
+# may serve them (a tenant can only use its own name and the domains granted to it).
+TEST_LOGIN_DOMAINS = ("example.org", "corp.example", "corp", "dir.example", "l.example", "other.example",
+                      "moved.example", "staff.acme", "dead.example")
+
+
+def make_tenant(api: Api, system_sid: str, name: str, login_domains: tuple[str, ...] = ()) -> TenantAdmin:
+    created = api.call("POST", "/rest/v1/tenants", {"name": name, "login_domains": list(login_domains)},
+                       sid=system_sid)
     assert created.status == 201, created.body
     tenant_id = created.body["stored_data"]["id"]
     user = api.call("POST", "/rest/v1/users", {"is_local": 1, "user_login": "boss", "name": f"{name} admin",
@@ -86,7 +93,7 @@ def make_tenant(api: Api, system_sid: str, name: str) -> TenantAdmin:
 
 @pytest.fixture
 def tenant(api: Api, system_sid: str) -> TenantAdmin:
-    return make_tenant(api, system_sid, "acme")
+    return make_tenant(api, system_sid, "acme", TEST_LOGIN_DOMAINS)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""/rest/v1/auth-servers: create, read, update, delete; the bind password is write-only; one login
-domain names one server across all tenants."""
+"""/rest/v1/auth-servers: create, read, update, delete; the bind password is write-only; a server serves
+one login name of its own tenant (tests/integration/api/test_login_names.py covers the namespace)."""
 
 from __future__ import annotations
 
@@ -74,18 +74,20 @@ def test_crud_with_write_only_password(api: Api, tenant: TenantAdmin, aws: AwsSt
     create(api, tenant.sid, minimal_ldap_body(name="dir2"))
 
 
-def test_a_login_domain_names_one_server_across_tenants(
+def test_a_server_serves_only_a_free_login_name_of_its_tenant(
     api: Api, system_sid: str, tenant: TenantAdmin
 ) -> None:
-    other = make_tenant(api, system_sid, "globex")
+    """A tenant may bind its own name or a domain granted to it, each to one server; another tenant's
+    name or domain, or a name nobody was granted, is refused with the same answer (no enumeration)."""
+    other = make_tenant(api, system_sid, "globex", ("globex.example",))
     create(api, tenant.sid, minimal_ldap_body())
-    for sid, name in ((tenant.sid, "second"), (other.sid, "theirs")):
-        taken = create(api, sid, minimal_ldap_body(name=name, domain="DIR.example"), status=409)
-        assert taken["error_status"] == "NOT_UNIQUE" and taken["items"] == ["domain"]
-    # another tenant's name is that tenant's domain; one's own name may be used
-    assert create(api, tenant.sid, minimal_ldap_body(name="x", domain="globex"), status=409)["items"] == [
-        "domain"
-    ]
+    second = create(api, tenant.sid, minimal_ldap_body(name="second", domain="DIR.example"), status=400)
+    assert second["errors"][0]["path"] == "/body/domain"
+    answers = [create(api, tenant.sid, minimal_ldap_body(name="x", domain=domain), status=400)
+               for domain in ("globex", "globex.example", "nobody-granted.example")]
+    assert {a["errors"][0]["path"] for a in answers} == {"/body/domain"}
+    assert len({a["errors"][0]["message"].split("'")[2] for a in answers}) == 1  # the same words
+    assert create(api, other.sid, minimal_ldap_body(name="theirs", domain="dir.example"), status=400)
     create(
         api,
         tenant.sid,
@@ -96,19 +98,18 @@ def test_a_login_domain_names_one_server_across_tenants(
             "rules": [{"any_user": 1, "policy_id": policy(api, tenant.sid)}],
         },
     )
-    # moving a domain frees the old one
-    second = create(api, other.sid, minimal_ldap_body(name="theirs", domain="other.example"))["stored_data"]
-    moved = api.call(
-        "PUT", f"/rest/v1/auth-servers/{second['id']}", {"domain": "moved.example"}, sid=other.sid
-    )
+    # moving a server to another of the tenant's domains frees the old one for another server
+    mover = create(api, tenant.sid, minimal_ldap_body(name="mover", domain="other.example"))["stored_data"]
+    path = f"/rest/v1/auth-servers/{mover['id']}"
+    moved = api.call("PUT", path, {"domain": "moved.example"}, sid=tenant.sid)
     assert moved.status == 200, moved.body
     create(api, tenant.sid, minimal_ldap_body(name="reuse", domain="other.example"))
-    clash = api.call("PUT", f"/rest/v1/auth-servers/{second['id']}", {"domain": "dir.example"}, sid=other.sid)
-    assert clash.status == 409
-    assert (
-        api.call("GET", f"/rest/v1/auth-servers/{second['id']}", sid=other.sid).body["domain"]
-        == "moved.example"
-    )
+    clash = api.call("PUT", path, {"domain": "dir.example"}, sid=tenant.sid)
+    assert clash.status == 400 and clash.body["errors"][0]["path"] == "/body/domain"
+    assert api.call("GET", path, sid=tenant.sid).body["domain"] == "moved.example"
+    # deleting a server frees its domain
+    assert api.call("DELETE", path, sid=tenant.sid).status == 204
+    create(api, tenant.sid, minimal_ldap_body(name="after", domain="moved.example"))
 
 
 def test_tenants_never_see_each_others_servers(api: Api, system_sid: str, tenant: TenantAdmin) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from chalicelib.store import stores
 from tests.fixtures.ldap import SlapdServer
-from tests.integration.api.conftest import Api
+from tests.integration.api.conftest import TEST_LOGIN_DOMAINS, Api
 from tests.integration.auth_servers.conftest import ad_server_body, ldap_server_body
 from tests.integration.client.conftest import ClientApi, ClientWorld, make_tenant
 
@@ -180,7 +180,12 @@ def test_servers_of_two_tenants_live_side_by_side(
     api: Api, system_sid: str, world: ClientWorld, slapd_server: SlapdServer
 ) -> None:
     """acme trusts the OpenLDAP tree, globex the AD tree: each domain reaches only its own tenant."""
-    other = ClientWorld(api, make_tenant(api, system_sid, "globex"))
+    # corp.example moves from acme's grants to globex's: a login domain has one owner at a time
+    acme_domains = [d for d in TEST_LOGIN_DOMAINS if d != "corp.example"]
+    moved = api.call("PUT", f"/rest/v1/tenants/{world.tenant.tenant_id}", {"login_domains": acme_domains},
+                     sid=system_sid)
+    assert moved.status == 200, moved.body
+    other = ClientWorld(api, make_tenant(api, system_sid, "globex", ("corp.example",)))
     for w in (world, other):
         pool = w.pool()
         w.assign(w.policy(), pool)
