@@ -40,6 +40,13 @@ class Settings:
     # BUILD before its desktop is marked error (docs/clouds.md, docs/provisioning.md).
     cloud_read_timeout_seconds: float = 30.0
     build_timeout_seconds: int = 30 * 60
+    # Logins (docs/security.md): attempt slots per window and the lock, shared by the admin API and end
+    # users; an admin session's absolute lifetime beside its idle timeout; an end user's token lifetime.
+    login_max_failures: int = 5
+    login_failure_window_seconds: int = 300
+    login_lockout_seconds: int = 300
+    session_max_hours: int = 12
+    client_token_minutes: int = 480
 
     def table_name(self, short_name: str) -> str:
         return f"{self.table_prefix}{short_name}"
@@ -71,6 +78,11 @@ def get_settings() -> Settings:
         public_url=(os.environ.get("BROKER_PUBLIC_URL") or "").strip().rstrip("/") or None,
         cloud_read_timeout_seconds=max(0.1, float(os.environ.get("BROKER_CLOUD_READ_TIMEOUT_SECONDS") or 30)),
         build_timeout_seconds=max(1, _int("BROKER_BUILD_TIMEOUT_SECONDS", 30 * 60)),
+        login_max_failures=max(1, _int("BROKER_LOGIN_MAX_FAILURES", 5)),
+        login_failure_window_seconds=max(1, _int("BROKER_LOGIN_FAILURE_WINDOW_SECONDS", 300)),
+        login_lockout_seconds=max(1, _int("BROKER_LOGIN_LOCKOUT_SECONDS", 300)),
+        session_max_hours=max(1, _int("BROKER_SESSION_MAX_HOURS", 12)),
+        client_token_minutes=max(1, _int("BROKER_CLIENT_TOKEN_MINUTES", 480)),
     )
 
 

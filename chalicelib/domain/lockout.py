@@ -1,10 +1,16 @@
-"""Login lockout: too many failed logins for one login name within a window lock it for a while.
+"""Login lockout: at most `max_failures` passwords of one login are verified per window, however many
+attempts arrive at once, and a login that used them all up is locked for a while.
 
-The state of one login is (failures in the current window, when the window started, locked until).
-A failure inside the window adds one; a failure after the window starts a new window. Reaching
-`max_failures` locks the login for `lockout_seconds` and starts counting afresh, so after the lock
-the user has the full number of tries again. Unknown logins are counted exactly like known ones:
-the answers must not tell them apart.
+An attempt first takes a slot: one conditional write (chalicelib/store/login_attempts.py) counts it in
+the login's current window, and is refused when the window already holds `max_failures` slots or the
+login is locked. Only then is the password verified. A success gives its slot back; a failure keeps
+it, so failures fill the window, and the failure that held the window's last slot locks the login for
+`lockout_seconds` and starts counting afresh (after the lock the user has the full number of tries
+again). A slot whose attempt never finished (a process that died) stays taken until the window ends.
+
+The state of one login is (slots taken in the current window, when the window started, locked until).
+The admin API's login and the end users' login share it, and unknown logins are counted exactly like
+known ones: the answers must not tell them apart.
 """
 
 from __future__ import annotations
@@ -25,46 +31,39 @@ class LockoutPolicy:
 
 
 @dataclass(frozen=True)
-class FailureState:
-    failures: int = 0
+class AttemptState:
+    """What the store holds of one login: slots taken in the window that started at `window_start`
+    (failures, and attempts still being verified), and the end of a lock."""
+
+    slots: int = 0
     window_start: float | None = None
     locked_until: float | None = None
 
-    @property
-    def empty(self) -> bool:
-        return not self.failures and self.window_start is None and self.locked_until is None
+
+def seconds_until(moment: float, now: float) -> int:
+    """Whole seconds to wait, at least one."""
+    return max(1, math.ceil(moment - now))
 
 
-def retry_after(state: FailureState, now: float) -> int | None:
-    """Seconds until the login may try again, or None when it is not locked."""
-    if state.locked_until is None or state.locked_until <= now:
-        return None
-    return max(1, math.ceil(state.locked_until - now))
-
-
-def window_open(state: FailureState, now: float, policy: LockoutPolicy) -> bool:
-    """Whether a failure now still belongs to the current window."""
+def window_open(state: AttemptState, now: float, policy: LockoutPolicy) -> bool:
+    """Whether an attempt now still belongs to the window that started at `window_start`."""
     return state.window_start is not None and now - state.window_start < policy.window_seconds
 
 
-def after_failure(state: FailureState, now: float, policy: LockoutPolicy) -> FailureState:
-    """The state after one more failure (the store applies the same rule atomically)."""
-    if window_open(state, now, policy):
-        state = FailureState(state.failures + 1, state.window_start, state.locked_until)
-    else:
-        state = FailureState(1, now, state.locked_until)
-    if should_lock(state.failures, policy):
-        return lock(now, policy)
-    return state
+def wait_before_next_attempt(state: AttemptState, now: float, policy: LockoutPolicy) -> int | None:
+    """Seconds until an attempt can take a slot again (None: it can now). A full window without a lock
+    means attempts are still being verified, or one died mid-way: the window's end frees it."""
+    if state.locked_until is not None and state.locked_until > now:
+        return seconds_until(state.locked_until, now)
+    if window_open(state, now, policy) and state.slots >= policy.max_failures:
+        assert state.window_start is not None
+        return seconds_until(state.window_start + policy.window_seconds, now)
+    return None
 
 
-def should_lock(failures: int, policy: LockoutPolicy) -> bool:
-    return failures >= policy.max_failures
-
-
-def lock(now: float, policy: LockoutPolicy) -> FailureState:
-    """Locked from now; the count starts again so the lock's end gives the full number of tries."""
-    return FailureState(0, None, now + policy.lockout_seconds)
+def locks_after_failure(slot_number: int, policy: LockoutPolicy) -> bool:
+    """A failed attempt that held the window's last slot locks the login."""
+    return slot_number >= policy.max_failures
 
 
 def keep_seconds(policy: LockoutPolicy) -> int:

@@ -22,13 +22,14 @@ from chalicelib.domain import connection, messages
 from chalicelib.domain import offer as rules
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.connection import ProtocolPlan
-from chalicelib.domain.errors import Conflict, NotFound, ServiceUnavailable
+from chalicelib.domain.errors import Conflict, NotFound, ServiceUnavailable, Unauthorized
 from chalicelib.domain.offer import AssignmentTerms, DesktopFacts, PolicyTerms
 from chalicelib.services import audit, plans
 from chalicelib.store import stores
-from chalicelib.store.assignments import DesktopClaims, PendingChecks
+from chalicelib.store.assignments import PendingChecks
+from chalicelib.store.claims import DesktopClaims, HolderChanged
 from chalicelib.store.desktops import user_key
-from chalicelib.store.models import DesktopRecord, PolicyRecord
+from chalicelib.store.models import DesktopRecord, PolicyRecord, UserRecord
 
 log = logging.getLogger("broker.assignment")
 
@@ -38,6 +39,7 @@ _pending = PendingChecks()
 CHECK_PENDING_SECONDS = 60  # a queued check clears its marker when it runs; this is the fallback
 REQUERY_AFTER_LOSSES = 6  # lost races in a row before re-reading the pool's free desktops
 MAX_ROUNDS = 4  # fresh reads of one pool per login; the last one is always tried to the end
+MAX_HOLDER_ROUNDS = 5  # decisions per login when other logins of the same user keep changing its holdings
 
 NO_POLICY = "no_policy"
 NONE_AVAILABLE = "none_available"
@@ -114,25 +116,40 @@ def facts_of(record: DesktopRecord) -> DesktopFacts:
 # ------------------------------------------------------------------------------------------- the offer
 
 
-def build_offer(tenant_id: int, user_id: int, policy: PolicyRecord | None,
-                rng: random.Random | None = None) -> Offer:
-    """Offer the user's held desktops again, then claim what the policy still owes them."""
+def build_offer(user: UserRecord, policy: PolicyRecord | None, rng: random.Random | None = None) -> Offer:
+    """Offer the user's held desktops again, then claim what the policy still owes them.
+
+    The decision reads the user's holdings consistently; each claim commits only if they are still as
+    read, so logins of one user racing each other never take more than the policy allows: the loser
+    reads again, sees the winner's desktop and takes no more (ARCHITECTURE.md invariant 7)."""
+    tenant_id = int(user.tenant_id)
     terms = PolicyTerms.from_doc(policy.doc) if policy is not None else PolicyTerms()
-    held = [facts_of(r) for r in _claims.held_by(tenant_id, user_id)]
-    again = rules.held_offer(terms, held)
-    offered = [_offered(tenant_id, d, terms.assignment_for_pool(d.pool_id), False, terms) for d in again]
+    claimed: set[int] = set()
     touched: list[int] = []
-    for need in rules.claims_needed(terms, again):
-        assignment = need.assignment
-        favor = assignment.favor_previous_assigned
-        taken = {d.facts.id for d in offered}
-        got = _claim_from(tenant_id, user_id, assignment.pool_id, favor, need.count, rng, taken)
-        touched.append(assignment.pool_id)
-        if len(got) < need.count and assignment.backup_pool_id:
-            missing = need.count - len(got)
-            got += _claim_from(tenant_id, user_id, assignment.backup_pool_id, favor, missing, rng, taken)
-            touched.append(assignment.backup_pool_id)
-        offered += [_offered(tenant_id, d, assignment, True, terms) for d in got]
+    offered: list[OfferedDesktop] = []
+    for _ in range(MAX_HOLDER_ROUNDS):
+        holdings = _claims.holdings(user)
+        user = holdings.user
+        again = rules.held_offer(terms, [facts_of(r) for r in holdings.desktops])
+        offered = [_offered(tenant_id, d, terms.assignment_for_pool(d.pool_id), d.id in claimed, terms)
+                   for d in again]
+        try:
+            for need in rules.claims_needed(terms, again):
+                assignment = need.assignment
+                taken = {d.facts.id for d in offered}
+                got = _claim_from(user, assignment.pool_id, assignment.favor_previous_assigned, need.count,
+                                  rng, taken)
+                touched.append(assignment.pool_id)
+                if len(got) < need.count and assignment.backup_pool_id:
+                    got += _claim_from(user, assignment.backup_pool_id, assignment.favor_previous_assigned,
+                                       need.count - len(got), rng, taken)
+                    touched.append(assignment.backup_pool_id)
+                claimed.update(got)
+                offered += [_offered(tenant_id, d, assignment, True, terms)
+                            for d in map(facts_of, _claims.get_many(tenant_id, got))]
+            break
+        except HolderChanged:  # another login of this user changed its holdings: decide again
+            user = stores.users.find_by_login(tenant_id, str(user.login)) or user
     result = Offer(desktops=offered, pools_checked=list(dict.fromkeys(touched)))
     for pool_id in result.pools_checked:
         request_pool_check(tenant_id, pool_id, "user login")
@@ -151,12 +168,14 @@ def _offered(tenant_id: int, facts: DesktopFacts, assignment: AssignmentTerms | 
                           starting=rules.needs_start(facts, assignment, newly_claimed), kiosk=terms.kiosk)
 
 
-def _claim_from(tenant_id: int, user_id: int, pool_id: int, favor: int, count: int,
-                rng: random.Random | None, taken: set[int]) -> list[DesktopFacts]:
-    """Claim up to `count` desktops of the pool, trying its free desktops in the assignment's order.
-    `taken` (the ids already in this offer) grows with each claim, so a lagging index that still lists
-    one of them as free can never put it in the offer twice."""
-    got: list[DesktopFacts] = []
+def _claim_from(holder: UserRecord, pool_id: int, favor: int, count: int, rng: random.Random | None,
+                taken: set[int]) -> list[int]:
+    """Claim up to `count` desktops of the pool for `holder`, trying its free desktops in the assignment's
+    order; the ids claimed. `taken` (the ids already in this offer) grows with each claim, so a lagging
+    index that still lists one of them as free can never put it in the offer twice. HolderChanged when
+    the user's holdings changed meanwhile (nothing more is claimed then)."""
+    tenant_id, user_id = int(holder.tenant_id), int(holder.id)
+    got: list[int] = []
     mine = user_key(tenant_id, user_id)
     for round_number in range(MAX_ROUNDS):
         free = [facts_of(r) for r in _claims.free_in_pool(tenant_id, pool_id) if int(r.id) not in taken]
@@ -166,10 +185,9 @@ def _claim_from(tenant_id: int, user_id: int, pool_id: int, favor: int, count: i
         losses_in_a_row = 0
         read_again = False
         for candidate in candidates:
-            record = _claims.claim(tenant_id, candidate.id, user_id)
-            if record is not None:
-                got.append(facts_of(record))
-                taken.add(int(record.id))
+            if _claims.claim(holder, candidate.id):
+                got.append(candidate.id)
+                taken.add(candidate.id)
                 losses_in_a_row = 0
                 if len(got) >= count:
                     return got
@@ -246,10 +264,17 @@ def _policy_terms(caller: Caller) -> PolicyTerms:
     return PolicyTerms.from_doc(policy.doc) if policy is not None else PolicyTerms()
 
 
+def _signed_in_user(caller: Caller) -> UserRecord:
+    user = stores.users.find_by_login(caller.tenant_id, caller.login)
+    if user is None or int(user.id) != caller.user_id:  # deleted since the token was checked
+        raise Unauthorized("This session has ended; log in again")
+    return user
+
+
 def current_desktops(caller: Caller) -> list[OfferedDesktop]:
     """The desktops the user holds and may use now (no new claims; log in again for those)."""
     terms = _policy_terms(caller)
-    held = [facts_of(r) for r in _claims.held_by(caller.tenant_id, caller.user_id)]
+    held = [facts_of(r) for r in _claims.holdings(_signed_in_user(caller)).desktops]
     return [_offered(caller.tenant_id, d, terms.assignment_for_pool(d.pool_id), False, terms)
             for d in rules.held_offer(terms, held)]
 
@@ -310,7 +335,7 @@ def connect(caller: Caller, desktop_id: int) -> ConnectionDetails:
 
 def release(caller: Caller, desktop_id: int) -> DesktopRecord:
     """Give a desktop back: it becomes free for others (the previous user is remembered)."""
-    record = _claims.release(caller.tenant_id, desktop_id, caller.user_id)
+    record = _claims.release(caller.tenant_id, desktop_id, _signed_in_user(caller))
     if record is None:
         raise NotFound(f"Desktop {desktop_id} is not assigned to you")
     audit.record(caller.tenant_id, "client.release", f"Desktop '{record.name}' released", user=caller.login,

@@ -15,14 +15,12 @@ event. A directory that cannot be reached gives 503 and does not count as a fail
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.auth.passwords import verify_password
-from chalicelib.domain import lockout as lockout_rules
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.errors import (
+    Conflict,
     InvalidCredentials,
     NotUnique,
     ServiceUnavailable,
@@ -30,19 +28,19 @@ from chalicelib.domain.errors import (
     Unauthorized,
 )
 from chalicelib.domain.policy_rules import DEFAULT_ROLE, PolicyChoice, choose_policy, no_groups
-from chalicelib.services import assignment, audit, auth_servers, lockout, tokens
+from chalicelib.services import assignment, audit, auth_servers, local_passwords, lockout, tokens
 from chalicelib.services.assignment import Offer
 from chalicelib.services.auth_servers import TYPE_ACTIVE_DIRECTORY, Realm
-from chalicelib.settings import get_settings
+from chalicelib.services.tokens import user_enabled
 from chalicelib.store import stores
-from chalicelib.store.assignments import AuditEvent, LoginStates, write_audit_events
+from chalicelib.store.login_attempts import Slot
 from chalicelib.store.models import PolicyRecord, UserRecord
+from chalicelib.store.repos import AuditEvent
 
 log = logging.getLogger("broker.client_login")
 
 INVALID_MESSAGE = "Invalid user name or password"
 DIRECTORY_RETRY_AFTER_SECONDS = 30
-_states = LoginStates()
 
 
 @dataclass(frozen=True)
@@ -94,52 +92,69 @@ def _realm_for(request: LoginRequest) -> Realm | None:
 def login(request: LoginRequest) -> LoginResult:
     realm = _realm_for(request)
     if realm is None:
-        verify_password(None, request.password)  # as long as a wrong password takes
-        log.info("client login refused: unknown domain %r", request.domain)
+        local_passwords.check(None, request.password)  # as long as a wrong password takes
+        log.info("client login refused: unknown domain")  # what was typed may be a password
         raise InvalidCredentials(INVALID_MESSAGE)
     tenant_id = realm.tenant_id
     key = login_key(realm, request.user_login)
-    state = _states.read(tenant_id, key)
     try:
-        lockout.refuse_if_locked(state.failures)
+        slot = lockout.attempt(tenant_id, key)
     except TooManyAttempts:
-        audit.record(tenant_id, "client.login_locked", "Login refused: too many failed attempts", user=key,
-                     details={"auth_server_id": realm.server_id})
+        audit.record_unauthenticated(tenant_id, "client.login_locked", "Login refused: too many failed "
+                                     "attempts", user=_known_login(tenant_id, key),
+                                     details={"auth_server_id": realm.server_id})
+        raise
+    user = stores.users.find_by_login(tenant_id, key)
+    try:
+        identity = _authenticate(realm, user, key, request)
+    except Unauthorized as error:  # InvalidCredentials and DirectoryInvalidCredentials alike
+        locked = lockout.failed(slot)
+        audit.record_unauthenticated(tenant_id, "client.login_failed", "Login failed: invalid credentials",
+                                     user=user.login if user is not None else None,
+                                     details={"auth_server_id": realm.server_id, "locked": locked})
+        raise InvalidCredentials(INVALID_MESSAGE) from error
+    except Exception:  # the directory cannot be reached (503), or an outage: not a failed login
+        lockout.give_back(slot)
         raise
     try:
-        identity = _authenticate(realm, state.user, key, request)
-    except Unauthorized as error:  # InvalidCredentials and DirectoryInvalidCredentials alike
-        failures = lockout.record_failure(tenant_id, key)
-        locked = lockout_rules.retry_after(failures, time.time()) is not None
-        audit.record(tenant_id, "client.login_failed", "Login failed: invalid credentials", user=key,
-                     details={"auth_server_id": realm.server_id, "locked": locked})
-        raise InvalidCredentials(INVALID_MESSAGE) from error
-    lockout.forget(tenant_id, key, state.failures)
+        return _sign_in(realm, identity, slot)
+    except Exception:
+        lockout.give_back(slot)
+        raise
 
+
+def _sign_in(realm: Realm, identity: _Identity, slot: Slot) -> LoginResult:
+    """The password was right: choose the policy, build the offer, issue the token."""
+    tenant_id = realm.tenant_id
     rules = auth_servers.rules_of(realm.server)
     own_policy = identity.user.doc.get("policy_id") if identity.user else None
     choice = choose_policy(own_policy, rules, identity.matches)
     user = identity.user if identity.user is not None else _create_directory_user(realm, identity, choice)
     if realm.server is not None and realm.server_type != "local":
-        _sync_role(user, choice)
+        user = _sync_role(user, choice)
     policy = _policy_for(tenant_id, choice)
-    offer = assignment.build_offer(tenant_id, int(user.id), policy)
+    offer = assignment.build_offer(user, policy)
     policy_id = int(policy.id) if policy is not None else None
     token, claims = tokens.issue(tenant_id=tenant_id, user_id=int(user.id), login=user.login,
                                  policy_id=policy_id, auth_server_id=realm.server_id)
-    _audit_login(tenant_id, user, realm, choice, policy_id, offer)
+    _audit_login(tenant_id, user, realm, choice, policy_id, offer, slot)
     return LoginResult(token=token, expires_at=claims.expires_at, tenant_id=tenant_id, user_id=int(user.id),
                        login=user.login, policy_id=policy_id, offer=offer)
 
 
+def _known_login(tenant_id: int, login: str) -> str | None:
+    """The login for an audit event, only if it names an existing user (else it may be a password)."""
+    user = stores.users.find_by_login(tenant_id, login)
+    return user.login if user is not None else None
+
+
 def _authenticate(realm: Realm, user: UserRecord | None, key: str, request: LoginRequest) -> _Identity:
     if realm.server is None or realm.server_type == "local":
-        local = user is not None and bool(user.doc.get("is_local", 1)) and bool(user.password_hash)
-        stored_hash = user.password_hash if local and user is not None else None
-        # verify_password checks a dummy hash when there is no hash, so every failure takes as long.
-        if not verify_password(stored_hash, request.password) or user is None:
+        local = user if user is not None and user.doc.get("is_local", 1) else None
+        # check() verifies a dummy hash when there is no user or hash, so every failure takes as long.
+        if not local_passwords.check(local, request.password) or local is None or not user_enabled(local):
             raise InvalidCredentials(INVALID_MESSAGE)
-        return _Identity(user, user.login, str(user.doc.get("name") or user.login), no_groups)
+        return _Identity(local, local.login, str(local.doc.get("name") or local.login), no_groups)
 
     try:
         directory_user = auth_servers.authenticate_directory(realm.server, request.user_login,
@@ -154,6 +169,8 @@ def _authenticate(realm: Realm, user: UserRecord | None, key: str, request: Logi
     if record is not None and not _belongs_to(record, realm):
         log.warning("client login refused: %r of server %s collides with a user of another origin", canonical,
                     realm.server_id)
+        raise InvalidCredentials(INVALID_MESSAGE)
+    if record is not None and not user_enabled(record):
         raise InvalidCredentials(INVALID_MESSAGE)
     return _Identity(record, canonical, directory_user.display_name,
                      auth_servers.directory_group_matcher(directory_user))
@@ -198,14 +215,15 @@ def _create_directory_user(realm: Realm, identity: _Identity, choice: PolicyChoi
     return record
 
 
-def _sync_role(user: UserRecord, choice: PolicyChoice) -> None:
+def _sync_role(user: UserRecord, choice: PolicyChoice) -> UserRecord:
     """A directory user's role follows the first matching rule (written only when it changes)."""
     if choice.role and user.doc.get("role") != choice.role:
-        user.doc = {**user.doc, "role": choice.role}
         try:
-            stores.users.save(user)
-        except Exception:  # a concurrent login wrote it; the next login settles it
+            return stores.users.update(user, {**user.doc, "role": choice.role})
+        except Conflict:  # a concurrent login or an administrator wrote it; the next login settles it
             log.info("role of %r not updated this time", user.login)
+            return stores.users.find_by_login(int(user.tenant_id), user.login) or user
+    return user
 
 
 def _policy_for(tenant_id: int, choice: PolicyChoice) -> PolicyRecord | None:
@@ -226,7 +244,8 @@ def default_policy(tenant_id: int) -> PolicyRecord | None:
 
 
 def _audit_login(tenant_id: int, user: UserRecord, realm: Realm, choice: PolicyChoice, policy_id: int | None,
-                 offer: Offer) -> None:
+                 offer: Offer, slot: Slot) -> None:
+    """The login and each new assignment, written with the login's attempt slot given back (one request)."""
     offered = [d.id for d in offer.desktops]
     message = (f"Login; offered desktop(s) {', '.join(map(str, offered))}" if offered
                else f"Login; nothing offered ({offer.empty_reason})")
@@ -238,10 +257,7 @@ def _audit_login(tenant_id: int, user: UserRecord, realm: Realm, choice: PolicyC
         events.append(AuditEvent(tenant_id, "client.assigned", f"Desktop '{desktop.facts.name}' assigned",
                                  user=user.login, pool_id=desktop.facts.pool_id, desktop_id=desktop.id,
                                  details={"user_id": int(user.id), "starting": desktop.starting}))
-    try:
-        write_audit_events(events, get_settings().audit_retention_days)
-    except Exception:  # the login happened; losing its audit line must not undo it
-        log.exception("could not record the audit events of a login")
+    audit.record_many(events, also=lambda tx: lockout.release(tx, slot))
 
 
 def logout(caller: Caller) -> None:

@@ -1,56 +1,76 @@
-"""Login lockout for end users (rules in chalicelib/domain/lockout.py).
+"""Login lockout, shared by the admin API's login and the end users' login (rules in
+chalicelib/domain/lockout.py, slots in chalicelib/store/login_attempts.py).
 
-Settings (environment): BROKER_LOGIN_MAX_FAILURES (5), BROKER_LOGIN_FAILURE_WINDOW_SECONDS (300),
-BROKER_LOGIN_LOCKOUT_SECONDS (300). Failures are counted per (tenant, login name as typed, trimmed
-and case-folded), whether or not such a user exists.
+    slot = lockout.attempt(tenant_id, login)      # TooManyAttempts (429) when no slot is free
+    ... verify the password ...
+    lockout.failed(slot)                          # keeps the slot; may lock the login
+    lockout.release(tx, slot)                     # on success, in the transaction of its audit events
+    lockout.give_back(slot)                       # no verdict (directory unreachable): not counted
+
+Settings: BROKER_LOGIN_MAX_FAILURES (5), BROKER_LOGIN_FAILURE_WINDOW_SECONDS (300),
+BROKER_LOGIN_LOCKOUT_SECONDS (300). Attempts are counted per (tenant, login as typed, trimmed and
+case-folded), whether or not such a user exists.
 """
 
 from __future__ import annotations
 
-import os
-import time
+import logging
 
+from chalicelib import clock
 from chalicelib.domain import lockout as rules
 from chalicelib.domain.errors import TooManyAttempts
-from chalicelib.store.assignments import LoginStates
+from chalicelib.settings import get_settings
+from chalicelib.store.login_attempts import LoginAttempts, Refused, Slot
+from chalicelib.store.transactions import Transaction, TransactionFailed, transaction
 
-_states = LoginStates()
+log = logging.getLogger("broker.lockout")
 
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
+_attempts = LoginAttempts()
 
 
 def policy() -> rules.LockoutPolicy:
-    return rules.LockoutPolicy(
-        max_failures=_env_int("BROKER_LOGIN_MAX_FAILURES", 5),
-        window_seconds=_env_int("BROKER_LOGIN_FAILURE_WINDOW_SECONDS", 300),
-        lockout_seconds=_env_int("BROKER_LOGIN_LOCKOUT_SECONDS", 300),
-    )
+    settings = get_settings()
+    return rules.LockoutPolicy(max_failures=settings.login_max_failures,
+                               window_seconds=settings.login_failure_window_seconds,
+                               lockout_seconds=settings.login_lockout_seconds)
 
 
-def refuse_if_locked(state: rules.FailureState, now: float | None = None) -> None:
-    wait = rules.retry_after(state, time.time() if now is None else now)
-    if wait is not None:
-        raise TooManyAttempts(f"Too many failed logins; try again in {wait} seconds", retry_after=wait)
+def too_many(wait_seconds: int) -> TooManyAttempts:
+    return TooManyAttempts(f"Too many failed logins; try again in {wait_seconds} seconds",
+                           retry_after=wait_seconds)
 
 
-def record_failure(tenant_id: int, login: str) -> rules.FailureState:
-    """Count a failed login; lock the login when it reaches the limit. Returns the new state."""
+def attempt(tenant_id: int, login: str) -> Slot:
+    """A slot to verify one password with, or TooManyAttempts."""
+    taken = _attempts.take(tenant_id, login, policy(), int(clock.time()))
+    if isinstance(taken, Refused):
+        raise too_many(taken.wait_seconds)
+    return taken
+
+
+def failed(slot: Slot) -> bool:
+    """The password was wrong: the slot stays taken. True when this failure locked the login."""
     settings = policy()
-    now = int(time.time())
-    keep = rules.keep_seconds(settings)
-    state = _states.add_failure(tenant_id, login, settings.window_seconds, keep, now=now)
-    if rules.should_lock(state.failures, settings):
-        locked = rules.lock(now, settings)
-        until = int(locked.locked_until or now + settings.lockout_seconds)
-        _states.lock(tenant_id, login, until, keep, now=now)
-        return locked
-    return state
+    return rules.locks_after_failure(slot.number, settings) and _attempts.lock(slot, settings,
+                                                                                int(clock.time()))
 
 
-def forget(tenant_id: int, login: str, state: rules.FailureState) -> None:
-    """A successful login clears earlier failures (no write when there were none)."""
-    if not state.empty:
-        _states.clear(tenant_id, login)
+def release(tx: Transaction, slot: Slot) -> None:
+    """The login succeeded: its slot is given back (an item of the caller's transaction)."""
+    _attempts.release(tx, slot)
+
+
+def give_back(slot: Slot) -> None:
+    """The attempt ended without a verdict on the password (the directory could not be reached, an
+    outage): it does not count. Never fails the caller, whose own error matters more."""
+    try:
+        with transaction() as tx:
+            _attempts.release(tx, slot)
+    except TransactionFailed:
+        pass  # the window moved on meanwhile: nothing to give back
+    except Exception:
+        log.warning("could not give back a login attempt slot", exc_info=True)
+
+
+def state(tenant_id: int, login: str) -> rules.AttemptState:
+    return _attempts.read(tenant_id, login)

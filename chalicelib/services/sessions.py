@@ -1,18 +1,34 @@
-"""Admin API sessions: log in with a local account, get a `sid`, use it until idle too long."""
+"""Admin API sessions: log in with a local account, get a `sid`, use it until idle too long or too old.
+
+The login shares its attempt slots with the end users' login (chalicelib/services/lockout.py): one
+failure state per (tenant, login), so neither login is a password oracle while the other is locked.
+Every refusal reads the same (401 "Invalid user name or password"), including the right password of a
+user whose role has no API access or whose account is disabled, and counts as a failure.
+"""
 
 from __future__ import annotations
 
 import secrets
 
-from chalicelib.auth.passwords import verify_password
 from chalicelib.domain.caller import SYSTEM_TENANT_ID, Caller
-from chalicelib.domain.errors import InsufficientPermissions, InvalidCredentials, NotFound, Unauthorized
+from chalicelib.domain.errors import (
+    InsufficientPermissions,
+    InvalidCredentials,
+    NotFound,
+    TooManyAttempts,
+    Unauthorized,
+)
+from chalicelib.domain.login_names import canonical
 from chalicelib.domain.roles import Role, parse_role
 from chalicelib.schemas.admin import SessionLogin
-from chalicelib.services import audit
+from chalicelib.services import audit, local_passwords, lockout
 from chalicelib.services.tenants import tenant_id_for_domain
+from chalicelib.services.tokens import user_accepts
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
+from chalicelib.store.models import UserRecord
+from chalicelib.store.repos import AuditEvent
+from chalicelib.store.transactions import Transaction
 
 _INVALID = "Invalid user name or password"
 
@@ -21,25 +37,42 @@ def login(body: SessionLogin) -> str:
     try:
         tenant_id = tenant_id_for_domain(body.domain)
     except NotFound:
-        tenant_id = None
-    user = stores.users.find_by_login(tenant_id, body.user_login) if tenant_id is not None else None
-    is_admin_login = body.user_login.casefold() == get_settings().admin_login
-    if user is None and tenant_id == SYSTEM_TENANT_ID and is_admin_login:
+        local_passwords.check(None, body.password)  # as long as a wrong password takes
+        raise InvalidCredentials(_INVALID) from None
+    key = canonical(body.user_login)
+    try:
+        slot = lockout.attempt(tenant_id, key)
+    except TooManyAttempts:
+        audit.record_unauthenticated(tenant_id, "admin.login_locked", "Admin API login refused: too many "
+                                     "failed attempts", user=_known(tenant_id, key))
+        raise
+    user = stores.users.find_by_login(tenant_id, key)
+    if user is None and tenant_id == SYSTEM_TENANT_ID and key == canonical(get_settings().admin_login):
         user = _bootstrap_from_secret()
-    # verify_password checks a dummy hash when there is no user, so both failures take as long.
-    if not verify_password(user.password_hash if user else None, body.password) or user is None:
-        if tenant_id is not None:
-            audit.record(tenant_id, "admin.login_failed", "Admin API login failed", user=body.user_login)
+    role = parse_role(user.doc.get("role")) if user is not None else None
+    if (not local_passwords.check(user, body.password) or user is None or role is None
+            or not role.api_access or not user.doc.get("enabled", 1)):
+        locked = lockout.failed(slot)
+        audit.record_unauthenticated(tenant_id, "admin.login_failed", "Admin API login failed",
+                                     user=user.login if user is not None else None,
+                                     details={"locked": locked})
         raise InvalidCredentials(_INVALID)
-    role = parse_role(user.doc.get("role"))
-    if role is None or not role.api_access:
-        audit.record(tenant_id, "admin.login_refused", "Role has no API access", user=user.login)
-        raise InsufficientPermissions("Your role does not allow access to the API")
     sid = secrets.token_urlsafe(32)
     stores.sessions.create(sid, tenant_id, int(user.id), user.login, role.value,
                            get_settings().session_idle_minutes * 60)
-    audit.record(tenant_id, "admin.login", "Admin API login", user=user.login)
+
+    def give_slot_back(tx: Transaction) -> None:
+        lockout.release(tx, slot)
+
+    audit.record_many([AuditEvent(tenant_id, "admin.login", "Admin API login", user=user.login)],
+                      also=give_slot_back)
     return sid
+
+
+def _known(tenant_id: int, login: str) -> str | None:
+    """The login for an audit event, only if it names an existing user (else it may be a password)."""
+    user = stores.users.find_by_login(tenant_id, login)
+    return user.login if user is not None else None
 
 
 def sid_from_header(authorization: str | None) -> str | None:
@@ -58,14 +91,17 @@ def authenticate(authorization: str | None, write: bool, system_only: bool) -> C
         raise Unauthorized("Missing Authorization header with a session id")
     if len(sid) > 200:
         raise Unauthorized("Unknown or expired session")
-    record = stores.sessions.find_live(sid, get_settings().session_idle_minutes * 60)
+    settings = get_settings()
+    record = stores.sessions.find_live(sid, settings.session_idle_minutes * 60,
+                                       settings.session_max_hours * 3600)
     if record is None:
         raise Unauthorized("Unknown or expired session")
-    # The user as it is now (one GetItem): a deleted user's sessions end at once, and a role changed
-    # since the login applies at once.
+    # The user as it is now (one GetItem): a deleted or disabled user's sessions end at once, so do
+    # sessions older than a password change, and a role changed since the login applies at once.
     user = stores.users.find_by_login(int(record.tenant_id), record.login)
-    if user is None or int(user.id) != int(record.user_id):
+    if not user_accepts(user, int(record.user_id), int(record.created or record.last_seen)):
         raise Unauthorized("Unknown or expired session")
+    assert user is not None
     role = parse_role(user.doc.get("role"))
     if role is None or not role.api_access:
         raise InsufficientPermissions("Your role does not allow access to the API")
@@ -101,7 +137,7 @@ def ensure_system_admin(password: str, login: str | None = None) -> bool:
     return True
 
 
-def _bootstrap_from_secret():
+def _bootstrap_from_secret() -> UserRecord | None:
     """First start in AWS: the deployment stored the administrator's initial password as a secret."""
     from chalicelib.store.secrets import secret_name
 

@@ -7,17 +7,19 @@ cached in-process for a few minutes. Checking a token costs one GetItem (is its 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 
+from chalicelib import clock
 from chalicelib.auth import tokens as jwt_tokens
 from chalicelib.auth.tokens import TokenClaims, TokenInvalid
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.errors import Unauthorized
 from chalicelib.services.client_cache import TtlCache
+from chalicelib.settings import get_settings
 from chalicelib.store import stores
-from chalicelib.store.assignments import RevokedTokens
+from chalicelib.store.client_tokens import ClientTokens
+from chalicelib.store.models import UserRecord
 from chalicelib.store.secrets import secret_name
 
 log = logging.getLogger("broker.tokens")
@@ -28,15 +30,13 @@ KEY_CACHE_SECONDS = 300
 KEY_REFRESH_MIN_SECONDS = 30  # after a bad signature, re-read the key at most this often (key rotation)
 
 _keys: TtlCache[str] = TtlCache("token-signing-key", max_entries=1)
-_revoked = RevokedTokens()
+_tokens = ClientTokens()
 _refresh_lock = threading.Lock()
 _last_refresh = 0.0
 
 
 def token_minutes() -> int:
-    raw = os.environ.get("BROKER_CLIENT_TOKEN_MINUTES")
-    minutes = int(raw) if raw not in (None, "") else 480
-    return max(1, minutes)
+    return get_settings().client_token_minutes
 
 
 def _signing_key(refresh: bool = False) -> str:
@@ -50,13 +50,13 @@ def issue(*, tenant_id: int, user_id: int, login: str, policy_id: int | None,
           auth_server_id: int | None) -> tuple[str, TokenClaims]:
     return jwt_tokens.issue(_signing_key(), tenant_id=tenant_id, user_id=user_id, login=login,
                             policy_id=policy_id, auth_server_id=auth_server_id,
-                            lifetime_seconds=token_minutes() * 60)
+                            lifetime_seconds=token_minutes() * 60, now=clock.time())
 
 
 def _read(token: str) -> TokenClaims:
     global _last_refresh
     try:
-        return jwt_tokens.read(_signing_key(), token)
+        return jwt_tokens.read(_signing_key(), token, clock.time())
     except TokenInvalid as error:
         if error.reason != "InvalidSignatureError":
             raise
@@ -64,11 +64,14 @@ def _read(token: str) -> TokenClaims:
             if time.monotonic() - _last_refresh < KEY_REFRESH_MIN_SECONDS:
                 raise
             _last_refresh = time.monotonic()
-        return jwt_tokens.read(_signing_key(refresh=True), token)
+        return jwt_tokens.read(_signing_key(refresh=True), token, clock.time())
 
 
 def authenticate(authorization: str | None) -> Caller:
-    """The caller of a /client/v1 request, from its `Authorization: Bearer <token>` header."""
+    """The caller of a /client/v1 request, from its `Authorization: Bearer <token>` header. Besides the
+    signature and expiry, the token's user must still exist as the same user (a deleted user's tokens
+    end at once), be enabled, and not have had its password changed since the token was issued; the
+    token must not have been revoked by a logout. One BatchGetItem reads both facts."""
     token = jwt_tokens.bearer_token(authorization)
     if token is None:
         raise Unauthorized("Missing Authorization header: send 'Bearer <token>' from /client/v1/login")
@@ -77,12 +80,26 @@ def authenticate(authorization: str | None) -> Caller:
     except TokenInvalid as error:
         log.info("client token refused: %s", error.reason)
         raise Unauthorized("Invalid or expired token; log in again") from error
-    if _revoked.is_revoked(claims.jti):
+    facts = _tokens.facts(claims.tenant_id, claims.login, claims.jti)
+    if facts.revoked:
+        raise Unauthorized("This session has ended; log in again")
+    if not user_accepts(facts.user, claims.user_id, claims.issued_at):
         raise Unauthorized("This session has ended; log in again")
     return Caller(tenant_id=claims.tenant_id, user_id=claims.user_id, login=claims.login, role=CLIENT_ROLE,
                   extra={"jti": claims.jti, "expires_at": claims.expires_at, "policy_id": claims.policy_id,
                          "auth_server_id": claims.auth_server_id})
 
 
+def user_accepts(user: UserRecord | None, user_id: int, issued_at: float) -> bool:
+    """Whether a token or session of user `user_id` issued at `issued_at` is still good for `user`."""
+    if user is None or int(user.id) != user_id or not user_enabled(user):
+        return False
+    return user.tokens_after is None or issued_at >= int(user.tokens_after)
+
+
+def user_enabled(user: UserRecord) -> bool:
+    return bool(user.doc.get("enabled", 1))
+
+
 def revoke(caller: Caller) -> None:
-    _revoked.revoke(str(caller.extra["jti"]), int(caller.extra["expires_at"]))
+    _tokens.revoke(str(caller.extra["jti"]), int(caller.extra["expires_at"]))

@@ -67,11 +67,11 @@ def ensure_bound() -> Settings:
     return settings
 
 
-def transaction() -> TransactWrite:
+def transaction(client_request_token: str | None = None) -> TransactWrite:
     """A TransactWrite on the bound endpoint (writes that guard an invariant go through it)."""
     ensure_bound()
     assert _tx_connection is not None
-    return TransactWrite(connection=_tx_connection)
+    return TransactWrite(connection=_tx_connection, client_request_token=client_request_token)
 
 
 def table_models() -> tuple[type[Model], ...]:

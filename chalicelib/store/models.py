@@ -11,6 +11,7 @@ from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
     NumberAttribute,
+    NumberSetAttribute,
     TTLAttribute,
     UnicodeAttribute,
     VersionAttribute,
@@ -97,13 +98,22 @@ class UserById(LocalSecondaryIndex):
 
 
 class UserRecord(Model):
-    """Keyed by login so that a login reads its user in one GetItem; the admin API's ids use the LSI."""
+    """Keyed by login so that a login reads its user in one GetItem; the admin API's ids use the LSI.
+
+    `held` is the set of desktops assigned to the user, changed only together with the desktop itself
+    (one transaction), so a login reads what the user holds consistently here, never from a lagging
+    index; `held_version` counts its changes, and a claim only commits if it is still the version the
+    login decided on (ARCHITECTURE.md invariant 7). `tokens_after` (epoch seconds): end-user tokens and
+    admin sessions issued before it are refused (password changed, account disabled)."""
 
     tenant_id = NumberAttribute(hash_key=True)
     login = UnicodeAttribute(range_key=True)  # lower-cased
     id = NumberAttribute()
     doc = JSONAttribute(default=dict)
     password_hash = UnicodeAttribute(null=True)
+    held = NumberSetAttribute(null=True)
+    held_version = NumberAttribute(null=True)
+    tokens_after = NumberAttribute(null=True)
     created = UnicodeAttribute()
     updated = UnicodeAttribute()
     version = VersionAttribute()
@@ -147,6 +157,7 @@ class SessionRecord(Model):
     user_id = NumberAttribute()
     login = UnicodeAttribute()
     role = UnicodeAttribute()
+    created = NumberAttribute(null=True)  # epoch seconds: the session's absolute lifetime counts from it
     last_seen = NumberAttribute()
     expires_at = TTLAttribute()
 

@@ -6,24 +6,27 @@ Writes that guard an invariant (unique names, optimistic versions, claims) are c
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
+from chalicelib import clock
 from chalicelib.domain.errors import BrokerError, Conflict, NotFound, NotUnique
 from chalicelib.store.binding import ensure_bound
 from chalicelib.store.models import (
     AuditRecord,
     CounterRecord,
     EntityModel,
+    MarkerRecord,
     NameRecord,
     SessionRecord,
     UserRecord,
 )
+from chalicelib.store.transactions import MAX_ITEMS as MAX_TRANSACTION_ITEMS
 from chalicelib.store.transactions import Transaction, TransactionFailed, condition_failed, transaction
 
 E = TypeVar("E", bound=EntityModel)
@@ -231,9 +234,10 @@ class UserStore:
     """Users keyed by (tenant, lower-cased login); the integer id is served by the `by_id` LSI."""
 
     def find_by_login(self, tenant_id: int, login: str) -> UserRecord | None:
+        """The user as it is now (a consistent read: its `held` desktops decide a login's claims)."""
         ensure_bound()
         try:
-            return UserRecord.get(tenant_id, login.strip().casefold())
+            return UserRecord.get(tenant_id, login.strip().casefold(), consistent_read=True)
         except DoesNotExist:
             return None
 
@@ -274,15 +278,34 @@ class UserStore:
             raise
         return record
 
-    def save(self, record: UserRecord) -> UserRecord:
-        record.updated = utc_now_iso()
+    def update(self, record: UserRecord, doc: dict[str, Any], *, password_hash: str | None = None,
+               tokens_after: int | None = None) -> UserRecord:
+        """Save new settings (and a new password hash, or a new start for valid tokens), refusing a
+        write based on a stale read. Only these attributes are written, never the held desktops."""
+        ensure_bound()
+        updated = utc_now_iso()
+        actions = [UserRecord.doc.set(doc), UserRecord.updated.set(updated)]
+        if password_hash is not None:
+            actions.append(UserRecord.password_hash.set(password_hash))
+        if tokens_after is not None:
+            actions.append(UserRecord.tokens_after.set(tokens_after))
         try:
-            record.save()
-        except PutError as error:
+            record.update(actions=actions, condition=UserRecord.login.exists())
+        except UpdateError as error:
             if condition_failed(error):
-                raise Conflict(f"User {record.id} was changed by someone else; try again") from error
+                raise Conflict(f"User {record.id} was changed by someone else; read it again") from error
             raise
         return record
+
+    def replace_hash(self, record: UserRecord, old_hash: str, new_hash: str) -> None:
+        """Store a re-made hash of the same password, unless the password was changed meanwhile."""
+        ensure_bound()
+        try:
+            record.update(actions=[UserRecord.password_hash.set(new_hash)],
+                          condition=UserRecord.password_hash == old_hash, add_version_condition=False)
+        except UpdateError as error:
+            if not condition_failed(error):
+                raise
 
     def delete(self, record: UserRecord) -> None:
         try:
@@ -299,7 +322,8 @@ def hash_secret_token(token: str) -> str:
 
 
 class SessionStore:
-    """Admin sessions with an idle timeout: `expires_at` moves forward as the session is used."""
+    """Admin sessions with an idle timeout (`expires_at` moves forward as the session is used) and an
+    absolute lifetime counted from `created`."""
 
     # Refresh the idle deadline at most this often, so most requests cost one read, not a write too.
     TOUCH_EVERY_SECONDS = 60
@@ -308,34 +332,38 @@ class SessionStore:
         self, sid: str, tenant_id: int, user_id: int, login: str, role: str, idle_seconds: int
     ) -> None:
         ensure_bound()
-        now = int(time.time())
+        now = int(clock.time())
         SessionRecord(
             sid_hash=hash_secret_token(sid),
             tenant_id=tenant_id,
             user_id=user_id,
             login=login,
             role=role,
+            created=now,
             last_seen=now,
             expires_at=datetime.fromtimestamp(now + idle_seconds, UTC),
         ).save()
 
-    def find_live(self, sid: str, idle_seconds: int) -> SessionRecord | None:
-        """The session if it exists and has not been idle too long; extends its deadline."""
+    def find_live(self, sid: str, idle_seconds: int, max_seconds: int) -> SessionRecord | None:
+        """The session if it exists, has not been idle too long and is younger than `max_seconds`;
+        extends its idle deadline (never past the absolute one)."""
         ensure_bound()
         try:
             record = SessionRecord.get(hash_secret_token(sid), consistent_read=True)
         except DoesNotExist:
             return None
-        now = int(time.time())
-        # DynamoDB deletes expired items only eventually: check the deadline ourselves.
-        if record.expires_at.timestamp() <= now:
+        now = int(clock.time())
+        created = int(record.created if record.created is not None else record.last_seen)
+        # DynamoDB deletes expired items only eventually: check the deadlines ourselves.
+        if record.expires_at.timestamp() <= now or now - created >= max_seconds:
             return None
         if now - int(record.last_seen) >= self.TOUCH_EVERY_SECONDS:
+            deadline = min(now + idle_seconds, created + max_seconds)
             try:
                 record.update(
                     actions=[
                         SessionRecord.last_seen.set(now),
-                        SessionRecord.expires_at.set(datetime.fromtimestamp(now + idle_seconds, UTC)),
+                        SessionRecord.expires_at.set(datetime.fromtimestamp(deadline, UTC)),
                     ],
                     condition=SessionRecord.sid_hash.exists(),
                 )
@@ -348,8 +376,49 @@ class SessionStore:
         SessionRecord(sid_hash=hash_secret_token(sid)).delete()
 
 
+class AuditBudget:
+    """How many events unauthenticated requests have written into a tenant's log this minute: one
+    counter per (tenant, minute) in the markers table, expiring soon after its minute."""
+
+    def take(self, tenant_id: int, minute: int) -> int:
+        """Count one more event into the minute; the count including it."""
+        ensure_bound()
+        record = MarkerRecord(key=f"audit-budget#{tenant_id}#{minute}")
+        record.update(actions=[MarkerRecord.value.add(1),
+                               MarkerRecord.expires_at.set(datetime.fromtimestamp((minute + 2) * 60, UTC))])
+        return int(record.value)
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    tenant_id: int
+    type: str
+    message: str
+    user: str | None = None
+    pool_id: int | None = None
+    desktop_id: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
 class AuditStore:
     """Audit events, newest last in each tenant's partition, expiring through the TTL attribute."""
+
+    EVENT = "audit-event"  # the transaction label of the events `write` adds
+
+    @staticmethod
+    def _record(event: AuditEvent, retention_days: int) -> AuditRecord:
+        now = datetime.fromtimestamp(clock.time(), UTC)
+        return AuditRecord(
+            tenant_id=event.tenant_id,
+            event_key=f"{now.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{uuid.uuid4().hex[:12]}",
+            type=event.type,
+            message=event.message,
+            user=event.user,
+            pool_id=event.pool_id,
+            desktop_id=event.desktop_id,
+            details=event.details,
+            expires_at=datetime.fromtimestamp(now.timestamp() + retention_days * 86400, UTC),
+        )
 
     def record(
         self,
@@ -364,20 +433,29 @@ class AuditStore:
         details: dict[str, Any] | None = None,
     ) -> AuditRecord:
         ensure_bound()
-        now = datetime.now(UTC)
-        event = AuditRecord(
-            tenant_id=tenant_id,
-            event_key=f"{now.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{uuid.uuid4().hex[:12]}",
-            type=event_type,
-            message=message,
-            user=user,
-            pool_id=pool_id,
-            desktop_id=desktop_id,
-            details=details or {},
-            expires_at=datetime.fromtimestamp(now.timestamp() + retention_days * 86400, UTC),
-        )
+        event = self._record(AuditEvent(tenant_id, event_type, message, user, pool_id, desktop_id,
+                                        details or {}), retention_days)
         event.save()
         return event
+
+    def write(self, events: list[AuditEvent], retention_days: int,
+              also: Callable[[Transaction], None] | None = None) -> None:
+        """Write several events in one request: with `also` (more items, e.g. giving a login's attempt slot
+        back) as one transaction, and when that transaction is refused, the events alone."""
+        ensure_bound()
+        records = [self._record(event, retention_days) for event in events]
+        if also is not None and len(records) < MAX_TRANSACTION_ITEMS:
+            try:
+                with transaction() as tx:
+                    for record in records:
+                        tx.put(self.EVENT, record)
+                    also(tx)
+                return
+            except TransactionFailed:
+                pass  # the other item's condition did not hold; the events still belong in the log
+        with AuditRecord.batch_write() as batch:
+            for record in records:
+                batch.save(record)
 
     def list(
         self,

@@ -8,10 +8,12 @@ labels, so a service can say "the login domain is taken" rather than "something 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from pynamodb.constants import KEY
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.models import Model
 
@@ -46,7 +48,8 @@ class Transaction:
     _ORDER = ("check", "delete", "put", "update")
 
     def __init__(self) -> None:
-        self._write = pynamodb_transaction()
+        # A client request token makes a retried request (botocore retries a timeout) apply once.
+        self._write = pynamodb_transaction(client_request_token=uuid.uuid4().hex)
         self._labels: dict[str, list[str]] = {kind: [] for kind in self._ORDER}
 
     def __len__(self) -> int:
@@ -72,8 +75,22 @@ class Transaction:
 
     def update(self, label: str, record: Model, actions: list[Any], condition: Any = None, *,
                versioned: bool = True) -> None:
+        """Update a record read earlier. pynamodb adds one to its `version` (and, when `versioned`,
+        checks it): a record whose version was never read would have it reset, so that is refused."""
+        if getattr(record, "_version_attribute_name", None) and getattr(
+                record, record._version_attribute_name) is None:
+            raise ValueError(f"{type(record).__name__} without its version: use update_key")
         self._add("update", label)
         self._write.update(record, actions, condition=condition, add_version_condition=versioned)
+
+    def update_key(self, label: str, model: type[Model], hash_key: Any, range_key: Any, actions: list[Any],
+                   condition: Any = None) -> None:
+        """Update an item by its key alone: exactly `actions`, nothing added for a version attribute
+        (add `model.version.add(1)` yourself where writers holding an older copy must be refused)."""
+        self._add("update", label)
+        hash_value, range_value = model._serialize_keys(hash_key, range_key)
+        self._write._update_items.append(model._get_connection().get_operation_kwargs(
+            hash_value, range_key=range_value, key=KEY, actions=actions, condition=condition))
 
     def _labels_in_sent_order(self) -> list[str]:
         return [label for kind in self._ORDER for label in self._labels[kind]]

@@ -1,57 +1,51 @@
-"""The lockout window: five failures within five minutes lock a login for a while."""
+"""The lockout rules: a window holds at most `max_failures` attempt slots; the failure that held the last
+one locks the login."""
 
 from __future__ import annotations
 
 import pytest
 
 from chalicelib.domain import lockout
-from chalicelib.domain.lockout import FailureState, LockoutPolicy
+from chalicelib.domain.lockout import AttemptState, LockoutPolicy
 
 POLICY = LockoutPolicy(max_failures=5, window_seconds=300, lockout_seconds=600)
 
 
-def fail(times: int, start: float = 1000.0, step: float = 10.0) -> tuple[FailureState, float]:
-    state, now = FailureState(), start
-    for _ in range(times):
-        state = lockout.after_failure(state, now, POLICY)
-        now += step
-    return state, now
+def test_a_free_login_may_try_at_once() -> None:
+    assert lockout.wait_before_next_attempt(AttemptState(), 1000.0, POLICY) is None
+    assert lockout.wait_before_next_attempt(AttemptState(4, 1000.0), 1010.0, POLICY) is None
 
 
-def test_four_failures_do_not_lock() -> None:
-    state, now = fail(4)
-    assert state.failures == 4
-    assert lockout.retry_after(state, now) is None
+def test_a_full_window_waits_for_its_end() -> None:
+    full = AttemptState(slots=5, window_start=1000.0)
+    assert lockout.wait_before_next_attempt(full, 1010.0, POLICY) == 290
+    assert lockout.wait_before_next_attempt(full, 1299.5, POLICY) == 1  # never less than a second
+    assert lockout.wait_before_next_attempt(full, 1300.0, POLICY) is None  # the window is over
 
 
-def test_the_fifth_failure_within_the_window_locks() -> None:
-    state, now = fail(5)
-    assert lockout.retry_after(state, now) == 600 - 10
-    assert lockout.retry_after(state, state.locked_until or 0) is None
+def test_a_lock_waits_for_its_end_whatever_the_window_says() -> None:
+    locked = AttemptState(slots=0, window_start=None, locked_until=1600.0)
+    assert lockout.wait_before_next_attempt(locked, 1000.0, POLICY) == 600
+    assert lockout.wait_before_next_attempt(locked, 1600.0, POLICY) is None
+    assert lockout.wait_before_next_attempt(AttemptState(0, None, 100.2), 100.0, POLICY) == 1
 
 
-def test_failures_spread_beyond_the_window_do_not_lock() -> None:
-    state, now = fail(5, step=80)  # 5 failures over 320 s: the window restarts
-    assert lockout.retry_after(state, now) is None
-    assert state.failures < 5
+def test_only_the_failure_that_held_the_last_slot_locks() -> None:
+    assert [lockout.locks_after_failure(n, POLICY) for n in range(1, 7)] == [False] * 4 + [True] * 2
 
 
-def test_after_the_lock_the_count_starts_again() -> None:
-    state, _ = fail(5)
-    after = (state.locked_until or 0) + 1
-    state = lockout.after_failure(state, after, POLICY)
-    assert state.failures == 1
-    assert lockout.retry_after(state, after) is None
-
-
-def test_retry_after_is_at_least_one_second() -> None:
-    assert lockout.retry_after(FailureState(0, None, 100.2), 100.0) == 1
+def test_the_window_is_open_only_for_its_length() -> None:
+    assert lockout.window_open(AttemptState(1, 1000.0), 1299.0, POLICY)
+    assert not lockout.window_open(AttemptState(1, 1000.0), 1300.0, POLICY)
+    assert not lockout.window_open(AttemptState(), 1000.0, POLICY)
 
 
 def test_settings_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="positive"):
-        LockoutPolicy(max_failures=0)
+    for field in ("max_failures", "window_seconds", "lockout_seconds"):
+        with pytest.raises(ValueError, match="positive"):
+            LockoutPolicy(**{field: 0})
 
 
 def test_keep_seconds_outlives_window_and_lock() -> None:
     assert lockout.keep_seconds(POLICY) > 600
+    assert lockout.keep_seconds(LockoutPolicy(window_seconds=900, lockout_seconds=60)) > 900

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from chalicelib import clock
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.store.models import SessionRecord, UserRecord
 from chalicelib.store.repos import SessionStore, hash_secret_token
@@ -182,17 +183,30 @@ def test_the_store_refuses_an_expired_record_even_before_the_ttl_deletes_it(
 ) -> None:
     record = _session(tenant.sid)
     record.update(actions=[SessionRecord.expires_at.set(datetime.fromtimestamp(time.time() - 1, UTC))])
-    assert SessionStore().find_live(tenant.sid, 1800) is None
+    assert SessionStore().find_live(tenant.sid, 1800, 12 * 3600) is None
 
 
 def test_a_user_role_cannot_log_in_to_the_api(api: Api, tenant: TenantAdmin) -> None:
+    """The right password of a role without API access reads exactly like a wrong one (the admin login
+    must not tell an attacker which end-user password is right)."""
     create_user(api, tenant.sid, "enduser", "User", password="user-pw-123")
-    reply = api.call("POST", LOGIN, {"user_login": "enduser", "password": "user-pw-123", "domain": "acme"})
-    _assert_error(reply, 403, "INSUFFICIENT_PERMISSIONS")
-    assert "sid" not in reply.body
-    # A wrong password is still a wrong password, whatever the role.
-    reply = api.call("POST", LOGIN, {"user_login": "enduser", "password": "nope-nope", "domain": "acme"})
-    assert reply.status == 401
+    right = api.call("POST", LOGIN, {"user_login": "enduser", "password": "user-pw-123", "domain": "acme"})
+    wrong = api.call("POST", LOGIN, {"user_login": "enduser", "password": "nope-nope", "domain": "acme"})
+    _assert_error(right, 401, "INVALID_CREDENTIALS")
+    assert right.body == wrong.body and "sid" not in right.body
+
+
+def test_an_absolute_lifetime_ends_even_a_busy_session(api: Api, tenant: TenantAdmin) -> None:
+    with clock.controlled() as now:
+        sid = api.login("boss", "tenant-admin-pw", domain="acme")
+        created = _session(sid).created
+        while now() + 25 * 60 - created < 12 * 3600:  # used every 25 minutes, never idle for 30
+            now.advance(25 * 60)
+            assert api.call("GET", "/rest/v1/pools", sid=sid).status == 200
+        now.advance(created + 12 * 3600 - now())  # twelve hours after the login, to the second
+        _assert_error(api.call("GET", "/rest/v1/pools", sid=sid), 401, "UNAUTHORIZED")
+        again = api.login("boss", "tenant-admin-pw", "acme")
+        assert api.call("GET", "/rest/v1/pools", sid=again).status == 200
 
 
 def test_a_role_changed_after_login_applies_at_once(api: Api, tenant: TenantAdmin) -> None:

@@ -1,40 +1,71 @@
-"""The store's claim and release: conditional, idempotent for the same user, never shared."""
+"""The store's claim and release: conditional on the desktop and on the user's holdings, never shared."""
 
 from __future__ import annotations
 
-from chalicelib.store.assignments import DesktopClaims, PendingChecks
+import pytest
+from pynamodb.exceptions import PutError
+
+from chalicelib.store import stores
+from chalicelib.store.assignments import PendingChecks
+from chalicelib.store.claims import DesktopClaims, HolderChanged
 from chalicelib.store.desktops import DesktopStore
+from chalicelib.store.models import UserRecord
 from tests.fixtures.aws import AwsStack
 from tests.integration.client.conftest import add_desktop
 
 claims = DesktopClaims()
 
 
-def test_a_claim_is_exclusive_and_a_retry_by_the_same_user_succeeds(aws: AwsStack) -> None:
+def user(login: str) -> UserRecord:
+    stores.users.create(1, login, {"name": login, "is_local": 1, "role": "User"}, None)
+    found = stores.users.find_by_login(1, login)
+    assert found is not None
+    return found
+
+
+def test_a_claim_is_exclusive_and_recorded_with_the_user(aws: AwsStack) -> None:
+    alice, bob = user("alice"), user("bob")
     desktop = add_desktop(1, 1, 1, "d1")
-    first = claims.claim(1, int(desktop.id), 7)
-    assert first is not None and first.assigned_user_id == 7 and first.user_key == "1#7"
-    assert first.version == desktop.version + 1
-    assert claims.claim(1, int(desktop.id), 8) is None  # someone else: a lost race
-    again = claims.claim(1, int(desktop.id), 7)  # botocore retrying the first call after a timeout
-    assert again is not None and again.assigned_user_id == 7
+    assert claims.claim(alice, int(desktop.id))
+    record = claims.get(1, int(desktop.id))
+    assert record is not None and record.assigned_user_id == alice.id and record.user_key == f"1#{alice.id}"
+    assert record.version == desktop.version + 1
+    assert not claims.claim(bob, int(desktop.id))  # someone else: a lost race
+    stored = stores.users.find_by_login(1, "alice")
+    assert stored is not None and stored.held == {int(desktop.id)} and stored.held_version == 1
+    assert [int(d.id) for d in claims.holdings(stored).desktops] == [int(desktop.id)]
+
+
+def test_a_claim_on_a_stale_view_of_the_user_is_refused(aws: AwsStack) -> None:
+    """Two logins of one user read it at the same version: only the first claim commits."""
+    first_view, second_view = user("alice"), stores.users.find_by_login(1, "alice")
+    assert second_view is not None
+    one, two = add_desktop(1, 1, 1, "d1"), add_desktop(1, 1, 1, "d2")
+    assert claims.claim(first_view, int(one.id))
+    with pytest.raises(HolderChanged):
+        claims.claim(second_view, int(two.id))
+    assert claims.get(1, int(two.id)).assigned_user_id is None  # type: ignore[union-attr]
+    # a claim applied once, then sent again on the same view (a retry): the holdings show it, once
+    with pytest.raises(HolderChanged):
+        claims.claim(second_view, int(one.id))
+    fresh = stores.users.find_by_login(1, "alice")
+    assert fresh is not None and fresh.held == {int(one.id)}
 
 
 def test_a_stale_copy_cannot_undo_a_claim(aws: AwsStack) -> None:
-    import pytest
-    from pynamodb.exceptions import PutError
-
+    alice = user("alice")
     desktop = add_desktop(1, 1, 1, "d1")
     stale = DesktopStore().find(1, int(desktop.id))
-    assert claims.claim(1, int(desktop.id), 7) is not None
+    assert claims.claim(alice, int(desktop.id))
     assert stale is not None
     stale.power_state = "stopped"
     with pytest.raises(PutError):
         DesktopStore().save(stale)  # the version moved on: the worker must read again
-    assert claims.get(1, int(desktop.id)).assigned_user_id == 7  # type: ignore[union-attr]
+    assert claims.get(1, int(desktop.id)).assigned_user_id == alice.id  # type: ignore[union-attr]
 
 
 def test_unusable_desktops_cannot_be_claimed(aws: AwsStack) -> None:
+    alice = user("alice")
     for index, fields in enumerate(
         [
             {"available": False},
@@ -44,18 +75,37 @@ def test_unusable_desktops_cannot_be_claimed(aws: AwsStack) -> None:
         ]
     ):
         desktop = add_desktop(1, 1, 1, f"d{index}", **fields)  # type: ignore[arg-type]
-        assert claims.claim(1, int(desktop.id), 7) is None, fields
+        assert not claims.claim(alice, int(desktop.id)), fields
+    assert stores.users.find_by_login(1, "alice").held is None  # type: ignore[union-attr]
 
 
-def test_release_is_for_the_holder_and_idempotent(aws: AwsStack) -> None:
+def test_release_is_for_the_holder(aws: AwsStack) -> None:
+    alice, bob = user("alice"), user("bob")
     desktop = add_desktop(1, 1, 1, "d1")
-    claims.claim(1, int(desktop.id), 7)
-    assert claims.release(1, int(desktop.id), 8) is None
-    released = claims.release(1, int(desktop.id), 7)
-    assert released is not None and released.assigned_user_id is None and released.last_user_key == "1#7"
-    assert claims.release(1, int(desktop.id), 7) is not None  # a retried release
-    claims.claim(1, int(desktop.id), 8)
-    assert claims.release(1, int(desktop.id), 7) is None
+    claims.claim(alice, int(desktop.id))
+    assert claims.release(1, int(desktop.id), bob) is None
+    released = claims.release(1, int(desktop.id), alice)
+    assert released is not None and released.assigned_user_id is None
+    assert released.last_user_key == f"1#{alice.id}"
+    assert stores.users.find_by_login(1, "alice").held is None  # type: ignore[union-attr]
+    assert claims.release(1, int(desktop.id), alice) is not None  # a retried release: the same answer
+    bob = stores.users.find_by_login(1, "bob")  # type: ignore[assignment]
+    assert claims.claim(bob, int(desktop.id))
+    assert claims.release(1, int(desktop.id), alice) is None  # no longer hers
+
+
+def test_a_desktop_taken_away_elsewhere_leaves_the_holdings_at_the_next_read(aws: AwsStack) -> None:
+    """A release plan, an admin or the scan may unassign a desktop without the user's item."""
+    alice = user("alice")
+    kept, lost = add_desktop(1, 1, 1, "d1"), add_desktop(1, 1, 1, "d2")
+    assert claims.claim(alice, int(kept.id)) and claims.claim(alice, int(lost.id))
+    record = DesktopStore().find(1, int(lost.id))
+    assert record is not None
+    record.assigned_user_id, record.user_key = None, None
+    DesktopStore().save(record)
+    holdings = claims.holdings(alice)
+    assert [int(d.id) for d in holdings.desktops] == [int(kept.id)]
+    assert holdings.user.held == {int(kept.id)} and holdings.user.held_version == 3
 
 
 def test_one_pending_check_per_pool_until_cleared_or_expired(aws: AwsStack) -> None:

@@ -8,6 +8,7 @@ import jwt
 import pytest
 
 from chalicelib.services import tokens
+from chalicelib.settings import get_settings, reset_settings
 from tests.fixtures.aws import AwsStack
 from tests.integration.client.conftest import ClientApi, ClientWorld, as_json
 
@@ -169,7 +170,13 @@ def test_token_lifetime_comes_from_the_setting(
 ) -> None:
     setup_one(world)
     monkeypatch.setenv("BROKER_CLIENT_TOKEN_MINUTES", "5")
-    body = client.login("alice").body
+    reset_settings()
+    get_settings()  # read now, outside a request (see test_sessions.py)
+    try:
+        body = client.login("alice").body
+    finally:
+        monkeypatch.delenv("BROKER_CLIENT_TOKEN_MINUTES")
+        reset_settings()
     claims = jwt.decode(body["token"], options={"verify_signature": False})
     assert claims["exp"] - claims["iat"] == 300 == body["expires_at"] - claims["iat"]
     assert claims["tid"] == world.tenant.tenant_id and claims["sub"] == "alice"

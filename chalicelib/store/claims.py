@@ -1,0 +1,202 @@
+"""Claiming and releasing desktops for end users, and what a login reads of them.
+
+A claim is one transaction of two conditional updates:
+- the desktop: unassigned AND available AND active AND in a usable power state, so two logins racing
+  for one desktop can never both win (ARCHITECTURE.md invariant 1);
+- the user: its `held` set of desktops is still at the version the login read, so two logins of one
+  user can never both add to it: the second sees the first's desktop and takes no more than the policy
+  allows (invariant 7). The user item is read consistently; no index is involved.
+A release takes the desktop off the user in one transaction as well. Both add one to the desktop's
+`version`, so a writer holding an older copy (a `save()` with pynamodb's version check) is refused
+instead of undoing the assignment; they do not check it, so a power-state update never makes them fail.
+
+A desktop unassigned by another path (a release plan, an admin, the scan) may stay in `held` for a
+while: the next read of the holdings sees that it is no longer the user's and drops it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib import clock
+from chalicelib.domain.offer import ACTIVE, UNUSABLE_POWER_STATES
+from chalicelib.store import indexes
+from chalicelib.store.binding import ensure_bound
+from chalicelib.store.desktops import pool_key, user_key
+from chalicelib.store.models import DesktopRecord, UserRecord
+from chalicelib.store.repos import utc_now_iso
+from chalicelib.store.transactions import TransactionFailed, transaction
+
+DESKTOP = "desktop"  # transaction labels
+HOLDER = "holder"
+BATCH_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem (invariant 9)
+
+
+class HolderChanged(Exception):
+    """The user's holdings changed since they were read (another login of the same user claimed or
+    released meanwhile): read them again and decide again."""
+
+
+@dataclass
+class Holdings:
+    """A user as read consistently, and the desktops it holds (each one checked to be the user's)."""
+
+    user: UserRecord
+    desktops: list[DesktopRecord]
+
+
+def claimable_condition(user_id: int | None = None) -> Any:
+    """Free, available, active, usable. With `user_id`, a desktop already assigned to that user passes
+    too, so a claim the transaction's retry applies twice still reads as a claim."""
+    unassigned = DesktopRecord.assigned_user_id.does_not_exist()
+    if user_id is not None:
+        unassigned = unassigned | (DesktopRecord.assigned_user_id == user_id)
+    return (
+        unassigned
+        & (DesktopRecord.available == True)  # noqa: E712 - a pynamodb condition, not a comparison
+        & (DesktopRecord.lifecycle == ACTIVE)
+        & ~DesktopRecord.power_state.is_in(*sorted(UNUSABLE_POWER_STATES))
+    )
+
+
+def _unchanged_holder(user: UserRecord) -> Any:
+    seen = user.held_version
+    return UserRecord.held_version.does_not_exist() if seen is None else UserRecord.held_version == seen
+
+
+def _holder_actions(change: Any) -> list[Any]:
+    return [change, UserRecord.held_version.set((UserRecord.held_version | 0) + 1)]
+
+
+def _batch_get(tenant_id: int, ids: list[int]) -> list[DesktopRecord]:
+    found: list[DesktopRecord] = []
+    for start in range(0, len(ids), BATCH_GET_KEYS):
+        chunk = [(tenant_id, desktop_id) for desktop_id in ids[start:start + BATCH_GET_KEYS]]
+        found.extend(DesktopRecord.batch_get(chunk, consistent_read=True))
+    return found
+
+
+class DesktopClaims:
+    def read_user(self, tenant_id: int, login: str) -> UserRecord | None:
+        ensure_bound()
+        try:
+            return UserRecord.get(tenant_id, login, consistent_read=True)
+        except DoesNotExist:
+            return None
+
+    def holdings(self, user: UserRecord) -> Holdings:
+        """The desktops the user holds: one consistent BatchGetItem of its `held` set (none when empty).
+        Ids that are no longer the user's are dropped from the set, and the user read again."""
+        tenant_id, user_id = int(user.tenant_id), int(user.id)
+        ids = sorted(int(i) for i in user.held or ())
+        records = _batch_get(tenant_id, ids) if ids else []
+        mine = [r for r in records if r.assigned_user_id is not None and int(r.assigned_user_id) == user_id]
+        gone = sorted(set(ids) - {int(r.id) for r in mine})
+        if not gone:
+            return Holdings(user, sorted(mine, key=lambda r: int(r.id)))
+        self._forget(user, gone)
+        fresh = self.read_user(tenant_id, str(user.login))
+        if fresh is None:
+            return Holdings(user, [])
+        return Holdings(fresh, [r for r in mine if int(r.id) in set(int(i) for i in fresh.held or ())])
+
+    def _forget(self, user: UserRecord, gone: list[int]) -> None:
+        """Drop desktops that are not the user's any more, each only if it still is not (a concurrent
+        login of the same user may claim it again meanwhile)."""
+        tenant_id, user_id = int(user.tenant_id), int(user.id)
+        for desktop_id in gone:
+            try:
+                with transaction() as tx:
+                    tx.check(DESKTOP, DesktopRecord, tenant_id, desktop_id,
+                             condition=DesktopRecord.assigned_user_id.does_not_exist()
+                             | (DesktopRecord.assigned_user_id != user_id))
+                    tx.update_key(HOLDER, UserRecord, tenant_id, str(user.login),
+                                  _holder_actions(UserRecord.held.delete({desktop_id})),
+                                  condition=UserRecord.id == user_id)
+            except TransactionFailed:
+                continue  # it is the user's again, or the user is gone: nothing to drop
+
+    def free_in_pool(self, tenant_id: int, pool_id: int) -> list[DesktopRecord]:
+        """The pool's desktops that looked claimable when the index was last updated (one Query; the
+        claim itself checks the desktop again)."""
+        ensure_bound()
+        return indexes.query(DesktopRecord.by_pool, pool_key(tenant_id, pool_id),
+                             filter_condition=claimable_condition())
+
+    def get(self, tenant_id: int, desktop_id: int) -> DesktopRecord | None:
+        ensure_bound()
+        try:
+            return DesktopRecord.get(tenant_id, desktop_id, consistent_read=True)
+        except DoesNotExist:
+            return None
+
+    def get_many(self, tenant_id: int, desktop_ids: list[int]) -> list[DesktopRecord]:
+        """Desktops read consistently, in the order of `desktop_ids` (missing ones left out)."""
+        ensure_bound()
+        found = {int(r.id): r for r in _batch_get(tenant_id, sorted(set(desktop_ids)))}
+        return [found[i] for i in desktop_ids if i in found]
+
+    def claim(self, holder: UserRecord, desktop_id: int) -> bool:
+        """Assign the desktop to the user if it is still free and the user's holdings are as read.
+        False: another login took the desktop. HolderChanged: the user's holdings changed. On success
+        `holder` is updated to what was written."""
+        ensure_bound()
+        tenant_id, user_id = int(holder.tenant_id), int(holder.id)
+        now = int(clock.time())
+        desktop = [
+            DesktopRecord.assigned_user_id.set(user_id),
+            DesktopRecord.user_key.set(user_key(tenant_id, user_id)),
+            DesktopRecord.last_offered.set(now),
+            DesktopRecord.updated.set(utc_now_iso()),
+            DesktopRecord.version.add(1),
+        ]
+        try:
+            with transaction() as tx:
+                tx.update_key(DESKTOP, DesktopRecord, tenant_id, desktop_id, desktop,
+                              condition=claimable_condition(user_id))
+                tx.update_key(HOLDER, UserRecord, tenant_id, str(holder.login),
+                              _holder_actions(UserRecord.held.add({desktop_id})),
+                              condition=_unchanged_holder(holder) & (UserRecord.id == user_id))
+        except TransactionFailed as failure:
+            if HOLDER in failure.failed:
+                raise HolderChanged from failure
+            if DESKTOP in failure.failed:
+                return False
+            raise
+        holder.held = {*(holder.held or ()), desktop_id}
+        holder.held_version = int(holder.held_version or 0) + 1
+        return True
+
+    def release(self, tenant_id: int, desktop_id: int, user: UserRecord) -> DesktopRecord | None:
+        """Take the desktop back from the user; None when it is not (or no longer) theirs."""
+        ensure_bound()
+        user_id = int(user.id)
+        actions = [
+            DesktopRecord.assigned_user_id.remove(),
+            DesktopRecord.user_key.remove(),
+            DesktopRecord.last_user_key.set(user_key(tenant_id, user_id)),
+            DesktopRecord.updated.set(utc_now_iso()),
+            DesktopRecord.version.add(1),
+        ]
+        try:
+            with transaction() as tx:
+                tx.update_key(DESKTOP, DesktopRecord, tenant_id, desktop_id, actions,
+                              condition=DesktopRecord.assigned_user_id == user_id)
+                tx.update_key(HOLDER, UserRecord, tenant_id, str(user.login),
+                              _holder_actions(UserRecord.held.delete({desktop_id})),
+                              condition=UserRecord.id == user_id)
+        except TransactionFailed as failure:
+            if DESKTOP not in failure.failed and HOLDER not in failure.failed:
+                raise
+            # A release sent again (a retried request) after it was applied: the desktop is free, this
+            # user was the last to hold it, so the answer is the same as the first time.
+            current = self.get(tenant_id, desktop_id)
+            if (current is not None and current.assigned_user_id is None
+                    and current.last_user_key == user_key(tenant_id, user_id)):
+                return current
+            return None
+        return self.get(tenant_id, desktop_id)
+
