@@ -137,14 +137,13 @@ def build_offer(user: UserRecord, policy: PolicyRecord | None, rng: random.Rando
             for need in rules.claims_needed(terms, again):
                 assignment = need.assignment
                 taken = {d.facts.id for d in offered}
-                got = _claim_from(user, assignment.pool_id, assignment.favor_previous_assigned, need.count,
-                                  rng, taken)
                 touched.append(assignment.pool_id)
+                got = _claim_from(user, assignment.pool_id, assignment.favor_previous_assigned, need.count,
+                                  rng, taken, claimed)
                 if len(got) < need.count and assignment.backup_pool_id:
-                    got += _claim_from(user, assignment.backup_pool_id, assignment.favor_previous_assigned,
-                                       need.count - len(got), rng, taken)
                     touched.append(assignment.backup_pool_id)
-                claimed.update(got)
+                    got += _claim_from(user, assignment.backup_pool_id, assignment.favor_previous_assigned,
+                                       need.count - len(got), rng, taken, claimed)
                 offered += [_offered(tenant_id, d, assignment, True, terms)
                             for d in map(facts_of, _claims.get_many(tenant_id, got))]
             break
@@ -169,11 +168,12 @@ def _offered(tenant_id: int, facts: DesktopFacts, assignment: AssignmentTerms | 
 
 
 def _claim_from(holder: UserRecord, pool_id: int, favor: int, count: int, rng: random.Random | None,
-                taken: set[int]) -> list[int]:
+                taken: set[int], claimed: set[int]) -> list[int]:
     """Claim up to `count` desktops of the pool for `holder`, trying its free desktops in the assignment's
     order; the ids claimed. `taken` (the ids already in this offer) grows with each claim, so a lagging
-    index that still lists one of them as free can never put it in the offer twice. HolderChanged when
-    the user's holdings changed meanwhile (nothing more is claimed then)."""
+    index that still lists one of them as free can never put it in the offer twice; `claimed` (what this
+    login claimed) too, at once, since HolderChanged (the user's holdings changed meanwhile, nothing more
+    is claimed) may end the call before it returns."""
     tenant_id, user_id = int(holder.tenant_id), int(holder.id)
     got: list[int] = []
     mine = user_key(tenant_id, user_id)
@@ -188,6 +188,7 @@ def _claim_from(holder: UserRecord, pool_id: int, favor: int, count: int, rng: r
             if _claims.claim(holder, candidate.id):
                 got.append(candidate.id)
                 taken.add(candidate.id)
+                claimed.add(candidate.id)
                 losses_in_a_row = 0
                 if len(got) >= count:
                     return got

@@ -20,7 +20,7 @@ from chalicelib import clock
 from chalicelib.domain import lockout as rules
 from chalicelib.domain.errors import TooManyAttempts
 from chalicelib.settings import get_settings
-from chalicelib.store.login_attempts import LoginAttempts, Refused, Slot
+from chalicelib.store.login_attempts import LoginAttempts, Slot
 from chalicelib.store.transactions import Transaction, TransactionFailed, transaction
 
 log = logging.getLogger("broker.lockout")
@@ -35,24 +35,25 @@ def policy() -> rules.LockoutPolicy:
                                lockout_seconds=settings.login_lockout_seconds)
 
 
-def too_many(wait_seconds: int) -> TooManyAttempts:
-    return TooManyAttempts(f"Too many failed logins; try again in {wait_seconds} seconds",
-                           retry_after=wait_seconds)
+def too_many(wait: rules.Wait) -> TooManyAttempts:
+    if wait.busy:
+        return TooManyAttempts("Too many logins with this name at the same time; try again in "
+                               f"{wait.seconds} seconds", retry_after=wait.seconds)
+    return TooManyAttempts(f"Too many failed logins; try again in {wait.seconds} seconds",
+                           retry_after=wait.seconds)
 
 
 def attempt(tenant_id: int, login: str) -> Slot:
     """A slot to verify one password with, or TooManyAttempts."""
     taken = _attempts.take(tenant_id, login, policy(), int(clock.time()))
-    if isinstance(taken, Refused):
-        raise too_many(taken.wait_seconds)
+    if isinstance(taken, rules.Wait):
+        raise too_many(taken)
     return taken
 
 
 def failed(slot: Slot) -> bool:
-    """The password was wrong: the slot stays taken. True when this failure locked the login."""
-    settings = policy()
-    return rules.locks_after_failure(slot.number, settings) and _attempts.lock(slot, settings,
-                                                                                int(clock.time()))
+    """The password was wrong: the slot stays taken and counts. True when this failure locked the login."""
+    return _attempts.fail(slot, policy(), int(clock.time()))
 
 
 def release(tx: Transaction, slot: Slot) -> None:

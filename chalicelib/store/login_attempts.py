@@ -15,7 +15,14 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from chalicelib.domain.lockout import AttemptState, LockoutPolicy, keep_seconds, wait_before_next_attempt
+from chalicelib.domain.lockout import (
+    AttemptState,
+    LockoutPolicy,
+    Wait,
+    keep_seconds,
+    locks_after_failure,
+    wait_before_next_attempt,
+)
 from chalicelib.store.binding import ensure_bound
 from chalicelib.store.models import MarkerRecord
 from chalicelib.store.transactions import Transaction, condition_failed
@@ -37,11 +44,6 @@ class Slot:
     window_start: int
 
 
-@dataclass(frozen=True)
-class Refused:
-    wait_seconds: int
-
-
 def _state(record: MarkerRecord | None) -> AttemptState:
     if record is None:
         return AttemptState()
@@ -49,6 +51,7 @@ def _state(record: MarkerRecord | None) -> AttemptState:
         slots=int(record.value or 0),
         window_start=None if record.since is None else float(record.since),
         locked_until=None if record.until is None else float(record.until),
+        failures=int(record.failures or 0),
     )
 
 
@@ -64,7 +67,7 @@ class LoginAttempts:
         except DoesNotExist:
             return AttemptState()
 
-    def take(self, tenant_id: int, login: str, policy: LockoutPolicy, now: int) -> Slot | Refused:
+    def take(self, tenant_id: int, login: str, policy: LockoutPolicy, now: int) -> Slot | Wait:
         """Count an attempt into the login's window, or say how long to wait."""
         ensure_bound()
         key = attempts_key(tenant_id, login)
@@ -83,8 +86,8 @@ class LoginAttempts:
                 if not condition_failed(error):
                     raise
             try:  # the first slot of a new window (none yet, the last one is over, or a lock ran out)
-                record.update(actions=[MarkerRecord.value.set(1), MarkerRecord.since.set(now),
-                                       MarkerRecord.until.remove(), expires],
+                record.update(actions=[MarkerRecord.value.set(1), MarkerRecord.failures.set(0),
+                                       MarkerRecord.since.set(now), MarkerRecord.until.remove(), expires],
                               condition=window_over & unlocked)
                 return Slot(key, 1, now)
             except UpdateError as error:
@@ -92,25 +95,36 @@ class LoginAttempts:
                     raise
             wait = wait_before_next_attempt(self.read(tenant_id, login), now, policy)
             if wait is not None:
-                return Refused(wait)
+                return wait
             # the item changed between the writes and the read (a lock ran out, a slot was given back)
-        return Refused(1)
+        return Wait(1, busy=True)
 
-    def lock(self, slot: Slot, policy: LockoutPolicy, now: int) -> bool:
-        """Lock the login until `now + lockout_seconds` and start counting afresh, unless its window has
-        moved on meanwhile (another failure locked it already). True when this call locked it."""
+    def fail(self, slot: Slot, policy: LockoutPolicy, now: int) -> bool:
+        """The attempt's password was wrong: its slot stays taken and counts as a failure; the failure that
+        makes `max_failures` locks the login until `now + lockout_seconds` and starts counting afresh.
+        Nothing changes if the window has moved on meanwhile. True when this failure locked the login."""
         ensure_bound()
-        until = now + policy.lockout_seconds
+        record = MarkerRecord(key=slot.key)
+        same_window = MarkerRecord.since == slot.window_start
         try:
-            MarkerRecord(key=slot.key).update(
-                actions=[MarkerRecord.value.set(0), MarkerRecord.since.remove(),
-                         MarkerRecord.until.set(until), _expiry(until + keep_seconds(policy))],
-                condition=MarkerRecord.since == slot.window_start,
-            )
+            record.update(actions=[MarkerRecord.failures.add(1)], condition=same_window)
         except UpdateError as error:
             if not condition_failed(error):
                 raise
             return False
+        if not locks_after_failure(int(record.failures or 0), policy):
+            return False
+        until = now + policy.lockout_seconds
+        try:
+            record.update(
+                actions=[MarkerRecord.value.set(0), MarkerRecord.failures.set(0), MarkerRecord.since.remove(),
+                         MarkerRecord.until.set(until), _expiry(until + keep_seconds(policy))],
+                condition=same_window,
+            )
+        except UpdateError as error:
+            if not condition_failed(error):
+                raise
+            return False  # another failure locked it a moment ago
         return True
 
     def release(self, tx: Transaction, slot: Slot) -> None:

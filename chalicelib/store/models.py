@@ -280,14 +280,16 @@ class PoolHistoryRecord(Model):
 
 
 class MarkerRecord(Model):
-    """Short-lived facts that expire by themselves (TTL): a login's failure window and lockout
-    (`login-failures#<tenant>#<login>`), a revoked client token (`revoked#<jti>`) and a pending pool
-    check (`check-pending#<tenant>#<pool>`). `value`, `since` and `until` mean what the key's kind says."""
+    """Short-lived facts that expire by themselves (TTL): a login's attempt window and lockout
+    (`login-attempts#<tenant>#<hash of the login>`), a revoked client token (`revoked#<jti>`), a pending
+    pool check (`check-pending#<tenant>#<pool>`) and a tenant's budget of unauthenticated audit events
+    (`audit-budget#<tenant>#<minute>`). The attributes mean what the key's kind says."""
 
     key = UnicodeAttribute(hash_key=True)
     value = NumberAttribute(null=True)
     since = NumberAttribute(null=True)
     until = NumberAttribute(null=True)
+    failures = NumberAttribute(null=True)  # login attempts: the failed ones among the `value` slots
     expires_at = TTLAttribute(null=True)
 
     class Meta(_BrokerMeta):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.domain import lockout
-from chalicelib.domain.lockout import AttemptState, LockoutPolicy
+from chalicelib.domain.lockout import AttemptState, LockoutPolicy, Wait
 
 POLICY = LockoutPolicy(max_failures=5, window_seconds=300, lockout_seconds=600)
 
@@ -16,21 +16,27 @@ def test_a_free_login_may_try_at_once() -> None:
     assert lockout.wait_before_next_attempt(AttemptState(4, 1000.0), 1010.0, POLICY) is None
 
 
-def test_a_full_window_waits_for_its_end() -> None:
-    full = AttemptState(slots=5, window_start=1000.0)
-    assert lockout.wait_before_next_attempt(full, 1010.0, POLICY) == 290
-    assert lockout.wait_before_next_attempt(full, 1299.5, POLICY) == 1  # never less than a second
+def test_a_window_full_of_failures_waits_for_its_end() -> None:
+    full = AttemptState(slots=5, window_start=1000.0, failures=5)
+    assert lockout.wait_before_next_attempt(full, 1010.0, POLICY) == Wait(290, busy=False)
+    assert lockout.wait_before_next_attempt(full, 1299.5, POLICY) == Wait(1, busy=False)  # at least 1 s
     assert lockout.wait_before_next_attempt(full, 1300.0, POLICY) is None  # the window is over
+
+
+def test_a_window_full_of_attempts_being_verified_is_busy_not_locked() -> None:
+    busy = AttemptState(slots=5, window_start=1000.0, failures=2)
+    assert lockout.wait_before_next_attempt(busy, 1010.0, POLICY) == Wait(lockout.BUSY_RETRY_SECONDS, True)
+    assert lockout.wait_before_next_attempt(AttemptState(4, 1000.0, None, 2), 1010.0, POLICY) is None
 
 
 def test_a_lock_waits_for_its_end_whatever_the_window_says() -> None:
     locked = AttemptState(slots=0, window_start=None, locked_until=1600.0)
-    assert lockout.wait_before_next_attempt(locked, 1000.0, POLICY) == 600
+    assert lockout.wait_before_next_attempt(locked, 1000.0, POLICY) == Wait(600, busy=False)
     assert lockout.wait_before_next_attempt(locked, 1600.0, POLICY) is None
-    assert lockout.wait_before_next_attempt(AttemptState(0, None, 100.2), 100.0, POLICY) == 1
+    assert lockout.wait_before_next_attempt(AttemptState(0, None, 100.2), 100.0, POLICY) == Wait(1, False)
 
 
-def test_only_the_failure_that_held_the_last_slot_locks() -> None:
+def test_the_failure_that_makes_the_limit_locks() -> None:
     assert [lockout.locks_after_failure(n, POLICY) for n in range(1, 7)] == [False] * 4 + [True] * 2
 
 
