@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -83,12 +83,29 @@ class UserAdd(StrictModel):
     tenant_id: Annotated[int, Field(ge=0, le=2**53 - 1)] | None = None
 
 
+class UserUpdate(UpdateModel):
+    """A user's settings; a field left out keeps its value. `policy_name: null` removes the user's own
+    policy (the tenant's rules then choose). Changing a password ends every session and token of that
+    user; changing one's own password needs `current_password` too."""
+
+    nullable_fields: ClassVar[frozenset[str]] = frozenset({"policy_name"})
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    password: NewPassword | None = None
+    current_password: LoginPassword | None = None
+    role_name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    policy_name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    enabled: Flag | None = None
+    notes: Annotated[str, StringConstraints(max_length=4000)] | None = None
+
+
 class UserOut(OutModel):
     id: int
     tenant_id: int
     user_login: str
     name: str
     is_local: FlagOut
+    enabled: FlagOut
     role_name: str
     policy_id: int | None = None
     policy_name: str | None = None

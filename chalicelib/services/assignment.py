@@ -336,12 +336,31 @@ def connect(caller: Caller, desktop_id: int) -> ConnectionDetails:
 
 def release(caller: Caller, desktop_id: int) -> DesktopRecord:
     """Give a desktop back: it becomes free for others (the previous user is remembered)."""
-    record = _claims.release(caller.tenant_id, desktop_id, _signed_in_user(caller))
+    record = _release(_signed_in_user(caller), desktop_id, by=caller.login)
     if record is None:
         raise NotFound(f"Desktop {desktop_id} is not assigned to you")
-    audit.record(caller.tenant_id, "client.release", f"Desktop '{record.name}' released", user=caller.login,
-                 pool_id=int(record.pool_id) if record.pool_id else None, desktop_id=desktop_id)
+    return record
+
+
+def release_everything(user: UserRecord) -> list[int]:
+    """Release every desktop the user holds (its account is going away); the ids released."""
+    released = []
+    for desktop in _claims.holdings(user).desktops:
+        if _release(user, int(desktop.id), by=None) is not None:
+            released.append(int(desktop.id))
+    return released
+
+
+def _release(user: UserRecord, desktop_id: int, by: str | None) -> DesktopRecord | None:
+    """Take the desktop off the user and start its pool's release plan (stop, suspend, delete...)."""
+    tenant_id = int(user.tenant_id)
+    record = _claims.release(tenant_id, desktop_id, user)
+    if record is None:
+        return None
+    audit.record(tenant_id, "client.release", f"Desktop '{record.name}' released", user=by or user.login,
+                 pool_id=int(record.pool_id) if record.pool_id else None, desktop_id=desktop_id,
+                 details={} if by else {"reason": "user deleted", "user_id": int(user.id)})
     from chalicelib.services import timers  # the release plan's steps (stop, suspend, delete) start now
 
-    timers.desktop_released(caller.tenant_id, desktop_id)
+    timers.desktop_released(tenant_id, desktop_id)
     return record

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib import clock
 from chalicelib.auth.passwords import hash_password
 from chalicelib.domain.caller import SYSTEM_TENANT_ID, Caller
-from chalicelib.domain.errors import BadData, ErrorList, InsufficientPermissions
+from chalicelib.domain.errors import BadData, Conflict, ErrorList, InsufficientPermissions
 from chalicelib.domain.roles import ROLE_NAMES, Role, parse_role
-from chalicelib.schemas.admin import UserAdd
-from chalicelib.services import audit
+from chalicelib.schemas.admin import UserAdd, UserUpdate
+from chalicelib.services import assignment, audit, local_passwords
 from chalicelib.services.tenants import tenant_exists
 from chalicelib.store import stores
 from chalicelib.store.models import UserRecord
+
+DELETE_ROUNDS = 3  # a login racing the deletion can claim once more; it is refused after that
 
 
 def create_user(caller: Caller, body: UserAdd) -> UserRecord:
@@ -73,13 +76,88 @@ def get_user(caller: Caller, user_id: int) -> UserRecord:
     return stores.users.get(caller.tenant_id, user_id)
 
 
+def update_user(caller: Caller, user_id: int, body: UserUpdate) -> UserRecord:
+    record = stores.users.get(caller.tenant_id, user_id)
+    changes = body.model_dump(exclude_unset=True)
+    errors = ErrorList()
+    doc: dict[str, Any] = dict(record.doc)
+    is_self = int(record.id) == caller.user_id
+    if "name" in changes:
+        doc["name"] = body.name
+    if "notes" in changes:
+        doc["notes"] = body.notes
+    if body.role_name is not None:
+        role = parse_role(body.role_name)
+        if role is None:
+            errors.add("/body/role_name", f"Unknown role; choose one of: {', '.join(ROLE_NAMES)}")
+        elif caller.tenant_id == SYSTEM_TENANT_ID and role is not Role.ADMINISTRATOR:
+            errors.add("/body/role_name", "The system tenant holds administrators only")
+        elif is_self and role.value != doc.get("role"):
+            errors.add("/body/role_name", "You cannot change your own role")
+        else:
+            doc["role"] = role.value
+    if "policy_name" in changes:
+        if body.policy_name is None:
+            doc["policy_id"] = None
+        else:
+            policy = _find_by_name(caller.tenant_id, stores.policies.list(caller.tenant_id), body.policy_name)
+            if policy is None:
+                errors.add("/body/policy_name", f"No policy named '{body.policy_name}'")
+            else:
+                doc["policy_id"] = int(policy.id)
+    if body.enabled is not None:
+        if is_self and not body.enabled:
+            errors.add("/body/enabled", "You cannot disable yourself")
+        doc["enabled"] = int(body.enabled)
+    password_hash = _new_password_hash(record, body, is_self, errors)
+    if body.current_password is not None and body.password is None:
+        errors.add("/body/current_password", "Only needed to change your own password")
+    errors.raise_if_any("User cannot be saved, some input data is not valid.")
+    ends_sessions = password_hash is not None or (body.enabled is not None and not body.enabled)
+    record = stores.users.update(record, doc, password_hash=password_hash,
+                                 tokens_after=_now_and_after() if ends_sessions else None)
+    fields = sorted(k for k in changes if k != "current_password")
+    audit.record(caller.tenant_id, "user.updated", f"User '{record.login}' updated", user=caller.login,
+                 details={"user_id": user_id, "fields": fields})
+    return record
+
+
+def _new_password_hash(record: UserRecord, body: UserUpdate, is_self: bool, errors: ErrorList) -> str | None:
+    if body.password is None:
+        return None
+    if not record.doc.get("is_local", 1):
+        errors.add("/body/password", "Only local users have a password here; this user's is in the directory")
+        return None
+    if is_self and not local_passwords.check(record, body.current_password or ""):
+        # the caller's session alone must not be enough to take over the account for good
+        errors.add("/body/current_password", "Give your current password to change it")
+        return None
+    return hash_password(body.password)
+
+
+def _now_and_after() -> int:
+    """Tokens and sessions issued before this (whole) second are refused from now on."""
+    return int(clock.time()) + 1
+
+
 def delete_user(caller: Caller, user_id: int) -> None:
+    """The user's sessions and tokens end at once (it is disabled first), its desktops are released
+    through their pools' release rules, then the record goes."""
     record = stores.users.get(caller.tenant_id, user_id)
     if int(record.id) == caller.user_id:
         raise BadData.field("/path/id", "You cannot delete yourself")
-    stores.users.delete(record)
+    record = stores.users.update(record, {**record.doc, "enabled": 0}, tokens_after=_now_and_after())
+    released: list[int] = []
+    for _ in range(DELETE_ROUNDS):
+        holdings = assignment.release_everything(record)
+        released += holdings
+        if stores.users.delete_if_holding_nothing(record):
+            break
+        record = stores.users.get(caller.tenant_id, user_id)  # a login claimed meanwhile: once more
+    else:
+        raise Conflict(f"User {user_id} keeps being assigned desktops; try again")
     audit.record(caller.tenant_id, "user.deleted", f"User '{record.login}' deleted", user=caller.login,
-                 details={"user_id": user_id})
+                 details={"user_id": user_id, "released_desktops": released})
 
 
 def policy_name_of(tenant_id: int, policy_id: int | None) -> str | None:

@@ -307,13 +307,16 @@ class UserStore:
             if not condition_failed(error):
                 raise
 
-    def delete(self, record: UserRecord) -> None:
+    def delete_if_holding_nothing(self, record: UserRecord) -> bool:
+        """Delete the user unless it holds a desktop (a login claimed one meanwhile) or changed."""
+        ensure_bound()
         try:
-            record.delete()
+            record.delete(condition=UserRecord.held.does_not_exist())
         except DeleteError as error:
             if condition_failed(error):
-                raise Conflict(f"User {record.id} was changed by someone else; try again") from error
+                return False
             raise
+        return True
 
 
 def hash_secret_token(token: str) -> str:

@@ -62,6 +62,7 @@ def user_out(record: UserRecord) -> UserOut:
         user_login=record.login,
         name=doc.get("name", record.login),
         is_local=int(doc.get("is_local", 1)),
+        enabled=int(doc.get("enabled", 1)),
         role_name=doc.get("role") or "User",
         policy_id=doc.get("policy_id"),
         policy_name=users.policy_name_of(int(record.tenant_id), doc.get("policy_id")),
@@ -92,7 +93,15 @@ def get_user(request: ApiRequest) -> UserOut:
     return user_out(users.get_user(request.who, request.ids["id"]))
 
 
-@router.route("DELETE", "/users/{id}", access=Access.ADMIN_WRITE, summary="Delete a user", status=204)
+@router.route("PUT", "/users/{id}", access=Access.ADMIN_WRITE,
+              summary="Change a user's name, password, role, policy or whether it is enabled",
+              body="UserUpdate", response="UserOut")
+def update_user(request: ApiRequest) -> UserOut:
+    return user_out(users.update_user(request.who, request.ids["id"], request.body))
+
+
+@router.route("DELETE", "/users/{id}", access=Access.ADMIN_WRITE,
+              summary="Delete a user: its sessions and tokens end, its desktops are released", status=204)
 def delete_user(request: ApiRequest) -> Reply:
     users.delete_user(request.who, request.ids["id"])
     return Reply(None, status=204)
