@@ -26,8 +26,9 @@ from typing import Any
 import pytest
 
 from app import app
+from chalicelib.services import lockout
+from chalicelib.settings import reset_settings
 from chalicelib.store import stores
-from chalicelib.store.assignments import LoginStates
 from chalicelib.store.models import AuditRecord, DesktopRecord
 from tests.fixtures.ldap import SeedTree, SlapdServer
 from tests.integration.api.builders import stored_state
@@ -224,7 +225,7 @@ def assigned_desktops(tenant_id: int) -> dict[int, list[int]]:
 
 
 def failures_of(tenant_id: int, login: str) -> int:
-    return LoginStates().read(tenant_id, login).failures.failures
+    return lockout.state(tenant_id, login).failures
 
 
 def waiting_requests(port: int) -> set[tuple[str, str]]:
@@ -299,6 +300,7 @@ def test_ldap_outage_mid_run(
     fault: str, directory_world: ClientWorld, private_slapd: SlapdServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BROKER_LOGIN_MAX_FAILURES", str(MAX_FAILURES))
+    reset_settings()  # read again (the aws fixture resets them at the end)
     tenant_id = directory_world.tenant.tenant_id
     stream_logins = [f"load{i:02d}" for i in range(STREAM_USERS)]
     bring_back = private_slapd.start if fault == "killed" else private_slapd.resume
