@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from chalicelib.api.agent import auth  # noqa: F401 - registers the agent authenticator
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 from chalicelib.lazy import lazy_module
-
-if TYPE_CHECKING:
-    from chalicelib.schemas.agent import AgentEventReply
 
 schemas = lazy_module("chalicelib.schemas.agent")
 agents = lazy_module("chalicelib.services.agents")
@@ -26,6 +21,8 @@ def agent_register(request: ApiRequest) -> Reply:
 
 
 @router.route("POST", "/events", access=Access.AGENT, body="AgentEvent", response="AgentEventReply",
-              summary="Report a session event or a heartbeat; the reply may carry a command for the agent")
-def agent_event(request: ApiRequest) -> AgentEventReply:
-    return schemas.AgentEventReply.model_validate(agents.report_event(request.who, request.body))
+              summary="Report a session event or a heartbeat; the reply may carry a command for the agent "
+                      "and a new agent token")
+def agent_event(request: ApiRequest) -> Reply:
+    reply = schemas.AgentEventReply.model_validate(agents.report_event(request.who, request.body))
+    return Reply(reply, headers={"Cache-Control": "no-store"})
