@@ -105,7 +105,11 @@ def update_server(caller: Caller, server_id: int, body: AuthServerUpdate) -> Aut
         _refuse_tenant_domain(caller.tenant_id, new_domain)
         if not _domains.reserve(new_domain, caller.tenant_id, server_id):
             raise NotUnique(f"The login domain '{new_domain}' is already used", "domain")
+    secret = server_secret_name(caller.tenant_id, server_id)
     try:
+        if is_directory(doc) and body.bind_password is not None:
+            # Before the settings: if Secrets Manager fails, the old password never meets the new URLs.
+            stores.secrets.put(secret, body.bind_password)
         record = stores.auth_servers.update(record, body.name or record.name, doc)
     except Exception:
         if domain_moved:
@@ -113,10 +117,7 @@ def update_server(caller: Caller, server_id: int, body: AuthServerUpdate) -> Aut
         raise
     if domain_moved:
         _domains.release(old_domain, server_id)
-    secret = server_secret_name(caller.tenant_id, server_id)
-    if is_directory(doc) and body.bind_password is not None:
-        stores.secrets.put(secret, body.bind_password)
-    elif not is_directory(doc) and password_stored:
+    if not is_directory(doc) and password_stored:
         stores.secrets.delete(secret)
     _forget(caller.tenant_id, server_id, old_domain, new_domain)
     fields = sorted({*changes, *(["bind_password"] if body.bind_password is not None else [])})

@@ -311,3 +311,22 @@ def test_a_cleartext_server_saved_before_the_flag_is_not_used(api: Api, tenant: 
     record.doc = {k: v for k, v in record.doc.items() if k != "allow_cleartext_password"}
     with pytest.raises(ServiceUnavailable, match="allow_cleartext_password"):
         auth_servers.directory_settings(record)
+
+
+def test_secrets_manager_failing_leaves_the_old_password_with_the_old_urls(
+    api: Api, tenant: TenantAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.domain.errors import ServiceUnavailable
+
+    server = tls_server(api, tenant.sid)
+    path = f"/rest/v1/auth-servers/{server['id']}"
+
+    def unavailable(*args: Any, **kwargs: Any) -> None:
+        raise ServiceUnavailable("Secrets Manager is unavailable")
+
+    monkeypatch.setattr(type(stores.secrets), "put", unavailable)
+    with Snapshot(api):
+        reply = api.call("PUT", path, {"urls": ["ldaps://dir.new.example"], "bind_password": "New-Pw-77"},
+                         sid=tenant.sid)
+        assert reply.status == 503, reply.body
+    assert api.call("GET", path, sid=tenant.sid).body == server
