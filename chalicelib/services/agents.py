@@ -49,7 +49,7 @@ desktops = DesktopStore()
 
 AGENT_ROLE = "Agent"
 REGISTRATION_PATH = "/etc/vdi-broker-agent/registration.json"
-REFUSED = "Registration refused: unknown desktop, or a wrong or already used registration token"
+REFUSED = "Registration refused: unknown desktop, or a wrong, expired or already used registration token"
 NOT_AN_AGENT = "Missing, unknown or revoked agent token"
 EVENT_ATTEMPTS = 4
 # What the desktop record keeps about its agent's tokens (the legacy key is read by AgentTokens.from_doc).

@@ -14,7 +14,7 @@ router = Router("/agent/v1", "Agent", schemas=schemas)
 
 @router.route("POST", "/register", access=Access.PUBLIC, body="AgentRegister", response="AgentRegistered",
               status=201, summary="Exchange the desktop's one-time registration token for its agent token",
-              responses={401: "Unknown desktop, or a wrong or already used registration token"})
+              responses={401: "Unknown desktop, or a wrong, expired or already used registration token"})
 def agent_register(request: ApiRequest) -> Reply:
     registered = agents.register(request.body, request.source_ip)
     return Reply(schemas.AgentRegistered(**registered), status=201, headers={"Cache-Control": "no-store"})
