@@ -389,15 +389,24 @@ def test_cleartext_keystone_needs_the_flag_which_is_shown(api: Api, tenant: Tena
         assert down.status == 400 and [e["path"] for e in down.body["errors"]] == ["/body/auth_url"]
 
 
-def test_a_cleartext_center_saved_before_the_flag_is_not_used(api: Api, tenant: TenantAdmin) -> None:
-    """A record from before the flag existed: the worker refuses to send its password (center offline)."""
+def test_a_cleartext_center_saved_before_the_flag_is_not_used(api: Api, tenant: TenantAdmin,
+                                                              caplog: pytest.LogCaptureFixture,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the flag, using the center is logged (once per process); a record from before the flag
+    existed is refused: the worker does not send its password (the center shows offline)."""
     from chalicelib.domain.cloud import CloudAuthFailed
     from chalicelib.services import centers
     from chalicelib.store import stores
 
     center = create_center(api, tenant.sid)
     record = stores.centers.get(tenant.tenant_id, center["id"])
+    monkeypatch.setattr(centers, "_warned_cleartext", set())  # a fresh process (ids repeat across tests)
+    caplog.set_level(logging.WARNING, logger="broker.centers")
     assert centers.center_access(record).password == CENTER_PASSWORD
+    assert centers.center_access(record).password == CENTER_PASSWORD
+    [used] = [r for r in caplog.records if r.name == "broker.centers"]
+    assert "in clear" in used.getMessage() and used.__dict__["center_id"] == center["id"]
+    assert used.__dict__["allow_cleartext_password"] == 1
     record.doc = {k: v for k, v in record.doc.items() if k != "allow_cleartext_password"}
     with pytest.raises(CloudAuthFailed, match="allow_cleartext_password"):
         centers.center_access(record)

@@ -3,6 +3,7 @@ domain names one server across all tenants."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -301,13 +302,18 @@ def test_cleartext_ldap_needs_the_flag_which_is_shown(api: Api, tenant: TenantAd
         assert off.status == 400 and "/body/urls/1" in [e["path"] for e in off.body["errors"]], off.body
 
 
-def test_a_cleartext_server_saved_before_the_flag_is_not_used(api: Api, tenant: TenantAdmin) -> None:
+def test_a_cleartext_server_saved_before_the_flag_is_not_used(api: Api, tenant: TenantAdmin,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
     from chalicelib.domain.errors import ServiceUnavailable
     from chalicelib.services import auth_servers
 
     server = create(api, tenant.sid, minimal_ldap_body())["stored_data"]
     record = stores.auth_servers.get(tenant.tenant_id, server["id"])
+    caplog.set_level(logging.WARNING, logger="broker.auth_servers")
     assert auth_servers.directory_settings(record).bind_password == SECRET
+    assert auth_servers.directory_settings(record).bind_password == SECRET  # cached: logged once
+    [used] = [r for r in caplog.records if r.name == "broker.auth_servers"]
+    assert "in clear" in used.getMessage() and used.__dict__["auth_server_id"] == server["id"]
     record.doc = {k: v for k, v in record.doc.items() if k != "allow_cleartext_password"}
     with pytest.raises(ServiceUnavailable, match="allow_cleartext_password"):
         auth_servers.directory_settings(record)
