@@ -9,8 +9,10 @@ Standard library only: it runs on the desktop, not in the broker's Lambda packag
     broker_agent.py heartbeat --every 30 --count 0                     # 0: for ever
     broker_agent.py run --every 30                                     # heartbeats + session watch + commands
 
-The agent token is kept in a state file readable by root only (`--state`). Events that cannot be
-delivered (the broker unreachable) are kept in the state file and sent first, in order, next time.
+The agent token is kept in a state file readable by root only (`--state`); when the broker sends a new
+one (the desktop changed hands), it replaces the old one in the file before anything else is sent, and
+it is never printed. Events that cannot be delivered (the broker unreachable) are kept in the state file
+and sent first, in order, next time.
 Commands from the broker (log out, lock, disconnect) are printed, carried out (`--commands execute`),
 or simulated (`--commands simulate`: reported back as done, for tests and demonstrations).
 """
@@ -61,6 +63,13 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def shown(reply: dict[str, Any]) -> dict[str, Any]:
+    """A reply as printed (stdout often ends up in the journal): without the agent token."""
+    if not reply.get("agent_token"):
+        return {k: v for k, v in reply.items() if k != "agent_token"}
+    return {**{k: v for k, v in reply.items() if k != "agent_token"}, "agent_token_rotated": True}
+
+
 # ----------------------------------------------------------------------------------------- state
 
 
@@ -72,8 +81,9 @@ def load_state(path: Path) -> dict[str, Any]:
 
 
 def save_state(path: Path, state: dict[str, Any]) -> None:
-    """Write atomically, readable by the owner only (it holds the agent token)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically, readable by the owner only (it holds the agent token); a directory made for it
+    is the owner's only too."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state-")
     try:
         os.fchmod(fd, 0o600)
@@ -190,6 +200,10 @@ class Agent:
                 reply = call(state["broker"], "/agent/v1/events", queue[0], state["agent_token"])
             except BrokerError as error:
                 if error.status in (401, 403):
+                    latest = load_state(self.state_path).get("agent_token")
+                    if latest and latest != state["agent_token"]:  # another run of the agent took a new one
+                        state["agent_token"] = latest
+                        continue
                     print(json.dumps({"error": "the broker refused the agent token; register again"}),
                           file=sys.stderr)
                     raise SystemExit(EXIT_REFUSED) from None
@@ -202,6 +216,13 @@ class Agent:
                       file=sys.stderr)
                 return None
             queue.pop(0)
+            new_token = reply.get("agent_token")
+            if new_token and new_token != state["agent_token"]:
+                # The desktop changed hands: keep the new token before sending anything else with it (the
+                # old one works until the broker has seen the new one once).
+                state["agent_token"] = new_token
+                state["pending"] = [b for b in queue if b["event"] != "heartbeat"]
+                save_state(self.state_path, state)
         if state.get("pending"):
             state["pending"] = []
             save_state(self.state_path, state)
@@ -244,7 +265,7 @@ def event(args: argparse.Namespace, agent: Agent) -> int:
     reply = agent.send(args.name, user=args.user, at=args.time, details=details)
     if reply is None:
         return 1
-    print(json.dumps(reply))
+    print(json.dumps(shown(reply)))
     return 0
 
 
@@ -253,7 +274,7 @@ def heartbeat(args: argparse.Namespace, agent: Agent) -> int:
     while True:
         reply = agent.send("heartbeat")
         if reply is not None:
-            print(json.dumps(reply), flush=True)
+            print(json.dumps(shown(reply)), flush=True)
         sent += 1
         if args.count and sent >= args.count:
             return 0 if reply is not None else 1

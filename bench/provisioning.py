@@ -86,6 +86,7 @@ def _measure(access: CenterAccess, deficit: int) -> dict[str, Any]:
                 username=access.username,
                 password=access.password,
                 region=access.region or "",
+                allow_cleartext_password=int(access.auth_url.startswith("http://")),  # the local cloud
                 # The whole deficit at once: by default a center has at most 10 instances building.
                 build_limit=deficit,
             ),

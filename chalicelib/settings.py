@@ -32,6 +32,8 @@ class Settings:
     # Desktop lifecycle (docs/lifecycle.md, docs/agent-protocol.md).
     agent_window_seconds: int = 180  # "agent running" = a heartbeat or event within this window
     agent_heartbeat_seconds: int = 30  # how often the broker asks agents to send a heartbeat
+    # A registration token expires this long after it was issued (docs/agent-protocol.md).
+    agent_registration_seconds: int = 4 * 3600
     purge_deleted_days: int = 7  # deleted desktop records are removed by the scan this long after deletion
     orphan_policy: str = "adopt"  # instances with our metadata and no record: "adopt" or "remove"
     orphan_grace_minutes: int = 30  # "remove" waits this long after the scan first saw the orphan
@@ -71,6 +73,7 @@ def get_settings() -> Settings:
         queue_delay_factor=float(os.environ.get("BROKER_QUEUE_DELAY_FACTOR", "1")),
         agent_window_seconds=max(1, _int("BROKER_AGENT_WINDOW_SECONDS", 180)),
         agent_heartbeat_seconds=max(5, _int("BROKER_AGENT_HEARTBEAT_SECONDS", 30)),
+        agent_registration_seconds=max(60, _int("BROKER_AGENT_REGISTRATION_SECONDS", 4 * 3600)),
         purge_deleted_days=max(0, _int("BROKER_PURGE_DELETED_DAYS", 7)),
         orphan_policy="remove" if os.environ.get("BROKER_ORPHAN_POLICY", "adopt").strip().lower() == "remove"
         else "adopt",

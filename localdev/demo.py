@@ -71,6 +71,8 @@ def seed(admin_password: str) -> list[str]:
             username="demo",
             password="secret",  # noqa: S106 - the local OpenStack's documented demo password
             notes="The demo project of localdev/openstack",
+            # The local OpenStack's Keystone is plain http:// on loopback; a real one is https://.
+            allow_cleartext_password=int(KEYSTONE.startswith("http://")),
         ),
     )
     pool = pools.create_pool(

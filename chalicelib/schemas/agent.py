@@ -71,3 +71,7 @@ class AgentEventReply(OutModel):
     session: AgentSessionOut
     heartbeat_seconds: int
     command: AgentCommandOut | None = None
+    agent_token: str | None = Field(
+        default=None, description="A new agent token, sent when the desktop's assignment changed (released, "
+                                  "assigned, reassigned): store it and use it from the next request on. The "
+                                  "previous token keeps working until the new one has been used once")

@@ -71,6 +71,9 @@ class AuthServerBody(StrictModel):
     receive_timeout_seconds: Timeout = 10.0
     verify_tls: Flag = 1
     ca_certificate_pem: Pem | None = None
+    # ldap:// without StartTLS sends the bind password (and users' passwords) in clear: refused unless
+    # this says the risk is accepted.
+    allow_cleartext_password: Flag = 0
     rules: Rules = Field(default_factory=list)
     notes: Notes = ""
 
@@ -95,6 +98,7 @@ class AuthServerUpdate(UpdateModel):
     receive_timeout_seconds: Timeout | None = None
     verify_tls: Flag | None = None
     ca_certificate_pem: Pem | None = None
+    allow_cleartext_password: Flag | None = None
     rules: Rules | None = None
     notes: Notes | None = None
 
@@ -124,6 +128,8 @@ class AuthServerOut(OutModel):
     receive_timeout_seconds: float
     verify_tls: FlagOut
     ca_certificate_pem: str | None = None
+    allow_cleartext_password: FlagOut = Field(
+        description="1: passwords may be sent in clear (an ldap:// URL without StartTLS)")
     rules: list[AssignmentRuleOut]
     notes: str
     created: str

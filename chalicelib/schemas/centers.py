@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import AfterValidator, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from chalicelib.domain.provisioning import DEFAULT_CENTER_BUILD_LIMIT, MAX_CENTER_BUILD_LIMIT
 from chalicelib.schemas.common import (
@@ -78,6 +78,8 @@ class CenterCreate(StrictModel):
     poll_interval: Annotated[int, AfterValidator(lambda v: _between(v, 1, 1440))] = 5
     build_limit: BuildLimit = DEFAULT_CENTER_BUILD_LIMIT
     active: Flag = 1
+    # An http:// auth_url sends the password in clear: refused unless this says the risk is accepted.
+    allow_cleartext_password: Flag = 0
 
     _unwrap = model_validator(mode="before")(_unwrap_definition)
 
@@ -101,6 +103,7 @@ class CenterUpdate(UpdateModel):
     poll_interval: Annotated[int, AfterValidator(lambda v: _between(v, 1, 1440))] | None = None
     build_limit: BuildLimit | None = None
     active: Flag | None = None
+    allow_cleartext_password: Flag | None = None
 
     _unwrap = model_validator(mode="before")(_unwrap_definition)
 
@@ -123,6 +126,8 @@ class CenterDefinitionOut(OutModel):
     notes: str
     poll_interval: int
     build_limit: int
+    allow_cleartext_password: FlagOut = Field(
+        description="1: the center may send its password in clear (an http:// auth_url)")
 
 
 class InventoryItemOut(OutModel):

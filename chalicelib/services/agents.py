@@ -3,9 +3,12 @@
 
 Tokens name their desktop: `<tenant>.<desktop>.<secret>`, so checking one is a single GetItem of the
 desktop, whose record holds only the token's SHA-256 (compared in constant time). A registration
-token is written into the instance's user data at provisioning (or issued by an admin) and is
-consumed by the first registration: the registration's write is conditional on the desktop's
-version, and a second registration with the same token, even at the same moment, finds it gone.
+token is written into the instance's user data at provisioning (or issued by an admin), expires
+`BROKER_AGENT_REGISTRATION_SECONDS` after it was issued, and is consumed by the first registration: the
+registration's write is conditional on the desktop's version, and a second registration with the same
+token, even at the same moment, finds it gone. The agent token is rotated whenever the desktop's
+assignment changes (chalicelib/domain/agent_tokens.py): the reply to the agent's next call carries the
+new one.
 
 An event costs one read (the authentication's) and at most one write; events that may start a plan's
 steps (disconnect, idle, logout) read the desktop's plans too (one BatchGetItem, usually cached).
@@ -13,17 +16,24 @@ steps (disconnect, idle, logout) read the desktop's plans too (one BatchGetItem,
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
-import re
 import secrets
 import time
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.domain import lifecycle as rules
 from chalicelib.domain import sessions
+from chalicelib.domain.agent_tokens import (
+    AgentTokens,
+    Presented,
+    custody,
+    parse_token,
+    registration_expired,
+    same_hash,
+    token_hash,
+)
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.errors import Conflict, ServiceUnavailable, Unauthorized
 from chalicelib.domain.sessions import Session, iso
@@ -39,10 +49,11 @@ desktops = DesktopStore()
 
 AGENT_ROLE = "Agent"
 REGISTRATION_PATH = "/etc/vdi-broker-agent/registration.json"
-REFUSED = "Registration refused: unknown desktop, or a wrong or already used registration token"
+REFUSED = "Registration refused: unknown desktop, or a wrong, expired or already used registration token"
 NOT_AN_AGENT = "Missing, unknown or revoked agent token"
 EVENT_ATTEMPTS = 4
-_TOKEN = re.compile(r"^(\d{1,16})\.(\d{1,16})\.([A-Za-z0-9_-]{32,128})$")
+# What the desktop record keeps about its agent's tokens (the legacy key is read by AgentTokens.from_doc).
+_TOKEN_KEYS = ("agent_tokens", "agent_token_hash")
 # The command each session state satisfies (the agent did what it was asked).
 _SATISFIED_BY = {"logout": sessions.LOGGED_OUT, "lock": sessions.LOCKED, "disconnect": sessions.DISCONNECTED}
 _NEEDS_PLANS = frozenset({sessions.DISCONNECT, sessions.IDLE_EVENT, sessions.LOGOUT})
@@ -55,26 +66,37 @@ def new_token(tenant_id: int, desktop_id: int) -> str:
     return f"{tenant_id}.{desktop_id}.{secrets.token_urlsafe(32)}"
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def parse_token(token: str | None) -> tuple[int, int] | None:
-    match = _TOKEN.match(token or "")
-    if match is None:
-        return None
-    return int(match.group(1)), int(match.group(2))
-
-
-def _same_hash(stored: Any, token: str) -> bool:
-    return isinstance(stored, str) and hmac.compare_digest(stored, token_hash(token))
-
-
-def new_registration(desktop: DesktopRecord) -> str:
-    """A fresh registration token for the desktop; its hash is set on the record (the caller saves)."""
+def new_registration(desktop: DesktopRecord, now: float | None = None) -> str:
+    """A fresh registration token for the desktop; its hash and expiry are set on the record (the caller
+    saves). For a desktop the broker builds, `now` is when its record is reserved, moments before the
+    instance is requested; the build then has at most BROKER_BUILD_TIMEOUT_SECONDS of the lifetime."""
     token = new_token(int(desktop.tenant_id), int(desktop.id))
-    desktop.doc = {**desktop.doc, "registration_hash": token_hash(token)}
+    issued = time.time() if now is None else now
+    desktop.doc = {**desktop.doc, "registration_hash": token_hash(token),
+                   "registration_expires_at": issued + get_settings().agent_registration_seconds}
     return token
+
+
+def _registration_expires_at(desktop: DesktopRecord) -> float | None:
+    """When the pending registration token expires. One issued before expiry existed counts from the
+    desktop record's creation."""
+    expires = desktop.doc.get("registration_expires_at")
+    if isinstance(expires, int | float):
+        return float(expires)
+    created = sessions.epoch_of(desktop.created)
+    return None if created is None else created + get_settings().agent_registration_seconds
+
+
+def _custody(desktop: DesktopRecord) -> str:
+    return custody(desktop.assigned_user_id, desktop.last_offered)
+
+
+def _without_agent_tokens(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in _TOKEN_KEYS}
+
+
+def _store_tokens(desktop: DesktopRecord, tokens: AgentTokens) -> None:
+    desktop.doc = {**_without_agent_tokens(desktop.doc), "agent_tokens": tokens.as_doc()}
 
 
 def user_data_for(desktop: DesktopRecord, token: str) -> str:
@@ -96,7 +118,7 @@ def user_data_for(desktop: DesktopRecord, token: str) -> str:
 # ------------------------------------------------------------------------------------ registration
 
 
-def _registration_problem(desktop: DesktopRecord | None, body: AgentRegister) -> str | None:
+def _registration_problem(desktop: DesktopRecord | None, body: AgentRegister, now: float) -> str | None:
     if desktop is None:
         return "no such desktop"
     if desktop.lifecycle == "deleted":
@@ -105,13 +127,26 @@ def _registration_problem(desktop: DesktopRecord | None, body: AgentRegister) ->
         return "the instance UUID is not the desktop's"
     if not desktop.doc.get("registration_hash"):
         return "no registration token is pending (already used?)"
-    if not _same_hash(desktop.doc.get("registration_hash"), body.registration_token):
+    if not same_hash(desktop.doc.get("registration_hash"), body.registration_token):
         return "wrong registration token"
+    if registration_expired(_registration_expires_at(desktop), now):
+        return "the registration token expired; an administrator can issue a new one"
     return None
 
 
-def register(body: AgentRegister, source_ip: str | None = None) -> dict[str, Any]:
-    """Exchange a desktop's one-time registration token for its agent token."""
+def _refused(tenant_id: int, desktop: DesktopRecord | None, problem: str, source_ip: str | None,
+             instance_uuid: str) -> Unauthorized:
+    """The one 401 of every refused registration, audited when it names a desktop. Unauthenticated: the
+    one place to bound how many such events a caller can write into a tenant's log."""
+    if desktop is not None:
+        audit.record(tenant_id, "agent.register_refused", f"Agent registration refused: {problem}",
+                     pool_id=desktop.pool_id, desktop_id=int(desktop.id),
+                     details={"source_ip": source_ip, "instance_uuid": instance_uuid})
+    return Unauthorized(REFUSED)
+
+
+def register(body: AgentRegister, source_ip: str | None = None, now: float | None = None) -> dict[str, Any]:
+    """Exchange a desktop's one-time registration token for its agent token. `now`: the clock (tests)."""
     parsed = parse_token(body.registration_token)
     if parsed is None:
         raise Unauthorized(REFUSED)
@@ -119,23 +154,20 @@ def register(body: AgentRegister, source_ip: str | None = None) -> dict[str, Any
     settings = get_settings()
     for _ in range(3):
         desktop = desktops.find(tenant_id, desktop_id)
-        problem = _registration_problem(desktop, body)
+        at = time.time() if now is None else now
+        problem = _registration_problem(desktop, body, at)
         if problem is not None:
-            if desktop is not None:
-                audit.record(tenant_id, "agent.register_refused", f"Agent registration refused: {problem}",
-                             pool_id=desktop.pool_id, desktop_id=desktop_id,
-                             details={"source_ip": source_ip, "instance_uuid": body.instance_uuid})
-            raise Unauthorized(REFUSED)
+            raise _refused(tenant_id, desktop, problem, source_ip, body.instance_uuid)
         assert desktop is not None
         token = new_token(tenant_id, desktop_id)
-        now = time.time()
-        doc = {k: v for k, v in desktop.doc.items() if k != "registration_hash"}
-        doc.update(agent_token_hash=token_hash(token), agent_seen_at=now,
-                   agent={"registered_at": iso(now), "hostname": body.hostname, "version": body.agent_version,
+        doc = {k: v for k, v in _without_agent_tokens(desktop.doc).items()
+               if k not in ("registration_hash", "registration_expires_at")}
+        doc.update(agent_tokens=AgentTokens.issued(token, _custody(desktop)).as_doc(), agent_seen_at=at,
+                   agent={"registered_at": iso(at), "hostname": body.hostname, "version": body.agent_version,
                           "os": body.os, "source_ip": source_ip})
         desktop.doc = doc
         try:
-            Changes(desktop, now).save()
+            Changes(desktop, at).save()
         except WriteConflict:
             continue  # changed meanwhile (maybe by the same token's other registration): check again
         audit.record(tenant_id, "agent.registered", f"Agent of desktop '{desktop.name}' registered",
@@ -155,7 +187,7 @@ def issue_registration(caller: Caller, desktop_id: int) -> tuple[DesktopRecord, 
     if desktop.lifecycle == "deleted":
         raise Conflict(f"Desktop {desktop_id} is deleted")
     token = new_registration(desktop)
-    desktop.doc = {k: v for k, v in desktop.doc.items() if k != "agent_token_hash"}
+    desktop.doc = _without_agent_tokens(desktop.doc)
     try:
         Changes(desktop, time.time()).save()
     except WriteConflict as error:
@@ -170,7 +202,8 @@ def issue_registration(caller: Caller, desktop_id: int) -> tuple[DesktopRecord, 
 
 
 def authenticate(authorization: str | None) -> Caller:
-    """The desktop an agent token belongs to (one consistent GetItem), as a Caller of its tenant."""
+    """The desktop an agent token belongs to (one consistent GetItem), as a Caller of its tenant. The
+    token is the current one, or the one a rotation offered (docs/agent-protocol.md)."""
     token = (authorization or "").strip()
     if token[:7].lower() == "bearer ":
         token = token[7:].strip()
@@ -178,13 +211,40 @@ def authenticate(authorization: str | None) -> Caller:
     if parsed is None:
         raise Unauthorized(NOT_AN_AGENT)
     tenant_id, desktop_id = parsed
+    desktop = _desktop_of(tenant_id, desktop_id, token)
+    return Caller(tenant_id=tenant_id, user_id=0, login=f"agent:{desktop_id}", role=AGENT_ROLE,
+                  extra={"desktop": desktop, "token": token})
+
+
+def _desktop_of(tenant_id: int, desktop_id: int, token: str) -> DesktopRecord:
+    """The desktop, read consistently, if `token` is one of its usable agent tokens; else 401."""
     desktop = desktops.find(tenant_id, desktop_id)
     if desktop is None or desktop.lifecycle == "deleted":
         raise Unauthorized(NOT_AN_AGENT)
-    if not _same_hash(desktop.doc.get("agent_token_hash"), token):
+    presented = AgentTokens.from_doc(desktop.doc).presented(token)
+    if presented is Presented.RETIRED:
+        _retired_token_used(desktop)
+    if presented not in (Presented.CURRENT, Presented.NEXT):
         raise Unauthorized(NOT_AN_AGENT)
-    return Caller(tenant_id=tenant_id, user_id=0, login=f"agent:{desktop_id}", role=AGENT_ROLE,
-                  extra={"desktop": desktop, "token_hash": token_hash(token)})
+    return desktop
+
+
+def _retired_token_used(desktop: DesktopRecord) -> None:
+    """A token a rotation replaced is used after the agent took the new one: a copy is in other hands (or
+    the agent's state file was restored from a backup). Audited once: the retired hash is then dropped,
+    so a caller holding the copy cannot fill the log."""
+    now = time.time()
+    tokens = AgentTokens.from_doc(desktop.doc)
+    _store_tokens(desktop, replace(tokens, retired=None))
+    changes = Changes(desktop, now)
+    changes.audit("agent.retired_token_used", f"'{desktop.name}': an agent token replaced at a change of "
+                  "assignment was used again; if the agent stopped, issue a new registration",
+                  details={"custody": tokens.custody})
+    try:
+        changes.save()
+    except WriteConflict:
+        return  # changed meanwhile: the next use is audited instead
+    changes.announce()
 
 
 # ----------------------------------------------------------------------------------------- events
@@ -243,7 +303,7 @@ def _apply(desktop: DesktopRecord, body: AgentEvent, now: float) -> tuple[Change
     return (changes if dirty else None), transition.applied or body.event == sessions.HEARTBEAT
 
 
-def _reply(desktop: DesktopRecord, accepted: bool, now: float) -> dict[str, Any]:
+def _reply(desktop: DesktopRecord, accepted: bool, now: float, new_token: str | None) -> dict[str, Any]:
     session = Session.from_doc(desktop.doc.get("session"))
     command = live_command(desktop, now)
     return {
@@ -251,27 +311,43 @@ def _reply(desktop: DesktopRecord, accepted: bool, now: float) -> dict[str, Any]
         "session": session.as_doc(),
         "heartbeat_seconds": get_settings().agent_heartbeat_seconds,
         "command": {k: command.get(k) for k in ("id", "action", "reason", "issued_at")} if command else None,
+        "agent_token": new_token,
     }
 
 
+def _rotate(desktop: DesktopRecord, token: str, changes: Changes | None, now: float) -> tuple[Changes | None,
+                                                                                               str | None]:
+    """Bind the agent's token to the desktop's assignment as it is after this call: begin a rotation (the
+    token to offer), offer a pending one again, or complete one. The changes to write, if any."""
+    tokens = AgentTokens.from_doc(desktop.doc)
+    settled, offered = tokens.settle(token, _custody(desktop), secrets.token_urlsafe(32))
+    if settled == tokens:
+        return changes, offered  # nothing new to store (a pending offer is derived again, not stored)
+    _store_tokens(desktop, settled)
+    changes = changes or Changes(desktop, now)
+    if settled.current != tokens.current:
+        changes.audit("agent.token_rotated", f"'{desktop.name}': the agent now uses the token of the "
+                      "desktop's new assignment; the previous token no longer works",
+                      details={"custody": settled.custody})
+    return changes, offered
+
+
 def report_event(caller: Caller, body: AgentEvent) -> dict[str, Any]:
-    """Apply one session event (or heartbeat) of the caller's desktop; the reply carries any command."""
+    """Apply one session event (or heartbeat) of the caller's desktop; the reply carries any command, and
+    a new agent token when the desktop's assignment changed since the agent's token was issued."""
     desktop: DesktopRecord = caller.extra["desktop"]
-    seen_hash = caller.extra["token_hash"]
+    token: str = caller.extra["token"]
     for _ in range(EVENT_ATTEMPTS):
         now = time.time()
         changes, accepted = _apply(desktop, body, now)
+        changes, new_token = _rotate(desktop, token, changes, now)
         if changes is None:
-            return _reply(desktop, accepted, now)
+            return _reply(desktop, accepted, now, new_token)
         try:
             changes.save()
         except WriteConflict:
-            fresh = desktops.find(caller.tenant_id, int(desktop.id))
-            if fresh is None or fresh.lifecycle == "deleted" or \
-                    fresh.doc.get("agent_token_hash") != seen_hash:
-                raise Unauthorized(NOT_AN_AGENT) from None
-            desktop = fresh
+            desktop = _desktop_of(caller.tenant_id, int(desktop.id), token)  # still this agent's desktop?
             continue
         changes.announce()
-        return _reply(desktop, accepted, now)
+        return _reply(desktop, accepted, now, new_token)
     raise ServiceUnavailable("The desktop is busy; send the event again", retry_after=1)

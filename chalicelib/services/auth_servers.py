@@ -10,10 +10,12 @@ under `<prefix>auth-server/<tenant>/<id>` and is never returned.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.caller import SYSTEM_TENANT_ID, Caller
+from chalicelib.domain.endpoints import CLEARTEXT_FLAG, Transport, sends_in_clear, why_secret_needed_again
 from chalicelib.domain.errors import BadData, BrokerError, ErrorList, ServiceUnavailable
 from chalicelib.domain.login_names import SYSTEM_LOGIN_NAME, canonical, domain_problem
 from chalicelib.domain.policy_rules import AssignmentRule
@@ -30,13 +32,15 @@ from chalicelib.store.transactions import Transaction
 if TYPE_CHECKING:
     from chalicelib.auth.ldap import DirectorySettings, DirectoryUser
 
+log = logging.getLogger("broker.auth_servers")
+
 TYPE_LOCAL = "local"
 TYPE_LDAP = "ldap"
 TYPE_ACTIVE_DIRECTORY = "active_directory"
 TYPE_LABELS = {TYPE_LOCAL: "Local users", TYPE_LDAP: "LDAP", TYPE_ACTIVE_DIRECTORY: "Active Directory"}
 DIRECTORY_FIELDS = ("urls", "start_tls", "bind_dn", "search_base", "login_attribute", "group_membership",
                     "group_search_base", "group_member_attribute", "connect_timeout_seconds",
-                    "receive_timeout_seconds", "verify_tls", "ca_certificate_pem")
+                    "receive_timeout_seconds", "verify_tls", "ca_certificate_pem", CLEARTEXT_FLAG)
 DEFAULT_LOGIN_ATTRIBUTE = {TYPE_LDAP: "uid", TYPE_ACTIVE_DIRECTORY: "sAMAccountName"}
 
 _login_names = LoginNames()
@@ -93,7 +97,7 @@ def create_server(caller: Caller, body: AuthServerBody) -> AuthServerRecord:
     _forget(caller.tenant_id, server_id, doc["domain"])
     audit.record(caller.tenant_id, "auth_server.created", f"Authentication server '{record.name}' created",
                  user=caller.login, details={"auth_server_id": server_id, "type": doc["type"],
-                                             "domain": doc["domain"]})
+                                             "domain": doc["domain"], **_cleartext_details(doc)})
     return record
 
 
@@ -105,7 +109,7 @@ def update_server(caller: Caller, server_id: int, body: AuthServerUpdate) -> Aut
     old_doc = record.doc
     doc = _normalised({**old_doc, **changes}, changed_type="type" in changes)
     password_stored = is_directory(old_doc)
-    _validate(caller, doc, body.bind_password, password_stored=password_stored)
+    _validate(caller, doc, body.bind_password, password_stored=password_stored, previous=old_doc)
     old_domain, new_domain = old_doc["domain"], doc["domain"]
     domain_moved = canonical(old_domain) != canonical(new_domain)
 
@@ -114,17 +118,19 @@ def update_server(caller: Caller, server_id: int, body: AuthServerUpdate) -> Aut
             _login_names.unbind(tx, old_domain, caller.tenant_id, server_id)
             _login_names.bind(tx, new_domain, caller.tenant_id, server_id)
 
-    record = stores.auth_servers.update(record, body.name or record.name, doc, also=move_domain,
-                                        refusals=_domain_refusals(new_domain))
     secret = server_secret_name(caller.tenant_id, server_id)
     if is_directory(doc) and body.bind_password is not None:
+        # Before the settings: if Secrets Manager fails, the old password never meets the new URLs.
         stores.secrets.put(secret, body.bind_password)
-    elif not is_directory(doc) and password_stored:
+    record = stores.auth_servers.update(record, body.name or record.name, doc, also=move_domain,
+                                        refusals=_domain_refusals(new_domain))
+    if not is_directory(doc) and password_stored:
         stores.secrets.delete(secret)
     _forget(caller.tenant_id, server_id, old_domain, new_domain)
     fields = sorted({*changes, *(["bind_password"] if body.bind_password is not None else [])})
     audit.record(caller.tenant_id, "auth_server.updated", f"Authentication server '{record.name}' updated",
-                 user=caller.login, details={"auth_server_id": server_id, "fields": fields})
+                 user=caller.login, details={"auth_server_id": server_id, "fields": fields,
+                                             **_cleartext_details(doc)})
     return record
 
 
@@ -171,7 +177,10 @@ def _normalised(doc: dict[str, Any], changed_type: bool = False) -> dict[str, An
     return doc
 
 
-def _validate(caller: Caller, doc: dict[str, Any], password: str | None, password_stored: bool) -> None:
+def _validate(caller: Caller, doc: dict[str, Any], password: str | None, password_stored: bool,
+              previous: dict[str, Any] | None = None) -> None:
+    """Every problem of the server's settings at once. `previous`: the stored settings an update starts
+    from (a bind password stored for them goes nowhere new without being given again)."""
     errors = ErrorList()
     problem = domain_problem(doc["domain"])
     if problem:
@@ -187,6 +196,9 @@ def _validate(caller: Caller, doc: dict[str, Any], password: str | None, passwor
             errors.add("/body/search_base", "Give the DN under which users are searched")
         if not errors.errors:
             _check_directory_settings(doc, password or "placeholder", errors)
+        _check_cleartext(doc, errors)
+        if password is None and previous is not None and is_directory(previous):
+            _require_password_for_new_recipient(previous, doc, errors)
     for index, rule in enumerate(doc.get("rules") or []):
         if parse_role(rule.get("role_name")) is None:
             errors.add(f"/body/rules/{index}/role_name",
@@ -202,6 +214,42 @@ def _validate(caller: Caller, doc: dict[str, Any], password: str | None, passwor
     for rule in doc.get("rules") or []:
         role = parse_role(rule.get("role_name"))
         rule["role_name"] = role.value if role else rule.get("role_name")
+
+
+def _check_cleartext(doc: dict[str, Any], errors: ErrorList) -> None:
+    if doc.get(CLEARTEXT_FLAG):
+        return
+    for index, url in enumerate(doc.get("urls") or []):
+        if _url_in_clear(doc, url):
+            errors.add(f"/body/urls/{index}", f"ldap:// without StartTLS sends passwords in clear; use "
+                                              f"ldaps://, set start_tls = 1, or set {CLEARTEXT_FLAG} = 1")
+
+
+def _url_in_clear(doc: dict[str, Any], url: str) -> bool:
+    return sends_in_clear(url, start_tls=bool(doc.get("start_tls")))
+
+
+def _sends_in_clear(doc: dict[str, Any]) -> bool:
+    return is_directory(doc) and any(_url_in_clear(doc, url) for url in doc.get("urls") or [])
+
+
+def _cleartext_details(doc: dict[str, Any]) -> dict[str, int]:
+    return {CLEARTEXT_FLAG: int(bool(doc.get(CLEARTEXT_FLAG)))} if is_directory(doc) else {}
+
+
+def _require_password_for_new_recipient(before: dict[str, Any], after: dict[str, Any],
+                                        errors: ErrorList) -> None:
+    """The stored bind password goes only where it was given for (chalicelib/domain/endpoints.py)."""
+    reason = why_secret_needed_again(before.get("urls") or [], after.get("urls") or [],
+                                     [before.get("bind_dn")], [after.get("bind_dn")],
+                                     _transport(before), _transport(after))
+    if reason:
+        errors.add("/body/bind_password", f"Give the bind password again: {reason}")
+
+
+def _transport(doc: dict[str, Any]) -> Transport:
+    return Transport(start_tls=bool(doc.get("start_tls")), verify_tls=bool(doc.get("verify_tls", 1)),
+                     ca_certificate_pem=doc.get("ca_certificate_pem"))
 
 
 def _check_directory_settings(doc: dict[str, Any], password: str, errors: ErrorList) -> None:
@@ -259,9 +307,21 @@ def resolve_realm(domain: str | None) -> Realm | None:
 
 def directory_settings(record: AuthServerRecord, refresh_password: bool = False) -> DirectorySettings:
     key = (int(record.tenant_id), int(record.id))
+    cleartext = _sends_in_clear(record.doc)
+    if cleartext and not record.doc.get(CLEARTEXT_FLAG):  # saved before the flag existed
+        raise ServiceUnavailable(f"Authentication server '{record.name}' would send passwords in clear "
+                                 f"(ldap:// without StartTLS); an administrator must turn on StartTLS, use "
+                                 f"ldaps://, or set {CLEARTEXT_FLAG} = 1")
     if refresh_password:
         _password_cache.drop(key)
-    password = _password_cache.get(key, lambda: stores.secrets.get(server_secret_name(*key)))
+
+    def load() -> str | None:
+        if cleartext:  # logged as often as the password is read (the cache's lifetime), not per login
+            log.warning("authentication server sends passwords in clear",
+                        extra={"tenant_id": key[0], "auth_server_id": key[1], CLEARTEXT_FLAG: 1})
+        return stores.secrets.get(server_secret_name(*key))
+
+    password = _password_cache.get(key, load)
     if password is None:
         raise ServiceUnavailable(f"The bind password of authentication server '{record.name}' is missing "
                                  "from Secrets Manager; an administrator must set it again")

@@ -11,8 +11,9 @@ from typing import Any
 from chalicelib.domain import messages
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.caller import Caller
-from chalicelib.domain.cloud import CenterAccess
-from chalicelib.domain.errors import BadData, Conflict, NotFound, NotUnique, ServiceUnavailable
+from chalicelib.domain.cloud import CenterAccess, CloudAuthFailed
+from chalicelib.domain.endpoints import CLEARTEXT_FLAG, sends_in_clear, why_secret_needed_again
+from chalicelib.domain.errors import BadData, Conflict, ErrorList, NotFound, NotUnique, ServiceUnavailable
 from chalicelib.domain.kinds import CENTER_TYPE_LABELS, CenterType
 from chalicelib.schemas.centers import CenterCreate, CenterUpdate
 from chalicelib.services import audit
@@ -23,9 +24,11 @@ from chalicelib.store.secrets import secret_name
 log = logging.getLogger("broker.centers")
 
 DEFINITION_FIELDS = ("auth_url", "domain", "project", "username", "region", "network_uuid", "notes",
-                     "poll_interval", "build_limit")
+                     "poll_interval", "build_limit", CLEARTEXT_FLAG)
 # What a center stored before a field existed shows as that field's default.
-_DEFINITION_DEFAULTS: dict[str, Any] = {"poll_interval": 5, "build_limit": rules.DEFAULT_CENTER_BUILD_LIMIT}
+_DEFINITION_DEFAULTS: dict[str, Any] = {"poll_interval": 5, "build_limit": rules.DEFAULT_CENTER_BUILD_LIMIT,
+                                        CLEARTEXT_FLAG: 0}
+_warned_cleartext: set[tuple[int, int]] = set()
 
 # status codes shown with status_label
 STATUS_ONLINE, STATUS_OFFLINE, STATUS_PENDING, STATUS_INACTIVE = 0, 1, 2, 3
@@ -54,6 +57,9 @@ def create_center(caller: Caller, center_type: str, body: CenterCreate) -> Cente
     doc: dict[str, Any] = {"type": center_type, "active": body.active, "status": STATUS_PENDING,
                            "status_message": "Waiting for the first credentials check"}
     doc.update({f: getattr(body, f) for f in DEFINITION_FIELDS})
+    errors = ErrorList()
+    _check_cleartext(doc, errors)
+    errors.raise_if_any("Center cannot be saved, some input data is not valid.")
     record = stores.centers.create(caller.tenant_id, body.name, doc)
     try:
         stores.secrets.put(center_secret_name(caller.tenant_id, int(record.id)), body.password)
@@ -61,8 +67,9 @@ def create_center(caller: Caller, center_type: str, body: CenterCreate) -> Cente
         stores.centers.delete(record)  # no center without its secret
         raise
     _queue_check(record, "center created")
-    audit.record(caller.tenant_id, "center.created", f"Center '{record.name}' created", user=caller.login,
-                 details={"center_id": int(record.id), "type": center_type})
+    audit.record(caller.tenant_id, "center.created", f"Center '{record.name}' created{_cleartext_note(doc)}",
+                 user=caller.login, details={"center_id": int(record.id), "type": center_type,
+                                             **_cleartext_details(doc)})
     return record
 
 
@@ -77,6 +84,11 @@ def update_center(caller: Caller, center_type: str, center_id: int, body: Center
     doc = dict(record.doc)
     changes = body.model_dump(exclude_none=True, exclude={"id", "type", "name", "password"})
     doc.update(changes)
+    errors = ErrorList()
+    if body.password is None:
+        _require_password_for_new_recipient(record.doc, doc, errors)
+    _check_cleartext(doc, errors)
+    errors.raise_if_any("Center cannot be saved, some input data is not valid.")
     if body.password is not None:
         stores.secrets.put(center_secret_name(caller.tenant_id, center_id), body.password)
     access_changed = body.password is not None or any(
@@ -86,9 +98,42 @@ def update_center(caller: Caller, center_type: str, center_id: int, body: Center
         doc.update(status=STATUS_PENDING, status_message="Waiting for a credentials check")
     record = stores.centers.update(record, body.name or record.name, doc)
     _queue_check(record, "center updated")
-    audit.record(caller.tenant_id, "center.updated", f"Center '{record.name}' updated", user=caller.login,
-                 details={"center_id": center_id, "fields": sorted(changes)})
+    fields = sorted({*changes, *(["password"] if body.password is not None else [])})
+    audit.record(caller.tenant_id, "center.updated", f"Center '{record.name}' updated{_cleartext_note(doc)}",
+                 user=caller.login, details={"center_id": center_id, "fields": fields,
+                                             **_cleartext_details(doc)})
     return record
+
+
+def _require_password_for_new_recipient(before: dict[str, Any], after: dict[str, Any],
+                                        errors: ErrorList) -> None:
+    """The stored password goes only where it was given for (chalicelib/domain/endpoints.py)."""
+    reason = why_secret_needed_again([before.get("auth_url", "")], [after.get("auth_url", "")],
+                                     _account(before), _account(after))
+    if reason:
+        errors.add("/body/password", f"Give the password again: {reason}")
+
+
+def _account(doc: dict[str, Any]) -> list[str]:
+    return [str(doc.get("username") or ""), str(doc.get("domain") or "Default")]
+
+
+def _cleartext(doc: dict[str, Any]) -> bool:
+    return sends_in_clear(str(doc.get("auth_url") or ""))
+
+
+def _check_cleartext(doc: dict[str, Any], errors: ErrorList) -> None:
+    if _cleartext(doc) and not doc.get(CLEARTEXT_FLAG):
+        errors.add("/body/auth_url", f"http:// sends the password in clear; use https://, or set "
+                                     f"{CLEARTEXT_FLAG} = 1 to accept that risk")
+
+
+def _cleartext_note(doc: dict[str, Any]) -> str:
+    return f" (sends its password in clear: {CLEARTEXT_FLAG} = 1)" if _cleartext(doc) else ""
+
+
+def _cleartext_details(doc: dict[str, Any]) -> dict[str, int]:
+    return {CLEARTEXT_FLAG: int(bool(doc.get(CLEARTEXT_FLAG)))}
 
 
 def delete_center(caller: Caller, center_id: int) -> None:
@@ -136,11 +181,21 @@ def _queue_scan(record: CenterRecord, reason: str) -> int:
 
 
 def center_access(record: CenterRecord) -> CenterAccess:
-    """Settings and secret together, for the worker only (never returned by the API)."""
-    password = stores.secrets.get(center_secret_name(int(record.tenant_id), int(record.id)))
+    """Settings and secret together, for the worker only (never returned by the API). A center saved
+    with an http:// auth_url before the flag existed is refused here too (it shows as offline)."""
+    doc = record.doc
+    key = (int(record.tenant_id), int(record.id))
+    if _cleartext(doc):
+        if not doc.get(CLEARTEXT_FLAG):
+            raise CloudAuthFailed(f"http:// Keystone would get the password in clear; use https:// or set "
+                                  f"{CLEARTEXT_FLAG} = 1")
+        if key not in _warned_cleartext:  # once per process: the audit has it at every save
+            _warned_cleartext.add(key)
+            log.warning("center sends its password in clear", extra={
+                "tenant_id": key[0], "center_id": key[1], CLEARTEXT_FLAG: 1})
+    password = stores.secrets.get(center_secret_name(*key))
     if password is None:
         raise ServiceUnavailable(f"The password of center {record.id} is missing from Secrets Manager")
-    doc = record.doc
     return CenterAccess(
         auth_url=doc["auth_url"],
         domain=doc.get("domain") or "Default",

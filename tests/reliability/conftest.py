@@ -228,7 +228,8 @@ class World:
             "openstack",
             CenterCreate(name=f"rel-{suffix}", auth_url=self.access.auth_url, domain=self.access.domain,
                          project=self.access.project, username=self.access.username,
-                         password=self.access.password, region=self.access.region or ""),
+                         password=self.access.password, region=self.access.region or "",
+                         allow_cleartext_password=int(self.access.auth_url.startswith("http://"))),
         )
 
     @property

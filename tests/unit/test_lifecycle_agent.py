@@ -38,6 +38,7 @@ def test_the_state_file_is_private(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "state.json"
     broker_agent.save_state(path, {"agent_token": "secret"})
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700  # the directory made for it, too
     assert json.loads(path.read_text()) == {"agent_token": "secret"}
     assert broker_agent.load_state(tmp_path / "missing.json") == {}
 
@@ -49,3 +50,9 @@ def test_only_http_brokers() -> None:
         assert "http" in str(error)
     else:  # pragma: no cover
         raise AssertionError("a file: URL was accepted")
+
+
+def test_a_new_agent_token_is_never_printed() -> None:
+    reply = {"accepted": True, "agent_token": "7.42.new-secret-token-value"}
+    assert broker_agent.shown(reply) == {"accepted": True, "agent_token_rotated": True}
+    assert broker_agent.shown({"accepted": True, "agent_token": None}) == {"accepted": True}

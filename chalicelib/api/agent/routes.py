@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from chalicelib.api.agent import auth  # noqa: F401 - registers the agent authenticator
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 from chalicelib.lazy import lazy_module
-
-if TYPE_CHECKING:
-    from chalicelib.schemas.agent import AgentEventReply
 
 schemas = lazy_module("chalicelib.schemas.agent")
 agents = lazy_module("chalicelib.services.agents")
@@ -19,13 +14,15 @@ router = Router("/agent/v1", "Agent", schemas=schemas)
 
 @router.route("POST", "/register", access=Access.PUBLIC, body="AgentRegister", response="AgentRegistered",
               status=201, summary="Exchange the desktop's one-time registration token for its agent token",
-              responses={401: "Unknown desktop, or a wrong or already used registration token"})
+              responses={401: "Unknown desktop, or a wrong, expired or already used registration token"})
 def agent_register(request: ApiRequest) -> Reply:
     registered = agents.register(request.body, request.source_ip)
     return Reply(schemas.AgentRegistered(**registered), status=201, headers={"Cache-Control": "no-store"})
 
 
 @router.route("POST", "/events", access=Access.AGENT, body="AgentEvent", response="AgentEventReply",
-              summary="Report a session event or a heartbeat; the reply may carry a command for the agent")
-def agent_event(request: ApiRequest) -> AgentEventReply:
-    return schemas.AgentEventReply.model_validate(agents.report_event(request.who, request.body))
+              summary="Report a session event or a heartbeat; the reply may carry a command for the agent "
+                      "and a new agent token")
+def agent_event(request: ApiRequest) -> Reply:
+    reply = schemas.AgentEventReply.model_validate(agents.report_event(request.who, request.body))
+    return Reply(reply, headers={"Cache-Control": "no-store"})

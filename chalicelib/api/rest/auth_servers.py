@@ -44,6 +44,7 @@ def auth_server_out(record: AuthServerRecord) -> AuthServerOut:
         receive_timeout_seconds=float(doc.get("receive_timeout_seconds") or 10.0),
         verify_tls=int(doc.get("verify_tls", 1)),
         ca_certificate_pem=doc.get("ca_certificate_pem"),
+        allow_cleartext_password=int(doc.get("allow_cleartext_password") or 0),
         rules=[schemas.AssignmentRuleOut(group=r.get("group"), any_user=int(r.get("any_user") or 0),
                                  policy_id=int(r["policy_id"]), role_name=r.get("role_name") or "User")
                for r in doc.get("rules") or []],

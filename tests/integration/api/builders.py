@@ -83,6 +83,8 @@ def center_body(name: str = "lab", **overrides: Any) -> dict[str, Any]:
         "network_uuid": NETWORK_UUID,
         "notes": "lab cloud",
         "poll_interval": 5,
+        # The local OpenStack's Keystone is plain http:// on loopback: the risk is accepted explicitly.
+        "allow_cleartext_password": 1,
     }
     body.update(overrides)
     return body

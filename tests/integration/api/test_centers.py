@@ -6,6 +6,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,17 @@ from tests.integration.api.builders import (
 )
 from tests.integration.api.conftest import Api, TenantAdmin
 
-DEFINITION = ("auth_url", "domain", "project", "username", "region", "network_uuid", "notes", "poll_interval")
+DEFINITION = ("auth_url", "domain", "project", "username", "region", "network_uuid", "notes", "poll_interval",
+              "allow_cleartext_password")
+
+
+def keys_in(value: Any) -> set[str]:
+    """Every key of a JSON document, however deep (a field named `password` must never be returned)."""
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in keys_in(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in keys_in(v)}
+    return set()
 
 
 @pytest.fixture
@@ -65,7 +76,7 @@ def test_create_an_openstack_center(api: Api, tenant: TenantAdmin) -> None:
         f: expected[f] for f in DEFINITION if f != "auth_url"
     }
     assert definition["network_uuid"] == NETWORK_UUID
-    assert "password" not in json.dumps(reply.body)
+    assert "password" not in keys_in(reply.body) and definition["allow_cleartext_password"] == 1
     # The password is in Secrets Manager, under the tenant and center, and nowhere else.
     assert secrets_state(api.aws) == {center_secret_name(tenant.tenant_id, stored["id"]): CENTER_PASSWORD}
     # The credentials are checked by the worker, never on the HTTP path.
@@ -172,7 +183,7 @@ def test_the_password_is_never_echoed_nor_logged(
     assert every_log_line.getvalue(), "the log capture saw nothing: the test would prove nothing"
     for secret in (CENTER_PASSWORD, new_password):
         assert secret not in everything
-    assert "password" not in json.dumps(bodies[:4])
+    assert "password" not in keys_in(bodies[:4])
 
 
 def test_put_changes_only_the_fields_given(api: Api, tenant: TenantAdmin) -> None:
@@ -299,3 +310,103 @@ def test_scan_queues_a_job(api: Api, tenant: TenantAdmin) -> None:
     assert len(messages) == 1
     assert messages[0]["type"] == "center.scan" and messages[0]["center_id"] == center["id"]
     assert messages[0]["job_id"] == reply.body["job_id"]
+
+
+# ------------------------------------------------------------- the stored password and its recipient
+
+MOVES = [  # (change, why it is a new recipient)
+    ({"auth_url": "http://keystone.attacker.example:5000/v3"}, "another host"),
+    ({"auth_url": "http://127.0.0.1:5001/v3"}, "another port"),
+    ({"auth_url": "https://127.0.0.1:5000/v3"}, "another scheme"),
+    ({"auth_url": "http://localhost:5000/v3"}, "a name for the same address is still another host"),
+    ({"username": "admin"}, "another account"),
+    ({"domain": "Other"}, "the account of another domain"),
+    ({"auth_url": "http://keystone.attacker.example:5000/v3/", "notes": "x", "project": "p"}, "with others"),
+]
+
+
+@pytest.mark.parametrize(("change", "why"), MOVES, ids=[why for _, why in MOVES])
+def test_the_stored_password_never_follows_a_new_recipient(
+    api: Api, tenant: TenantAdmin, change: dict[str, Any], why: str
+) -> None:
+    center = create_center(api, tenant.sid)
+    path = f"/rest/v1/centers/openstack/{center['id']}"
+    before = api.call("GET", f"/rest/v1/centers/{center['id']}", sid=tenant.sid).body
+    with Snapshot(api):
+        reply = api.call("PUT", path, change, sid=tenant.sid)
+        assert reply.status == 400, reply.body
+        assert reply.body["error_status"] == "BAD_DATA"
+        assert [e["path"] for e in reply.body["errors"]] == ["/body/password"], reply.body
+        assert "again" in reply.body["errors"][0]["message"]
+    assert api.call("GET", f"/rest/v1/centers/{center['id']}", sid=tenant.sid).body == before
+    assert secrets_state(api.aws)[center_secret_name(tenant.tenant_id, center["id"])] == CENTER_PASSWORD
+    # With the password, the same change is saved and the new password replaces the old one.
+    moved = api.call("PUT", path, {**change, "password": "Given-Again-Pw-9"}, sid=tenant.sid)
+    assert moved.status == 200, moved.body
+    definition = moved.body["stored_data"]["center_definition"]
+    assert all(definition[k] == v.rstrip("/") for k, v in change.items())
+    assert secrets_state(api.aws)[center_secret_name(tenant.tenant_id, center["id"])] == "Given-Again-Pw-9"
+
+
+def test_the_same_origin_is_the_same_recipient(api: Api, tenant: TenantAdmin) -> None:
+    """A path moved on the same scheme, host and port, a host name in other case, or the default port
+    written out reach the same party: no password is needed."""
+    center = create_center(api, tenant.sid, auth_url="https://keystone.example.com/v3")
+    path = f"/rest/v1/centers/openstack/{center['id']}"
+    for url in ("https://keystone.example.com/identity/v3", "https://KEYSTONE.example.com:443/v3",
+                "https://keystone.example.com./v3"):
+        reply = api.call("PUT", path, {"auth_url": url, "project": "other", "region": "two"}, sid=tenant.sid)
+        assert reply.status == 200, (url, reply.body)
+    assert secrets_state(api.aws)[center_secret_name(tenant.tenant_id, center["id"])] == CENTER_PASSWORD
+
+
+def test_cleartext_keystone_needs_the_flag_which_is_shown(api: Api, tenant: TenantAdmin) -> None:
+    with Snapshot(api):
+        refused = api.call("POST", "/rest/v1/centers/openstack",
+                           center_body("plain", allow_cleartext_password=0), sid=tenant.sid)
+        assert refused.status == 400, refused.body
+        assert [e["path"] for e in refused.body["errors"]] == ["/body/auth_url"]
+        assert "allow_cleartext_password" in refused.body["errors"][0]["message"]
+        default = center_body("plain")
+        del default["allow_cleartext_password"]  # 0 unless given
+        assert api.call("POST", "/rest/v1/centers/virtuozzo", default, sid=tenant.sid).status == 400
+    secure = create_center(api, tenant.sid, "secure", auth_url="https://keystone.example.com/v3",
+                           allow_cleartext_password=0)
+    assert secure["center_definition"]["allow_cleartext_password"] == 0
+    plain = create_center(api, tenant.sid, "plain")  # the builder accepts the risk explicitly
+    shown = api.call("GET", f"/rest/v1/centers/{plain['id']}", sid=tenant.sid).body
+    assert shown["center_definition"]["allow_cleartext_password"] == 1
+    [created] = [e for e in api.call("GET", "/rest/v1/logs?type=center.created", sid=tenant.sid).body["items"]
+                 if e["details"]["center_id"] == plain["id"]]
+    assert created["details"]["allow_cleartext_password"] == 1 and "in clear" in created["message"]
+    # Turning the flag off, or moving a TLS center to http://, while the URL is plain: refused.
+    with Snapshot(api):
+        off = api.call("PUT", f"/rest/v1/centers/openstack/{plain['id']}", {"allow_cleartext_password": 0},
+                       sid=tenant.sid)
+        assert off.status == 400 and [e["path"] for e in off.body["errors"]] == ["/body/auth_url"]
+        down = api.call("PUT", f"/rest/v1/centers/openstack/{secure['id']}",
+                        {"auth_url": "http://keystone.example.com/v3", "password": "pw"}, sid=tenant.sid)
+        assert down.status == 400 and [e["path"] for e in down.body["errors"]] == ["/body/auth_url"]
+
+
+def test_a_cleartext_center_saved_before_the_flag_is_not_used(api: Api, tenant: TenantAdmin,
+                                                              caplog: pytest.LogCaptureFixture,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the flag, using the center is logged (once per process); a record from before the flag
+    existed is refused: the worker does not send its password (the center shows offline)."""
+    from chalicelib.domain.cloud import CloudAuthFailed
+    from chalicelib.services import centers
+    from chalicelib.store import stores
+
+    center = create_center(api, tenant.sid)
+    record = stores.centers.get(tenant.tenant_id, center["id"])
+    monkeypatch.setattr(centers, "_warned_cleartext", set())  # a fresh process (ids repeat across tests)
+    caplog.set_level(logging.WARNING, logger="broker.centers")
+    assert centers.center_access(record).password == CENTER_PASSWORD
+    assert centers.center_access(record).password == CENTER_PASSWORD
+    [used] = [r for r in caplog.records if r.name == "broker.centers"]
+    assert "in clear" in used.getMessage() and used.__dict__["center_id"] == center["id"]
+    assert used.__dict__["allow_cleartext_password"] == 1
+    record.doc = {k: v for k, v in record.doc.items() if k != "allow_cleartext_password"}
+    with pytest.raises(CloudAuthFailed, match="allow_cleartext_password"):
+        centers.center_access(record)

@@ -11,6 +11,7 @@ def test_admin_creates_tenant_center_pool(api: Api, tenant: TenantAdmin) -> None
             "project": "demo",
             "username": "demo",
             "password": "s3cret-center-pw",
+            "allow_cleartext_password": 1,
         },
         sid=tenant.sid,
     )

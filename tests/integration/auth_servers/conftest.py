@@ -18,6 +18,8 @@ from tests.integration.client.conftest import (  # noqa: F401 - fixtures shared 
 )
 
 FAST = {"connect_timeout_seconds": 2.0, "receive_timeout_seconds": 2.0}
+# The test directories are plain ldap:// on loopback: the risk of cleartext passwords is accepted explicitly.
+CLEARTEXT = {"allow_cleartext_password": 1}
 
 
 def ldap_server_body(
@@ -35,6 +37,7 @@ def ldap_server_body(
         "login_attribute": "uid",
         "group_membership": "memberOf",
         **FAST,
+        **CLEARTEXT,
     }
     body.update(overrides)
     return body
@@ -54,6 +57,7 @@ def ad_server_body(
         "search_base": tree.base_dn,
         "group_membership": "memberOf",
         **FAST,
+        **CLEARTEXT,
     }
     body.update(overrides)
     return body
@@ -69,6 +73,7 @@ def minimal_ldap_body(name: str = "dir", domain: str = "dir.example", **override
         "bind_dn": "cn=broker,dc=dir,dc=example",
         "bind_password": "Bind-Secret-never-shown",
         "search_base": "dc=dir,dc=example",
+        **CLEARTEXT,
     }
     body.update(overrides)
     return body

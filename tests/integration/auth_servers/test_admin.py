@@ -3,11 +3,15 @@ one login name of its own tenant (tests/integration/api/test_login_names.py cove
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+import pytest
 
 from chalicelib.services.auth_servers import server_secret_name
 from chalicelib.store import stores
 from tests.fixtures.aws import AwsStack
+from tests.integration.api.builders import Snapshot
 from tests.integration.api.conftest import Api, TenantAdmin
 from tests.integration.auth_servers.conftest import minimal_ldap_body
 from tests.integration.client.conftest import make_tenant
@@ -220,3 +224,116 @@ def test_admin_rights(api: Api, tenant: TenantAdmin) -> None:
     viewer = api.login("viewer", "viewer-pw", domain="acme")
     assert api.call("GET", "/rest/v1/auth-servers", sid=viewer).status == 200
     assert api.call("POST", "/rest/v1/auth-servers", minimal_ldap_body(), sid=viewer).status == 403
+
+
+# ------------------------------------------------------------- the bind password and its recipient
+
+TWO_URLS = ["ldaps://dir1.example:636", "ldaps://dir2.example"]
+CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+MOVES: list[tuple[dict[str, Any], str]] = [
+    ({"urls": ["ldaps://dir.attacker.example"]}, "another host"),
+    ({"urls": [*TWO_URLS, "ldaps://dir3.example"]}, "one more host"),
+    ({"urls": ["ldaps://dir1.example:1636"]}, "another port"),
+    ({"urls": ["ldap://dir1.example:636"], "start_tls": 1}, "another scheme"),
+    ({"bind_dn": "cn=admin,dc=dir,dc=example"}, "another account"),
+    ({"verify_tls": 0}, "verification off"),
+    ({"ca_certificate_pem": None}, "another trust anchor"),
+]
+
+
+def tls_server(api: Api, sid: str) -> dict[str, Any]:
+    body = minimal_ldap_body(urls=TWO_URLS, allow_cleartext_password=0, ca_certificate_pem=CA)
+    return create(api, sid, body)["stored_data"]
+
+
+@pytest.mark.parametrize(("change", "why"), MOVES, ids=[why for _, why in MOVES])
+def test_the_bind_password_never_follows_a_new_recipient(
+    api: Api, tenant: TenantAdmin, change: dict[str, Any], why: str
+) -> None:
+    server = tls_server(api, tenant.sid)
+    path = f"/rest/v1/auth-servers/{server['id']}"
+    secret = server_secret_name(tenant.tenant_id, server["id"])
+    with Snapshot(api):
+        reply = api.call("PUT", path, {**change, "notes": "moved"}, sid=tenant.sid)
+        assert reply.status == 400, reply.body
+        assert reply.body["error_status"] == "BAD_DATA"
+        assert [e["path"] for e in reply.body["errors"]] == ["/body/bind_password"], reply.body
+        assert "again" in reply.body["errors"][0]["message"]
+    assert api.call("GET", path, sid=tenant.sid).body == server
+    assert stores.secrets.get(secret) == SECRET
+    moved = api.call("PUT", path, {**change, "bind_password": "Given-Again-Bind-9"}, sid=tenant.sid)
+    assert moved.status == 200, moved.body
+    assert all(moved.body["stored_data"].get(k) == v for k, v in change.items())
+    assert stores.secrets.get(secret) == "Given-Again-Bind-9"
+
+
+def test_fewer_urls_or_another_order_need_no_password(api: Api, tenant: TenantAdmin) -> None:
+    server = tls_server(api, tenant.sid)
+    path = f"/rest/v1/auth-servers/{server['id']}"
+    for urls in (list(reversed(TWO_URLS)), ["LDAPS://DIR2.example:636/"], ["ldaps://dir2.example."]):
+        reply = api.call("PUT", path, {"urls": urls, "search_base": "ou=people,dc=dir,dc=example"},
+                         sid=tenant.sid)
+        assert reply.status == 200, (urls, reply.body)
+    assert stores.secrets.get(server_secret_name(tenant.tenant_id, server["id"])) == SECRET
+    # What was dropped is a new recipient again: the stored settings, not their history, are compared.
+    again = api.call("PUT", path, {"urls": TWO_URLS}, sid=tenant.sid)
+    assert again.status == 400 and again.body["errors"][0]["path"] == "/body/bind_password"
+
+
+def test_cleartext_ldap_needs_the_flag_which_is_shown(api: Api, tenant: TenantAdmin) -> None:
+    plain = ["ldaps://dir1.example", "ldap://dir2.example"]
+    with Snapshot(api):
+        refused = api.call("POST", "/rest/v1/auth-servers",
+                           minimal_ldap_body(urls=plain, allow_cleartext_password=0), sid=tenant.sid)
+        assert refused.status == 400, refused.body
+        assert [e["path"] for e in refused.body["errors"]] == ["/body/urls/1"]
+        assert "allow_cleartext_password" in refused.body["errors"][0]["message"]
+    start_tls = create(api, tenant.sid, minimal_ldap_body(name="tls", domain="tls.example", urls=plain,
+                                                          start_tls=1, allow_cleartext_password=0))
+    assert start_tls["stored_data"]["allow_cleartext_password"] == 0
+    flagged = create(api, tenant.sid, minimal_ldap_body(urls=plain))["stored_data"]
+    shown = api.call("GET", f"/rest/v1/auth-servers/{flagged['id']}", sid=tenant.sid).body
+    assert shown["allow_cleartext_password"] == 1
+    logged = api.call("GET", "/rest/v1/logs?type=auth_server.created", sid=tenant.sid).body["items"]
+    [audited] = [e for e in logged if e["details"]["auth_server_id"] == flagged["id"]]
+    assert audited["details"]["allow_cleartext_password"] == 1
+    with Snapshot(api):
+        off = api.call("PUT", f"/rest/v1/auth-servers/{start_tls['stored_data']['id']}", {"start_tls": 0},
+                       sid=tenant.sid)
+        assert off.status == 400 and "/body/urls/1" in [e["path"] for e in off.body["errors"]], off.body
+
+
+def test_a_cleartext_server_saved_before_the_flag_is_not_used(api: Api, tenant: TenantAdmin,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    from chalicelib.domain.errors import ServiceUnavailable
+    from chalicelib.services import auth_servers
+
+    server = create(api, tenant.sid, minimal_ldap_body())["stored_data"]
+    record = stores.auth_servers.get(tenant.tenant_id, server["id"])
+    caplog.set_level(logging.WARNING, logger="broker.auth_servers")
+    assert auth_servers.directory_settings(record).bind_password == SECRET
+    assert auth_servers.directory_settings(record).bind_password == SECRET  # cached: logged once
+    [used] = [r for r in caplog.records if r.name == "broker.auth_servers"]
+    assert "in clear" in used.getMessage() and used.__dict__["auth_server_id"] == server["id"]
+    record.doc = {k: v for k, v in record.doc.items() if k != "allow_cleartext_password"}
+    with pytest.raises(ServiceUnavailable, match="allow_cleartext_password"):
+        auth_servers.directory_settings(record)
+
+
+def test_secrets_manager_failing_leaves_the_old_password_with_the_old_urls(
+    api: Api, tenant: TenantAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.domain.errors import ServiceUnavailable
+
+    server = tls_server(api, tenant.sid)
+    path = f"/rest/v1/auth-servers/{server['id']}"
+
+    def unavailable(*args: Any, **kwargs: Any) -> None:
+        raise ServiceUnavailable("Secrets Manager is unavailable")
+
+    monkeypatch.setattr(type(stores.secrets), "put", unavailable)
+    with Snapshot(api):
+        reply = api.call("PUT", path, {"urls": ["ldaps://dir.new.example"], "bind_password": "New-Pw-77"},
+                         sid=tenant.sid)
+        assert reply.status == 503, reply.body
+    assert api.call("GET", path, sid=tenant.sid).body == server

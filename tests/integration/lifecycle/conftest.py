@@ -212,6 +212,15 @@ class LifecycleWorld:
         assert reply.status == 200, reply.body
         return reply.body["desktops"]
 
+    def client_release(self, login: str, desktop_id: int) -> None:
+        """The user gives the desktop back through the client API (it goes back to the pool)."""
+        reply = self.api.call("POST", "/client/v1/login",
+                              {"user_login": login, "password": USER_PASSWORD, "domain": self.tenant.name})
+        assert reply.status == 200, reply.body
+        released = self.api.call("POST", f"/client/v1/desktops/{desktop_id}/release",
+                                 headers={"Authorization": f"Bearer {reply.body['token']}"})
+        assert released.status == 200, released.body
+
     def desktop(self, desktop_id: int) -> DesktopRecord:
         return desktops.get(self.tenant.tenant_id, desktop_id)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import threading
@@ -11,9 +12,10 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.errors import Unauthorized
-from chalicelib.schemas.agent import AgentRegister
+from chalicelib.domain.sessions import epoch_of
+from chalicelib.schemas.agent import AgentEvent, AgentRegister
 from chalicelib.services import agents, pool_stats
-from chalicelib.settings import reset_settings
+from chalicelib.settings import get_settings, reset_settings
 from chalicelib.store.metrics import count_requests
 from chalicelib.store.models import DesktopRecord
 from tests.integration.api.conftest import Reply
@@ -179,3 +181,130 @@ def test_the_agent_window_is_a_setting(api_world: LifecycleWorld, monkeypatch: p
     finally:
         monkeypatch.delenv("BROKER_AGENT_WINDOW_SECONDS")
         reset_settings()
+
+
+# ----------------------------------------------------------------------------- token lifetimes
+
+
+def test_a_registration_token_expires_hours_after_it_was_issued(api_world: LifecycleWorld,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    world = api_world
+    before = time.time()
+    desktop = ready(world)
+    expires_at = float(desktop.doc["registration_expires_at"])
+    assert before + 4 * 3600 <= expires_at <= time.time() + 4 * 3600  # issued with the record
+    body = AgentRegister(instance_uuid=str(desktop.instance_id),
+                         registration_token=registration_token(world, desktop), hostname="desk")
+    with pytest.raises(Unauthorized):
+        agents.register(body, now=expires_at)  # the clock of the call, not a sleep
+    still = world.desktop(int(desktop.id))
+    assert still.doc["registration_hash"] == desktop.doc["registration_hash"]
+    assert "agent_tokens" not in still.doc
+    [refused] = world.logs(type="agent.register_refused")
+    assert "expired" in refused["message"]
+    assert agents.register(body, now=expires_at - 1)["desktop_id"] == desktop.id
+
+    # The lifetime is a setting; an administrator's new registration counts from its issue.
+    shorter = dataclasses.replace(get_settings(), agent_registration_seconds=600)
+    monkeypatch.setattr(agents, "get_settings", lambda: shorter)
+    issued_at = time.time()
+    issued = world.api.call("POST", f"/rest/v1/desktops/{desktop.id}/agent-registration", sid=world.sid)
+    assert issued.status == 201
+    again = AgentRegister(instance_uuid=str(desktop.instance_id),
+                          registration_token=issued.body["registration_token"])
+    expires_at = float(world.desktop(int(desktop.id)).doc["registration_expires_at"])
+    assert issued_at + 600 <= expires_at <= time.time() + 600
+    with pytest.raises(Unauthorized):
+        agents.register(again, now=expires_at + 1)
+    assert agents.register(again, now=expires_at - 1)["desktop_id"] == desktop.id
+
+
+def test_the_registration_lifetime_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BROKER_AGENT_REGISTRATION_SECONDS", "600")
+    reset_settings()
+    try:
+        assert get_settings().agent_registration_seconds == 600
+    finally:
+        monkeypatch.delenv("BROKER_AGENT_REGISTRATION_SECONDS")
+        reset_settings()
+    assert get_settings().agent_registration_seconds == 4 * 3600
+
+
+def test_a_registration_token_from_before_expiry_counts_from_the_record(api_world: LifecycleWorld) -> None:
+    world = api_world
+    desktop = ready(world)
+    record = world.desktop(int(desktop.id))
+    record.doc = {k: v for k, v in record.doc.items() if k != "registration_expires_at"}
+    record.save()
+    body = AgentRegister(instance_uuid=str(desktop.instance_id),
+                         registration_token=registration_token(world, desktop))
+    created = epoch_of(record.created)
+    assert created is not None
+    with pytest.raises(Unauthorized):
+        agents.register(body, now=created + 4 * 3600 + 1)
+    assert agents.register(body, now=created + 4 * 3600 - 60)["desktop_id"] == desktop.id
+
+
+def test_release_rotates_the_agent_token_and_the_old_one_stops(api_world: LifecycleWorld) -> None:
+    world = api_world
+    desktop = ready(world)
+    old = register(world, desktop, registration_token(world, desktop)).body["agent_token"]
+    quiet = event(world, old, {"event": "heartbeat"})
+    assert quiet.status == 200 and "agent_token" not in quiet.body  # same assignment: same token
+
+    world.client_release("alice", int(desktop.id))
+    offered = event(world, old, {"event": "heartbeat"})
+    assert offered.status == 200 and offered.headers.get("Cache-Control") == "no-store"
+    new = offered.body["agent_token"]
+    assert new != old and new.startswith(f"{world.tenant.tenant_id}.{desktop.id}.")
+    assert new not in json.dumps(world.desktop(int(desktop.id)).doc)  # hashes only
+    # The reply was lost: the old token still works and the same new token is offered again.
+    assert event(world, old, {"event": "heartbeat"}).body["agent_token"] == new
+    used = event(world, new, {"event": "heartbeat"})
+    assert used.status == 200 and "agent_token" not in used.body
+    assert event(world, old, {"event": "heartbeat"}).status == 401
+    assert event(world, old, {"event": "login", "user": "mallory"}).status == 401
+    assert event(world, new, {"event": "heartbeat"}).status == 200
+    assert len(world.logs(type="agent.token_rotated")) == 1
+    assert len(world.logs(type="agent.retired_token_used")) == 1  # once, however often the copy is tried
+
+
+def test_reassignment_rotates_again_and_every_earlier_token_stops(api_world: LifecycleWorld) -> None:
+    world = api_world
+    desktop = ready(world)
+    world.user("bob")
+    first = register(world, desktop, registration_token(world, desktop)).body["agent_token"]
+    world.client_release("alice", int(desktop.id))
+    second = event(world, first, {"event": "heartbeat"}).body["agent_token"]
+    assert event(world, second, {"event": "heartbeat"}).status == 200  # the rotation is complete
+    [offered] = world.client_login("bob")
+    assert offered["id"] == desktop.id and world.desktop(int(desktop.id)).assigned_user_id is not None
+    third = event(world, second, {"event": "login", "user": "bob"})
+    assert third.status == 200 and third.body["session"]["user"] == "bob"  # the event itself is applied
+    assert third.body["agent_token"] not in (first, second)
+    assert event(world, third.body["agent_token"], {"event": "heartbeat"}).status == 200
+    for stale in (first, second):
+        assert event(world, stale, {"event": "heartbeat"}).status == 401
+
+
+def test_two_calls_racing_at_a_rotation_get_the_same_new_token(api_world: LifecycleWorld) -> None:
+    world = api_world
+    desktop = ready(world)
+    old = register(world, desktop, registration_token(world, desktop)).body["agent_token"]
+    world.client_release("alice", int(desktop.id))
+    caller = agents.authenticate(f"Bearer {old}")
+    offered: list[str | None] = []
+    barrier = threading.Barrier(3)
+
+    def call() -> None:
+        barrier.wait()
+        fresh = agents.authenticate(f"Bearer {old}")
+        offered.append(agents.report_event(fresh, AgentEvent(event="heartbeat"))["agent_token"])
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(offered) == 3 and len(set(offered)) == 1 and offered[0] not in (None, old)
+    assert agents.report_event(caller, AgentEvent(event="heartbeat"))["agent_token"] == offered[0]

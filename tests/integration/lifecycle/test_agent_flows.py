@@ -176,3 +176,38 @@ def test_the_agent_service_reports_what_it_sees_on_the_desktop(world: LifecycleW
     record = world.desktop(desktop.id)
     assert record.doc["session"] == {**record.doc["session"], "state": "logged_out", "user": "alice"}
     assert record.doc["agent_started_at"]
+
+
+def test_the_reference_agent_keeps_working_across_token_rotations(world: LifecycleWorld) -> None:
+    pool_id = world.pool("shared", threshold=1, maximum=1, deletable=0)
+    world.policy(pool_id)
+    world.user("alice")
+    world.user("bob")
+    world.provision()
+    [desktop] = world.pool_desktops(pool_id)
+    world.client_login("alice")
+    agent = world.agent(desktop)
+    first = agent.saved()["agent_token"]
+    agent.event("login", "alice")
+
+    world.client_release("alice", desktop.id)  # the desktop changes hands: released ...
+    run = agent.event("logout", "alice")
+    assert run.last["agent_token_rotated"] is True and "agent_token" not in run.last
+    second = agent.saved()["agent_token"]
+    assert second != first and first not in json.dumps(run.lines) + run.stderr
+    assert second not in json.dumps(run.lines) + run.stderr  # never printed (stdout goes to the journal)
+    agent("heartbeat")  # the first call with the new token completes the rotation
+
+    [offered] = world.client_login("bob")  # ... and assigned to someone else
+    assert offered["id"] == desktop.id
+    # The agent's service mode takes the new token at its first call and goes on with it.
+    agent("run", "--every", "0.05", "--iterations", "3", "--sessions-command", "echo []")
+    third = agent.saved()["agent_token"]
+    assert third not in (first, second)
+    assert len(world.logs(desktop_id=desktop.id, type="agent.token_rotated")) == 2  # both completed
+    assert agent.event("login", "bob").last["session"]["user"] == "bob"
+    for stale in (first, second):
+        refused = world.api.call("POST", "/agent/v1/events", {"event": "heartbeat"},
+                                 headers={"Authorization": f"Bearer {stale}"})
+        assert refused.status == 401
+    assert agent("heartbeat").code == 0 and agent.saved()["agent_token"] == third

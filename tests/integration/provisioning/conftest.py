@@ -69,7 +69,7 @@ class Broker:
             "openstack",
             CenterCreate(
                 name=name, auth_url="http://127.0.0.1:5000/v3", project="demo", username="demo",
-                password="pw", **settings,
+                password="pw", allow_cleartext_password=1, **settings,
             ),
         )
 

@@ -57,6 +57,7 @@ def demo_center(aws: AwsStack, openstack_demo: CenterAccess) -> Iterator[int]:
         CenterCreate(
             name=f"real-{uuid.uuid4().hex[:6]}",
             auth_url=openstack_demo.auth_url,
+            allow_cleartext_password=1,  # the local Keystone is http:// on loopback
             domain=openstack_demo.domain,
             project=openstack_demo.project,
             username=openstack_demo.username,
@@ -114,6 +115,7 @@ def test_wrong_password_shows_the_center_offline_with_a_reason(
         CenterCreate(
             name="wrong-pw",
             auth_url=openstack_demo.auth_url,
+            allow_cleartext_password=1,  # the local Keystone is http:// on loopback
             project="demo",
             username="demo",
             password="nope",
@@ -137,6 +139,7 @@ def test_pool_provisions_boot_from_volume_with_floating_ip_and_security_group(
         CenterCreate(
             name=f"c-{prefix}",
             auth_url=fresh_project.auth_url,
+            allow_cleartext_password=1,  # the local Keystone is http:// on loopback
             project=fresh_project.project,
             username=fresh_project.username,
             password=fresh_project.password,
@@ -209,6 +212,7 @@ def test_requests_per_provisioned_desktop_are_counted(aws: AwsStack, openstack_d
         CenterCreate(
             name=f"c-{prefix}",
             auth_url=openstack_demo.auth_url,
+            allow_cleartext_password=1,  # the local Keystone is http:// on loopback
             project="demo",
             username="demo",
             password=openstack_demo.password,
