@@ -139,9 +139,10 @@ def _refused(tenant_id: int, desktop: DesktopRecord | None, problem: str, source
     """The one 401 of every refused registration, audited when it names a desktop. Unauthenticated: the
     one place to bound how many such events a caller can write into a tenant's log."""
     if desktop is not None:
-        audit.record(tenant_id, "agent.register_refused", f"Agent registration refused: {problem}",
-                     pool_id=desktop.pool_id, desktop_id=int(desktop.id),
-                     details={"source_ip": source_ip, "instance_uuid": instance_uuid})
+        audit.record_unauthenticated(tenant_id, "agent.register_refused",
+                                     f"Agent registration refused: {problem}", pool_id=desktop.pool_id,
+                                     desktop_id=int(desktop.id),
+                                     details={"source_ip": source_ip, "instance_uuid": instance_uuid})
     return Unauthorized(REFUSED)
 
 

@@ -65,6 +65,7 @@ def unauthenticated_limit() -> int:
 
 
 def record_unauthenticated(tenant_id: int, event_type: str, message: str, *, user: str | None = None,
+                           pool_id: int | None = None, desktop_id: int | None = None,
                            details: dict[str, Any] | None = None) -> None:
     """An event caused by a request without credentials, within the tenant's budget of the minute."""
     minute = int(clock.time() // 60)
@@ -75,7 +76,8 @@ def record_unauthenticated(tenant_id: int, event_type: str, message: str, *, use
         log.exception("could not count an unauthenticated audit event")
         return
     if count <= limit:
-        record(tenant_id, event_type, message, user=user, details=details)
+        record(tenant_id, event_type, message, user=user, pool_id=pool_id, desktop_id=desktop_id,
+               details=details)
     elif count == limit + 1:
         record(tenant_id, "audit.suppressed",
                f"More than {limit} events from requests without credentials this minute; the rest of the "

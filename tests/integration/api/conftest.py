@@ -76,7 +76,7 @@ class TenantAdmin:
 # The login domains the system administrator grants the `tenant` fixture, so its authentication servers
 # may serve them (a tenant can only use its own name and the domains granted to it).
 TEST_LOGIN_DOMAINS = ("example.org", "corp.example", "corp", "dir.example", "l.example", "other.example",
-                      "moved.example", "staff.acme", "dead.example")
+                      "moved.example", "staff.acme", "dead.example", "tls.example")
 
 
 def make_tenant(api: Api, system_sid: str, name: str, login_domains: tuple[str, ...] = ()) -> TenantAdmin:

@@ -58,7 +58,7 @@ def test_no_tenant_is_granted_another_tenants_name_and_no_tenant_takes_a_granted
     assert owner_of("example.org") == tenant.tenant_id  # the refused save changed nothing
     assert api.call("GET", f"/rest/v1/tenants/{tenant.tenant_id}", sid=system_sid).body["login_domains"] == [
         "example.org", "corp.example", "corp", "dir.example", "l.example", "other.example", "moved.example",
-        "staff.acme", "dead.example"]
+        "staff.acme", "dead.example", "tls.example"]
     # the other order: a granted domain is not free for a new tenant's name
     taken = api.call("POST", "/rest/v1/tenants", {"name": "Corp.Example"}, sid=system_sid)
     assert taken.status == 409 and taken.body["errors"][0]["path"] == "/body/name"

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib import clock
 from chalicelib.domain.errors import Unauthorized
 from chalicelib.domain.sessions import epoch_of
 from chalicelib.schemas.agent import AgentEvent, AgentRegister
@@ -69,6 +70,21 @@ def test_registration_needs_the_desktops_own_unused_token(api_world: LifecycleWo
     assert good.body["agent_token"] not in json.dumps(record.doc)
     assert len(world.logs(type="agent.register_refused")) == 3  # the garbage token names no desktop
     assert len(world.logs(type="agent.registered")) == 1
+
+
+def test_a_flood_of_forged_registrations_cannot_fill_the_audit_log(
+        api_world: LifecycleWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Desktop ids are guessable; a forged registration token naming one is audited within the tenant's
+    budget of unauthenticated events, then counted only."""
+    world = api_world
+    desktop = ready(world)
+    monkeypatch.setenv("BROKER_AUDIT_UNAUTHENTICATED_PER_MINUTE", "4")
+    with clock.controlled():
+        for _ in range(10):
+            forged = f"{world.tenant.tenant_id}.{desktop.id}.{secrets.token_urlsafe(32)}"
+            assert register(world, desktop, forged).status == 401
+        assert len(world.logs(type="agent.register_refused")) == 4
+        assert len(world.logs(type="audit.suppressed")) == 1
 
 
 def test_one_token_registers_once_even_when_two_agents_race(api_world: LifecycleWorld) -> None:
