@@ -40,6 +40,12 @@ class Settings:
     # BUILD before its desktop is marked error (docs/clouds.md, docs/provisioning.md).
     cloud_read_timeout_seconds: float = 30.0
     build_timeout_seconds: int = 30 * 60
+    # Set by the deployment (infra/): it created the stage's fixed secrets (the token signing key), so
+    # the code never creates them, which its IAM role would refuse anyway (docs/deploy.md, "IAM").
+    deployed_secrets: bool = False
+    # One deadline for an LDAP login across all the server's URLs and operations, below the API's own
+    # time limit (API Gateway gives up after 29 s): docs/ldap.md.
+    ldap_deadline_seconds: float = 15.0
 
     def table_name(self, short_name: str) -> str:
         return f"{self.table_prefix}{short_name}"
@@ -71,6 +77,8 @@ def get_settings() -> Settings:
         public_url=(os.environ.get("BROKER_PUBLIC_URL") or "").strip().rstrip("/") or None,
         cloud_read_timeout_seconds=max(0.1, float(os.environ.get("BROKER_CLOUD_READ_TIMEOUT_SECONDS") or 30)),
         build_timeout_seconds=max(1, _int("BROKER_BUILD_TIMEOUT_SECONDS", 30 * 60)),
+        deployed_secrets=os.environ.get("BROKER_DEPLOYED_SECRETS", "").strip().lower() in ("1", "true"),
+        ldap_deadline_seconds=max(0.1, float(os.environ.get("BROKER_LDAP_DEADLINE_SECONDS") or 15)),
     )
 
 

@@ -23,7 +23,7 @@ from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from chalicelib.domain.lockout import FailureState
 from chalicelib.domain.offer import ACTIVE, UNUSABLE_POWER_STATES
-from chalicelib.store.binding import ensure_bound
+from chalicelib.store.binding import ensure_bound, transaction
 from chalicelib.store.desktops import pool_key, user_key
 from chalicelib.store.models import AuditRecord, DesktopRecord, MarkerRecord, NameRecord, UserRecord
 from chalicelib.store.repos import name_key, utc_now_iso
@@ -31,6 +31,7 @@ from chalicelib.store.repos import name_key, utc_now_iso
 CONDITION_FAILED = "ConditionalCheckFailedException"
 SYSTEM_TENANT_ID = 0
 DOMAIN_KIND = "domain"
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit of actions in one TransactWriteItems
 TENANT_KIND = "tenant"
 
 
@@ -382,14 +383,22 @@ class AuditEvent:
 
 
 def write_audit_events(events: Iterable[AuditEvent], retention_days: int) -> None:
-    """Write a login's audit events (the login, each assignment) in one BatchWriteItem."""
+    """Write a login's audit events (the login, each assignment) in one TransactWriteItems of Puts
+    (per 100 events): a transaction's Put needs only PutItem on the audit table, where BatchWriteItem
+    would need a permission that can delete events too (docs/deploy.md, "IAM")."""
     ensure_bound()
     now = datetime.now(UTC)
     expires = datetime.fromtimestamp(now.timestamp() + retention_days * 86400, UTC)
     stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    with AuditRecord.batch_write() as batch:
+    pending = list(events)
+    for start in range(0, len(pending), MAX_TRANSACTION_ITEMS):
+        _put_audit_events(pending[start : start + MAX_TRANSACTION_ITEMS], stamp, expires)
+
+
+def _put_audit_events(events: list[AuditEvent], stamp: str, expires: datetime) -> None:
+    with transaction() as tx:
         for event in events:
-            batch.save(
+            tx.save(
                 AuditRecord(
                     tenant_id=event.tenant_id,
                     event_key=f"{stamp}#{uuid.uuid4().hex[:12]}",

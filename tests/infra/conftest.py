@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -122,10 +123,54 @@ def fixture_synth(synthesized: dict[str, Path], tmp_path_factory: pytest.TempPat
     return work / "out" / "dev.template.json"
 
 
+# The broker's prod stage with the edge settings changed from the command line (`-c key=value`, as
+# strings): the optional WAF on, other reservations and throttles.
+EDGE_CONTEXT = {
+    "waf_enabled": "true",
+    "waf_login_limit": "120",
+    "api_reserved_concurrency": "150",
+    "worker_reserved_concurrency": "none",
+    "schedule_reserved_concurrency": "3",
+    "api_rate_limit": "80",
+    "api_burst_limit": "160",
+    "login_rate_limit": "2.5",
+    "login_burst_limit": "5",
+}
+
+
 @pytest.fixture(scope="session")
-def lint_findings(synthesized: dict[str, Path], fixture_synth: Path) -> dict[str, list[str]]:
+def edge_synth(synthesized: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template of stage prod synthesized with EDGE_CONTEXT, from the same snapshot of the code as
+    the other templates (and its cached Lambda dependencies: no download)."""
+    work = tmp_path_factory.mktemp("edge-synth")
+    cache = work / "build" / "source" / ".chalice" / "deployments"
+    shutil.copytree(SNAPSHOT / ".chalice" / "deployments", cache)
+    _run(
+        [
+            str(INFRA_PYTHON),
+            str(INFRA / "main.py"),
+            "--stage",
+            "prod",
+            "--source-dir",
+            str(SNAPSHOT),
+            "--outdir",
+            str(work / "out"),
+            "--build-dir",
+            str(work / "build"),
+        ],
+        "synthesizing prod with the edge settings",
+        env=clean_environment(CDK_CONTEXT_JSON=json.dumps(EDGE_CONTEXT)),
+    )
+    return work / "out" / "prod.template.json"
+
+
+@pytest.fixture(scope="session")
+def lint_findings(
+    synthesized: dict[str, Path], fixture_synth: Path, edge_synth: Path
+) -> dict[str, list[str]]:
     """cfn-lint (infra/.venv) on every synthesized template in one run: template path -> findings."""
-    paths = [outdir / f"{stage}.template.json" for stage, outdir in synthesized.items()] + [fixture_synth]
+    paths = [outdir / f"{stage}.template.json" for stage, outdir in synthesized.items()]
+    paths += [fixture_synth, edge_synth]
     result = subprocess.run(
         [str(INFRA / ".venv" / "bin" / "cfn-lint"), "--format", "json", "--", *map(str, paths)],
         capture_output=True,

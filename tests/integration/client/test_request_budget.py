@@ -46,7 +46,7 @@ def test_a_login_with_its_own_policy_and_no_plan(world: ClientWorld, client: Cli
     with count_requests() as warm:
         login()
     assert warm.total <= BUDGET - 1, warm.calls
-    assert warm.by_operation == {"BatchGetItem": 1, "GetItem": 1, "Query": 1, "BatchWriteItem": 1}
+    assert warm.by_operation == {"BatchGetItem": 1, "GetItem": 1, "Query": 1, "TransactWriteItems": 1}
 
 
 def test_the_count_sees_every_table_once_per_call(world: ClientWorld) -> None:
