@@ -100,27 +100,32 @@ FIXTURE_CONTEXT = {
 }
 
 
-@pytest.fixture(scope="session")
-def fixture_synth(synthesized: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The template of tests/infra/fixture_app (one handler of every kind), stage dev, in a VPC."""
-    work = tmp_path_factory.mktemp("fixture-synth")
+def synthesize(source_dir: Path, stage: str, work: Path, context: dict[str, Any], what: str) -> Path:
+    """infra/main.py on a project, with context given as on the command line; the template's path."""
     _run(
         [
             str(INFRA_PYTHON),
             str(INFRA / "main.py"),
             "--stage",
-            "dev",
+            stage,
             "--source-dir",
-            str(FIXTURE_APP),
+            str(source_dir),
             "--outdir",
             str(work / "out"),
             "--build-dir",
             str(work / "build"),
         ],
-        "synthesizing the fixture app",
-        env=clean_environment(CDK_CONTEXT_JSON=json.dumps(FIXTURE_CONTEXT)),
+        what,
+        env=clean_environment(CDK_CONTEXT_JSON=json.dumps(context)),
     )
-    return work / "out" / "dev.template.json"
+    return work / "out" / f"{stage}.template.json"
+
+
+@pytest.fixture(scope="session")
+def fixture_synth(synthesized: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template of tests/infra/fixture_app (one handler of every kind), stage dev, in a VPC."""
+    work = tmp_path_factory.mktemp("fixture-synth")
+    return synthesize(FIXTURE_APP, "dev", work, FIXTURE_CONTEXT, "synthesizing the fixture app")
 
 
 # The broker's prod stage with the edge settings changed from the command line (`-c key=value`, as
@@ -143,25 +148,9 @@ def edge_synth(synthesized: dict[str, Path], tmp_path_factory: pytest.TempPathFa
     """The template of stage prod synthesized with EDGE_CONTEXT, from the same snapshot of the code as
     the other templates (and its cached Lambda dependencies: no download)."""
     work = tmp_path_factory.mktemp("edge-synth")
-    cache = work / "build" / "source" / ".chalice" / "deployments"
-    shutil.copytree(SNAPSHOT / ".chalice" / "deployments", cache)
-    _run(
-        [
-            str(INFRA_PYTHON),
-            str(INFRA / "main.py"),
-            "--stage",
-            "prod",
-            "--source-dir",
-            str(SNAPSHOT),
-            "--outdir",
-            str(work / "out"),
-            "--build-dir",
-            str(work / "build"),
-        ],
-        "synthesizing prod with the edge settings",
-        env=clean_environment(CDK_CONTEXT_JSON=json.dumps(EDGE_CONTEXT)),
-    )
-    return work / "out" / "prod.template.json"
+    cache = Path(".chalice") / "deployments"
+    shutil.copytree(SNAPSHOT / cache, work / "build" / "source" / cache)
+    return synthesize(SNAPSHOT, "prod", work, EDGE_CONTEXT, "synthesizing prod with the edge settings")
 
 
 @pytest.fixture(scope="session")
