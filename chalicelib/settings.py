@@ -49,6 +49,12 @@ class Settings:
     login_lockout_seconds: int = 300
     session_max_hours: int = 12
     client_token_minutes: int = 480
+    # Set by the deployment (infra/): it created the stage's fixed secrets (the token signing key), so
+    # the code never creates them, which its IAM role would refuse anyway (docs/deploy.md, "IAM").
+    deployed_secrets: bool = False
+    # One deadline for an LDAP login across all the server's URLs and operations, below the API's own
+    # time limit (API Gateway gives up after 29 s): docs/ldap.md.
+    ldap_deadline_seconds: float = 15.0
 
     def table_name(self, short_name: str) -> str:
         return f"{self.table_prefix}{short_name}"
@@ -86,6 +92,8 @@ def get_settings() -> Settings:
         login_lockout_seconds=max(1, _int("BROKER_LOGIN_LOCKOUT_SECONDS", 300)),
         session_max_hours=max(1, _int("BROKER_SESSION_MAX_HOURS", 12)),
         client_token_minutes=max(1, _int("BROKER_CLIENT_TOKEN_MINUTES", 480)),
+        deployed_secrets=os.environ.get("BROKER_DEPLOYED_SECRETS", "").strip().lower() in ("1", "true"),
+        ldap_deadline_seconds=max(0.1, float(os.environ.get("BROKER_LDAP_DEADLINE_SECONDS") or 15)),
     )
 
 

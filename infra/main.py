@@ -34,6 +34,15 @@ OVERRIDABLE = (
     "schedules_enabled",
     "subnet_ids",
     "security_group_ids",
+    "api_rate_limit",
+    "api_burst_limit",
+    "login_rate_limit",
+    "login_burst_limit",
+    "api_reserved_concurrency",
+    "worker_reserved_concurrency",
+    "schedule_reserved_concurrency",
+    "waf_enabled",
+    "waf_login_limit",
 )
 # What `chalice package` reads from a Chalice project; everything else (tests/, localdev/, bench/,
 # infra/, agent/, caches) is left out of the copy it packages.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable
@@ -164,17 +165,98 @@ def error_response(error: BrokerError) -> Response:
                     headers=headers)
 
 
+# Request bodies (docs/decisions.md, "Request body limits"). The largest body the models accept in
+# practice is a few tens of KiB (an authentication server with a CA certificate and its rules); the
+# limit stays below DynamoDB's 400 KB item, so no accepted string can make a record too large to save.
+MAX_BODY_BYTES = 256 * 1024
+# The deepest body a model reads is about 6 levels (pool -> provision -> center -> ...); DynamoDB
+# refuses documents nested deeper than 32.
+MAX_JSON_DEPTH = 32
+# Members of one JSON object: no model has more than about 50 fields or map entries. Without a limit,
+# a body of 20,000 unknown keys costs a second of validation and a megabyte of errors. (Long arrays
+# need none: a list's length is checked before its items, and the error names the field.)
+MAX_OBJECT_MEMBERS = 1000
+# Digits of a JSON integer: more than any field takes (DynamoDB's numbers hold 38), far fewer than the
+# 4,300 beyond which Python refuses to convert a string to an int.
+MAX_INTEGER_DIGITS = 38
+
+
+class OutOfRangeNumber:
+    """A JSON number no field can hold (`1e999999`, a 100-digit integer): kept in place of the value,
+    so that validation names the field it was sent in; no model accepts it as any type."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"OutOfRangeNumber({self.text[:20]})"
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _parse_int(text: str) -> int | OutOfRangeNumber:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        return OutOfRangeNumber(text)
+    return int(text)
+
+
+def _parse_float(text: str) -> float | OutOfRangeNumber:
+    value = float(text)
+    return value if math.isfinite(value) else OutOfRangeNumber(text)
+
+
+def _shape_problem(value: Any) -> FieldError | None:
+    """The first place where arrays and objects nest deeper than MAX_JSON_DEPTH, or an object has more
+    than MAX_OBJECT_MEMBERS members (iterative: the check itself cannot run out of stack)."""
+    stack: list[tuple[Any, int, str]] = [(value, 1, "/body")]
+    while stack:
+        item, depth, pointer = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return FieldError("/body", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(item, dict):
+            if len(item) > MAX_OBJECT_MEMBERS:
+                return FieldError(pointer, f"An object of more than {MAX_OBJECT_MEMBERS} members")
+            children: Any = item.items()
+        else:
+            children = enumerate(item)
+        stack.extend(
+            (child, depth + 1, f"{pointer}/{_pointer_segment(key)}")
+            for key, child in children
+            if isinstance(child, dict | list)
+        )
+    return None
+
+
+def _pointer_segment(key: Any) -> str:
+    return str(key).replace("~", "~0").replace("/", "~1")  # RFC 6901
+
+
 def parse_json(raw: bytes | None) -> Any:
+    """The request body as JSON, or BAD_DATA naming /body: never an error of another kind, whatever
+    the bytes (too large, nested without end, not UTF-8, not JSON)."""
     if raw is None or not raw.strip():
         raise BadData.field("/body", "A JSON object is required")
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadData.field("/body", f"The body is larger than {MAX_BODY_BYTES // 1024} KiB")
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        value = json.loads(raw, parse_constant=_reject_constant, parse_int=_parse_int,
+                           parse_float=_parse_float)
+    except RecursionError as error:  # the parser's own guard, about 1,000 levels down
+        raise BadData.field("/body", f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from error
     except (ValueError, UnicodeDecodeError) as error:
         raise BadData.field("/body", f"Malformed JSON: {error}") from error
+    # Cheap first: fewer brackets cannot nest deeper than the limit, fewer colons cannot make an object
+    # wider than it (a typical body skips the walk).
+    nested = raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH
+    if isinstance(value, dict | list) and (nested or raw.count(b":") > MAX_OBJECT_MEMBERS):
+        problem = _shape_problem(value)
+        if problem is not None:
+            raise BadData(f"{problem.path}: {problem.message}", [problem])
+    return value
 
 
 def _parse_ids(params: dict[str, str] | None) -> dict[str, int]:

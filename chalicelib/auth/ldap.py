@@ -4,6 +4,10 @@ The flow is the classic "search then bind": bind as a service account, find exac
 login, then bind as that entry's DN with the user's password on a fresh connection, and finally read
 the user's groups with the service account. Everything network-facing is bounded by the configured
 connect and receive timeouts, and each URL is tried in order so a dead replica fails over to the next.
+One deadline (`deadline_seconds`, from BROKER_LDAP_DEADLINE_SECONDS) bounds the whole login or check
+across every URL and operation (connect, StartTLS, bind, search): each operation waits at most what is
+left of it, so ten hung replicas cost the deadline, not ten timeouts, and the caller answers 503 with
+Retry-After before the API's own time limit turns it into a 504 (docs/ldap.md).
 
 Error policy: anything that says "these credentials do not let this person in" becomes
 `DirectoryInvalidCredentials` with one fixed message (so a caller cannot tell an unknown login from a
@@ -17,6 +21,7 @@ import logging
 import math
 import re
 import ssl
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +34,7 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
 from chalicelib.domain.errors import BadData, ServiceUnavailable, Unauthorized
+from chalicelib.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +44,7 @@ GROUPS_FROM_MEMBER_OF = "memberOf"
 GROUPS_FROM_GROUP_SEARCH = "group_search"
 
 INVALID_CREDENTIALS_MESSAGE = "Invalid username or password"
+RETRY_AFTER_SECONDS = 30  # what a 503 caused by the directory tells the client to wait
 
 # LDAP result codes (RFC 4511) that mean "the server answered and said no to this bind".
 _BIND_REFUSED_CODES = frozenset({48, 49, 50, 53})  # inappropriateAuth, invalidCredentials, access, unwilling
@@ -74,6 +81,13 @@ class DirectoryInvalidCredentials(Unauthorized):
 class DirectoryUnavailable(ServiceUnavailable):
     """No configured directory server could answer (or it refused the service account)."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after=RETRY_AFTER_SECONDS)
+
+
+def _default_deadline() -> float:
+    return get_settings().ldap_deadline_seconds
+
 
 @dataclass(frozen=True, kw_only=True)
 class DirectorySettings:
@@ -90,6 +104,7 @@ class DirectorySettings:
     group_member_attribute: str = "member"
     connect_timeout_seconds: float = 5.0
     receive_timeout_seconds: float = 10.0
+    deadline_seconds: float = field(default_factory=_default_deadline)  # the whole login, every URL
     flavour: str = FLAVOUR_LDAP
     login_domain: str | None = None
     verify_tls: bool = True
@@ -115,6 +130,8 @@ class DirectorySettings:
             raise BadData.field("connect_timeout_seconds", "must be positive")
         if self.receive_timeout_seconds <= 0:
             raise BadData.field("receive_timeout_seconds", "must be positive")
+        if self.deadline_seconds <= 0:
+            raise BadData.field("deadline_seconds", "must be positive")
 
 
 @dataclass(frozen=True)
@@ -149,6 +166,28 @@ class _Endpoint:
 class _FoundEntry:
     dn: str
     attributes: dict[str, list[str]]
+
+
+class _Deadline:
+    """What is left of one login's (or check's) time with the directory."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._ends = time.monotonic() + seconds
+
+    def left(self, doing: str) -> float:
+        """The seconds left for the next operation; DirectoryUnavailable when none are."""
+        remaining = self._ends - time.monotonic()
+        if remaining <= 0:
+            raise DirectoryUnavailable(self.passed(doing))
+        return remaining
+
+    def passed(self, doing: str) -> str:
+        return f"The directory did not finish within the {self.seconds:g} s deadline (before {doing})"
+
+    def timeout(self, configured: float, doing: str) -> float:
+        """An operation's timeout: the configured one, or what is left of the deadline if less."""
+        return min(configured, self.left(doing))
 
 
 # ---------------------------------------------------------------------------------------------- pure rules
@@ -264,15 +303,16 @@ def authenticate(settings: DirectorySettings, login: str, password: str) -> Dire
         logger.info("LDAP login refused for %r: empty password", login)
         raise DirectoryInvalidCredentials()
     lookup = resolve_login(settings, login)
+    deadline = _Deadline(settings.deadline_seconds)
 
-    with _service_connection(settings) as (endpoint, service):
-        entry = _find_single_user(settings, service, endpoint, lookup, login)
+    with _service_connection(settings, deadline) as (endpoint, service):
+        entry = _find_single_user(settings, service, endpoint, lookup, login, deadline)
         if settings.flavour == FLAVOUR_ACTIVE_DIRECTORY and _ad_account_disabled(entry):
             # Checked before the bind so a disabled account's password is never tried (nor counted).
             logger.info("LDAP login refused for %r: account %s is disabled", login, entry.dn)
             raise DirectoryInvalidCredentials()
-        _bind_as_user(settings, endpoint, entry.dn, password, login)
-        groups, group_names = _collect_groups(settings, service, endpoint, entry)
+        _bind_as_user(settings, endpoint, entry.dn, password, login, deadline)
+        groups, group_names = _collect_groups(settings, service, endpoint, entry, deadline)
 
     user = DirectoryUser(
         dn=entry.dn,
@@ -290,28 +330,41 @@ def authenticate(settings: DirectorySettings, login: str, password: str) -> Dire
 
 def check_connection(settings: DirectorySettings) -> None:
     """Bind with the service account and read the search base (and group base), as an admin's test."""
-    with _service_connection(settings) as (endpoint, service):
+    deadline = _Deadline(settings.deadline_seconds)
+    with _service_connection(settings, deadline) as (endpoint, service):
         bases = [settings.search_base]
         if settings.group_membership == GROUPS_FROM_GROUP_SEARCH and settings.group_search_base:
             bases.append(settings.group_search_base)
         for base in bases:
-            _search(settings, service, endpoint, base, "(objectClass=*)", [], scope=BASE, size_limit=1)
+            _search(settings, service, endpoint, base, "(objectClass=*)", [], deadline, scope=BASE,
+                    size_limit=1)
 
 
 @contextmanager
-def _service_connection(settings: DirectorySettings) -> Iterator[tuple[_Endpoint, Connection]]:
+def _service_connection(
+    settings: DirectorySettings, deadline: _Deadline
+) -> Iterator[tuple[_Endpoint, Connection]]:
     """Open and bind the service account on the first URL that answers; unbind on the way out."""
     failures: list[str] = []
-    for url in settings.urls:
+    for position, url in enumerate(settings.urls):
         endpoint = _parse_url(url)
-        connection = _new_connection(settings, endpoint, settings.bind_dn, settings.bind_password)
         try:
-            _open(settings, connection)
+            connection = _new_connection(
+                settings, endpoint, settings.bind_dn, settings.bind_password, deadline
+            )
+        except DirectoryUnavailable:
+            raise _out_of_time(deadline, settings.urls[position:], failures) from None
+        try:
+            _open(settings, connection, deadline)
+            _limit_wait(settings, connection, deadline, "the service account's bind")
             bound = connection.bind()
         except LDAPException as error:
             failures.append(f"{endpoint.url} ({_describe(settings, error)})")
             _close(connection)
             continue
+        except DirectoryUnavailable:
+            _close(connection)
+            raise _out_of_time(deadline, settings.urls[position:], failures) from None
         if not bound:
             result = connection.result or {}
             code = result.get("result")
@@ -334,12 +387,23 @@ def _service_connection(settings: DirectorySettings) -> Iterator[tuple[_Endpoint
     raise DirectoryUnavailable(message)
 
 
+def _out_of_time(deadline: _Deadline, untried: Sequence[str], failures: list[str]) -> DirectoryUnavailable:
+    """The deadline passed while URLs were left: say which failed and which were never asked."""
+    left = ", ".join(_parse_url(url).url for url in untried)
+    message = deadline.passed(f"{left} answered")
+    if failures:
+        message += ": " + "; ".join(failures)
+    logger.warning(message)
+    return DirectoryUnavailable(message)
+
+
 def _find_single_user(
     settings: DirectorySettings,
     service: Connection,
     endpoint: _Endpoint,
     lookup: LoginLookup,
     typed_login: str,
+    deadline: _Deadline,
 ) -> _FoundEntry:
     search_filter = f"({lookup.attribute}={escape_filter_chars(lookup.value)})"
     entries = _search(
@@ -349,6 +413,7 @@ def _find_single_user(
         settings.search_base,
         search_filter,
         _user_attributes(settings),
+        deadline,
         size_limit=2,
     )
     if not entries:
@@ -362,20 +427,26 @@ def _find_single_user(
 
 
 def _bind_as_user(
-    settings: DirectorySettings, endpoint: _Endpoint, user_dn: str, password: str, typed_login: str
+    settings: DirectorySettings,
+    endpoint: _Endpoint,
+    user_dn: str,
+    password: str,
+    typed_login: str,
+    deadline: _Deadline,
 ) -> None:
     """Prove the password with a bind of its own, never reusing the service account's connection."""
-    connection = _new_connection(settings, endpoint, user_dn, password)
+    connection = _new_connection(settings, endpoint, user_dn, password, deadline)
     try:
-        _open(settings, connection)
+        _open(settings, connection, deadline)
+        _limit_wait(settings, connection, deadline, "the user's bind")
         bound = connection.bind()
+        result = dict(connection.result or {})
     except LDAPException as error:
-        _close(connection)
         raise DirectoryUnavailable(
             f"LDAP server {endpoint.url} failed during login ({_describe(settings, error)})"
         ) from error
-    result = dict(connection.result or {})
-    _close(connection)
+    finally:
+        _close(connection)
     if bound and result.get("result") == _SUCCESS:
         return
     code = result.get("result")
@@ -389,7 +460,11 @@ def _bind_as_user(
 
 
 def _collect_groups(
-    settings: DirectorySettings, service: Connection, endpoint: _Endpoint, entry: _FoundEntry
+    settings: DirectorySettings,
+    service: Connection,
+    endpoint: _Endpoint,
+    entry: _FoundEntry,
+    deadline: _Deadline,
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if settings.group_membership == GROUPS_FROM_MEMBER_OF:
         group_dns = _values(entry.attributes, "memberOf")
@@ -406,7 +481,9 @@ def _collect_groups(
         member_value = entry.dn
     search_filter = f"({member_attribute}={escape_filter_chars(member_value)})"
     group_base = settings.group_search_base or settings.search_base  # __post_init__ requires the former
-    groups = _search(settings, service, endpoint, group_base, search_filter, ["cn"], size_limit=0)
+    groups = _search(
+        settings, service, endpoint, group_base, search_filter, ["cn"], deadline, size_limit=0
+    )
     group_dns = [group.dn for group in groups]
     names = [
         (_first(group.attributes, "cn") or group_name_from_dn(group.dn) or "").lower() for group in groups
@@ -421,10 +498,12 @@ def _search(
     base: str,
     search_filter: str,
     attributes: Sequence[str],
+    deadline: _Deadline,
     *,
     scope: str = SUBTREE,
     size_limit: int,
 ) -> list[_FoundEntry]:
+    wait = _limit_wait(settings, connection, deadline, f"a search under {base!r}")
     try:
         connection.search(
             base,
@@ -432,7 +511,7 @@ def _search(
             search_scope=scope,
             attributes=list(attributes) or ["1.1"],  # "1.1" asks for no attributes at all
             size_limit=size_limit,
-            time_limit=max(1, math.ceil(settings.receive_timeout_seconds)),
+            time_limit=max(1, math.ceil(wait)),  # the server's own limit, in whole seconds
         )
     except LDAPException as error:
         raise DirectoryUnavailable(
@@ -454,14 +533,18 @@ def _search(
     return found
 
 
-def _new_connection(settings: DirectorySettings, endpoint: _Endpoint, user: str, password: str) -> Connection:
+def _new_connection(
+    settings: DirectorySettings, endpoint: _Endpoint, user: str, password: str, deadline: _Deadline
+) -> Connection:
+    connect_timeout = deadline.timeout(settings.connect_timeout_seconds, f"connecting to {endpoint.url}")
+    receive_timeout = deadline.timeout(settings.receive_timeout_seconds, f"connecting to {endpoint.url}")
     server = Server(
         endpoint.host,
         port=endpoint.port,
         use_ssl=endpoint.use_ssl,
         tls=_tls(settings),
         get_info=NONE,  # no schema/rootDSE round trips: we know which attributes we want
-        connect_timeout=settings.connect_timeout_seconds,
+        connect_timeout=connect_timeout,
     )
     return Connection(
         server,
@@ -473,15 +556,28 @@ def _new_connection(settings: DirectorySettings, endpoint: _Endpoint, user: str,
         read_only=True,
         raise_exceptions=False,  # result codes are read from connection.result; I/O errors still raise
         auto_referrals=False,
-        # ldap3 also sets SO_RCVTIMEO from this value with struct 'LL', which only takes an int.
-        receive_timeout=max(1, math.ceil(settings.receive_timeout_seconds)),
+        # ldap3 also sets SO_RCVTIMEO from this value with struct 'LL', which only takes an int; it
+        # bounds the TLS handshake of ldaps:// (each later operation sets its own wait: _limit_wait).
+        receive_timeout=max(1, math.ceil(receive_timeout)),
     )
 
 
-def _open(settings: DirectorySettings, connection: Connection) -> None:
+def _open(settings: DirectorySettings, connection: Connection, deadline: _Deadline) -> None:
     connection.open()
     if settings.start_tls and not connection.server.ssl:
+        _limit_wait(settings, connection, deadline, "StartTLS")
         connection.start_tls()
+
+
+def _limit_wait(
+    settings: DirectorySettings, connection: Connection, deadline: _Deadline, doing: str
+) -> float:
+    """Bound the next operation's every read by the receive timeout, or by what is left of the deadline
+    if less (the socket's timeout is what a hung server runs into)."""
+    wait = deadline.timeout(settings.receive_timeout_seconds, doing)
+    if connection.socket is not None:
+        connection.socket.settimeout(wait)
+    return wait
 
 
 def _tls(settings: DirectorySettings) -> Tls:

@@ -94,3 +94,34 @@ def common_environment(functions: list[FunctionSpec], name: str) -> str | None:
     if len(values) > 1:
         raise ValueError(f"functions disagree on {name}: {sorted(values)}")
     return values.pop() if values else None
+
+
+@dataclass(frozen=True)
+class ApiSpec:
+    """The REST API Chalice made (one `AWS::Serverless::Api`): its stage and its routes."""
+
+    logical_id: str
+    stage_name: str
+    routes: frozenset[tuple[str, str]]  # (METHOD, /path) as the swagger definition has them
+
+
+def api_resource(template: dict[str, Any]) -> ApiSpec | None:
+    """The app's REST API, or None for an app without routes."""
+    apis = [
+        (logical_id, resource["Properties"])
+        for logical_id, resource in sorted(template.get("Resources", {}).items())
+        if resource.get("Type") == "AWS::Serverless::Api"
+    ]
+    if not apis:
+        return None
+    if len(apis) > 1:
+        raise ValueError(f"expected one REST API, found {[logical_id for logical_id, _ in apis]}")
+    logical_id, props = apis[0]
+    paths = (props.get("DefinitionBody") or {}).get("paths") or {}
+    routes = frozenset(
+        (method.upper(), path)
+        for path, methods in paths.items()
+        for method in methods
+        if method.lower() in ("get", "put", "post", "delete", "patch", "head", "options")
+    )
+    return ApiSpec(logical_id=logical_id, stage_name=str(props.get("StageName", "api")), routes=routes)

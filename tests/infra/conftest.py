@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -99,33 +100,66 @@ FIXTURE_CONTEXT = {
 }
 
 
-@pytest.fixture(scope="session")
-def fixture_synth(synthesized: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The template of tests/infra/fixture_app (one handler of every kind), stage dev, in a VPC."""
-    work = tmp_path_factory.mktemp("fixture-synth")
+def synthesize(source_dir: Path, stage: str, work: Path, context: dict[str, Any], what: str) -> Path:
+    """infra/main.py on a project, with context given as on the command line; the template's path."""
     _run(
         [
             str(INFRA_PYTHON),
             str(INFRA / "main.py"),
             "--stage",
-            "dev",
+            stage,
             "--source-dir",
-            str(FIXTURE_APP),
+            str(source_dir),
             "--outdir",
             str(work / "out"),
             "--build-dir",
             str(work / "build"),
         ],
-        "synthesizing the fixture app",
-        env=clean_environment(CDK_CONTEXT_JSON=json.dumps(FIXTURE_CONTEXT)),
+        what,
+        env=clean_environment(CDK_CONTEXT_JSON=json.dumps(context)),
     )
-    return work / "out" / "dev.template.json"
+    return work / "out" / f"{stage}.template.json"
 
 
 @pytest.fixture(scope="session")
-def lint_findings(synthesized: dict[str, Path], fixture_synth: Path) -> dict[str, list[str]]:
+def fixture_synth(synthesized: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template of tests/infra/fixture_app (one handler of every kind), stage dev, in a VPC."""
+    work = tmp_path_factory.mktemp("fixture-synth")
+    return synthesize(FIXTURE_APP, "dev", work, FIXTURE_CONTEXT, "synthesizing the fixture app")
+
+
+# The broker's prod stage with the edge settings changed from the command line (`-c key=value`, as
+# strings): the optional WAF on, other reservations and throttles.
+EDGE_CONTEXT = {
+    "waf_enabled": "true",
+    "waf_login_limit": "120",
+    "api_reserved_concurrency": "150",
+    "worker_reserved_concurrency": "none",
+    "schedule_reserved_concurrency": "3",
+    "api_rate_limit": "80",
+    "api_burst_limit": "160",
+    "login_rate_limit": "2.5",
+    "login_burst_limit": "5",
+}
+
+
+@pytest.fixture(scope="session")
+def edge_synth(synthesized: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template of stage prod synthesized with EDGE_CONTEXT, from the same snapshot of the code as
+    the other templates (and its cached Lambda dependencies: no download)."""
+    work = tmp_path_factory.mktemp("edge-synth")
+    cache = Path(".chalice") / "deployments"
+    shutil.copytree(SNAPSHOT / cache, work / "build" / "source" / cache)
+    return synthesize(SNAPSHOT, "prod", work, EDGE_CONTEXT, "synthesizing prod with the edge settings")
+
+
+@pytest.fixture(scope="session")
+def lint_findings(
+    synthesized: dict[str, Path], fixture_synth: Path, edge_synth: Path
+) -> dict[str, list[str]]:
     """cfn-lint (infra/.venv) on every synthesized template in one run: template path -> findings."""
-    paths = [outdir / f"{stage}.template.json" for stage, outdir in synthesized.items()] + [fixture_synth]
+    paths = [outdir / f"{stage}.template.json" for stage, outdir in synthesized.items()]
+    paths += [fixture_synth, edge_synth]
     result = subprocess.run(
         [str(INFRA / ".venv" / "bin" / "cfn-lint"), "--format", "json", "--", *map(str, paths)],
         capture_output=True,
