@@ -127,7 +127,7 @@ def run_login_bench() -> dict[str, Any]:
         dynamodb_per_login, dynamodb_calls = _requests_per_login()
         port = _free_port()
         broker = subprocess.Popen(
-            [sys.executable, "-m", "bench.broker_server", str(port)],
+            [sys.executable, "-m", "localdev.http_server", str(port)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

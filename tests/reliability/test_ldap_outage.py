@@ -1,7 +1,7 @@
 """Issue 7: the LDAP server goes down in the middle of a stream of logins: 503s, no 500s, nothing
 half-written, and the broker recovers by itself when the directory comes back.
 
-The broker is served over HTTP on 127.0.0.1 (Chalice's local server, as `make run` serves it), DynamoDB is
+The broker is served over HTTP on 127.0.0.1 (as `make run` serves it: localdev/http_server.py), DynamoDB is
 moto (the `aws` fixture), the directory is a real slapd of the test's own (`private_slapd`), taken down the
 real way while logins are in flight, at a moment when at least one of them waits for slapd's answer: SIGKILL
 (connections reset, then refused) or SIGSTOP (connections accepted by the kernel and never answered: each
