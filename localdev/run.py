@@ -238,10 +238,11 @@ def run() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         say("stopping...")
-        if timer is not None:
-            timer.stopping.set()
         if server is not None:
             server.stop()
+        if timer is not None:  # let a scheduled function or a message in hand finish before moto goes
+            timer.stopping.set()
+            timer.join(timeout=60)
         if stop_openstack:
             from localdev.openstack import stack
 

@@ -49,6 +49,21 @@ cp -a "$IMAGE" "$ROOT"
 for setting in /etc/apt/apt.conf.d/*; do
   grep -qs "Check-Valid-Until" "$setting" && cp "$setting" "$ROOT/etc/apt/apt.conf.d/"
 done
+# Its TLS to PyPI passes an intercepting proxy whose CA the machines here trust: a local CA of Debian's
+# (/usr/local/share/ca-certificates, kept when ca-certificates is installed and rebuilds the bundle) and
+# variables naming the bundle (the CI run gets them too). The fresh root gets the same CAs and variables.
+if [ -d /usr/local/share/ca-certificates ]; then
+  mkdir -p "$ROOT/usr/local/share/ca-certificates"
+  cp -r /usr/local/share/ca-certificates/. "$ROOT/usr/local/share/ca-certificates/"
+fi
+tls_env=()
+for name in PIP_CERT SSL_CERT_FILE REQUESTS_CA_BUNDLE; do
+  file=${!name:-}
+  [ -n "$file" ] && [ -f "$file" ] || continue
+  mkdir -p "$ROOT$(dirname "$file")"
+  cp -L "$file" "$ROOT$file"
+  tls_env+=("$name=$file")
+done
 commit=$(git -C "$REPO" rev-parse HEAD)
 mkdir -p "$ROOT/work"
 git clone -q --no-checkout "$REPO" "$ROOT/work/broker"
@@ -57,14 +72,17 @@ cp -r "$SHARED" "$ROOT/work/shared"
 chmod -R a-w "$ROOT/work/shared"  # as CI lays it: read-only
 say "cloned $commit into /work/broker, shared/ beside it"
 
-proxy_pid=""; relay_pid=""
+proxy_pid=""; relay_pid=""; machine_pid=""
 cleanup(){
+  # unshare --kill-child: ending it ends the namespace's first process, and with it every process in there
+  [ -n "$machine_pid" ] && kill "$machine_pid" 2>/dev/null || true
   [ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null || true
   [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null || true
   ip netns del "$NETNS" 2>/dev/null || true
   rm -f "$SOCKET"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 python3 "$HERE/registry_proxy.py" serve --unix "$SOCKET" 2> "$DIR/registry-proxy.log" & proxy_pid=$!
 ip netns add "$NETNS"
 ip -n "$NETNS" link set lo up
@@ -73,12 +91,12 @@ ip netns exec "$NETNS" python3 "$HERE/registry_proxy.py" relay --port "$PROXY_PO
 for _ in $(seq 50); do [ -S "$SOCKET" ] && break; sleep 0.1; done
 
 proxy=http://127.0.0.1:$PROXY_PORT
-say "make test PYTEST_ARGS='$*' in the fresh root (network namespace $NETNS: loopback only)"
 T1=$(date +%s)
-set +e
+say "make test PYTEST_ARGS='$*' in the fresh root (network namespace $NETNS: loopback only)"
 # In the namespace: a new mount namespace (the mounts vanish with it) and pid namespace (whatever the tests
 # leave running is killed when make exits), /proc, /sys, /dev of its own view, then chroot.
-PROXY=$proxy ip netns exec "$NETNS" unshare --mount --pid --fork --propagation private bash -c '
+PROXY=$proxy TLS_ENV="${tls_env[*]}" ip netns exec "$NETNS" \
+  unshare --mount --pid --fork --kill-child --propagation private bash -c '
   set -e
   root=$1; shift
   mount -t proc proc "$root/proc"
@@ -88,10 +106,15 @@ PROXY=$proxy ip netns exec "$NETNS" unshare --mount --pid --fork --propagation p
   mount -t tmpfs tmpfs "$root/run"
   exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    http_proxy="$PROXY" https_proxy="$PROXY" no_proxy=127.0.0.1,localhost,::1 \
+    http_proxy="$PROXY" https_proxy="$PROXY" no_proxy=127.0.0.1,localhost,::1 $TLS_ENV \
     PYTEST_ARGS="$*" bash -c "cd /work/broker && make test"
-' fresh-machine "$ROOT" "$@" 2>&1 | tee "$DIR/make-test.log"
-status=${PIPESTATUS[0]}
+' fresh-machine "$ROOT" "$@" > "$DIR/make-test.log" 2>&1 &
+machine_pid=$!
+tail -n +1 --pid="$machine_pid" -f "$DIR/make-test.log"
+set +e
+wait "$machine_pid"
+status=$?
+machine_pid=""
 set -e
 say "make test exited $status after $(( $(date +%s) - T1 ))s (whole check $(( $(date +%s) - T0 ))s); log $DIR/make-test.log"
 say "registries reached: $(grep -c -v -e REFUSED -e serving "$DIR/registry-proxy.log" || true) connections;" \
