@@ -57,6 +57,8 @@ UNAVAILABLE_MESSAGE = (
     f"The directory (LDAP) of domain '{DOMAIN}' cannot be reached right now; try again in 30 seconds."
 )
 SETTLE_SECONDS = 30.0
+# What a login waits for the frozen directory before its 503 (the healthy one answers in milliseconds).
+OUTAGE_TIMEOUTS = {"connect_timeout_seconds": 2.0, "receive_timeout_seconds": 2.0}
 
 
 def password_of(login: str) -> str:
@@ -288,6 +290,7 @@ def directory_world(world: ClientWorld, private_slapd: SlapdServer) -> ClientWor
         group_search_base=tree.groups_base,
         group_member_attribute="member",
         rules=[{"group": GROUP, "policy_id": policy}],
+        **OUTAGE_TIMEOUTS,
     )
     reply = world.api.call("POST", "/rest/v1/auth-servers", body, sid=world.tenant.sid)
     assert reply.status == 201, reply.body

@@ -27,6 +27,8 @@ EXAMPLES_PER_OPERATION = 17
 # Logins hash every password they are sent with argon2id (by design slow): fewer examples there.
 EXAMPLES_PER_LOGIN = 5
 MINIMUM_REQUESTS = 1000
+# A bound on one answer, never a speed figure: a loaded machine may take seconds over an argon2 login.
+ANSWER_TIMEOUT_SECONDS = 300
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Logging out would end the fuzzing session itself; it is covered by the session tests.
 EXCLUDED = {("POST", "/rest/v1/session/logout")}
@@ -49,7 +51,8 @@ def broker_url() -> Iterator[str]:
 
 def _login(base: str) -> str:
     reply = requests.post(
-        f"{base}/rest/v1/session/login", timeout=10, json={"user_login": "admin", "password": ADMIN_PASSWORD}
+        f"{base}/rest/v1/session/login", timeout=ANSWER_TIMEOUT_SECONDS,
+        json={"user_login": "admin", "password": ADMIN_PASSWORD},
     )
     reply.raise_for_status()
     return reply.json()["sid"]
@@ -77,7 +80,8 @@ def _fuzzer(
         suppress_health_check=list(HealthCheck),
     )
     def run(case: schemathesis.Case) -> None:
-        response = case.call(base_url=base, session=session, headers={"Authorization": sid}, timeout=30)
+        response = case.call(base_url=base, session=session, headers={"Authorization": sid},
+                             timeout=ANSWER_TIMEOUT_SECONDS)
         sent[label] += 1
         statuses[response.status_code] += 1
         try:
