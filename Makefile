@@ -34,7 +34,7 @@ lint: $(STAMP)
 bench: debian-packages $(STAMP)
 	$(PY) bench/run.py
 
-synth:
+synth: debian-packages
 	bash infra/synth.sh
 
 openstack-stop:

@@ -44,6 +44,9 @@ fi
 say "a fresh root from the image: $ROOT"
 rm -rf "$ROOT"
 cp -a "$IMAGE" "$ROOT"
+# What Debian's installer writes and debootstrap does not: the machine's name and localhost.
+echo fresh-machine > "$ROOT/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\tfresh-machine\n::1\tlocalhost ip6-localhost ip6-loopback\n' > "$ROOT/etc/hosts"
 # This workplace's Debian registry serves a dated snapshot whose Release files are past their Valid-Until;
 # the machines here carry apt settings that accept that, and so does this one.
 for setting in /etc/apt/apt.conf.d/*; do
@@ -93,12 +96,13 @@ for _ in $(seq 50); do [ -S "$SOCKET" ] && break; sleep 0.1; done
 proxy=http://127.0.0.1:$PROXY_PORT
 T1=$(date +%s)
 say "make test PYTEST_ARGS='$*' in the fresh root (network namespace $NETNS: loopback only)"
-# In the namespace: a new mount namespace (the mounts vanish with it) and pid namespace (whatever the tests
-# leave running is killed when make exits), /proc, /sys, /dev of its own view, then chroot.
+# In the namespace: a new mount namespace (the mounts vanish with it), pid namespace (whatever the tests
+# leave running is killed when make exits) and host name, /proc, /sys, /dev of its own view, then chroot.
 PROXY=$proxy TLS_ENV="${tls_env[*]}" ip netns exec "$NETNS" \
-  unshare --mount --pid --fork --kill-child --propagation private bash -c '
+  unshare --mount --pid --uts --fork --kill-child --propagation private bash -c '
   set -e
   root=$1; shift
+  hostname fresh-machine
   mount -t proc proc "$root/proc"
   mount -t sysfs sysfs "$root/sys"
   mount --rbind /dev "$root/dev"
