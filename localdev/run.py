@@ -202,9 +202,15 @@ def run() -> None:
     try:
         prepare_aws(admin_password)
         if openstack_to_start():
-            # Set before starting: an interrupted start leaves daemons behind, which stop() ends.
+            from localdev.openstack.stack import StackRefused
+
+            # Set before starting: an interrupted or failed start leaves daemons behind, which stop() ends.
             stop_openstack = True
-            stop_openstack = start_openstack()
+            try:
+                stop_openstack = start_openstack()
+            except StackRefused:  # nothing started: what runs there or holds the ports is someone else's
+                stop_openstack = False
+                raise
         from localdev import demo
 
         demo_info = demo.seed(admin_password) if not external else None

@@ -218,6 +218,21 @@ def test_an_openstack_interrupted_while_starting_is_stopped(run_module: Any,
     assert fake.calls == ["install", "start", "stop"]
 
 
+def test_a_refused_start_stops_nothing(run_module: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """start.sh refuses when the ports are taken or a stack runs from the same directory (one whose Keystone
+    was too slow to answer is_running): that stack, maybe the one others use, must be left alone."""
+    from localdev.openstack.stack import StackRefused
+
+    def refuse() -> None:
+        raise StackRefused("port 5000 on 127.0.0.1 is already taken")
+
+    fake = FakeStack(running=False, on_start=refuse)
+    _use_stack(monkeypatch, fake)
+    with pytest.raises(StackRefused):
+        _run_main(run_module)
+    assert fake.calls == ["install", "start"]
+
+
 def test_someone_elses_openstack_is_left_running(run_module: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeStack(running=True)
     _use_stack(monkeypatch, fake)
