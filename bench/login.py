@@ -127,18 +127,18 @@ def run_login_bench() -> dict[str, Any]:
         dynamodb_per_login, dynamodb_calls = _requests_per_login()
         port = _free_port()
         broker = subprocess.Popen(
-            [sys.executable, "-m", "bench.broker_server", str(port)],
+            [sys.executable, "-m", "localdev.http_server", str(port)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
+        for _ in range(600):  # until it answers (a loaded machine may take a while to start it)
             try:
-                requests.get(f"{base}/rest/v1/openapi.json", timeout=1)
+                requests.get(f"{base}/rest/v1/openapi.json", timeout=60)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
         session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=CLIENTS)

@@ -1,9 +1,11 @@
 """`make run`: the whole broker on 127.0.0.1 in one process.
 
 moto's server stands in for DynamoDB, SQS and Secrets Manager; the real OpenStack services of
-`localdev/openstack` stand in for a customer's cloud (unless BROKER_OPENSTACK=external); Chalice's
-local server serves the HTTP API; a timer fires every scheduled function and drains the queue into
-the worker, as EventBridge and SQS would in AWS. Ctrl-C stops everything.
+`localdev/openstack` stand in for a customer's cloud (unless BROKER_OPENSTACK=external); waitress serves
+the HTTP API through chalice.local's API Gateway emulation (`localdev/http_server.py`); a timer fires every
+scheduled function and drains the queue into the worker, as EventBridge and SQS would in AWS.
+Ctrl-C or SIGTERM (a process manager's stop) stops everything, the local OpenStack included when this
+process started it, at any moment: while starting too.
 """
 
 from __future__ import annotations
@@ -145,9 +147,8 @@ class Timer(threading.Thread):
             self.stopping.wait(TICK_SECONDS)
 
 
-def start_openstack() -> bool:
-    """Start the local OpenStack services unless the broker is pointed at an external cloud.
-    Returns True when this process started them (and so stops them on exit)."""
+def openstack_to_start() -> bool:
+    """True when this process must start the local OpenStack services (and so stop them on exit)."""
     if os.environ.get("BROKER_OPENSTACK", "local") == "external":
         say("BROKER_OPENSTACK=external: not starting the local OpenStack services")
         return False
@@ -156,42 +157,71 @@ def start_openstack() -> bool:
     if stack.is_running():
         say("local OpenStack services already running: using them")
         return False
-    say("installing the local OpenStack services if needed (first time: a few minutes)...")
-    stack.ensure_installed()
-    say("starting Keystone, Nova (fake driver), Placement, Neutron, Glance and Cinder (about 90 s)...")
-    stack.start()
     return True
 
 
+def start_openstack() -> bool:
+    """Install and start the local OpenStack services. False when someone else started them meanwhile."""
+    from localdev.openstack import stack
+
+    say("installing the local OpenStack services if needed (first time: a few minutes)...")
+    stack.ensure_installed()
+    say("starting Keystone, Nova (fake driver), Placement, Neutron, Glance and Cinder (about 90 s)...")
+    return stack.start()
+
+
+def interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM ends the process the way Ctrl-C does, wherever it is (starting, running)."""
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    handlers = {signal.SIGTERM: interrupt, signal.SIGINT: signal.default_int_handler}
+    previous = {number: signal.signal(number, handler) for number, handler in handlers.items()}
+    try:
+        run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    return 0
+
+
+def run() -> None:
+    """Start everything, serve until Ctrl-C or SIGTERM, stop everything this process started."""
     os.environ.update(local_environment())
     admin_password = os.environ.get("BROKER_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
     generated = "BROKER_ADMIN_PASSWORD" not in os.environ
+    external = os.environ.get("BROKER_OPENSTACK", "local") == "external"
     say(f"starting moto (DynamoDB, SQS, Secrets Manager) on http://127.0.0.1:{AWS_PORT}")
     moto = start_moto()
-    prepare_aws(admin_password)
-
-    started_openstack = False
+    server: Any = None
+    timer: Timer | None = None
+    stop_openstack = False
     try:
-        started_openstack = start_openstack()
+        prepare_aws(admin_password)
+        if openstack_to_start():
+            from localdev.openstack.stack import StackRefused
+
+            # Set before starting: an interrupted or failed start leaves daemons behind, which stop() ends.
+            stop_openstack = True
+            try:
+                stop_openstack = start_openstack()
+            except StackRefused:  # nothing started: what runs there or holds the ports is someone else's
+                stop_openstack = False
+                raise
         from localdev import demo
 
-        demo_info = (
-            demo.seed(admin_password) if os.environ.get("BROKER_OPENSTACK", "local") != "external" else None
-        )
-
-        from chalice.cli.factory import CLIFactory
+        demo_info = demo.seed(admin_password) if not external else None
 
         from app import app
+        from localdev.http_server import BrokerHttpServer
 
-        factory = CLIFactory(project_dir=str(ROOT))
-        config = factory.create_config_obj(chalice_stage_name="dev")
-        server = factory.create_local_server(app, config, "127.0.0.1", BROKER_PORT)
         timer = Timer(app)
         timer.start()
-        http = threading.Thread(target=server.serve_forever, name="http", daemon=True)
-        http.start()
-        base = f"http://127.0.0.1:{BROKER_PORT}"
+        server = BrokerHttpServer(app, "127.0.0.1", BROKER_PORT).start()
+        base = server.url
         print(flush=True)
         say("the broker is running:")
         print(f"  admin API      {base}/rest/v1   (OpenAPI: {base}/rest/v1/openapi.json)")
@@ -207,25 +237,25 @@ def main() -> int:
             for line in demo_info:
                 print(f"  {line}")
         print("  Ctrl-C stops everything.", flush=True)
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
-            while not stop.is_set():
-                stop.wait(1)
-        except KeyboardInterrupt:
-            pass
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
-        say("stopping...")
-        timer.stopping.set()
-        server.shutdown()
+        while True:  # until Ctrl-C or SIGTERM raises KeyboardInterrupt here
+            time.sleep(3600)
     finally:
-        if started_openstack:
+        # A second Ctrl-C or SIGTERM must not cut the shutdown short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        say("stopping...")
+        if server is not None:
+            server.stop()
+        if timer is not None:  # let a scheduled function or a message in hand finish before moto goes
+            timer.stopping.set()
+            timer.join(timeout=60)
+        if stop_openstack:
             from localdev.openstack import stack
 
             say("stopping the local OpenStack services...")
             stack.stop()
         moto.stop()
-    return 0
+        say("stopped")
 
 
 if __name__ == "__main__":

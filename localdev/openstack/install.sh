@@ -1,6 +1,6 @@
 #!/bin/bash
-# One-time install: Debian services (MariaDB, RabbitMQ, qemu-img) + a venv with the pinned OpenStack
-# services. Idempotent: does nothing when the venv's marker exists; skips apt when the binaries exist.
+# One-time install: Debian services (MariaDB, RabbitMQ, qemu-img; debian-packages.txt) + a venv with the pinned
+# OpenStack services. Idempotent: does nothing when the venv's marker exists; apt runs only for missing packages.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 T0=$(date +%s)
@@ -8,15 +8,9 @@ if [ -f "$INSTALLED_MARKER" ]; then
   echo "[install] $VENV already installed, nothing to do"
   exit 0
 fi
-have(){ command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
-if have mariadbd && have rabbitmq-server && have qemu-img && have curl; then
-  echo "[install] mariadbd, rabbitmq-server, qemu-img, curl present: skipping apt"
-else
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends rabbitmq-server mariadb-server qemu-utils curl >/dev/null
-  echo "[install] apt done after $(( $(date +%s)-T0 ))s"
-fi
+# MariaDB, RabbitMQ, qemu-img, curl and the compiler for uWSGI: from the project's one list of Debian packages.
+bash "$HERE/../install-debian-packages.sh"
+echo "[install] Debian packages present after $(( $(date +%s)-T0 ))s"
 # An interrupted install leaves a venv without the marker; venv and pip are idempotent, so re-running
 # them completes it (no rm -rf: BROKER_OPENSTACK_VENV may point at a directory we did not create).
 mkdir -p "$(dirname "$VENV")"

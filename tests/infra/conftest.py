@@ -32,7 +32,10 @@ SYNTH_TIMEOUT = 20 * 60
 def clean_environment(**extra: str) -> dict[str, str]:
     """The environment of a synthesis: none of the test run's AWS, broker or CDK settings leak in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BROKER_", "CDK_"))}
-    env.update(JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20", AWS_DEFAULT_REGION="us-east-1", **extra)
+    # No AWS credentials here, so botocore's chain would end at the instance metadata service
+    # (169.254.169.254, off this machine): synth.sh turns that step off, and so must every other command.
+    env.update(JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20", AWS_DEFAULT_REGION="us-east-1",
+               AWS_EC2_METADATA_DISABLED="true", **extra)
     return env
 
 

@@ -11,13 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 
 from chalicelib.store.models import DesktopRecord
 from tests.fixtures.moto_server import SharedAws
-
-PASSWORD = "load-test-pw-1"
-TENANT = "acme"
+from tests.reliability.login_world import LOGIN_PASSWORD as PASSWORD
+from tests.reliability.login_world import LOGIN_TENANT as TENANT
+from tests.reliability.login_world import seed_login_world
 
 
 @pytest.fixture(autouse=True)
@@ -25,74 +24,6 @@ def long_pending_checks(shared_aws: SharedAws, monkeypatch: pytest.MonkeyPatch) 
     """These tests count queued checks; on a loaded machine they may outlast a pending check's 60 s."""
     monkeypatch.setenv("BROKER_POOL_CHECK_PENDING_SECONDS", "3600")
     shared_aws.env["BROKER_POOL_CHECK_PENDING_SECONDS"] = "3600"
-
-
-def _prepare(users: int, desktops: int, favor: int) -> dict[str, Any]:
-    """A tenant, a pool of `desktops` free desktops, a default policy offering one, `users` local users."""
-    from chalicelib.domain.caller import SYSTEM_TENANT_ID
-    from chalicelib.store import stores
-    from chalicelib.store.desktops import DesktopStore
-
-    tenant_id = int(stores.tenants.create(SYSTEM_TENANT_ID, TENANT, {"notes": ""}).id)
-    pool_id = int(
-        stores.pools.create(
-            tenant_id,
-            "load",
-            {
-                "pool_definition": {"restrict_by": "C", "server_ids": [1]},
-                "provision": {"provision_on_off": 0},
-            },
-        ).id
-    )
-    stores.policies.create(
-        tenant_id,
-        "Default",
-        {
-            "is_default": 1,
-            "max_desktops": 0,
-            "single_desktop_only": 0,
-            "pool_assignments": [
-                {
-                    "id": 1,
-                    "pool_id": pool_id,
-                    "backup_pool_id": 0,
-                    "offer_quantity": 1,
-                    "favor_previous_assigned": favor,
-                    "power_on": 0,
-                    "start_if_stopped": 0,
-                    "kiosk": 0,
-                    "display_mode": "name",
-                    "plan_protocol_id": 0,
-                }
-            ],
-        },
-    )
-    store = DesktopStore()
-    for index in range(desktops):
-        record = store.new(
-            tenant_id,
-            1,
-            pool_id,
-            f"load-{index:03d}",
-            display_name=f"Load {index}",
-            lifecycle="active",
-            available=True,
-            deletable=False,
-            power_state="running",
-            doc={
-                "fixed_addresses": [f"198.51.100.{index % 250 + 1}"],
-                "floating_addresses": [f"203.0.113.{index % 250 + 1}"],
-            },
-        )
-        record.created = f"2026-01-01T00:{index // 60:02d}:{index % 60:02d}Z"
-        record.save()
-    # argon2id with small costs: the algorithm is the one production verifies, the load is the claims
-    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
-    for index in range(users):
-        stores.users.create(
-            tenant_id, f"user{index:03d}", {"name": f"User {index}", "is_local": 1, "role": "User"}, cheap
-        )
-    return {"tenant_id": tenant_id, "pool_id": pool_id}
 
 
 def _login_by_service(login: str) -> dict[str, Any]:
@@ -185,7 +116,7 @@ def test_threads_in_one_process(shared_aws: SharedAws, favor: int) -> None:
     from chalicelib.services import client_cache
 
     users, desktops = 120, 40
-    world = _prepare(users, desktops, favor)
+    world = seed_login_world(users, desktops, favor)
     client_cache.clear_all()
     with ThreadPoolExecutor(16) as executor:
         results = list(executor.map(_login_by_service, [f"user{i:03d}" for i in range(users)]))
@@ -197,7 +128,7 @@ def test_threads_in_one_process(shared_aws: SharedAws, favor: int) -> None:
 @pytest.mark.parametrize("favor", [2])
 def test_200_logins_from_several_processes_on_50_desktops(shared_aws: SharedAws, favor: int) -> None:
     users, desktops, processes = 200, 50, 4
-    world = _prepare(users, desktops, favor)
+    world = seed_login_world(users, desktops, favor)
     logins = [f"user{i:03d}" for i in range(users)]
     shares = [logins[i::processes] for i in range(processes)]
     context = multiprocessing.get_context("spawn")

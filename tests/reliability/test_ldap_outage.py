@@ -1,7 +1,7 @@
 """Issue 7: the LDAP server goes down in the middle of a stream of logins: 503s, no 500s, nothing
 half-written, and the broker recovers by itself when the directory comes back.
 
-The broker is served over HTTP on 127.0.0.1 (Chalice's local server, as `make run` serves it), DynamoDB is
+The broker is served over HTTP on 127.0.0.1 (as `make run` serves it: localdev/http_server.py), DynamoDB is
 moto (the `aws` fixture), the directory is a real slapd of the test's own (`private_slapd`), taken down the
 real way while logins are in flight, at a moment when at least one of them waits for slapd's answer: SIGKILL
 (connections reset, then refused) or SIGSTOP (connections accepted by the kernel and never answered: each
@@ -58,6 +58,8 @@ UNAVAILABLE_MESSAGE = (
     f"The directory (LDAP) of domain '{DOMAIN}' cannot be reached right now; try again in 30 seconds."
 )
 SETTLE_SECONDS = 30.0
+# What a login waits for the frozen directory before its 503 (the healthy one answers in milliseconds).
+OUTAGE_TIMEOUTS = {"connect_timeout_seconds": 2.0, "receive_timeout_seconds": 2.0}
 
 
 def password_of(login: str) -> str:
@@ -299,6 +301,7 @@ def directory_world(world: ClientWorld, private_slapd: SlapdServer) -> ClientWor
         group_search_base=tree.groups_base,
         group_member_attribute="member",
         rules=[{"group": GROUP, "policy_id": policy}],
+        **OUTAGE_TIMEOUTS,
     )
     reply = world.api.call("POST", "/rest/v1/auth-servers", body, sid=world.tenant.sid)
     assert reply.status == 201, reply.body

@@ -4,11 +4,8 @@ generated requests with a logged-in admin, no 5xx, and every response as the doc
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -25,47 +22,37 @@ from chalicelib.api.openapi import openapi_document
 from chalicelib.services.sessions import ensure_system_admin
 from tests.fixtures.aws import aws_stack_context
 
-ROOT = Path(__file__).resolve().parents[2]
 ADMIN_PASSWORD = "fuzz-admin-pw-1"
 EXAMPLES_PER_OPERATION = 17
 # Logins hash every password they are sent with argon2id (by design slow): fewer examples there.
 EXAMPLES_PER_LOGIN = 5
 MINIMUM_REQUESTS = 1000
+# A bound on one answer, never a speed figure: a loaded machine may take seconds over an argon2 login.
+ANSWER_TIMEOUT_SECONDS = 300
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Logging out would end the fuzzing session itself; it is covered by the session tests.
 EXCLUDED = {("POST", "/rest/v1/session/logout")}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def broker_url() -> Iterator[str]:
+    """The app served as `make run` serves it (localdev/http_server.py)."""
     with aws_stack_context():
-        from chalice.cli.factory import CLIFactory
-
         from app import app
+        from localdev.http_server import BrokerHttpServer
 
         ensure_system_admin(ADMIN_PASSWORD)
-        factory = CLIFactory(project_dir=str(ROOT))
-        port = _free_port()
-        server = factory.create_local_server(
-            app, factory.create_config_obj(chalice_stage_name="dev"), "127.0.0.1", port
-        )
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
+        server = BrokerHttpServer(app, "127.0.0.1", 0).start()
         try:
-            yield f"http://127.0.0.1:{port}"
+            yield server.url
         finally:
-            server.shutdown()
+            server.stop()
 
 
 def _login(base: str) -> str:
     reply = requests.post(
-        f"{base}/rest/v1/session/login", timeout=10, json={"user_login": "admin", "password": ADMIN_PASSWORD}
+        f"{base}/rest/v1/session/login", timeout=ANSWER_TIMEOUT_SECONDS,
+        json={"user_login": "admin", "password": ADMIN_PASSWORD},
     )
     reply.raise_for_status()
     return reply.json()["sid"]
@@ -93,7 +80,8 @@ def _fuzzer(
         suppress_health_check=list(HealthCheck),
     )
     def run(case: schemathesis.Case) -> None:
-        response = case.call(base_url=base, session=session, headers={"Authorization": sid}, timeout=30)
+        response = case.call(base_url=base, session=session, headers={"Authorization": sid},
+                             timeout=ANSWER_TIMEOUT_SECONDS)
         sent[label] += 1
         statuses[response.status_code] += 1
         try:

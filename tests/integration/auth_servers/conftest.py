@@ -17,7 +17,9 @@ from tests.integration.client.conftest import (  # noqa: F401 - fixtures shared 
     world,
 )
 
-FAST = {"connect_timeout_seconds": 2.0, "receive_timeout_seconds": 2.0}
+# A healthy slapd is never raced against a short timeout (a loaded machine may take seconds to answer); a
+# test that needs a hung directory to time out quickly says so (tests/reliability/test_ldap_outage.py).
+TIMEOUTS = {"connect_timeout_seconds": 30.0, "receive_timeout_seconds": 30.0}
 # The test directories are plain ldap:// on loopback: the risk of cleartext passwords is accepted explicitly.
 CLEARTEXT = {"allow_cleartext_password": 1}
 
@@ -36,7 +38,7 @@ def ldap_server_body(
         "search_base": tree.base_dn,
         "login_attribute": "uid",
         "group_membership": "memberOf",
-        **FAST,
+        **TIMEOUTS,
         **CLEARTEXT,
     }
     body.update(overrides)
@@ -56,7 +58,7 @@ def ad_server_body(
         "bind_password": tree.bind_password,
         "search_base": tree.base_dn,
         "group_membership": "memberOf",
-        **FAST,
+        **TIMEOUTS,
         **CLEARTEXT,
     }
     body.update(overrides)

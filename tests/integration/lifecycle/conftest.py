@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,30 +62,16 @@ def fast_and_fresh() -> Iterator[None]:
         client_cache.clear_all()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def served(app_object: Any) -> Iterator[str]:
-    """The app on Chalice's local server in a thread, as `make run` serves it (localdev/run.py)."""
-    from chalice.cli.factory import CLIFactory
+    """The app on a port, served as `make run` serves it (localdev/http_server.py)."""
+    from localdev.http_server import BrokerHttpServer
 
-    factory = CLIFactory(project_dir=str(ROOT))
-    config = factory.create_config_obj(chalice_stage_name="dev")
-    original_class = app_object.__class__  # the local server swaps it for a thread-local subclass
-    server = factory.create_local_server(app_object, config, "127.0.0.1", _free_port())
-    thread = threading.Thread(target=server.serve_forever, name="broker-http", daemon=True)
-    thread.start()
+    server = BrokerHttpServer(app_object, "127.0.0.1", 0).start()
     try:
-        yield f"http://127.0.0.1:{server.port}"
+        yield server.url
     finally:
-        server.shutdown()
-        server.server.server_close()
-        thread.join(timeout=10)
-        app_object.__class__ = original_class
+        server.stop()
 
 
 @dataclass
