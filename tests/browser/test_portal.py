@@ -274,3 +274,18 @@ def test_everything_works_from_the_keyboard(portal: Portal, world: ClientWorld, 
     page.keyboard.press("Escape")
     expect(page.get_by_role("dialog")).to_be_hidden()
     assert world.desktop_record(world.desktops[0].id).assigned_user_id is not None
+
+
+def test_what_the_broker_sends_is_shown_as_text_never_run(portal: Portal, world: ClientWorld,
+                                                         tenant: TenantAdmin) -> None:
+    """A tenant administrator names desktops; a name made of markup stays words on the page."""
+    pool = world.pool()
+    world.assign(world.policy(), pool, display_mode="display_name")
+    hostile = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+    world.desktop(pool, display_name=hostile)
+    world.user("alice")
+    page = portal.open()
+    portal.sign_in("alice", USER_PASSWORD, tenant.name)
+    expect(page.get_by_role("heading", name=hostile)).to_be_visible()
+    assert page.locator("#cards img, #cards script").count() == 0
+    assert page.evaluate("typeof window.pwned") == "undefined"
