@@ -13,17 +13,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import requests
-
-from bench.login import _free_port
+from bench.served import broker_process, local_aws
 
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "web" / "dist"
@@ -90,53 +85,21 @@ def _sign_in_seconds(browser: Any, base: str, user: str) -> float:
 def run_portal_bench() -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    from localdev.aws_server import AwsServer
     from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-    from tests.fixtures.aws import TEST_ENV, reset_broker_caches
 
     results = page_weight()
-    aws = AwsServer("127.0.0.1", _free_port(), log_requests=False).start()
-    env = {**os.environ, **TEST_ENV, "AWS_ENDPOINT_URL": aws.url, "BROKER_STAGE": "benchportal",
-           "BROKER_QUEUE_NAME": "broker-benchportal-provisioning", "BROKER_LOG_LEVEL": "WARNING"}
-    saved = dict(os.environ)
-    os.environ.update(env)
-    reset_broker_caches()
-    broker: subprocess.Popen[bytes] | None = None
-    try:
-        from chalicelib.store.aws import client
-        from chalicelib.store.tables import create_tables
-
-        create_tables()
-        client("sqs").create_queue(QueueName=env["BROKER_QUEUE_NAME"])
+    with local_aws("benchportal") as env:
         _seed(SIGN_INS + 1)
-        port = _free_port()
-        broker = subprocess.Popen([sys.executable, "-m", "localdev.http_server", str(port)], cwd=ROOT,
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(600):  # until it answers (a loaded machine may take a while to start it)
-            try:
-                requests.get(f"{base}/", timeout=60)
-                break
-            except requests.RequestException:
-                time.sleep(0.2)
-        with sync_playwright() as driver:
+        with broker_process(env) as (base, _), sync_playwright() as driver:
             browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             try:
                 _sign_in_seconds(browser, base, f"person{SIGN_INS}")  # warm-up: the first route loads
                 seconds = [_sign_in_seconds(browser, base, f"person{n}") for n in range(SIGN_INS)]
             finally:
                 browser.close()
-        results.update({
-            "portal_sign_ins_measured": len(seconds),
-            "portal_sign_in_to_list_p50_ms": round(statistics.median(seconds) * 1000, 1),
-            "portal_sign_in_to_list_max_ms": round(max(seconds) * 1000, 1),
-        })
-        return results
-    finally:
-        if broker is not None:
-            broker.terminate()
-            broker.wait(timeout=10)
-        aws.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        reset_broker_caches()
+    results.update({
+        "portal_sign_ins_measured": len(seconds),
+        "portal_sign_in_to_list_p50_ms": round(statistics.median(seconds) * 1000, 1),
+        "portal_sign_in_to_list_max_ms": round(max(seconds) * 1000, 1),
+    })
+    return results

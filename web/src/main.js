@@ -50,6 +50,7 @@ function startSession(value) {
 
 function endSession(notice) {
   session = null;
+  say("");
   sessionStorage.removeItem(SESSION_KEY);
   clearTimeout(expiryTimer);
   stopWaiting();
@@ -133,7 +134,10 @@ async function onSignIn(event) {
     });
     showDesktops(body, { focus: true });
   } catch (error) {
-    password.value = "";
+    // Not kept after a refusal; kept in the field when nothing was wrong with it (busy, unreachable).
+    if (!(error instanceof api.ApiError) || error.status === 401 || error.code === "TOO_MANY_ATTEMPTS") {
+      password.value = "";
+    }
     showSignInError(signInProblem(error));
   } finally {
     button.disabled = false;

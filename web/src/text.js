@@ -23,6 +23,7 @@ export function duration(seconds) {
 
 /** The sign-in page's message for a failed sign-in (ApiError). */
 export function signInProblem(error) {
+  if (typeof error.status !== "number") return "Something went wrong in this page. Reload it and try again.";
   if (error.status === 0) return "The broker cannot be reached. Check your network connection and try again.";
   if (error.status === 401) {
     return "The user name, password or domain is not right. Check them and try again.";
