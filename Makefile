@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench synth clean openstack-stop debian-packages
+.PHONY: run test lint bench synth clean openstack-stop debian-packages web
 
 debian-packages:
 	@bash localdev/install-debian-packages.sh debian-packages.txt
@@ -20,10 +20,24 @@ $(STAMP): requirements.txt requirements-dev.txt | debian-packages
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $(STAMP)
 
-run: debian-packages $(STAMP)
+# The portal (docs/portal.md): web/dist from web/src with the pinned npm packages of web/package-lock.json,
+# rebuilt when a source or the lock changed. npm comes with Node.js (NodeSource) or as Debian's own package,
+# installed here only when the command is missing (Debian's would conflict with a Node.js that ships npm).
+WEB_SOURCES := $(wildcard web/src/*) web/build.mjs web/package.json
+web/node_modules/.installed: web/package.json web/package-lock.json | debian-packages
+	@command -v npm >/dev/null 2>&1 || bash localdev/install-debian-packages.sh web/debian-packages.txt
+	cd web && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+web/dist/index.html: web/node_modules/.installed $(WEB_SOURCES)
+	cd web && node build.mjs
+
+web: web/dist/index.html
+
+run: debian-packages $(STAMP) web
 	$(PY) localdev/run.py
 
-test: debian-packages $(STAMP)
+test: debian-packages $(STAMP) web
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -31,7 +45,7 @@ lint: $(STAMP)
 	$(VENV)/bin/bandit -q -ll -r app.py chalicelib
 	$(VENV)/bin/pip-audit -r requirements.txt --progress-spinner off
 
-bench: debian-packages $(STAMP)
+bench: debian-packages $(STAMP) web
 	$(PY) bench/run.py
 
 synth: debian-packages
@@ -41,4 +55,4 @@ openstack-stop:
 	bash localdev/openstack/stop.sh
 
 clean:
-	rm -rf $(VENV) infra/cdk.out .pytest_cache
+	rm -rf $(VENV) infra/cdk.out .pytest_cache web/node_modules web/dist

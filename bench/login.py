@@ -8,9 +8,6 @@ server; 50 local users hold one desktop each after their first login, as in the 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,17 +15,13 @@ from typing import Any
 
 import requests
 
+from bench.served import broker_process, local_aws
+
 ROOT = Path(__file__).resolve().parent.parent
 USERS = 50
 ROUNDS = 4
 CLIENTS = 8
 PASSWORD = "bench-user-pw"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -101,83 +94,40 @@ def _requests_per_login() -> tuple[int, list[str]]:
 
 
 def run_login_bench() -> dict[str, Any]:
-    from localdev.aws_server import AwsServer
-    from tests.fixtures.aws import TEST_ENV, reset_broker_caches
-
-    aws = AwsServer("127.0.0.1", _free_port(), log_requests=False).start()
-    env = {
-        **os.environ,
-        **TEST_ENV,
-        "AWS_ENDPOINT_URL": aws.url,
-        "BROKER_STAGE": "bench",
-        "BROKER_QUEUE_NAME": "broker-bench-provisioning",
-        "BROKER_LOG_LEVEL": "WARNING",
-    }
-    saved = dict(os.environ)
-    os.environ.update(env)
-    reset_broker_caches()
-    broker: subprocess.Popen[bytes] | None = None
-    try:
-        from chalicelib.store.aws import client
-        from chalicelib.store.tables import create_tables
-
-        create_tables()
-        client("sqs").create_queue(QueueName=env["BROKER_QUEUE_NAME"])
+    with local_aws("bench") as env:
         _seed()
         dynamodb_per_login, dynamodb_calls = _requests_per_login()
-        port = _free_port()
-        broker = subprocess.Popen(
-            [sys.executable, "-m", "localdev.http_server", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(600):  # until it answers (a loaded machine may take a while to start it)
-            try:
-                requests.get(f"{base}/rest/v1/openapi.json", timeout=60)
-                break
-            except requests.RequestException:
-                time.sleep(0.2)
-        session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_maxsize=CLIENTS)
-        session.mount("http://", adapter)
+        with broker_process(env) as (base, pid):
+            session = requests.Session()
+            adapter = requests.adapters.HTTPAdapter(pool_maxsize=CLIENTS)
+            session.mount("http://", adapter)
 
-        def login(n: int) -> float:
+            def login(n: int) -> float:
+                started = time.perf_counter()
+                reply = session.post(
+                    f"{base}/client/v1/login",
+                    timeout=60,
+                    json={"user_login": f"user{n % USERS}", "password": PASSWORD, "domain": "bench"},
+                )
+                assert reply.status_code == 200 and reply.json()["desktops"], reply.text
+                return time.perf_counter() - started
+
+            with ThreadPoolExecutor(CLIENTS) as pool:  # first logins: each user is assigned a desktop
+                list(pool.map(login, range(USERS)))
+            cpu_before = _cpu_seconds(pid)
             started = time.perf_counter()
-            reply = session.post(
-                f"{base}/client/v1/login",
-                timeout=60,
-                json={"user_login": f"user{n % USERS}", "password": PASSWORD, "domain": "bench"},
-            )
-            assert reply.status_code == 200 and reply.json()["desktops"], reply.text
-            return time.perf_counter() - started
-
-        with ThreadPoolExecutor(CLIENTS) as pool:  # first logins: each user is assigned a desktop
-            list(pool.map(login, range(USERS)))
-        cpu_before = _cpu_seconds(broker.pid)
-        started = time.perf_counter()
-        with ThreadPoolExecutor(CLIENTS) as pool:
-            latencies = list(pool.map(login, range(USERS * ROUNDS)))
-        wall = time.perf_counter() - started
-        cpu = _cpu_seconds(broker.pid) - cpu_before
-        latencies.sort()
-        count = len(latencies)
-        return {
-            "logins_measured": count,
-            "logins_per_second": round(count / wall, 1),
-            "login_p50_ms": round(latencies[count // 2] * 1000, 1),
-            "login_p95_ms": round(latencies[int(count * 0.95) - 1] * 1000, 1),
-            "broker_cpu_ms_per_login": round(cpu * 1000 / count, 1),
-            "dynamodb_requests_per_login": dynamodb_per_login,
-            "dynamodb_calls_per_login": dynamodb_calls,
-        }
-    finally:
-        if broker is not None:
-            broker.terminate()
-            broker.wait(timeout=10)
-        aws.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        reset_broker_caches()
+            with ThreadPoolExecutor(CLIENTS) as pool:
+                latencies = list(pool.map(login, range(USERS * ROUNDS)))
+            wall = time.perf_counter() - started
+            cpu = _cpu_seconds(pid) - cpu_before
+    latencies.sort()
+    count = len(latencies)
+    return {
+        "logins_measured": count,
+        "logins_per_second": round(count / wall, 1),
+        "login_p50_ms": round(latencies[count // 2] * 1000, 1),
+        "login_p95_ms": round(latencies[int(count * 0.95) - 1] * 1000, 1),
+        "broker_cpu_ms_per_login": round(cpu * 1000 / count, 1),
+        "dynamodb_requests_per_login": dynamodb_per_login,
+        "dynamodb_calls_per_login": dynamodb_calls,
+    }

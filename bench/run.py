@@ -7,7 +7,9 @@ Sections (each can be skipped with BENCH_SKIP=login,provisioning,...):
 - login: concurrent logins over HTTP against a broker process on loopback (moto server behind it),
   logins/s, p50/p95, the broker's CPU ms per login, DynamoDB requests per login;
 - provisioning: a pool with a deficit of 50 against the local OpenStack (localdev/openstack), seconds
-  until all 50 create requests reached Nova, OpenStack requests per desktop (token and inventory apart).
+  until all 50 create requests reached Nova, OpenStack requests per desktop (token and inventory apart);
+- portal: the portal's page weight, and the time from "Sign in" to the desktop list in Debian's Chromium
+  against the broker served as `make run` serves it (bench/portal.py).
 """
 
 from __future__ import annotations
@@ -132,6 +134,12 @@ def bench_login() -> dict[str, Any]:
     return run_login_bench()
 
 
+def bench_portal() -> dict[str, Any]:
+    from bench.portal import run_portal_bench
+
+    return run_portal_bench()
+
+
 def bench_provisioning() -> dict[str, Any]:
     from bench.provisioning import run_deficit_bench
 
@@ -143,6 +151,7 @@ SECTIONS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("pool_stats", bench_pool_stats),
     ("login", bench_login),
     ("provisioning", bench_provisioning),
+    ("portal", bench_portal),
 ]
 
 # (key, label, anchor) in the printed order
@@ -167,6 +176,10 @@ ROWS = [
     ),
     ("openstack_token_requests", "  token requests during the check", ""),
     ("openstack_inventory_requests", "  inventory/name-resolution requests during the check", ""),
+    ("portal_page_bytes", "portal page weight, bytes (index, script, styles)", "target < 150 KB"),
+    ("portal_page_gzip_bytes", "  the same, gzip-compressed as CloudFront sends it", ""),
+    ("portal_sign_in_to_list_p50_ms", "portal: from Sign in to the desktop list, p50 (ms)", "target < 1000"),
+    ("portal_sign_in_to_list_max_ms", "  the same, slowest of 10 (ms)", ""),
     ("pool_stats_seconds", "pool_stats, 100 pools x 100 desktops: seconds", ""),
     (
         "pool_stats_dynamodb_requests",

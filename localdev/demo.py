@@ -44,7 +44,8 @@ def demo_provision_center(center_id: int, **overrides: Any) -> dict[str, Any]:
 def seed(admin_password: str) -> list[str]:
     system = Caller(tenant_id=SYSTEM_TENANT_ID, user_id=0, login="admin", role="Administrator")
     try:
-        tenant = tenants.create_tenant(system, TenantBody(name=DEMO_TENANT))
+        # listed on the portal's sign-in page (docs/portal.md): a demo tenant has nobody to hide from
+        tenant = tenants.create_tenant(system, TenantBody(name=DEMO_TENANT, listed_at_login=1))
     except NotUnique:
         return [f"demo tenant '{DEMO_TENANT}' already exists (kept as it is)"]
     tenant_id = int(tenant.id)

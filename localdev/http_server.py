@@ -9,7 +9,13 @@ binary types, authorizers, CORS preflight), exactly as `chalice local` does; the
 the request from WSGI into that gateway and the gateway's answer back, and tells it the caller's address
 (chalice's says 127.0.0.1 for everyone; API Gateway gives the client's).
 
-`python -m localdev.http_server PORT` serves the app in a process of its own (the bench does that).
+Given `portal` (`make run`, the bench, the browser tests), the same server answers every path outside
+the API's prefixes from the built portal (`localdev/web_files.py`), as CloudFront does in production:
+one origin, no CORS. Every answer, the API's included, carries `X-Content-Type-Options: nosniff` and
+`Referrer-Policy: no-referrer`; the portal's files also carry its Content-Security-Policy.
+
+`python -m localdev.http_server PORT` serves the app and the portal in a process of its own (the bench
+does that).
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from chalice.local import LocalChalice, LocalGateway, LocalGatewayException
 from waitress import wasyncore
 from waitress.server import create_server
 
+from localdev.web_files import WEB_DIST, PortalFiles, is_api_path, security_headers
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Enough for every client of a burst to wait in the kernel's queue instead of being reset (the kernel
@@ -44,7 +52,7 @@ StartResponse = Callable[..., Any]
 class ChaliceWsgiApp:
     """A WSGI application that hands each request to chalice.local's API Gateway emulation."""
 
-    def __init__(self, app: Chalice, config: Config) -> None:
+    def __init__(self, app: Chalice, config: Config, portal: PortalFiles | None = None) -> None:
         # `app.current_request` per thread, as chalice.local.create_local_server arranges it; `release()`
         # gives the app its own class back (the tests serve the app object they also call directly).
         self.original_class = app.__class__
@@ -52,23 +60,33 @@ class ChaliceWsgiApp:
             app.__class__ = type("ServedChalice", (LocalChalice, app.__class__), {})
         self.app = app
         self.config = config
+        self.portal = portal
+        self.every_response = list(security_headers()["every_response"].items())
 
     def release(self) -> None:
         self.app.__class__ = self.original_class
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        target = _request_target(environ)
+        if self.portal is not None and not is_api_path(target):
+            answer = self.portal.answer(environ["REQUEST_METHOD"], target)
+            start_response(f"{answer.status} {_reason(answer.status)}",
+                           [*answer.headers, ("Content-Length", str(len(answer.body)))])
+            return [answer.body]
         gateway = LocalGateway(self.app, self.config)
         # the caller's address, as API Gateway reports it (agents' registrations record it)
         gateway.event_converter.LOCAL_SOURCE_IP = environ.get("REMOTE_ADDR", "127.0.0.1")
         body = environ["wsgi.input"].read() or None
         try:
             reply = gateway.handle_request(
-                method=environ["REQUEST_METHOD"], path=_request_target(environ), headers=_headers(environ),
+                method=environ["REQUEST_METHOD"], path=target, headers=_headers(environ),
                 body=body,
             )
         except LocalGatewayException as refused:  # no such route, or an authorizer said no
             reply = {"statusCode": refused.CODE, "headers": refused.headers, "body": refused.body}
         status, headers, payload = _from_gateway(reply)
+        present = {name.lower() for name, _ in headers}
+        headers += [(name, value) for name, value in self.every_response if name.lower() not in present]
         headers.append(("Content-Length", str(len(payload))))
         start_response(f"{status} {_reason(status)}", headers)
         return [payload]
@@ -118,13 +136,15 @@ def _reason(status: int) -> str:
 
 
 class BrokerHttpServer:
-    """The app served by waitress on a thread: `start()`, `url`, `stop()` (returns once the port is shut)."""
+    """The app served by waitress on a thread: `start()`, `url`, `stop()` (returns once the port is shut);
+    with `portal` (a built web/dist), the portal's files at every path outside the API's."""
 
-    def __init__(self, app: Chalice, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app: Chalice, host: str = "127.0.0.1", port: int = 0,
+                 portal: Path | None = None) -> None:
         from chalice.cli.factory import CLIFactory
 
         config = CLIFactory(project_dir=str(ROOT)).create_config_obj(chalice_stage_name="dev")
-        self.wsgi_app = ChaliceWsgiApp(app, config)
+        self.wsgi_app = ChaliceWsgiApp(app, config, PortalFiles(portal) if portal is not None else None)
         self.server: Any = create_server(
             self.wsgi_app, host=host, port=port, threads=WORKER_THREADS, backlog=LISTEN_BACKLOG,
             connection_limit=CONNECTION_LIMIT, asyncore_use_poll=True, ident="vdi-broker",
@@ -168,7 +188,7 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, str(ROOT))
     from app import app
 
-    server = BrokerHttpServer(app, "127.0.0.1", int(argv[1]))
+    server = BrokerHttpServer(app, "127.0.0.1", int(argv[1]), portal=WEB_DIST)
     print(f"serving on {server.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

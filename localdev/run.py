@@ -217,13 +217,18 @@ def run() -> None:
 
         from app import app
         from localdev.http_server import BrokerHttpServer
+        from localdev.web_files import WEB_DIST
 
         timer = Timer(app)
         timer.start()
-        server = BrokerHttpServer(app, "127.0.0.1", BROKER_PORT).start()
+        # --- the portal (docs/portal.md): web/dist, built by `make web`, on the API's origin ---
+        server = BrokerHttpServer(app, "127.0.0.1", BROKER_PORT, portal=WEB_DIST).start()
         base = server.url
         print(flush=True)
         say("the broker is running:")
+        print(f"  portal         {base}/   (end users sign in here)"
+              + ("" if (WEB_DIST / "index.html").is_file() else "  (not built: run `make web`)"))
+        # --- end of the portal's part ---
         print(f"  admin API      {base}/rest/v1   (OpenAPI: {base}/rest/v1/openapi.json)")
         print(f"  client API     {base}/client/v1")
         print(f"  agent API      {base}/agent/v1")

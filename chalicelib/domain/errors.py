@@ -83,6 +83,13 @@ class TooManyAttempts(BrokerError):
         self.retry_after = retry_after
 
 
+class LoginBusy(TooManyAttempts):
+    """Not a lockout: every attempt slot of the window is taken by logins still being checked (a shared
+    account's logins at one moment); the wait is short."""
+
+    status = "LOGIN_BUSY"
+
+
 class ServiceUnavailable(BrokerError):
     """A dependency (LDAP, the cloud, the queue) cannot be reached; the caller may retry."""
 

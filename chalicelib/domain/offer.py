@@ -13,6 +13,8 @@ The pool assignment fields are the reference's (`offer_quantity`, `favor_previou
 - `kiosk`: the user gets exactly one desktop, from the first kiosk assignment that has one, and the
   client is told to connect to it at once; the policy's other assignments are not used.
 - `backup_pool_id`: what the primary pool cannot supply (it has no free desktop left) is taken from it.
+- `prevent_release`: the user may not give the desktop back themselves (its release plan or an
+  administrator does).
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class AssignmentTerms:
     kiosk: bool = False
     display_mode: str = "name"
     plan_protocol_id: int = 0
+    prevent_release: bool = False
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> AssignmentTerms:
@@ -86,6 +89,7 @@ class AssignmentTerms:
             kiosk=bool(doc.get("kiosk")),
             display_mode=str(doc.get("display_mode") or "name"),
             plan_protocol_id=int(doc.get("plan_protocol_id") or 0),
+            prevent_release=bool(doc.get("prevent_release")),
         )
 
     @property

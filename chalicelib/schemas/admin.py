@@ -40,6 +40,7 @@ class TenantBody(StrictModel):
     name: Name
     notes: TenantNotes = ""
     login_domains: LoginDomains = []
+    listed_at_login: Flag = 0  # 1: the portal's sign-in page lists the name and the login domains
 
 
 class TenantUpdate(UpdateModel):
@@ -49,6 +50,7 @@ class TenantUpdate(UpdateModel):
     name: Name | None = None
     notes: TenantNotes | None = None
     login_domains: LoginDomains | None = None
+    listed_at_login: Flag | None = None
 
 
 class TenantOut(OutModel):
@@ -56,6 +58,7 @@ class TenantOut(OutModel):
     name: str
     notes: str
     login_domains: list[str]
+    listed_at_login: FlagOut = 0
     created: str
     updated: str
 

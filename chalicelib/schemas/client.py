@@ -1,4 +1,4 @@
-"""The end-user API (`/client/v1`): login, offered desktops, connection details."""
+"""The end-user API (`/client/v1`): login, offered desktops, connection details, listed domains."""
 
 from __future__ import annotations
 
@@ -28,15 +28,27 @@ class ClientDesktopOut(OutModel):
     address: str | None = None
     port: int
     kiosk: bool | None = None  # present (true) when the client should connect at once, full screen
+    can_release: bool = True  # false when the pool assignment says `prevent_release`
 
 
-class ClientLoginOut(OutModel):
-    token: str
-    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme's name, not a secret
-    expires_at: int  # epoch seconds
+class ClientOfferOut(OutModel):
+    """What a login offers, and what `POST /client/v1/offer` offers a signed-in user again."""
+
     desktops: list[ClientDesktopOut]
     message: str | None = None  # why nothing is offered, when nothing is
     retry_after: int | None = None  # seconds; also sent as the Retry-After header
+
+
+class ClientLoginOut(ClientOfferOut):
+    token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme's name, not a secret
+    expires_at: int  # epoch seconds
+
+
+class ClientDomainsOut(OutModel):
+    """The login domains listed on the sign-in page: only those whose tenant chose to be listed."""
+
+    domains: list[str]
 
 
 class ClientDesktopsOut(OutModel):

@@ -69,6 +69,7 @@ class PoolAssignmentBody(StrictModel):
     plan_protocol_id: OptionalRef = 0
     plan_power_control_id: OptionalRef = 0
     plan_release_id: OptionalRef = 0
+    prevent_release: Flag = 0  # the reference's: 1 = the user may not release the desktop themselves
 
 
 class PoolAssignmentUpdate(UpdateModel):
@@ -87,6 +88,7 @@ class PoolAssignmentUpdate(UpdateModel):
     plan_protocol_id: OptionalRef | None = None
     plan_power_control_id: OptionalRef | None = None
     plan_release_id: OptionalRef | None = None
+    prevent_release: Flag | None = None
 
 
 class PoolAssignmentOut(OutModel):
@@ -104,6 +106,7 @@ class PoolAssignmentOut(OutModel):
     plan_protocol_id: int
     plan_power_control_id: int
     plan_release_id: int
+    prevent_release: FlagOut = 0
     created: str
     updated: str
 

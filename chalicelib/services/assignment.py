@@ -1,4 +1,5 @@
-"""Desktop assignment for end users: build a login's offer, list, connect, release.
+"""Desktop assignment for end users: build a login's offer (or a signed-in user's new one), list,
+connect, release.
 
 An offer is the desktops the user already holds (persistent assignment), then fresh claims from the
 policy's pool assignments (rules in chalicelib/domain/offer.py). A claim is a conditional write on the
@@ -22,7 +23,13 @@ from chalicelib.domain import connection, messages
 from chalicelib.domain import offer as rules
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.connection import ProtocolPlan
-from chalicelib.domain.errors import Conflict, NotFound, ServiceUnavailable, Unauthorized
+from chalicelib.domain.errors import (
+    Conflict,
+    InsufficientPermissions,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from chalicelib.domain.offer import AssignmentTerms, DesktopFacts, PolicyTerms
 from chalicelib.services import audit, plans
 from chalicelib.store import stores
@@ -30,6 +37,7 @@ from chalicelib.store.assignments import PendingChecks
 from chalicelib.store.claims import DesktopClaims, HolderChanged
 from chalicelib.store.desktops import user_key
 from chalicelib.store.models import DesktopRecord, PolicyRecord, UserRecord
+from chalicelib.store.repos import AuditEvent
 
 log = logging.getLogger("broker.assignment")
 
@@ -80,6 +88,11 @@ class OfferedDesktop:
     @property
     def status(self) -> str:
         return rules.STARTING if self.starting else self.facts.power_state
+
+    @property
+    def can_release(self) -> bool:
+        """Whether the user may give it back themselves (the assignment's `prevent_release`)."""
+        return not (self.assignment is not None and self.assignment.prevent_release)
 
 
 @dataclass
@@ -256,13 +269,43 @@ def _queue_start(tenant_id: int, desktop: OfferedDesktop) -> None:
         log.warning("desktop %s: could not queue its start", desktop.id)
 
 
+def claim_events(tenant_id: int, user: UserRecord, offer: Offer) -> list[AuditEvent]:
+    """One `client.assigned` audit event per desktop the offer claimed (a login's or a new offer's)."""
+    return [AuditEvent(tenant_id, "client.assigned", f"Desktop '{desktop.facts.name}' assigned",
+                       user=user.login, pool_id=desktop.facts.pool_id, desktop_id=desktop.id,
+                       details={"user_id": int(user.id), "starting": desktop.starting})
+            for desktop in offer.claimed]
+
+
 # ------------------------------------------------------------------------------- the signed-in user
 
 
-def _policy_terms(caller: Caller) -> PolicyTerms:
+def _token_policy(caller: Caller) -> PolicyRecord | None:
+    """The policy chosen at login (the token carries it); None when there was none or it is gone."""
     policy_id = int(caller.extra.get("policy_id") or 0)
-    policy = stores.policies.find(caller.tenant_id, policy_id) if policy_id else None
+    return stores.policies.find(caller.tenant_id, policy_id) if policy_id else None
+
+
+def _policy_terms(caller: Caller) -> PolicyTerms:
+    policy = _token_policy(caller)
     return PolicyTerms.from_doc(policy.doc) if policy is not None else PolicyTerms()
+
+
+def offer_again(caller: Caller) -> Offer:
+    """The offer of a login, built again for the signed-in user (`POST /client/v1/offer`): what they hold,
+    then what the login's policy still owes them. The portal calls it when nothing was available, so a
+    user gets a desktop later without typing (or the portal keeping) the password. Audited like a
+    login's claims: one `client.offer` event and one `client.assigned` per new claim, in one write."""
+    user = _signed_in_user(caller)
+    offer = build_offer(user, _token_policy(caller))
+    offered = [d.id for d in offer.desktops]
+    message = (f"Offer; offered desktop(s) {', '.join(map(str, offered))}" if offered
+               else f"Offer; nothing offered ({offer.empty_reason})")
+    event = AuditEvent(caller.tenant_id, "client.offer", message, user=caller.login, details={
+        "user_id": caller.user_id, "policy_id": caller.extra.get("policy_id"), "offered": offered,
+        "claimed": [d.id for d in offer.claimed], "pools_checked": offer.pools_checked})
+    audit.record_many([event, *claim_events(caller.tenant_id, user, offer)])
+    return offer
 
 
 def _signed_in_user(caller: Caller) -> UserRecord:
@@ -335,7 +378,15 @@ def connect(caller: Caller, desktop_id: int) -> ConnectionDetails:
 
 
 def release(caller: Caller, desktop_id: int) -> DesktopRecord:
-    """Give a desktop back: it becomes free for others (the previous user is remembered)."""
+    """Give a desktop back: it becomes free for others (the previous user is remembered). Refused (403)
+    when the desktop's pool assignment says `prevent_release`."""
+    terms = _policy_terms(caller)
+    if any(a.prevent_release for a in terms.assignments):  # else no need to read the desktop first
+        held = facts_of(_held_desktop(caller, desktop_id))
+        assignment = terms.assignment_for_pool(held.pool_id)
+        if assignment is not None and assignment.prevent_release:
+            raise InsufficientPermissions(f"Desktop {desktop_id} cannot be released by its user; "
+                                          "ask your administrator")
     record = _release(_signed_in_user(caller), desktop_id, by=caller.login)
     if record is None:
         raise NotFound(f"Desktop {desktop_id} is not assigned to you")

@@ -253,10 +253,7 @@ def _audit_login(tenant_id: int, user: UserRecord, realm: Realm, choice: PolicyC
         "user_id": int(user.id), "auth_server_id": realm.server_id, "policy_id": policy_id,
         "policy_source": choice.source, "offered": offered, "claimed": [d.id for d in offer.claimed],
         "pools_checked": offer.pools_checked})]
-    for desktop in offer.claimed:
-        events.append(AuditEvent(tenant_id, "client.assigned", f"Desktop '{desktop.facts.name}' assigned",
-                                 user=user.login, pool_id=desktop.facts.pool_id, desktop_id=desktop.id,
-                                 details={"user_id": int(user.id), "starting": desktop.starting}))
+    events += assignment.claim_events(tenant_id, user, offer)
     audit.record_many(events, also=lambda tx: lockout.release(tx, slot))
 
 

@@ -18,7 +18,7 @@ import logging
 
 from chalicelib import clock
 from chalicelib.domain import lockout as rules
-from chalicelib.domain.errors import TooManyAttempts
+from chalicelib.domain.errors import LoginBusy, TooManyAttempts
 from chalicelib.settings import get_settings
 from chalicelib.store.login_attempts import LoginAttempts, Slot
 from chalicelib.store.transactions import Transaction, TransactionFailed, transaction
@@ -37,7 +37,7 @@ def policy() -> rules.LockoutPolicy:
 
 def too_many(wait: rules.Wait) -> TooManyAttempts:
     if wait.busy:
-        return TooManyAttempts("Too many logins with this name at the same time; try again in "
+        return LoginBusy("Too many logins with this name at the same time; try again in "
                                f"{wait.seconds} seconds", retry_after=wait.seconds)
     return TooManyAttempts(f"Too many failed logins; try again in {wait.seconds} seconds",
                            retry_after=wait.seconds)

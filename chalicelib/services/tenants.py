@@ -4,6 +4,10 @@ A tenant's name is its own login domain; the system administrator may grant it m
 (`login_domains`), which only then its authentication servers can serve. Tenant names and login
 domains are one namespace, reserved in the transaction that saves the tenant (chalicelib/store/
 login_names.py), so no tenant can take a name another tenant's users log in with, in either order.
+
+`listed_at_login` (default 0) puts the tenant's name and login domains on the portal's sign-in page
+(`GET /client/v1/domains`); they are written to the one listing item in the same transaction, so the
+public list never enumerates a tenant that did not choose it (an MSP's customers stay unlisted).
 """
 
 from __future__ import annotations
@@ -20,12 +24,20 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.login_names import SYSTEM_LOGIN_NAME, canonical, domain_problem, repeated
 from chalicelib.schemas.admin import TenantBody, TenantUpdate
 from chalicelib.services import audit
+from chalicelib.services.client_cache import TtlCache
 from chalicelib.store import stores
-from chalicelib.store.login_names import LoginNames, label
+from chalicelib.store.login_names import LISTING_LABEL, MAX_LISTED_TENANTS, LoginListing, LoginNames, label
 from chalicelib.store.models import TenantRecord
 from chalicelib.store.transactions import Transaction
 
 _login_names = LoginNames()
+_listing = LoginListing()
+_listed_cache: TtlCache[list[str]] = TtlCache("login-listing", max_entries=1)
+
+
+def _listing_full() -> BadData:
+    return BadData.field("/body/listed_at_login",
+                         f"At most {MAX_LISTED_TENANTS} tenants can be listed on the sign-in page")
 
 
 def require_system_admin(caller: Caller) -> None:
@@ -59,21 +71,31 @@ def create_tenant(caller: Caller, body: TenantBody) -> TenantRecord:
         raise NotUnique(f"The tenant name '{body.name}' is reserved", "name")
     domains = _checked_domains(body.name, body.login_domains)
 
+    listed = bool(body.listed_at_login)
+    if listed:
+        _listing.ensure()
+
     def grants(tx: Transaction, record: TenantRecord) -> None:
         for domain in domains:
             _login_names.grant(tx, domain, int(record.id))
+        if listed:
+            _listing.put(tx, int(record.id), [record.name, *domains])
 
     try:
         record = stores.tenants.create(SYSTEM_TENANT_ID, body.name,
-                                       {"notes": body.notes, "login_domains": domains},
-                                       also=grants, refusals=_taken(domains, _positions(domains)))
+                                       {"notes": body.notes, "login_domains": domains,
+                                        "listed_at_login": int(listed)},
+                                       also=grants, refusals={**_taken(domains, _positions(domains)),
+                                                              LISTING_LABEL: _listing_full()})
     except NotUnique as error:
         if error.field == "name":
             raise NotUnique(f"The name '{body.name}' is already a tenant's name or login domain",
                             "name") from error
         raise
+    _listed_cache.clear()
     audit.record(SYSTEM_TENANT_ID, "tenant.created", f"Tenant '{record.name}' created", user=caller.login,
-                 details={"tenant_id": int(record.id), "login_domains": domains})
+                 details={"tenant_id": int(record.id), "login_domains": domains,
+                          "listed_at_login": int(listed)})
     return record
 
 
@@ -88,21 +110,39 @@ def update_tenant(caller: Caller, tenant_id: int, body: TenantUpdate) -> TenantR
     added = [d for d in new if d not in old]
     removed = [d for d in old if d not in new]
     notes = record.doc.get("notes", "") if body.notes is None else body.notes
+    was_listed = bool(record.doc.get("listed_at_login"))
+    listed = was_listed if body.listed_at_login is None else bool(body.listed_at_login)
+    if listed:
+        _listing.ensure()
 
     def grants(tx: Transaction, _record: TenantRecord) -> None:
         for domain in added:
             _login_names.grant(tx, domain, tenant_id)
         for domain in removed:
             _login_names.revoke(tx, domain, tenant_id)
+        if listed:
+            _listing.put(tx, tenant_id, [record.name, *new])
+        elif was_listed:
+            _listing.remove(tx, tenant_id)
 
     in_use = {label(d): BadData.field("/body/login_domains", f"The login domain '{d}' is used by an "
                                       "authentication server of this tenant; change or delete that server "
                                       "first") for d in removed}
-    record = stores.tenants.update(record, record.name, {**record.doc, "notes": notes, "login_domains": new},
-                                   also=grants, refusals={**_taken(added, _positions(new)), **in_use})
+    doc = {**record.doc, "notes": notes, "login_domains": new, "listed_at_login": int(listed)}
+    record = stores.tenants.update(record, record.name, doc, also=grants,
+                                   refusals={**_taken(added, _positions(new)), **in_use,
+                                             LISTING_LABEL: _listing_full()})
+    _listed_cache.clear()
     audit.record(SYSTEM_TENANT_ID, "tenant.updated", f"Tenant '{record.name}' updated", user=caller.login,
-                 details={"tenant_id": tenant_id, "granted": added, "revoked": removed})
+                 details={"tenant_id": tenant_id, "granted": added, "revoked": removed,
+                          "listed_at_login": int(listed)})
     return record
+
+
+def listed_login_names() -> list[str]:
+    """The login names the sign-in page may offer (public): one GetItem, cached in-process like the other
+    login-domain lookups (docs/client-api.md); a change made through this process is seen at once."""
+    return _listed_cache.get("names", _listing.names)
 
 
 def _positions(domains: list[str]) -> dict[str, int]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.condition import size
 
 from chalicelib.domain.caller import SYSTEM_TENANT_ID
 from chalicelib.store.binding import ensure_bound
@@ -109,3 +110,50 @@ class LoginNames:
         else:
             tx.update(label(name), key, [NameRecord.auth_server_id.remove()],
                       condition=NameRecord.auth_server_id == server_id, versioned=False)
+
+
+# ------------------------------------------------------------------- the names listed at sign-in
+
+LISTING_KEY = f"{SYSTEM_TENANT_ID}#{LOGIN_NAMES}-listing"  # one '#': never a login name's key
+LISTING_LABEL = "login-listing"
+KIND_LISTING = "listing"
+# Tenants whose names the sign-in page may list. With at most 1 + MAX_GRANTED_DOMAINS names of at most
+# 253 characters each, the listing item stays far below DynamoDB's 400 KB (ARCHITECTURE.md invariant 9).
+MAX_LISTED_TENANTS = 50
+
+
+class LoginListing:
+    """The login names whose owners chose to have them listed on the portal's sign-in page, in one item
+    (so the public list is one GetItem, never a Scan): `listed` maps a tenant id to its names. A tenant's
+    entry is written in the transaction that saves the tenant, one map key per tenant, so saves of two
+    tenants at once never overwrite each other's entry."""
+
+    def names(self) -> list[str]:
+        ensure_bound()
+        try:
+            record = NameRecord.get(LISTING_KEY)
+        except DoesNotExist:
+            return []
+        listed = record.listed.as_dict() if record.listed is not None else {}
+        return sorted({str(name) for names in listed.values() for name in names or []})
+
+    def ensure(self) -> None:
+        """Create the item with an empty map if it is missing (the entries are paths inside that map)."""
+        ensure_bound()
+        NameRecord(key=LISTING_KEY).update(actions=[
+            NameRecord.tenant_id.set(SYSTEM_TENANT_ID), NameRecord.kind.set(KIND_LISTING),
+            NameRecord.ref_id.set(SYSTEM_TENANT_ID), NameRecord.listed.set(NameRecord.listed | {})])
+
+    # Items of the tenant's transaction; call ensure() first.
+
+    def put(self, tx: Transaction, tenant_id: int, names: list[str]) -> None:
+        """List the tenant's names (replacing what it listed); refused when MAX_LISTED_TENANTS others
+        are listed already."""
+        entry = NameRecord.listed[str(tenant_id)]
+        condition = entry.exists() | (size(NameRecord.listed) < MAX_LISTED_TENANTS)
+        tx.update_key(LISTING_LABEL, NameRecord, LISTING_KEY, None, [entry.set(list(names))],
+                      condition=condition)
+
+    def remove(self, tx: Transaction, tenant_id: int) -> None:
+        tx.update_key(LISTING_LABEL, NameRecord, LISTING_KEY, None,
+                      [NameRecord.listed[str(tenant_id)].remove()])

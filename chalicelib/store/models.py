@@ -10,6 +10,7 @@ from __future__ import annotations
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
+    MapAttribute,
     NumberAttribute,
     NumberSetAttribute,
     TTLAttribute,
@@ -127,13 +128,15 @@ class NameRecord(Model):
     """Uniqueness of names (`<tenant>#<kind>#<name>`), written in the same transaction as the record it
     names. The login names (`0#login#<name>`: tenant names and login domains, one namespace) say which
     tenant owns the name (`ref_id`) and which authentication server serves it (`auth_server_id`; none:
-    the tenant's local users); see chalicelib/store/login_names.py."""
+    the tenant's local users); see chalicelib/store/login_names.py. One item, `0#login-listing`, holds in
+    `listed` the login names the portal's sign-in page offers (tenant id -> that tenant's names)."""
 
     key = UnicodeAttribute(hash_key=True)
     tenant_id = NumberAttribute()
     kind = UnicodeAttribute()
     ref_id = NumberAttribute()
     auth_server_id = NumberAttribute(null=True)
+    listed = MapAttribute(null=True)  # the listing item only: {"<tenant id>": ["name", ...]}
 
     class Meta(_BrokerMeta):
         short_name = "names"

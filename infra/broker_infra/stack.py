@@ -16,7 +16,9 @@ builds what the functions use, all derived rather than listed by hand:
 - the secrets created at deployment (admin password, token signing key);
 - the edge: API Gateway throttles (the stage, and tighter ones on the login routes), reserved
   concurrency (the API capped; the worker and the schedules keep capacity of their own), and an
-  optional AWS WAF rate-based rule on the login routes (`waf_enabled`).
+  optional AWS WAF rate-based rule on the login routes (`waf_enabled`);
+- the portal: a private S3 bucket behind a CloudFront distribution that also routes the API's paths
+  to API Gateway, with the portal's security headers (`broker_infra/portal.py`, docs/portal.md).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from broker_infra.chalice_template import (
     common_environment,
     read_functions,
 )
+from broker_infra.portal import Portal
 
 # Chalice needs a role ARN when it does not manage roles; every function's Role is then replaced by
 # the role made for it here (tests/infra checks that every function's Role is a role of the stack).
@@ -303,6 +306,9 @@ class BrokerStack(cdk.Stack):
             if stage.waf_enabled:
                 self._firewall(self.api)
         self._outputs(main_queue)
+        rest_api = self.chalice.get_resource(self.api.logical_id) if self.api is not None else None
+        self.portal = Portal(self, "Portal", prefix=self.prefix, api=self.api, api_resource=rest_api,
+                             removal_policy=self.stage.removal_policy)
 
     # --- derived settings --------------------------------------------------------------------------
 

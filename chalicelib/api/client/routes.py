@@ -10,13 +10,19 @@ from chalicelib.domain.connection import RDP_CONTENT_TYPE
 from chalicelib.lazy import lazy_module
 
 if TYPE_CHECKING:
-    from chalicelib.schemas.client import ClientDesktopOut, ClientDesktopsOut, ClientLogin, ClientMessageOut
-    from chalicelib.services.assignment import OfferedDesktop
+    from chalicelib.schemas.client import (
+        ClientDesktopOut,
+        ClientDesktopsOut,
+        ClientLogin,
+        ClientMessageOut,
+    )
+    from chalicelib.services.assignment import Offer, OfferedDesktop
 
 
 schemas = lazy_module("chalicelib.schemas.client")
 assignment = lazy_module("chalicelib.services.assignment")
 client_login = lazy_module("chalicelib.services.client_login")
+tenants = lazy_module("chalicelib.services.tenants")
 
 router = Router("/client/v1", "Client", schemas=schemas)
 
@@ -24,12 +30,28 @@ router = Router("/client/v1", "Client", schemas=schemas)
 def desktop_out(desktop: OfferedDesktop) -> ClientDesktopOut:
     return schemas.ClientDesktopOut(id=desktop.id, name=desktop.name, pool_id=desktop.facts.pool_id,
                             status=desktop.status, protocol=desktop.plan.protocol, address=desktop.address,
-                            port=desktop.plan.port, kiosk=True if desktop.kiosk else None)
+                            port=desktop.plan.port, kiosk=True if desktop.kiosk else None,
+                            can_release=desktop.can_release)
+
+
+def offer_headers(offer: Offer) -> dict[str, str]:
+    headers = {"Cache-Control": "no-store"}
+    if offer.retry_after:
+        headers["Retry-After"] = str(offer.retry_after)
+    return headers
+
+
+@router.route("GET", "/domains", access=Access.PUBLIC, summary="The login domains listed on the sign-in page",
+              response="ClientDomainsOut")
+def listed_domains(request: ApiRequest) -> Reply:
+    reply = schemas.ClientDomainsOut(domains=tenants.listed_login_names())
+    return Reply(reply, headers={"Cache-Control": "max-age=60"})
 
 
 @router.route("POST", "/login", access=Access.PUBLIC, summary="Log in and get the offered desktops",
               body="ClientLogin", response="ClientLoginOut",
-              responses={401: "Invalid user name or password", 429: "Too many failed logins (Retry-After)",
+              responses={401: "Invalid user name or password",
+                         429: "Too many failed logins, or too many at once (Retry-After)",
                          503: "The directory cannot be reached"})
 def client_login_route(request: ApiRequest) -> Reply:
     body: ClientLogin = request.body
@@ -38,10 +60,16 @@ def client_login_route(request: ApiRequest) -> Reply:
     reply = schemas.ClientLoginOut(token=result.token, expires_at=result.expires_at,
                            desktops=[desktop_out(d) for d in offer.desktops], message=offer.message,
                            retry_after=offer.retry_after)
-    headers = {"Cache-Control": "no-store"}
-    if offer.retry_after:
-        headers["Retry-After"] = str(offer.retry_after)
-    return Reply(reply, headers=headers)
+    return Reply(reply, headers=offer_headers(offer))
+
+
+@router.route("POST", "/offer", access=Access.CLIENT, response="ClientOfferOut",
+              summary="Offer desktops again, as at login (for a user signed in while none was available)")
+def offer_again(request: ApiRequest) -> Reply:
+    offer = assignment.offer_again(request.who)
+    reply = schemas.ClientOfferOut(desktops=[desktop_out(d) for d in offer.desktops], message=offer.message,
+                                   retry_after=offer.retry_after)
+    return Reply(reply, headers=offer_headers(offer))
 
 
 @router.route("GET", "/desktops", access=Access.CLIENT, summary="The desktops assigned to me",
@@ -71,7 +99,8 @@ def connect_desktop(request: ApiRequest) -> Reply:
 
 
 @router.route("POST", "/desktops/{id}/release", access=Access.CLIENT, summary="Give a desktop back",
-              response="ClientMessageOut", responses={404: "Not one of my desktops"})
+              response="ClientMessageOut", responses={403: "The policy does not let users release it",
+                                                      404: "Not one of my desktops"})
 def release_desktop(request: ApiRequest) -> ClientMessageOut:
     record = assignment.release(request.who, request.ids["id"])
     return schemas.ClientMessageOut(message=f"Desktop '{record.name}' released")

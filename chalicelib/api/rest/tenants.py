@@ -28,6 +28,7 @@ router = Router("/rest/v1", "Tenants and users", schemas=schemas)
 def tenant_out(record: TenantRecord) -> TenantOut:
     return schemas.TenantOut(id=int(record.id), name=record.name, notes=record.doc.get("notes", ""),
                              login_domains=list(record.doc.get("login_domains") or []),
+                             listed_at_login=int(record.doc.get("listed_at_login") or 0),
                              created=record.created, updated=record.updated)
 
 

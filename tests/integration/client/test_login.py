@@ -40,6 +40,7 @@ def test_a_local_user_gets_a_desktop_with_its_address(world: ClientWorld, client
         "protocol": "rdp",
         "address": "203.0.113.1",
         "port": 3389,
+        "can_release": True,
     }
     record = world.desktop_record(desktop["id"])
     assert (
