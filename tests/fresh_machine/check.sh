@@ -18,7 +18,8 @@ SHARED=$(cd "$REPO/../shared" && pwd)
 DIR=${FRESH_MACHINE_DIR:-/var/tmp/broker-fresh-machine}
 IMAGE=$DIR/debian12-minbase
 ROOT=$DIR/root
-MIRROR=${FRESH_MACHINE_MIRROR:-http://deb.debian.org/debian}
+# debootstrap uses this machine's own Debian archive (its apt sources) unless told otherwise.
+MIRROR=${FRESH_MACHINE_MIRROR:-$(python3 "$HERE/registry_proxy.py" mirror)}
 SOCKET=$DIR/registry.sock
 NETNS=broker-fresh-$$
 PROXY_PORT=3128

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
 
 from chalicelib import clock
 from chalicelib.settings import get_settings, reset_settings
-from chalicelib.store import repos
 from chalicelib.store.models import SessionRecord, UserRecord
 from chalicelib.store.repos import SessionStore, hash_secret_token
 from tests.integration.api.builders import (
@@ -136,38 +134,28 @@ def _use_idle_minutes(monkeypatch: pytest.MonkeyPatch, minutes: str) -> None:
     assert get_settings().session_idle_minutes == int(minutes)
 
 
-@dataclass
-class SessionClock:
-    """The sessions' clock (repos reads `time.time()`): moved by the test, not by the machine."""
-
-    now: float
-
-    def time(self) -> float:
-        return self.now
-
-
 def test_the_idle_time_comes_from_the_setting(
     api: Api, tenant: TenantAdmin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = SessionClock(now=float(int(time.time())))
-    monkeypatch.setattr(repos, "time", clock)
+    """On the broker's clock, moved by the test, not by the machine (chalicelib/clock.py)."""
     _use_idle_minutes(monkeypatch, "3")
     try:
-        sid = api.login("boss", "tenant-admin-pw", domain="acme")
-        started = clock.now
-        assert _session(sid).expires_at.timestamp() == started + 180
-        # Used within the minute after the last refresh: one read, the deadline stays.
-        clock.now += 59
-        assert api.call("GET", "/rest/v1/pools", sid=sid).status == 200
-        assert _session(sid).expires_at.timestamp() == started + 180
-        # Used after two minutes of idling (within 3): the deadline moves forward.
-        clock.now = started + 120
-        assert api.call("GET", "/rest/v1/pools", sid=sid).status == 200
-        assert _session(sid).expires_at.timestamp() == started + 120 + 180
-        assert int(_session(sid).last_seen) == started + 120
-        # Idle for exactly the setting: gone.
-        clock.now = started + 120 + 180
-        _assert_error(api.call("GET", "/rest/v1/pools", sid=sid), 401, "UNAUTHORIZED")
+        with clock.controlled(float(int(time.time()))) as now:
+            sid = api.login("boss", "tenant-admin-pw", domain="acme")
+            started = now()
+            assert _session(sid).expires_at.timestamp() == started + 180
+            # Used within the minute after the last refresh: one read, the deadline stays.
+            now.advance(59)
+            assert api.call("GET", "/rest/v1/pools", sid=sid).status == 200
+            assert _session(sid).expires_at.timestamp() == started + 180
+            # Used after two minutes of idling (within 3): the deadline moves forward.
+            now.advance(61)
+            assert api.call("GET", "/rest/v1/pools", sid=sid).status == 200
+            assert _session(sid).expires_at.timestamp() == started + 120 + 180
+            assert int(_session(sid).last_seen) == started + 120
+            # Idle for exactly the setting: gone.
+            now.advance(180)
+            _assert_error(api.call("GET", "/rest/v1/pools", sid=sid), 401, "UNAUTHORIZED")
     finally:
         monkeypatch.delenv("BROKER_SESSION_IDLE_MINUTES")
         reset_settings()
