@@ -16,7 +16,7 @@ debian-packages:
 $(STAMP): requirements.txt requirements-dev.txt | debian-packages
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed") if sys.version_info < (3, 11) else None'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q pip==26.2  # chalice 1.34 needs pip < 26.3 (it packages with it)
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $(STAMP)
 
