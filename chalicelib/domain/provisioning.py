@@ -24,6 +24,47 @@ METADATA_POOL = "broker_pool_id"
 METADATA_TENANT = "broker_tenant_id"
 
 
+# No worker can still be at work on something it began this long ago: the worker's Lambda timeout is
+# 120 s (.chalice/config.json) and a create request waits at most 30 s for its answer; the rest is margin
+# for a cloud that is slow to carry out a request it received. Past it, an open reservation is abandoned
+# and a record without an instance is stuck (docs/provisioning.md, "Never one too many").
+NO_LIVE_WORKER_AFTER_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A check's claim on `count` more desktops of a pool, written on the pool's total in the same
+    transaction that raises it: the desktop ids and the {SEQUENCE} numbers its records get (consecutive),
+    and when it was made (epoch seconds). It is open until all its records are written."""
+
+    first_id: int
+    first_sequence: int
+    count: int
+    at: int
+
+    def slots(self) -> list[tuple[int, int]]:
+        """(desktop id, sequence number) of each record of the reservation."""
+        return [(self.first_id + n, self.first_sequence + n) for n in range(self.count)]
+
+    def abandoned(self, now: float, after: float = NO_LIVE_WORKER_AFTER_SECONDS) -> bool:
+        """True once the check that made it can no longer be writing its records."""
+        return now - self.at > after
+
+    def as_doc(self) -> dict[str, int]:
+        return {"first_id": self.first_id, "first_sequence": self.first_sequence, "count": self.count,
+                "at": self.at}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Reservation:
+        return cls(int(doc["first_id"]), int(doc["first_sequence"]), int(doc["count"]), int(doc["at"]))
+
+
+def first_sequence(last_used: int | None, first_value: int) -> int:
+    """The next {SEQUENCE} number: after the last one handed out, and no lower than the pool's "next
+    value" (an admin may raise it later; lowering it never reuses a number)."""
+    return max(last_used or 0, first_value - 1) + 1
+
+
 def deficit(total: int, assigned: int, threshold: int, maximum: int) -> int:
     """How many desktops one check creates. Never negative, never past the maximum."""
     unassigned = total - assigned

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from chalicelib.schemas.centers import CenterCreate
 from chalicelib.schemas.pools import PoolBody
 from chalicelib.services import centers, pools
 from chalicelib.store.aws import client
+from chalicelib.store.binding import dynamodb_client
 from chalicelib.store.models import CenterRecord, PoolRecord
 from tests.fakes.cloud import InMemoryCloud
 from tests.fixtures.aws import AwsStack
@@ -111,3 +114,45 @@ def broker(aws: AwsStack) -> Iterator[Broker]:
         yield Broker(aws, cloud)
     finally:
         use_cloud_factory(None)
+
+
+@dataclass
+class RequestSizes:
+    """How many items each DynamoDB request of a block carried, by operation (all threads)."""
+
+    sizes: dict[str, list[int]] = field(default_factory=dict)
+
+    def largest(self, operation: str) -> int:
+        return max(self.sizes.get(operation, [0]))
+
+    def count(self, operation: str) -> int:
+        return len(self.sizes.get(operation, []))
+
+
+def _items_in(operation: str, params: dict[str, Any]) -> int:
+    if operation == "TransactWriteItems":
+        return len(params.get("TransactItems", []))
+    if operation == "BatchWriteItem":
+        return sum(len(requests) for requests in params.get("RequestItems", {}).values())
+    if operation == "BatchGetItem":
+        return sum(len(table["Keys"]) for table in params.get("RequestItems", {}).values())
+    return 1
+
+
+@contextmanager
+def dynamodb_request_sizes() -> Iterator[RequestSizes]:
+    """Record the item count of every DynamoDB request sent inside the block (ARCHITECTURE.md
+    invariant 9: 100 per transaction, 25 per batch write, 100 per batch get)."""
+    tally, lock = RequestSizes(), threading.Lock()
+
+    def record(params: Any = None, model: Any = None, **_: Any) -> None:
+        operation = getattr(model, "name", "?")
+        with lock:
+            tally.sizes.setdefault(operation, []).append(_items_in(operation, params or {}))
+
+    events = dynamodb_client().meta.events
+    events.register("before-parameter-build.dynamodb", record, unique_id="test-request-sizes")
+    try:
+        yield tally
+    finally:
+        events.unregister("before-parameter-build.dynamodb", unique_id="test-request-sizes")
