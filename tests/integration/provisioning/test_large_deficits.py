@@ -4,6 +4,8 @@ dies between its reservation and its records repaired by the next check without 
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from chalicelib.domain import provisioning as rules
@@ -108,3 +110,34 @@ def test_a_reservation_lost_to_a_racer_burns_no_sequence_number(broker: Broker) 
         desktops.save(desktop)
     provisioning.check_pool(TENANT, pool_id, "after assignment")
     assert names(pool_id) == [f"vd-{n:03d}" for n in range(1, 7)]
+
+
+def test_two_writers_of_one_reservation_write_each_record_once(broker: Broker) -> None:
+    """The check that reserved and a check completing its reservation may overlap: each record is
+    written by one of them (the one that then creates its instance), never overwritten."""
+    center = broker.center()
+    pool_id = int(broker.pool(center, threshold=0, maximum=0).id)
+    ids = list(desktops.new_ids(60))
+
+    def reservation_records() -> list:  # type: ignore[type-arg]
+        return [desktops.new(TENANT, int(center.id), pool_id, f"w-{n}", display_name=f"w {n}",
+                             lifecycle="provisioning", available=False, deletable=False, desktop_id=n)
+                for n in ids]
+
+    first = counters.write_reserved(reservation_records()[:30])
+    assert len(first) == 30
+    linked = desktops.get(TENANT, ids[3])
+    linked.instance_id = "made-by-the-first-writer"
+    desktops.save(linked)
+
+    results: list[list] = []  # type: ignore[type-arg]
+    threads = [threading.Thread(target=lambda: results.append(counters.write_reserved(reservation_records())))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    second, third = ({int(d.id) for d in written} for written in results)
+    assert not second & third and second | third == set(ids[30:])
+    assert desktops.get(TENANT, ids[3]).instance_id == "made-by-the-first-writer"
+    assert len(desktops.of_pool(TENANT, pool_id)) == 60
