@@ -7,7 +7,7 @@ how many more instances the center may be building at the same time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,38 @@ FAILURES_BEFORE_STOP = 3
 METADATA_DESKTOP = "broker_desktop_id"
 METADATA_POOL = "broker_pool_id"
 METADATA_TENANT = "broker_tenant_id"
+
+
+MAX_ID = 2**53  # ids are JSON numbers: beyond this they lose precision
+
+
+class BadMetadata(ValueError):
+    """An instance carries one of the broker's metadata keys with a value that is not an id."""
+
+
+@dataclass(frozen=True)
+class BrokerMarks:
+    """The ids the broker wrote into an instance's metadata (None: the key is absent or empty)."""
+
+    tenant_id: int | None = None
+    desktop_id: int | None = None
+    pool_id: int | None = None
+
+
+def broker_marks(metadata: Mapping[str, str]) -> BrokerMarks:
+    """Read the broker's ids from an instance's metadata. Anyone with access to the project can set
+    metadata: a value that is not a positive integer below 2**53 raises BadMetadata naming the key."""
+
+    def id_of(key: str) -> int | None:
+        raw = metadata.get(key)
+        if raw is None or raw == "":
+            return None
+        text = str(raw)
+        if not (text.isascii() and text.isdigit()) or not 0 < int(text) < MAX_ID:
+            raise BadMetadata(f"{key}={text[:40]!r} is not an id")
+        return int(text)
+
+    return BrokerMarks(id_of(METADATA_TENANT), id_of(METADATA_DESKTOP), id_of(METADATA_POOL))
 
 
 # No worker can still be at work on something it began this long ago: the worker's Lambda timeout is
