@@ -89,7 +89,8 @@ def test_broker_marks_read_ids_and_refuse_anything_else() -> None:
     )
 
     assert broker_marks({}) == BrokerMarks()
-    assert broker_marks({METADATA_TENANT: "7", METADATA_DESKTOP: "12", METADATA_POOL: ""}) == BrokerMarks(7, 12)
+    marks = broker_marks({METADATA_TENANT: "7", METADATA_DESKTOP: "12", METADATA_POOL: ""})
+    assert marks == BrokerMarks(7, 12)
     assert broker_marks({"other": "x", METADATA_POOL: "3"}) == BrokerMarks(pool_id=3)
     for bad in ("abc", "-1", "0", "1.5", "²", str(2**53), " 7", "7e3"):
         with pytest.raises(BadMetadata, match=METADATA_DESKTOP):

@@ -19,7 +19,8 @@ from tests.integration.provisioning.conftest import TENANT, Broker
 desktops = DesktopStore()
 BAD = {
     "letters": {rules.METADATA_TENANT: str(TENANT), rules.METADATA_DESKTOP: "abc"},
-    "bad-pool": {rules.METADATA_TENANT: str(TENANT), rules.METADATA_DESKTOP: "99999", rules.METADATA_POOL: "x"},
+    "bad-pool": {rules.METADATA_TENANT: str(TENANT), rules.METADATA_DESKTOP: "99999",
+                 rules.METADATA_POOL: "x"},
     "bad-tenant": {rules.METADATA_TENANT: "seven"},
     "huge": {rules.METADATA_TENANT: str(TENANT), rules.METADATA_DESKTOP: str(2**64)},
     "negative": {rules.METADATA_TENANT: str(TENANT), rules.METADATA_DESKTOP: "-3"},
