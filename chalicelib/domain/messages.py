@@ -38,15 +38,35 @@ DESKTOP_POWER = "desktop.power"  # start, stop, reboot, suspend, resume one desk
 DESKTOP_DELETE = "desktop.delete"  # terminate a deletable desktop's instance (and its volume when asked)
 
 
-def desktop_power(tenant_id: int, desktop_id: int, action: str, reason: str = "") -> dict[str, Any]:
+def desktop_power(
+    tenant_id: int,
+    desktop_id: int,
+    action: str,
+    reason: str = "",
+    *,
+    holder: dict[str, Any] | None = None,
+    request: str | None = None,
+) -> dict[str, Any]:
+    """`holder`: who held the desktop when the action was asked for (services/action_requests.py);
+    `request`: the request's id, so that a redelivered message is carried out once."""
     return {
         "type": DESKTOP_POWER,
         "tenant_id": tenant_id,
         "desktop_id": desktop_id,
         "action": action,
         "reason": reason,
+        "holder": holder,
+        "request": request,
     }
 
 
-def desktop_delete(tenant_id: int, desktop_id: int, reason: str = "") -> dict[str, Any]:
-    return {"type": DESKTOP_DELETE, "tenant_id": tenant_id, "desktop_id": desktop_id, "reason": reason}
+def desktop_delete(
+    tenant_id: int,
+    desktop_id: int,
+    reason: str = "",
+    *,
+    holder: dict[str, Any] | None = None,
+    request: str | None = None,
+) -> dict[str, Any]:
+    return {"type": DESKTOP_DELETE, "tenant_id": tenant_id, "desktop_id": desktop_id, "reason": reason,
+            "holder": holder, "request": request}
