@@ -15,8 +15,6 @@ import signal
 import sys
 import threading
 import time
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,21 +77,11 @@ class Timer(threading.Thread):
         return [s.name for s in self.app.event_sources if isinstance(s, ScheduledEventConfig)]
 
     def fire_schedules(self) -> None:
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        from chalicelib.jobs.schedules import scheduled_event
+
         for name in self.scheduled_names():
-            event = {
-                "version": "0",
-                "id": str(uuid.uuid4()),
-                "detail-type": "Scheduled Event",
-                "source": "aws.events",
-                "account": "000000000000",
-                "time": now,
-                "region": "us-east-1",
-                "resources": [f"arn:aws:events:us-east-1:000000000000:rule/{name}"],
-                "detail": {},
-            }
             try:
-                self.app.handler_map[name](event, None)
+                self.app.handler_map[name](scheduled_event(name), None)
             except Exception as error:  # keep the timer alive; the handler logged its own error
                 say(f"scheduled {name} failed: {error}")
 

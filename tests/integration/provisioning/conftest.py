@@ -77,13 +77,21 @@ class Broker:
         )
 
     def pool(
-        self, center: CenterRecord, threshold: int = 3, maximum: int = 5, **center_settings: Any
+        self,
+        center: CenterRecord,
+        threshold: int = 3,
+        maximum: int = 5,
+        provision: dict[str, Any] | None = None,
+        name: str | None = None,
+        **center_settings: Any,
     ) -> PoolRecord:
+        """A pool of `center` saved by the admin; `provision` adds pool-level provisioning settings
+        (mark_unavailable, mark_deletable, provision_on_off...), the keywords go to its center part."""
         return pools.create_pool(
             ADMIN,
             PoolBody.model_validate(
                 {
-                    "name": f"pool-{threshold}-{maximum}-{center.id}",
+                    "name": name or f"pool-{threshold}-{maximum}-{center.id}",
                     "pool_definition": {"restrict_by": "C", "server_ids": [int(center.id)]},
                     "provision": {
                         "provision_on_off": 1,
@@ -100,6 +108,7 @@ class Broker:
                             "network": "private",
                             **center_settings,
                         },
+                        **(provision or {}),
                     },
                 }
             ),
