@@ -86,6 +86,7 @@ class Timer(threading.Thread):
                 say(f"scheduled {name} failed: {error}")
 
     def drain_queue(self) -> int:
+        from chalicelib.jobs.worker import sqs_event
         from chalicelib.store.aws import client
         from chalicelib.store.queue import queue_url
 
@@ -98,22 +99,8 @@ class Timer(threading.Thread):
             if not batch:
                 return handled
             for message in batch:
-                event = {
-                    "Records": [
-                        {
-                            "messageId": message["MessageId"],
-                            "receiptHandle": message["ReceiptHandle"],
-                            "body": message["Body"],
-                            "attributes": message.get("Attributes", {}),
-                            "messageAttributes": {},
-                            "eventSource": "aws:sqs",
-                            "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:local",
-                            "awsRegion": "us-east-1",
-                        }
-                    ]
-                }
                 try:
-                    self.app.handler_map["provisioning_worker"](event, None)
+                    self.app.handler_map["provisioning_worker"](sqs_event(message), None)
                 except Exception as error:  # left on the queue: SQS redelivers after the visibility timeout
                     say(f"worker failed on {json.loads(message['Body']).get('type')}: {error}")
                     continue
