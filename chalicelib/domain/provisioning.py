@@ -105,6 +105,13 @@ def deficit(total: int, assigned: int, threshold: int, maximum: int) -> int:
     return max(0, min(threshold - unassigned, maximum - total))
 
 
+def has_work(total: int, assigned: int, threshold: int, maximum: int, without_instance: int) -> bool:
+    """Whether a check of the pool could create anything: a deficit, or records still waiting for an
+    instance (a check creates them again once they are stuck). `total` counts the pool's live desktops,
+    those being created included, as the pool's counter does."""
+    return without_instance > 0 or deficit(total, assigned, threshold, maximum) > 0
+
+
 def bounded_by_center(wanted: int, building_in_center: int, limit: int = DEFAULT_CENTER_BUILD_LIMIT) -> int:
     """At most `limit` instances of one center are being built at once."""
     return max(0, min(wanted, limit - building_in_center))

@@ -192,7 +192,7 @@ def _reserve(pool: PoolRecord, center: CenterRecord, members: list[DesktopRecord
     tenant_id, pool_id = int(pool.tenant_id), int(pool.id)
     provision = pool.doc["provision"]
     assigned = sum(1 for d in members if d.assigned_user_id is not None)
-    building = sum(1 for d in desktops.of_center(tenant_id, int(center.id)) if d.lifecycle == "provisioning")
+    building: int | None = None  # read only when there is something to create: it reads the whole center
     limit = int(center.doc.get("build_limit") or rules.DEFAULT_CENTER_BUILD_LIMIT)
     ids = range(0)  # desktop ids drawn for this check, kept across lost races
     for _ in range(MAX_RESERVE_ATTEMPTS):
@@ -206,6 +206,11 @@ def _reserve(pool: PoolRecord, center: CenterRecord, members: list[DesktopRecord
         wanted = rules.deficit(
             seen, assigned, int(provision["provision_threshold"]), int(provision["provision_max"])
         )
+        if wanted == 0:
+            return []
+        if building is None:
+            building = sum(1 for d in desktops.of_center(tenant_id, int(center.id))
+                           if d.lifecycle == "provisioning")
         count = rules.bounded_by_center(wanted, building, limit)
         if count == 0:
             return []

@@ -130,14 +130,19 @@ def scan_center(tenant_id: int, center_id: int, now: float | None = None) -> dic
     if center is None:
         return result
     now = time.time() if now is None else now
-    result["purged"] = _purge_deleted(desktops.of_center(tenant_id, center_id), now)
     try:
         cloud = cloud_for(center_access(center))
         servers = cloud.list_servers()
     except CloudError as error:
+        result["purged"] = len(_purge_deleted(desktops.of_center(tenant_id, center_id), now))
         _save_center_status(center, status=STATUS_OFFLINE, status_message=error.message, last_checked=_now())
         return result
+    # Read after the listing, so that every record written before an instance it lists is among them; one
+    # read serves the purge too (it is the scan's largest: every desktop of the center).
     records = desktops.of_center(tenant_id, center_id)
+    purged = _purge_deleted(records, now)
+    result["purged"] = len(purged)
+    records = [d for d in records if int(d.id) not in purged]
     by_instance = {d.instance_id: d for d in records if d.instance_id}
     by_id = {int(d.id): d for d in records}
     pools = stores.pools.list(tenant_id)
@@ -391,12 +396,13 @@ def _orphan(tenant_id: int, center_id: int, server: ServerInfo, marks: rules.Bro
     return "removed"
 
 
-def _purge_deleted(records: list[DesktopRecord], now: float) -> int:
-    """Remove the records of desktops deleted more than BROKER_PURGE_DELETED_DAYS ago (0: never)."""
+def _purge_deleted(records: list[DesktopRecord], now: float) -> set[int]:
+    """Remove the records of desktops deleted more than BROKER_PURGE_DELETED_DAYS ago (0: never); the ids
+    of those removed."""
     days = get_settings().purge_deleted_days
     if days <= 0:
-        return 0
-    purged = 0
+        return set()
+    purged: set[int] = set()
     for desktop in records:
         if desktop.lifecycle != "deleted":
             continue
@@ -416,7 +422,7 @@ def _purge_deleted(records: list[DesktopRecord], now: float) -> int:
             f"Record of desktop '{desktop.name}' purged ({days} day(s) after its deletion)",
             desktop_id=int(desktop.id),
         )
-        purged += 1
+        purged.add(int(desktop.id))
     return purged
 
 
