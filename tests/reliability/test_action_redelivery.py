@@ -16,20 +16,14 @@ from chalicelib.jobs.worker import handle_message
 from chalicelib.services import desktop_actions
 from chalicelib.store.desktops import DesktopStore
 from chalicelib.store.repos import AuditStore
-from tests.integration.provisioning.conftest import ADMIN, TENANT, Broker
+from tests.integration.provisioning.conftest import ADMIN, TENANT, Broker, run_together
 
 desktops = DesktopStore()
 
 
 def ready_desktop(broker: Broker) -> int:
-    center = broker.center()
-    pool = broker.pool(center, threshold=1, maximum=1)
-    broker.drain(only={"pool.check"})
-    broker.cloud.advance_builds()
-    broker.drain(only={"desktop.follow"})
-    broker.drop()
-    [desktop] = desktops.of_pool(TENANT, int(pool.id))
-    return int(desktop.id)
+    _, (desktop_id,) = broker.ready_pool(threshold=1, maximum=1)
+    return desktop_id
 
 
 def queued_power(broker: Broker) -> dict[str, Any]:
@@ -70,19 +64,7 @@ def test_two_deliveries_of_a_reboot_at_the_same_moment_reboot_once(
         return found
 
     monkeypatch.setattr(desktop_actions.desktops, "find", read_together)
-    errors: list[BaseException] = []
-
-    def deliver() -> None:
-        try:
-            handle_message(message)
-        except BaseException as error:  # reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=deliver) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    _, errors = run_together(lambda: handle_message(message))
     assert broker.cloud.calls["power"] == 1, "both deliveries rebooted"
     assert not errors, errors
     assert power_events().count("desktop.power") == 1

@@ -14,7 +14,7 @@ import pytest
 from chalicelib.domain.cloud import CloudTransient, ServerInfo
 from chalicelib.services import provisioning
 from chalicelib.store.desktops import DesktopStore, PoolCounters
-from tests.integration.provisioning.conftest import TENANT, Broker
+from tests.integration.provisioning.conftest import TENANT, Broker, run_together
 
 desktops = DesktopStore()
 counters = PoolCounters()
@@ -66,20 +66,7 @@ def test_two_checks_racing_for_a_stuck_record_send_exactly_one_create(
         return find_servers(name)
 
     monkeypatch.setattr(broker.cloud, "find_servers", look_up_together)
-    results: list[int] = []
-    errors: list[BaseException] = []
-
-    def check() -> None:
-        try:
-            results.append(provisioning.check_pool(TENANT, pool_id, "pool_stats"))
-        except BaseException as error:  # reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=check) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    results, errors = run_together(lambda: provisioning.check_pool(TENANT, pool_id, "pool_stats"))
     assert broker.cloud.calls["create_server"] - creates_before == 1, "two instances for one desktop"
     assert not errors, errors
     assert sorted(results) == [0, 1]

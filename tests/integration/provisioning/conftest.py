@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +19,7 @@ from chalicelib.schemas.pools import PoolBody
 from chalicelib.services import centers, pools
 from chalicelib.store.aws import client
 from chalicelib.store.binding import dynamodb_client
+from chalicelib.store.desktops import DesktopStore
 from chalicelib.store.models import CenterRecord, PoolRecord
 from tests.fakes.cloud import InMemoryCloud
 from tests.fixtures.aws import AwsStack
@@ -113,6 +114,43 @@ class Broker:
                 }
             ),
         )
+
+
+    def ready_pool(
+        self, threshold: int = 2, maximum: int = 2, provision: dict[str, Any] | None = None,
+        **center_settings: Any,
+    ) -> tuple[int, list[int]]:
+        """A center (its inventory read) and a pool whose desktops are built and finished, the queue
+        empty: the pool's id and its desktops' ids."""
+        center = self.center()
+        self.drain(only={"center.check"})
+        pool = self.pool(center, threshold=threshold, maximum=maximum, provision=provision, **center_settings)
+        self.drain(only={"pool.check"})
+        self.cloud.advance_builds()
+        self.drain(only={"desktop.follow"})
+        self.drop()
+        return int(pool.id), sorted(int(d.id) for d in DesktopStore().of_pool(TENANT, int(pool.id)))
+
+
+def run_together(
+    function: Callable[[], Any], times: int = 2, timeout: float = 120
+) -> tuple[list[Any], list[BaseException]]:
+    """`function` on `times` threads at once: what they returned, and what they raised."""
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            results.append(function())
+        except BaseException as error:  # handed to the test
+            errors.append(error)
+
+    threads = [threading.Thread(target=one) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return results, errors
 
 
 @pytest.fixture

@@ -17,12 +17,7 @@ desktops = DesktopStore()
 
 
 def ready_pool(broker: Broker, **settings: object) -> tuple[int, list[int]]:
-    center = broker.center()
-    pool = broker.pool(center, threshold=2, maximum=2, **settings)
-    broker.drain(only={"pool.check"})
-    broker.cloud.advance_builds()
-    broker.drain(only={"desktop.follow"})
-    return int(pool.id), [int(d.id) for d in desktops.of_pool(TENANT, int(pool.id))]
+    return broker.ready_pool(threshold=2, maximum=2, **settings)
 
 
 def test_stop_and_start_go_through_the_worker(broker: Broker) -> None:

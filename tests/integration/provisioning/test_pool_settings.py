@@ -15,15 +15,9 @@ desktops = DesktopStore()
 
 def ready(broker: Broker, provision: dict[str, Any] | None = None, **center_settings: Any) -> int:
     """A pool of one desktop, built and finished; its desktop's id."""
-    center = broker.center()
-    broker.drain(only={"center.check"})  # the inventory: the pool's names are checked against it
-    pool = broker.pool(center, threshold=1, maximum=1, provision=provision, **center_settings)
-    broker.drain(only={"pool.check"})
-    broker.cloud.advance_builds()
-    broker.drain(only={"desktop.follow"})
-    [desktop] = desktops.of_pool(TENANT, int(pool.id))
-    assert desktop.lifecycle == "active"
-    return int(desktop.id)
+    _, (desktop_id,) = broker.ready_pool(threshold=1, maximum=1, provision=provision, **center_settings)
+    assert desktops.get(TENANT, desktop_id).lifecycle == "active"
+    return desktop_id
 
 
 PERSISTENT_VOLUME = {"create_new_volume": 1, "new_volume_size": 2, "new_volume_type": "ssd",
