@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, TransactWriteError
 
 from chalicelib.clouds import cloud_for
 from chalicelib.domain import messages
@@ -238,23 +238,41 @@ def handle_delete(message: dict[str, Any]) -> None:
         except CloudNotFound:
             pass
         except CloudError as error:
-            desktop.doc = {**desktop.doc, "pending_action": None, "last_action_error": error.message}
-            desktops.save(desktop)
+            failure = error.message
+
+            def still_pending(record: DesktopRecord) -> bool:
+                # SQS delivers the message again later: its request must still be the pending one then
+                replaced = record.doc.get("pending_request") is not None
+                record.doc = {**record.doc, "last_action_error": failure,
+                              **({} if replaced else {"pending_request": message.get("request")})}
+                return True
+
+            _write(desktop, still_pending)
             audit.record(
                 int(desktop.tenant_id),
                 "desktop.delete_failed",
-                f"Deleting '{desktop.name}' failed: {error.message}",
+                f"Deleting '{desktop.name}' failed: {failure}",
                 desktop_id=int(desktop.id),
             )
-            raise  # SQS delivers it again later
+            raise
     pool_id = desktop.pool_id
-    desktop.lifecycle = "deleted"
-    desktop.power_state = PowerState.DELETED.value
-    desktop.available = False
-    desktop.assigned_user_id = None
-    desktop.user_key = None
-    desktop.doc = {**desktop.doc, "pending_action": None, "deleted_at": _now()}
-    counters.move(desktop, None)
+    for _ in range(WRITE_ATTEMPTS):
+        desktop.lifecycle = "deleted"
+        desktop.power_state = PowerState.DELETED.value
+        desktop.available = False
+        desktop.assigned_user_id = None
+        desktop.user_key = None
+        desktop.doc = {**desktop.doc, "pending_action": None, "deleted_at": _now()}
+        try:
+            counters.move(desktop, None)
+            break
+        except TransactWriteError:  # written meanwhile (a heartbeat): the instance is gone, say so again
+            found = desktops.find(int(desktop.tenant_id), int(desktop.id))
+            if found is None or found.lifecycle == "deleted":
+                return
+            desktop = found
+    else:
+        raise Conflict(f"Desktop {desktop.id} keeps changing; the message is delivered again later")
     audit.record(
         int(desktop.tenant_id),
         "desktop.deleted",

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from chalicelib.domain import messages
-from chalicelib.domain.cloud import PowerAction
+from chalicelib.domain.cloud import CloudTransient, PowerAction
 from chalicelib.jobs.worker import handle_message
 from chalicelib.services import desktop_actions
 from chalicelib.store.desktops import DesktopStore
@@ -101,3 +101,20 @@ def test_of_two_requests_in_a_row_the_later_one_is_carried_out(broker: Broker) -
     assert broker.cloud.calls["power"] == 1
     desktop = desktops.get(TENANT, desktop_id)
     assert desktop.doc["last_action"] == "reboot" and desktop.power_state == "running"
+
+
+def test_a_delete_the_cloud_failed_is_carried_out_when_the_message_comes_again(broker: Broker) -> None:
+    desktop_id = ready_desktop(broker)
+    desktop = desktops.get(TENANT, desktop_id)
+    desktop.deletable = True
+    desktops.save(desktop)
+    desktop_actions.request_action(ADMIN, desktop_id, "delete")
+    [delete] = [m for m in broker.aws.queued() if m["type"] == messages.DESKTOP_DELETE]
+    broker.cloud.fail_next("delete_server", CloudTransient("Nova did not answer in time"))
+    with pytest.raises(CloudTransient):
+        handle_message(json.dumps(delete))  # the worker fails: SQS delivers the message again
+    assert desktops.get(TENANT, desktop_id).doc["last_action_error"] == "Nova did not answer in time"
+    handle_message(json.dumps(delete))
+    assert desktops.get(TENANT, desktop_id).lifecycle == "deleted" and not broker.cloud.servers
+    handle_message(json.dumps(delete))  # and once deleted, a third delivery does nothing
+    assert broker.cloud.calls["delete_server"] == 2
