@@ -38,6 +38,17 @@ DESKTOP_POWER = "desktop.power"  # start, stop, reboot, suspend, resume one desk
 DESKTOP_DELETE = "desktop.delete"  # terminate a deletable desktop's instance (and its volume when asked)
 
 
+def _requested(message: dict[str, Any], holder: dict[str, Any] | None, request: str | None) -> dict[str, Any]:
+    """`holder`: who held the desktop when the action was asked for (services/action_requests.py);
+    `request`: the request's id, so that a redelivered message is carried out once. Absent when the
+    sender has none (a login's start)."""
+    if holder is not None:
+        message["holder"] = holder
+    if request is not None:
+        message["request"] = request
+    return message
+
+
 def desktop_power(
     tenant_id: int,
     desktop_id: int,
@@ -47,17 +58,9 @@ def desktop_power(
     holder: dict[str, Any] | None = None,
     request: str | None = None,
 ) -> dict[str, Any]:
-    """`holder`: who held the desktop when the action was asked for (services/action_requests.py);
-    `request`: the request's id, so that a redelivered message is carried out once."""
-    return {
-        "type": DESKTOP_POWER,
-        "tenant_id": tenant_id,
-        "desktop_id": desktop_id,
-        "action": action,
-        "reason": reason,
-        "holder": holder,
-        "request": request,
-    }
+    message = {"type": DESKTOP_POWER, "tenant_id": tenant_id, "desktop_id": desktop_id, "action": action,
+               "reason": reason}
+    return _requested(message, holder, request)
 
 
 def desktop_delete(
@@ -68,5 +71,5 @@ def desktop_delete(
     holder: dict[str, Any] | None = None,
     request: str | None = None,
 ) -> dict[str, Any]:
-    return {"type": DESKTOP_DELETE, "tenant_id": tenant_id, "desktop_id": desktop_id, "reason": reason,
-            "holder": holder, "request": request}
+    message = {"type": DESKTOP_DELETE, "tenant_id": tenant_id, "desktop_id": desktop_id, "reason": reason}
+    return _requested(message, holder, request)
