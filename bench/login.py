@@ -74,7 +74,9 @@ def _seed() -> None:
         )
         for n in range(USERS)
     ]
-    PoolCounters().reserve_with_records(tenant_id, int(pool.id), None, records)
+    counters = PoolCounters()
+    counters.try_reserve(tenant_id, int(pool.id), None, len(records))  # counted, then written
+    counters.write_reserved(records)
     for n in range(USERS):
         users.create_user(
             admin,

@@ -8,6 +8,8 @@ Sections (each can be skipped with BENCH_SKIP=login,provisioning,...):
   logins/s, p50/p95, the broker's CPU ms per login, DynamoDB requests per login;
 - provisioning: a pool with a deficit of 50 against the local OpenStack (localdev/openstack), seconds
   until all 50 create requests reached Nova, OpenStack requests per desktop (token and inventory apart);
+- provisioning150: the same with a deficit of 150 (the records go in bounded batches);
+- idle_cost: the monthly AWS bill of an idle installation of 100 pools x 100 desktops (bench/cost.py).
 - portal: the portal's page weight, and the time from "Sign in" to the desktop list in Debian's Chromium
   against the broker served as `make run` serves it (bench/portal.py).
 """
@@ -69,51 +71,11 @@ def bench_pool_stats(pools: int = 100, desktops_per_pool: int = 100) -> dict[str
     from tests.fixtures.aws import aws_stack_context
 
     with aws_stack_context():
+        from bench.seed import seed_installation
         from chalicelib.services import pool_stats
-        from chalicelib.store.desktops import center_key, pool_key
         from chalicelib.store.metrics import count_requests
-        from chalicelib.store.models import DesktopRecord, PoolRecord, TenantRecord
 
-        now = "2026-01-01T00:00:00Z"
-        TenantRecord(tenant_id=0, id=1, name="bench", doc={}, created=now, updated=now).save()
-        with PoolRecord.batch_write() as batch:
-            for pool_id in range(1, pools + 1):
-                batch.save(
-                    PoolRecord(
-                        tenant_id=1,
-                        id=pool_id,
-                        name=f"pool-{pool_id}",
-                        created=now,
-                        updated=now,
-                        doc={
-                            "pool_definition": {"restrict_by": "C", "server_ids": [1]},
-                            "provision": {"provision_on_off": 0},
-                        },
-                    )
-                )
-        with DesktopRecord.batch_write() as batch:
-            for pool_id in range(1, pools + 1):
-                for n in range(desktops_per_pool):
-                    desktop_id = pool_id * 1000 + n
-                    batch.save(
-                        DesktopRecord(
-                            tenant_id=1,
-                            id=desktop_id,
-                            name=f"d-{desktop_id}",
-                            center_id=1,
-                            center_key=center_key(1, 1),
-                            pool_id=pool_id,
-                            pool_key=pool_key(1, pool_id),
-                            power_state="running" if n % 3 else "stopped",
-                            available=True,
-                            deletable=False,
-                            lifecycle="active",
-                            assigned_user_id=7 if n % 4 == 0 else None,
-                            doc={"fixed_addresses": ["198.51.100.7"]},
-                            created=now,
-                            updated=now,
-                        )
-                    )
+        seed_installation(pools=pools, desktops_per_pool=desktops_per_pool)
         started = time.perf_counter()
         with count_requests() as counted:
             done = pool_stats.run_pool_stats("bench")
@@ -146,11 +108,25 @@ def bench_provisioning() -> dict[str, Any]:
     return run_deficit_bench(50)
 
 
+def bench_provisioning150() -> dict[str, Any]:
+    from bench.provisioning import run_deficit_bench
+
+    return run_deficit_bench(150)
+
+
+def bench_idle_cost() -> dict[str, Any]:
+    from bench.cost import run_idle_cost_bench
+
+    return run_idle_cost_bench()
+
+
 SECTIONS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("cold_start", bench_cold_start),
     ("pool_stats", bench_pool_stats),
     ("login", bench_login),
     ("provisioning", bench_provisioning),
+    ("provisioning150", bench_provisioning150),
+    ("idle_cost", bench_idle_cost),
     ("portal", bench_portal),
 ]
 
@@ -170,12 +146,27 @@ ROWS = [
     ("deficit50_broker_share_seconds", "  of which the broker (before the first, after the last)", ""),
     ("deficit50_plain_sdk_seconds", "  the same 50 creates from the plain SDK, 8 at a time", "Nova's pace"),
     (
-        "openstack_requests_per_desktop",
+        "deficit50_openstack_requests_per_desktop",
         "OpenStack requests per desktop (beyond token/inventory)",
         "target <= 3",
     ),
-    ("openstack_token_requests", "  token requests during the check", ""),
-    ("openstack_inventory_requests", "  inventory/name-resolution requests during the check", ""),
+    ("deficit50_openstack_token_requests", "  token requests during the check", ""),
+    ("deficit50_openstack_inventory_requests", "  inventory/name-resolution requests during the check", ""),
+    ("deficit150_seconds", "seconds until 150 creates reached Nova (one check)", "any size provisions"),
+    ("deficit150_created", "  instances Nova holds after that check", "must be 150"),
+    ("deficit150_nova_seconds", "  of which Nova answering them", ""),
+    ("deficit150_broker_share_seconds", "  of which the broker", ""),
+    ("deficit150_plain_sdk_seconds", "  the same 150 creates from the plain SDK, 8 at a time", "Nova's pace"),
+    ("idle_cost_month_usd", "idle 100 pools x 100 desktops: AWS USD per month", "Leostream: 2-10 VMs + DB"),
+    ("idle_cost_dynamodb_usd", "  DynamoDB (request units)", ""),
+    ("idle_cost_lambda_usd", "  Lambda (requests and GB-seconds)", ""),
+    ("idle_cost_sqs_usd", "  SQS (requests)", ""),
+    ("idle_cost_eventbridge_usd", "  EventBridge (scheduled rule events)", "free"),
+    ("idle_cost_secrets_manager_usd", "  Secrets Manager (secrets and calls)", ""),
+    ("idle_lambda_invocations_per_month", "  Lambda invocations per month", ""),
+    ("idle_dynamodb_read_units_per_month", "  DynamoDB read request units per month", ""),
+    ("idle_dynamodb_write_units_per_month", "  DynamoDB write request units per month", ""),
+    ("idle_sqs_requests_per_month", "  SQS requests per month", ""),
     ("portal_page_bytes", "portal page weight, bytes (index, script, styles)", "target < 150 KB"),
     ("portal_page_gzip_bytes", "  the same, gzip-compressed as CloudFront sends it", ""),
     ("portal_sign_in_to_list_p50_ms", "portal: from Sign in to the desktop list, p50 (ms)", "target < 1000"),

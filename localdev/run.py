@@ -17,8 +17,6 @@ import signal
 import sys
 import threading
 import time
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,25 +79,16 @@ class Timer(threading.Thread):
         return [s.name for s in self.app.event_sources if isinstance(s, ScheduledEventConfig)]
 
     def fire_schedules(self) -> None:
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        from chalicelib.jobs.schedules import scheduled_event
+
         for name in self.scheduled_names():
-            event = {
-                "version": "0",
-                "id": str(uuid.uuid4()),
-                "detail-type": "Scheduled Event",
-                "source": "aws.events",
-                "account": "000000000000",
-                "time": now,
-                "region": "us-east-1",
-                "resources": [f"arn:aws:events:us-east-1:000000000000:rule/{name}"],
-                "detail": {},
-            }
             try:
-                self.app.handler_map[name](event, None)
+                self.app.handler_map[name](scheduled_event(name), None)
             except Exception as error:  # keep the timer alive; the handler logged its own error
                 say(f"scheduled {name} failed: {error}")
 
     def drain_queue(self) -> int:
+        from chalicelib.jobs.worker import sqs_event
         from chalicelib.store.aws import client
         from chalicelib.store.queue import queue_url
 
@@ -112,22 +101,8 @@ class Timer(threading.Thread):
             if not batch:
                 return handled
             for message in batch:
-                event = {
-                    "Records": [
-                        {
-                            "messageId": message["MessageId"],
-                            "receiptHandle": message["ReceiptHandle"],
-                            "body": message["Body"],
-                            "attributes": message.get("Attributes", {}),
-                            "messageAttributes": {},
-                            "eventSource": "aws:sqs",
-                            "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:local",
-                            "awsRegion": "us-east-1",
-                        }
-                    ]
-                }
                 try:
-                    self.app.handler_map["provisioning_worker"](event, None)
+                    self.app.handler_map["provisioning_worker"](sqs_event(message), None)
                 except Exception as error:  # left on the queue: SQS redelivers after the visibility timeout
                     say(f"worker failed on {json.loads(message['Body']).get('type')}: {error}")
                     continue

@@ -38,15 +38,38 @@ DESKTOP_POWER = "desktop.power"  # start, stop, reboot, suspend, resume one desk
 DESKTOP_DELETE = "desktop.delete"  # terminate a deletable desktop's instance (and its volume when asked)
 
 
-def desktop_power(tenant_id: int, desktop_id: int, action: str, reason: str = "") -> dict[str, Any]:
-    return {
-        "type": DESKTOP_POWER,
-        "tenant_id": tenant_id,
-        "desktop_id": desktop_id,
-        "action": action,
-        "reason": reason,
-    }
+def _requested(message: dict[str, Any], holder: dict[str, Any] | None, request: str | None) -> dict[str, Any]:
+    """`holder`: who held the desktop when the action was asked for (services/action_requests.py);
+    `request`: the request's id, so that a redelivered message is carried out once. Absent when the
+    sender has none (a login's start)."""
+    if holder is not None:
+        message["holder"] = holder
+    if request is not None:
+        message["request"] = request
+    return message
 
 
-def desktop_delete(tenant_id: int, desktop_id: int, reason: str = "") -> dict[str, Any]:
-    return {"type": DESKTOP_DELETE, "tenant_id": tenant_id, "desktop_id": desktop_id, "reason": reason}
+def desktop_power(
+    tenant_id: int,
+    desktop_id: int,
+    action: str,
+    reason: str = "",
+    *,
+    holder: dict[str, Any] | None = None,
+    request: str | None = None,
+) -> dict[str, Any]:
+    message = {"type": DESKTOP_POWER, "tenant_id": tenant_id, "desktop_id": desktop_id, "action": action,
+               "reason": reason}
+    return _requested(message, holder, request)
+
+
+def desktop_delete(
+    tenant_id: int,
+    desktop_id: int,
+    reason: str = "",
+    *,
+    holder: dict[str, Any] | None = None,
+    request: str | None = None,
+) -> dict[str, Any]:
+    message = {"type": DESKTOP_DELETE, "tenant_id": tenant_id, "desktop_id": desktop_id, "reason": reason}
+    return _requested(message, holder, request)

@@ -7,7 +7,7 @@ how many more instances the center may be building at the same time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +24,92 @@ METADATA_POOL = "broker_pool_id"
 METADATA_TENANT = "broker_tenant_id"
 
 
+MAX_ID = 2**53  # ids are JSON numbers: beyond this they lose precision
+
+
+class BadMetadata(ValueError):
+    """An instance carries one of the broker's metadata keys with a value that is not an id."""
+
+
+@dataclass(frozen=True)
+class BrokerMarks:
+    """The ids the broker wrote into an instance's metadata (None: the key is absent or empty)."""
+
+    tenant_id: int | None = None
+    desktop_id: int | None = None
+    pool_id: int | None = None
+
+
+def broker_marks(metadata: Mapping[str, str]) -> BrokerMarks:
+    """Read the broker's ids from an instance's metadata. Anyone with access to the project can set
+    metadata: a value that is not a positive integer below 2**53 raises BadMetadata naming the key."""
+
+    def id_of(key: str) -> int | None:
+        raw = metadata.get(key)
+        if raw is None or raw == "":
+            return None
+        text = str(raw)
+        if not (text.isascii() and text.isdigit()) or not 0 < int(text) < MAX_ID:
+            raise BadMetadata(f"{key}={text[:40]!r} is not an id")
+        return int(text)
+
+    return BrokerMarks(id_of(METADATA_TENANT), id_of(METADATA_DESKTOP), id_of(METADATA_POOL))
+
+
+# No worker can still be at work on something it began this long ago: the worker's Lambda timeout is
+# 120 s (.chalice/config.json) and a create request waits at most 30 s for its answer; the rest is margin
+# for a cloud that is slow to carry out a request it received. Past it, an open reservation is abandoned
+# and a record without an instance is stuck (docs/provisioning.md, "Never one too many").
+NO_LIVE_WORKER_AFTER_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A check's claim on `count` more desktops of a pool, written on the pool's total in the same
+    transaction that raises it: the desktop ids and the {SEQUENCE} numbers its records get (consecutive),
+    and when it was made (epoch seconds). It is open until all its records are written."""
+
+    first_id: int
+    first_sequence: int
+    count: int
+    at: int
+
+    def slots(self) -> list[tuple[int, int]]:
+        """(desktop id, sequence number) of each record of the reservation."""
+        return [(self.first_id + n, self.first_sequence + n) for n in range(self.count)]
+
+    def abandoned(self, now: float, after: float = NO_LIVE_WORKER_AFTER_SECONDS) -> bool:
+        """True once the check that made it can no longer be writing its records."""
+        return now - self.at > after
+
+    def as_doc(self) -> dict[str, int]:
+        return {"first_id": self.first_id, "first_sequence": self.first_sequence, "count": self.count,
+                "at": self.at}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Reservation:
+        return cls(int(doc["first_id"]), int(doc["first_sequence"]), int(doc["count"]), int(doc["at"]))
+
+
+def first_sequence(last_used: int | None, first_value: int) -> int:
+    """The next {SEQUENCE} number: after the last one handed out, and no lower than the pool's "next
+    value" (an admin may raise it later; lowering it never reuses a number)."""
+    return max(last_used or 0, first_value - 1) + 1
+
+
 def deficit(total: int, assigned: int, threshold: int, maximum: int) -> int:
     """How many desktops one check creates. Never negative, never past the maximum."""
     unassigned = total - assigned
     if unassigned >= threshold:
         return 0
     return max(0, min(threshold - unassigned, maximum - total))
+
+
+def has_work(total: int, assigned: int, threshold: int, maximum: int, without_instance: int) -> bool:
+    """Whether a check of the pool could create anything: a deficit, or records still waiting for an
+    instance (a check creates them again once they are stuck). `total` counts the pool's live desktops,
+    those being created included, as the pool's counter does."""
+    return without_instance > 0 or deficit(total, assigned, threshold, maximum) > 0
 
 
 def bounded_by_center(wanted: int, building_in_center: int, limit: int = DEFAULT_CENTER_BUILD_LIMIT) -> int:

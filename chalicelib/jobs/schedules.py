@@ -3,6 +3,8 @@ Each is idempotent and safe to run twice at once."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from chalice import Blueprint, Rate
@@ -33,3 +35,19 @@ def center_scan_job(event: Any) -> None:
 @blueprint.schedule(Rate(1, unit=Rate.MINUTES), description="Apply the release and power-control timers due")
 def lifecycle_timers_job(event: Any) -> None:
     timers.run_due()
+
+
+def scheduled_event(rule_name: str, when: datetime | None = None) -> dict[str, Any]:
+    """What EventBridge hands a scheduled function (the local timer of `make run`, the tests and the
+    bench invoke the handlers with it, as EventBridge would)."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": (when or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [f"arn:aws:events:us-east-1:000000000000:rule/{rule_name}"],
+        "detail": {},
+    }

@@ -57,3 +57,25 @@ def handle_message(body: str) -> None:
 def provisioning_worker(event: Any) -> None:
     for record in event:
         handle_message(record.body)
+
+
+LOCAL_QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:local"
+
+
+def sqs_event(message: dict[str, Any], queue_arn: str = LOCAL_QUEUE_ARN) -> dict[str, Any]:
+    """What the SQS trigger hands the worker for one received message (batch size 1): the local timer of
+    `make run` and the bench invoke the handler with it, as Lambda would."""
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }

@@ -1,20 +1,25 @@
 """Power actions and deletion of desktops: requested on the HTTP path, carried out by the worker.
 
 A desktop that is not deletable is never deleted: the request is refused, and the worker checks again.
+A stop, suspend, reboot or delete is refused by the worker if the desktop was claimed after it was asked
+for, and each request is carried out once however often its message is delivered (action_requests.py).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+from pynamodb.exceptions import PutError, TransactWriteError
 
 from chalicelib.clouds import cloud_for
 from chalicelib.domain import messages
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.cloud import CloudError, CloudNotFound, PowerAction, PowerState
 from chalicelib.domain.errors import Conflict
-from chalicelib.services import audit, timers
+from chalicelib.services import action_requests, audit, timers
 from chalicelib.services.centers import center_access
 from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore, PoolCounters, user_key
@@ -24,9 +29,9 @@ log = logging.getLogger("broker.desktops")
 desktops = DesktopStore()
 counters = PoolCounters()
 POWER_ACTIONS = {action.value for action in PowerAction}
-# What each action leads to. A message asking for what the desktop already shows, with no request of it
-# pending, was delivered again (SQS delivers at least once) or asks for what is already so: nothing to do.
-# A reboot has no such state: a redelivered reboot message reboots again.
+WRITE_ATTEMPTS = 5  # a desktop written by someone else meanwhile (a heartbeat, a claim) is re-read
+# What each action leads to. A message without a request id (a login's start) asking for what the desktop
+# already shows, with no request of it pending, was delivered again or asks for what is already so.
 _RESULT_OF = {
     PowerAction.START: PowerState.RUNNING,
     PowerAction.RESUME: PowerState.RUNNING,
@@ -49,18 +54,9 @@ def request_action(caller: Caller, desktop_id: int, action: str) -> DesktopRecor
         return desktop
     if not desktop.instance_id:
         raise Conflict(f"Desktop {desktop_id} has no instance yet")
-    if action == "delete":
-        if not desktop.deletable:
-            raise Conflict(f"Desktop {desktop_id} is not deletable; mark it deletable first")
-        message = messages.desktop_delete(caller.tenant_id, desktop_id, f"requested by {caller.login}")
-    else:
-        message = messages.desktop_power(caller.tenant_id, desktop_id, action, f"requested by {caller.login}")
-    desktop.doc = {
-        **desktop.doc,
-        "pending_action": action,
-        "pending_since": _now(),
-        "last_action_error": None,
-    }
+    if action == "delete" and not desktop.deletable:
+        raise Conflict(f"Desktop {desktop_id} is not deletable; mark it deletable first")
+    message = action_requests.mark_requested(desktop, action, f"requested by {caller.login}", _now())
     desktops.save(desktop)
     stores.queue.send(message)
     audit.record(
@@ -104,6 +100,69 @@ def _cloud_of(desktop: DesktopRecord) -> Any:
     return cloud_for(center_access(center))
 
 
+def _write(desktop: DesktopRecord, change: Callable[[DesktopRecord], bool]) -> DesktopRecord | None:
+    """Apply `change` and save with the version check; if the desktop was written meanwhile, re-read it
+    and apply `change` again. None when `change` says there is nothing to write, or the desktop is gone."""
+    for _ in range(WRITE_ATTEMPTS):
+        if not change(desktop):
+            return None
+        try:
+            return desktops.save(desktop)
+        except PutError as error:
+            if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise
+        found = desktops.find(int(desktop.tenant_id), int(desktop.id))
+        if found is None:
+            return None
+        desktop = found
+    raise Conflict(f"Desktop {desktop.id} keeps changing; the message is delivered again later")
+
+
+def _take(message: dict[str, Any], desktop: DesktopRecord, action: str) -> DesktopRecord | None:
+    """The desktop to carry the action out on, or None when there is nothing to do. A message with a
+    request id is carried out only while that request is the desktop's pending one (a redelivery after
+    it was carried out or refused, or a request replaced by a later one, does nothing), and it is taken
+    off the desktop with a version-checked write, so of two deliveries at once only one goes on. A
+    destructive action on a desktop claimed since it was asked for is refused, and the refusal audited."""
+    request = message.get("request")
+    verdict = ""
+
+    def take(record: DesktopRecord) -> bool:
+        nonlocal verdict
+        verdict = "nothing"
+        replaced_or_done = request is not None and record.doc.get("pending_request") != request
+        if record.lifecycle == "deleted" or replaced_or_done:
+            return False
+        if action_requests.refused(message, record, action):
+            verdict = "refused"
+            holder = action_requests.holder_of(record)["user_id"]
+            record.doc = {**record.doc, "pending_action": None, "pending_request": None,
+                          "last_action_error": f"Refused: the desktop was claimed by user {holder} after the "
+                                               f"{action} was asked for ({message.get('reason', '')})"}
+            return True
+        verdict = "go"
+        if request is None:
+            return False  # nothing to take off the desktop
+        record.doc = {**record.doc, "pending_request": None}
+        return True
+
+    written = _write(desktop, take)
+    if verdict == "refused" and written is not None:
+        holder = action_requests.holder_of(written)
+        audit.record(
+            int(written.tenant_id),
+            "desktop.action_refused",
+            f"{action} of '{written.name}' refused: claimed by user {holder['user_id']} after it was asked "
+            f"for ({message.get('reason', '')})",
+            pool_id=written.pool_id,
+            desktop_id=int(written.id),
+            details={"action": action, "holder_now": holder, "holder_asked": message.get("holder")},
+        )
+    if verdict != "go":
+        return None
+    return written or desktop
+
+
 def handle_power(message: dict[str, Any]) -> None:
     desktop = desktops.find(int(message["tenant_id"]), int(message["desktop_id"]))
     if desktop is None or not desktop.instance_id or desktop.lifecycle == "deleted":
@@ -111,33 +170,48 @@ def handle_power(message: dict[str, Any]) -> None:
     action = PowerAction(message["action"])
     result = _RESULT_OF.get(action)
     if (
-        result is not None
+        message.get("request") is None
+        and result is not None
         and desktop.power_state == result.value
         and (desktop.doc.get("pending_action") != action.value)
     ):
         return
+    taken = _take(message, desktop, action.value)
+    if taken is None:
+        return
+    desktop = taken
     cloud = _cloud_of(desktop)
     error_text = None
+    power_state = None
     try:
         cloud.power(desktop.instance_id, action)
         server = cloud.get_server(desktop.instance_id)
         if server is not None:
-            desktop.power_state = server.power_state.value
+            power_state = server.power_state.value
     except CloudError as error:
         error_text = error.message
-    desktop.doc = {
-        **desktop.doc,
-        "pending_action": None,
-        "last_action": action.value,
-        "last_action_at": _now(),
-        "last_action_error": error_text,
-    }
-    desktops.save(desktop)
-    outcome = f"failed: {error_text}" if error_text else "done"
+
+    def outcome(record: DesktopRecord) -> bool:
+        if power_state is not None:
+            record.power_state = power_state
+        pending = record.doc.get("pending_action")
+        record.doc = {
+            **record.doc,
+            # a later request of another action stays pending
+            "pending_action": None if record.doc.get("pending_request") is None else pending,
+            "last_action": action.value,
+            "last_action_at": _now(),
+            "last_action_error": error_text,
+        }
+        return True
+
+    if _write(desktop, outcome) is None:
+        return
+    outcome_text = f"failed: {error_text}" if error_text else "done"
     audit.record(
         int(desktop.tenant_id),
         "desktop.power" if not error_text else "desktop.power_failed",
-        f"{action.value} of '{desktop.name}' {outcome} ({message.get('reason', '')})",
+        f"{action.value} of '{desktop.name}' {outcome_text} ({message.get('reason', '')})",
         pool_id=desktop.pool_id,
         desktop_id=int(desktop.id),
     )
@@ -151,6 +225,10 @@ def handle_delete(message: dict[str, Any]) -> None:
     if not desktop.deletable:
         log.warning("refusing to delete desktop %s: not deletable", desktop.id)
         return
+    taken = _take(message, desktop, "delete")
+    if taken is None:
+        return
+    desktop = taken
     if desktop.instance_id:
         try:
             _cloud_of(desktop).delete_server(
@@ -160,23 +238,41 @@ def handle_delete(message: dict[str, Any]) -> None:
         except CloudNotFound:
             pass
         except CloudError as error:
-            desktop.doc = {**desktop.doc, "pending_action": None, "last_action_error": error.message}
-            desktops.save(desktop)
+            failure = error.message
+
+            def still_pending(record: DesktopRecord) -> bool:
+                # SQS delivers the message again later: its request must still be the pending one then
+                replaced = record.doc.get("pending_request") is not None
+                record.doc = {**record.doc, "last_action_error": failure,
+                              **({} if replaced else {"pending_request": message.get("request")})}
+                return True
+
+            _write(desktop, still_pending)
             audit.record(
                 int(desktop.tenant_id),
                 "desktop.delete_failed",
-                f"Deleting '{desktop.name}' failed: {error.message}",
+                f"Deleting '{desktop.name}' failed: {failure}",
                 desktop_id=int(desktop.id),
             )
-            raise  # SQS delivers it again later
+            raise
     pool_id = desktop.pool_id
-    desktop.lifecycle = "deleted"
-    desktop.power_state = PowerState.DELETED.value
-    desktop.available = False
-    desktop.assigned_user_id = None
-    desktop.user_key = None
-    desktop.doc = {**desktop.doc, "pending_action": None, "deleted_at": _now()}
-    counters.move(desktop, None)
+    for _ in range(WRITE_ATTEMPTS):
+        desktop.lifecycle = "deleted"
+        desktop.power_state = PowerState.DELETED.value
+        desktop.available = False
+        desktop.assigned_user_id = None
+        desktop.user_key = None
+        desktop.doc = {**desktop.doc, "pending_action": None, "deleted_at": _now()}
+        try:
+            counters.move(desktop, None)
+            break
+        except TransactWriteError:  # written meanwhile (a heartbeat): the instance is gone, say so again
+            found = desktops.find(int(desktop.tenant_id), int(desktop.id))
+            if found is None or found.lifecycle == "deleted":
+                return
+            desktop = found
+    else:
+        raise Conflict(f"Desktop {desktop.id} keeps changing; the message is delivered again later")
     audit.record(
         int(desktop.tenant_id),
         "desktop.deleted",

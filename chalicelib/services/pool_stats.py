@@ -1,6 +1,7 @@
 """Pool size info (the box beside the reference's Edit Pool form), its history, and the periodic
 triggers: each run reads every pool's desktops once (one Query per pool, on the by_pool index),
-stores the counts, and queues the provisioning checks."""
+stores the counts, and queues a provisioning check of each pool those counts show something to create
+for (docs/provisioning.md, "Triggers"): a pool that is stocked costs no worker invocation."""
 
 from __future__ import annotations
 
@@ -48,19 +49,31 @@ def view_of(desktop: DesktopRecord, now: float | None = None) -> rules.DesktopVi
     )
 
 
-def pool_size(tenant_id: int, pool_id: int) -> rules.PoolSize:
+def _live(tenant_id: int, pool_id: int) -> list[DesktopRecord]:
+    return [d for d in desktops.of_pool(tenant_id, pool_id) if d.lifecycle not in ("deleted", "error")]
+
+
+def _size(members: list[DesktopRecord]) -> rules.PoolSize:
     now = time.time()
-    return rules.size_of(
-        view_of(d, now)
-        for d in desktops.of_pool(tenant_id, pool_id)
-        if d.lifecycle not in ("deleted", "error")
-    )
+    return rules.size_of(view_of(d, now) for d in members)
 
 
-def refresh_pool_stats(pool: PoolRecord) -> dict[str, Any]:
-    stats = {**pool_size(int(pool.tenant_id), int(pool.id)).as_dict(), "counts_updated": _now_iso()}
+def _refresh(pool: PoolRecord, members: list[DesktopRecord]) -> dict[str, Any]:
+    stats = {**_size(members).as_dict(), "counts_updated": _now_iso()}
     set_pool_side_state(pool, stats=stats)
     return stats
+
+
+def _queue_check_if_needed(pool: PoolRecord, members: list[DesktopRecord], reason: str) -> None:
+    """Queue the pool's provisioning check when its counts show something to create."""
+    provision = pool.doc.get("provision") or {}
+    if not provision.get("provision_on_off"):
+        return
+    size = _size(members)
+    waiting = sum(1 for d in members if d.lifecycle == "provisioning" and not d.instance_id)
+    if rules.has_work(size.total_vm, size.assigned_vm, int(provision.get("provision_threshold") or 0),
+                      int(provision.get("provision_max") or 0), waiting):
+        stores.queue.send(messages.pool_check(int(pool.tenant_id), int(pool.id), reason))
 
 
 def run_pool_stats(reason: str = "pool_stats") -> int:
@@ -68,9 +81,9 @@ def run_pool_stats(reason: str = "pool_stats") -> int:
     count = 0
     for tenant_id in all_tenant_ids():
         for pool in stores.pools.iterate(tenant_id):
-            refresh_pool_stats(pool)
-            if (pool.doc.get("provision") or {}).get("provision_on_off"):
-                stores.queue.send(messages.pool_check(tenant_id, int(pool.id), reason))
+            members = _live(tenant_id, int(pool.id))
+            _refresh(pool, members)
+            _queue_check_if_needed(pool, members, reason)
             count += 1
     return count
 
@@ -90,7 +103,8 @@ def run_pool_history(now: float | None = None) -> int:
             last = (pool.broker_state or {}).get("history_sampled_at", 0)
             if now - float(last) < interval * 60 - 5:
                 continue
-            stats = refresh_pool_stats(pool)
+            members = _live(tenant_id, int(pool.id))
+            stats = _refresh(pool, members)
             PoolHistoryRecord(
                 pool_key=pool_key(tenant_id, int(pool.id)),
                 ts=int(now),
@@ -98,8 +112,7 @@ def run_pool_history(now: float | None = None) -> int:
                 expires_at=datetime.fromtimestamp(now, UTC) + timedelta(days=max(age_days, 1)),
             ).save()
             set_pool_side_state(pool, broker_state={**(pool.broker_state or {}), "history_sampled_at": now})
-            if (pool.doc.get("provision") or {}).get("provision_on_off"):
-                stores.queue.send(messages.pool_check(tenant_id, int(pool.id), "pool_history_stats"))
+            _queue_check_if_needed(pool, members, "pool_history_stats")
             sampled += 1
     return sampled
 

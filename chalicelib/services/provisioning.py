@@ -1,11 +1,13 @@
 """Provisioning: keep each pool stocked, exactly as the reference describes, never one too many.
 
 Runs in the worker only (the sole creator of instances). A check reserves the whole deficit with a
-compare-and-set on the pool's total, creates the desktop records, then asks the cloud to create each
-instance under a deterministic name carrying the desktop's id in its metadata, without waiting. A
-follow-up message takes each instance from BUILD to ACTIVE, associates its floating IP and runs the
-provisioning actions. A redelivered message or a crash never creates an instance twice: the name and
-metadata are looked up before every create, and the scan adopts what a dead worker left behind.
+compare-and-set on the pool's total (which also takes the {SEQUENCE} numbers), writes the desktop
+records in bounded batches, then asks the cloud to create each instance under a deterministic name
+carrying the desktop's id in its metadata, without waiting. A follow-up message takes each instance from
+BUILD to ACTIVE, associates its floating IP and runs the provisioning actions. A redelivered message or a
+crash never creates an instance twice: a reservation left open by a dead check is completed by a later
+one, a record left without an instance is created again only by the check that stamps it first (and
+after looking its name up), and the scan adopts what a dead worker left behind (docs/provisioning.md).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
+
+from pynamodb.exceptions import PutError
 
 from chalicelib.clouds import cloud_for
 from chalicelib.domain import messages
@@ -42,15 +46,21 @@ log = logging.getLogger("broker.provisioning")
 desktops = DesktopStore()
 counters = PoolCounters()
 
-# A desktop record without an instance this old belonged to a worker that died: finish its create.
-STUCK_AFTER_SECONDS = 120
+# A record without an instance this old was left by a worker that died: its create is claimed (stamped on
+# the record, so that one check only creates it) and sent again after looking its name up.
+STUCK_AFTER_SECONDS = rules.NO_LIVE_WORKER_AFTER_SECONDS
 # How long an instance may stay in BUILD: settings.build_timeout_seconds (BROKER_BUILD_TIMEOUT_SECONDS).
 MAX_RESERVE_ATTEMPTS = 10
 CREATE_CONCURRENCY = 8
 
 
+def clock() -> float:
+    """Now, in epoch seconds. Ages of records and reservations are measured with it (tests move it)."""
+    return time.time()
+
+
 def _age_seconds(iso: str) -> float:
-    return time.time() - datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    return clock() - datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
 def provisioning_blocked(pool: PoolRecord) -> str | None:
@@ -66,7 +76,7 @@ def provisioning_blocked(pool: PoolRecord) -> str | None:
 
 
 def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
-    """Create what the pool lacks; return how many instances were requested."""
+    """Create what the pool lacks; return how many creates the cloud accepted."""
     pool = stores.pools.find(tenant_id, pool_id)
     if pool is None or provisioning_blocked(pool):
         return 0
@@ -75,7 +85,7 @@ def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
     if center is None or not center.doc.get("active", 1):
         return 0
     members = desktops.of_pool(tenant_id, pool_id)
-    cloud: CloudPort | None = None
+    resumed = _resume_abandoned_reservation(pool, center)
     stuck = [
         d
         for d in members
@@ -83,57 +93,112 @@ def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
         and not d.instance_id
         and _age_seconds(d.created) > STUCK_AFTER_SECONDS
     ]
-    if stuck:
-        cloud = cloud_for(center_access(center))
-        for desktop in stuck:
-            _create_instance(cloud, pool, center, desktop)
     new_records = _reserve(pool, center, members)
-    if not new_records:
+    if new_records:
+        audit.record(
+            tenant_id,
+            "provision.requested",
+            f"Pool '{pool.name}': creating {len(new_records)} desktop(s) ({reason or 'check'})",
+            pool_id=pool_id,
+            details={"names": [d.name for d in new_records]},
+        )
+    if not (resumed or stuck or new_records):
         return 0
-    audit.record(
-        tenant_id,
-        "provision.requested",
-        f"Pool '{pool.name}': creating {len(new_records)} desktop(s) ({reason or 'check'})",
-        pool_id=pool_id,
-        details={"names": [d.name for d in new_records]},
-    )
-    cloud = cloud or cloud_for(center_access(center))
-    return _create_all(cloud, pool, center, new_records)
+    cloud = cloud_for(center_access(center))
+    return _create_all(cloud, pool, center, [*resumed, *new_records], stuck)
 
 
 def _create_all(
-    cloud: CloudPort, pool: PoolRecord, center: CenterRecord, records: list[DesktopRecord]
+    cloud: CloudPort,
+    pool: PoolRecord,
+    center: CenterRecord,
+    fresh: list[DesktopRecord],
+    stuck: list[DesktopRecord],
 ) -> int:
     """Send every create, a few at a time: a deficit of 50 reaches the cloud in seconds, not minutes.
-    Once repeated errors stop the pool, the reservations not yet used are handed back."""
+    `fresh` records were written by this check (their names never used); `stuck` ones were left without
+    an instance by a worker that died. Once repeated errors stop the pool, the fresh reservations not yet
+    used are handed back."""
     stopped = threading.Event()
 
-    def create(desktop: DesktopRecord) -> bool:
+    def create(item: tuple[DesktopRecord, bool]) -> bool:
+        desktop, is_fresh = item
         if stopped.is_set():
-            _fail(desktop, pool, "Provisioning stopped before this desktop was created", count_failure=False)
+            if is_fresh:
+                _fail(desktop, pool, "Provisioning stopped before this desktop was created",
+                      count_failure=False)
             return False
-        # A record reserved by this very check has a never-used name: nothing to look up first.
-        done = _create_instance(cloud, pool, center, desktop, look_first=False)
+        # A record older than half the stuck age could be taken over by another check soon: claim it too.
+        claim = not is_fresh or _age_seconds(desktop.created) > STUCK_AFTER_SECONDS / 2
+        if claim and not _claim_create(desktop):
+            return False  # another check is creating it
+        done = _create_instance(cloud, pool, center, desktop, look_first=claim)
         if not done and provisioning_blocked(stores.pools.get(int(pool.tenant_id), int(pool.id))):
             stopped.set()
         return done
 
+    work = [(d, True) for d in fresh] + [(d, False) for d in stuck]
     with ThreadPoolExecutor(
-        max_workers=min(CREATE_CONCURRENCY, len(records)), thread_name_prefix="create"
+        max_workers=min(CREATE_CONCURRENCY, len(work)), thread_name_prefix="create"
     ) as pool_of_threads:
-        return sum(pool_of_threads.map(create, records))
+        return sum(pool_of_threads.map(create, work))
+
+
+def _claim_create(desktop: DesktopRecord) -> bool:
+    """Stamp the record as being created by this check unless another check stamped it less than
+    STUCK_AFTER_SECONDS ago. The save checks the record's version: of two checks that read it, one
+    stamp is written and the other check leaves the record alone. A stamp of a dead check ages out."""
+    now = clock()
+    stamped = desktop.doc.get("create_claimed_at")
+    if stamped is not None and now - float(stamped) <= STUCK_AFTER_SECONDS:
+        return False
+    desktop.doc = {**desktop.doc, "create_claimed_at": int(now)}
+    try:
+        desktops.save(desktop)
+    except PutError as error:
+        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def _resume_abandoned_reservation(pool: PoolRecord, center: CenterRecord) -> list[DesktopRecord]:
+    """A check that died between its reservation and the last of its records left the reservation open
+    (the total counts records that were never written). Once it is abandoned, write the missing records
+    (each one once, whoever writes it) and close it; this check creates the records it wrote."""
+    tenant_id, pool_id = int(pool.tenant_id), int(pool.id)
+    reservation = counters.reservation(tenant_id, pool_id)
+    if reservation is None or not reservation.abandoned(clock()):
+        return []
+    records = [_new_desktop_record(pool, center, sequence, desktop_id)
+               for desktop_id, sequence in reservation.slots()]
+    written = counters.write_reserved(records)
+    counters.close_reservation(tenant_id, pool_id, reservation)
+    audit.record(
+        tenant_id,
+        "provision.resumed",
+        f"Pool '{pool.name}': completed an interrupted reservation of {reservation.count} desktop(s); "
+        f"{len(written)} record(s) were missing",
+        pool_id=pool_id,
+        details={"names": [d.name for d in written]},
+    )
+    return written
 
 
 def _reserve(pool: PoolRecord, center: CenterRecord, members: list[DesktopRecord]) -> list[DesktopRecord]:
-    """Reserve the whole deficit and write its desktop records in one transaction; racing checks
-    re-read and recompute instead of overshooting (ARCHITECTURE.md invariant 2)."""
+    """Reserve the whole deficit on the pool's total, then write its records: racing checks re-read and
+    recompute instead of overshooting (ARCHITECTURE.md invariant 2), and a check that loses the race
+    takes no {SEQUENCE} number."""
     tenant_id, pool_id = int(pool.tenant_id), int(pool.id)
     provision = pool.doc["provision"]
     assigned = sum(1 for d in members if d.assigned_user_id is not None)
-    building = sum(1 for d in desktops.of_center(tenant_id, int(center.id)) if d.lifecycle == "provisioning")
+    building: int | None = None  # read only when there is something to create: it reads the whole center
     limit = int(center.doc.get("build_limit") or rules.DEFAULT_CENTER_BUILD_LIMIT)
+    ids = range(0)  # desktop ids drawn for this check, kept across lost races
     for _ in range(MAX_RESERVE_ATTEMPTS):
-        seen = counters.total(tenant_id, pool_id)
+        seen, open_reservation = counters.state(tenant_id, pool_id)
+        if open_reservation is not None:
+            return []  # another check is writing its records (or died doing so: see above)
         if seen is None:
             # First check of this pool: start counting from the desktops it already has.
             counters.try_reserve(tenant_id, pool_id, None, desktops.count_in_pool(tenant_id, pool_id))
@@ -141,20 +206,34 @@ def _reserve(pool: PoolRecord, center: CenterRecord, members: list[DesktopRecord
         wanted = rules.deficit(
             seen, assigned, int(provision["provision_threshold"]), int(provision["provision_max"])
         )
+        if wanted == 0:
+            return []
+        if building is None:
+            building = sum(1 for d in desktops.of_center(tenant_id, int(center.id))
+                           if d.lifecycle == "provisioning")
         count = rules.bounded_by_center(wanted, building, limit)
         if count == 0:
             return []
-        sequences = counters.allocate_sequence(
-            tenant_id, pool_id, count, int(provision.get("provision_vm_name_next_value") or 1)
+        if len(ids) < count:
+            ids = desktops.new_ids(count)
+        reservation = counters.reserve(
+            tenant_id, pool_id, seen=seen, count=count, first_id=ids[0],
+            first_value=int(provision.get("provision_vm_name_next_value") or 1), now=clock(),
         )
-        records = [_new_desktop_record(pool, center, sequence) for sequence in sequences]
-        if counters.reserve_with_records(tenant_id, pool_id, seen, records):
-            return records
+        if reservation is None:
+            continue
+        records = [_new_desktop_record(pool, center, sequence, desktop_id)
+                   for desktop_id, sequence in reservation.slots()]
+        written = counters.write_reserved(records)
+        counters.close_reservation(tenant_id, pool_id, reservation)
+        return written
     log.warning("pool %s: gave up reserving after %s races", pool_id, MAX_RESERVE_ATTEMPTS)
     return []
 
 
-def _new_desktop_record(pool: PoolRecord, center: CenterRecord, sequence: int) -> DesktopRecord:
+def _new_desktop_record(
+    pool: PoolRecord, center: CenterRecord, sequence: int, desktop_id: int
+) -> DesktopRecord:
     provision = pool.doc["provision"]
     name, display_name = rules.desktop_names(provision, sequence)
     delete_volume = bool(provision["center"].get("delete_volume_on_instance_delete", 1))
@@ -172,6 +251,7 @@ def _new_desktop_record(pool: PoolRecord, center: CenterRecord, sequence: int) -
             "created_by_broker": True,
             "delete_volume_on_instance_delete": delete_volume,
         },
+        desktop_id=desktop_id,
     )
     # The agent's one-time registration token: only its hash is stored with the record; the token itself
     # stays on this in-memory object until _create_instance puts it into the instance's user data.

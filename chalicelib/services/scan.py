@@ -125,18 +125,24 @@ def scan_center(tenant_id: int, center_id: int, now: float | None = None) -> dic
     after a grace period if their pool makes deletable desktops); desktops deleted long enough ago are
     purged. Returns counts of what changed."""
     center = stores.centers.find(tenant_id, center_id)
-    result = {"new": 0, "updated": 0, "adopted": 0, "gone": 0, "purged": 0, "orphans_removed": 0}
+    result = {"new": 0, "updated": 0, "adopted": 0, "gone": 0, "purged": 0, "orphans_removed": 0,
+              "skipped": 0}
     if center is None:
         return result
     now = time.time() if now is None else now
-    result["purged"] = _purge_deleted(desktops.of_center(tenant_id, center_id), now)
     try:
         cloud = cloud_for(center_access(center))
         servers = cloud.list_servers()
     except CloudError as error:
+        result["purged"] = len(_purge_deleted(desktops.of_center(tenant_id, center_id), now))
         _save_center_status(center, status=STATUS_OFFLINE, status_message=error.message, last_checked=_now())
         return result
+    # Read after the listing, so that every record written before an instance it lists is among them; one
+    # read serves the purge too (it is the scan's largest: every desktop of the center).
     records = desktops.of_center(tenant_id, center_id)
+    purged = _purge_deleted(records, now)
+    result["purged"] = len(purged)
+    records = [d for d in records if int(d.id) not in purged]
     by_instance = {d.instance_id: d for d in records if d.instance_id}
     by_id = {int(d.id): d for d in records}
     pools = stores.pools.list(tenant_id)
@@ -144,17 +150,28 @@ def scan_center(tenant_id: int, center_id: int, now: float | None = None) -> dic
     for server in servers:
         seen.add(server.id)
         desktop = by_instance.get(server.id)
-        ours = server.metadata.get(rules.METADATA_TENANT) == str(tenant_id)
-        if desktop is None and ours:
-            desktop = by_id.get(int(server.metadata.get(rules.METADATA_DESKTOP, "0") or 0))
+        marks = rules.BrokerMarks()
+        if desktop is None:
+            try:
+                marks = rules.broker_marks(server.metadata)
+            except rules.BadMetadata as error:
+                # Set by hand in the project: neither ours for sure nor foreign. Skipped until corrected,
+                # never a reason to stop the scan of the other instances.
+                log.warning("center %s: skipping instance %s (%r): %s",
+                            center_id, server.id, server.name, error)
+                result["skipped"] += 1
+                continue
+        ours = marks.tenant_id == tenant_id
+        if desktop is None and ours and marks.desktop_id is not None:
+            desktop = by_id.get(marks.desktop_id)
         try:
             if desktop is not None:
                 if _refresh(desktop, server, cloud, pools):
                     result["updated"] += 1
             elif ours:
-                outcome = _orphan(tenant_id, center_id, server, pools, cloud, now)
+                outcome = _orphan(tenant_id, center_id, server, marks, pools, cloud, now)
                 if outcome == "adopt":
-                    _adopt(tenant_id, center_id, server, pools)
+                    _adopt(tenant_id, center_id, server, marks, pools)
                     result["adopted"] += 1
                 elif outcome == "removed":
                     result["orphans_removed"] += 1
@@ -228,9 +245,11 @@ def _refresh(desktop: DesktopRecord, server: ServerInfo, cloud: Any, pools: list
     return False
 
 
-def _adopt(tenant_id: int, center_id: int, server: ServerInfo, pools: list[PoolRecord]) -> None:
+def _adopt(
+    tenant_id: int, center_id: int, server: ServerInfo, marks: rules.BrokerMarks, pools: list[PoolRecord]
+) -> None:
     """An instance we created whose desktop record is missing: give it one (never create it again)."""
-    pool_id = int(server.metadata.get(rules.METADATA_POOL) or 0) or None
+    pool_id = marks.pool_id
     if pool_id is not None and not any(int(p.id) == pool_id for p in pools):
         pool_id = None
     desktop = desktops.new(
@@ -248,9 +267,8 @@ def _adopt(tenant_id: int, center_id: int, server: ServerInfo, pools: list[PoolR
     )
     # The record gets back the id the instance carries, so two scans adopting it at once write one record
     # (the second one's create is refused) instead of two.
-    original_id = _metadata_id(server)
-    if original_id:
-        desktop.id = original_id
+    if marks.desktop_id is not None:
+        desktop.id = marks.desktop_id
     apply_server(desktop, server)
     _create_once(desktop, pool_id, None)
     audit.record(
@@ -306,11 +324,6 @@ def _drop_stale_guard(tenant_id: int, guard: str) -> None:
             NameRecord(key=guard).delete(condition=NameRecord.ref_id == int(found.ref_id))
 
 
-def _metadata_id(server: ServerInfo) -> int | None:
-    raw = server.metadata.get(rules.METADATA_DESKTOP, "")
-    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**53 else None
-
-
 def _create_once(desktop: DesktopRecord, pool_id: int | None, guard: str | None) -> None:
     """Write a new desktop record (refused if its id, or its instance's guard, already exists) and count it
     into its pool, in one transaction."""
@@ -327,8 +340,8 @@ def _create_once(desktop: DesktopRecord, pool_id: int | None, guard: str | None)
                       actions=[CounterRecord.value.add(1)])
 
 
-def _orphan(tenant_id: int, center_id: int, server: ServerInfo, pools: list[PoolRecord], cloud: Any,
-            now: float) -> str:
+def _orphan(tenant_id: int, center_id: int, server: ServerInfo, marks: rules.BrokerMarks,
+            pools: list[PoolRecord], cloud: Any, now: float) -> str:
     """What to do with an instance that carries our metadata but has no desktop record: "adopt" (the
     default), or with BROKER_ORPHAN_POLICY=remove, "wait" through the grace period and then "removed" —
     only if its pool makes deletable desktops; an orphan whose pool is gone or keeps its desktops is
@@ -336,7 +349,7 @@ def _orphan(tenant_id: int, center_id: int, server: ServerInfo, pools: list[Pool
     settings = get_settings()
     if settings.orphan_policy != "remove":
         return "adopt"
-    pool_id = int(server.metadata.get(rules.METADATA_POOL) or 0) or None
+    pool_id = marks.pool_id
     pool = next((p for p in pools if pool_id is not None and int(p.id) == pool_id), None)
     provision = (pool.doc.get("provision") or {}) if pool is not None else {}
     if not provision.get("mark_deletable"):
@@ -378,17 +391,18 @@ def _orphan(tenant_id: int, center_id: int, server: ServerInfo, pools: list[Pool
         f"Instance '{server.name}' removed: it carried the broker's metadata but had no desktop record for "
         f"{settings.orphan_grace_minutes} minute(s)",
         pool_id=pool_id,
-        details={"instance_id": server.id, "center_id": center_id, "desktop_id": _metadata_id(server)},
+        details={"instance_id": server.id, "center_id": center_id, "desktop_id": marks.desktop_id},
     )
     return "removed"
 
 
-def _purge_deleted(records: list[DesktopRecord], now: float) -> int:
-    """Remove the records of desktops deleted more than BROKER_PURGE_DELETED_DAYS ago (0: never)."""
+def _purge_deleted(records: list[DesktopRecord], now: float) -> set[int]:
+    """Remove the records of desktops deleted more than BROKER_PURGE_DELETED_DAYS ago (0: never); the ids
+    of those removed."""
     days = get_settings().purge_deleted_days
     if days <= 0:
-        return 0
-    purged = 0
+        return set()
+    purged: set[int] = set()
     for desktop in records:
         if desktop.lifecycle != "deleted":
             continue
@@ -408,7 +422,7 @@ def _purge_deleted(records: list[DesktopRecord], now: float) -> int:
             f"Record of desktop '{desktop.name}' purged ({days} day(s) after its deletion)",
             desktop_id=int(desktop.id),
         )
-        purged += 1
+        purged.add(int(desktop.id))
     return purged
 
 

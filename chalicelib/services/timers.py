@@ -25,7 +25,7 @@ from pynamodb.exceptions import PutError
 from chalicelib.domain import lifecycle as rules
 from chalicelib.domain import messages
 from chalicelib.domain.sessions import Session, epoch_of, iso
-from chalicelib.services import audit, lifecycle_plans
+from chalicelib.services import action_requests, audit, lifecycle_plans
 from chalicelib.store import stores
 from chalicelib.store.binding import ensure_bound
 from chalicelib.store.desktops import DesktopStore, user_key
@@ -86,7 +86,6 @@ class Changes:
 
     def effect(self, effect: rules.Effect, plans: rules.Plans | None) -> None:
         desktop = self.desktop
-        tenant_id, desktop_id = int(desktop.tenant_id), int(desktop.id)
         if effect.kind == rules.E_AGENT:
             command = {"id": uuid.uuid4().hex[:16], "action": effect.action, "reason": effect.reason,
                        "issued_at": iso(self.now)}
@@ -98,9 +97,8 @@ class Changes:
         elif effect.kind == rules.E_POWER:
             if not desktop.instance_id:
                 return
-            desktop.doc = {**desktop.doc, "pending_action": effect.action, "pending_since": iso(self.now)}
-            self.messages.append(messages.desktop_power(tenant_id, desktop_id, effect.action,
-                                                        f"plan: {effect.reason}"))
+            self.messages.append(action_requests.mark_requested(
+                desktop, effect.action, f"plan: {effect.reason}", iso(self.now)))
             self.audit("desktop.power_requested", f"{effect.action} of '{desktop.name}' requested by a plan "
                        f"({effect.reason})")
         elif effect.kind == rules.E_DELETE:
@@ -109,8 +107,8 @@ class Changes:
                 return
             # Out of the offer at once: a single-use desktop must never be claimed again.
             desktop.available = False
-            desktop.doc = {**desktop.doc, "pending_action": "delete", "pending_since": iso(self.now)}
-            self.messages.append(messages.desktop_delete(tenant_id, desktop_id, f"plan: {effect.reason}"))
+            self.messages.append(action_requests.mark_requested(
+                desktop, "delete", f"plan: {effect.reason}", iso(self.now)))
             self.audit("desktop.delete_requested", f"Deletion of '{desktop.name}' requested by a plan "
                        f"({effect.reason})")
         elif effect.kind == rules.E_SKIPPED:

@@ -2,7 +2,8 @@
 
 `pool-total#<tenant>#<pool>` is the pool's desktop count including those still being created. A check
 reserves new desktops with a compare-and-set on it, so racing checks can never push a pool past its
-maximum (ARCHITECTURE.md invariant 2); the scan sets it back to the truth if a worker died midway.
+maximum (ARCHITECTURE.md invariant 2). The reservation is written on the same item and stays open
+until its records are written, in bounded batches (invariant 9); docs/provisioning.md has the proof.
 """
 
 from __future__ import annotations
@@ -10,12 +11,29 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 
 from chalicelib.domain.errors import NotFound
+from chalicelib.domain.provisioning import Reservation, first_sequence
 from chalicelib.store.binding import ensure_bound, transaction
 from chalicelib.store.models import CounterRecord, DesktopRecord, PoolRecord
-from chalicelib.store.repos import next_id, utc_now_iso
+from chalicelib.store.repos import next_id, next_ids, utc_now_iso
+
+# New desktop records are written this many to a transaction: a quarter of DynamoDB's 100 items.
+RECORDS_PER_TRANSACTION = 25
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+# Why DynamoDB cancels a transaction when another writer got there first (a retry may succeed).
+_LOST_RACE = {"ConditionalCheckFailed", "TransactionConflict"}
+
+
+def _condition_failed(error: Exception) -> bool:
+    return getattr(error, "cause_response_code", None) == _CONDITION_FAILED
+
+
+def _lost_race(error: TransactWriteError) -> bool:
+    """The transaction was cancelled only because an item was not as its condition said."""
+    reasons = [r.code for r in (error.cancellation_reasons or []) if r is not None and r.code != "None"]
+    return bool(reasons) and all(code in _LOST_RACE for code in reasons)
 
 
 def pool_key(tenant_id: int, pool_id: int) -> str:
@@ -45,13 +63,15 @@ class DesktopStore:
         power_state: str = "building",
         instance_id: str | None = None,
         doc: dict[str, Any] | None = None,
+        desktop_id: int | None = None,
     ) -> DesktopRecord:
-        """A desktop record with a fresh id, not yet written (see PoolCounters for how it is)."""
+        """A desktop record (with a fresh id unless given), not yet written (see PoolCounters for how
+        a reserved one is)."""
         ensure_bound()
         now = utc_now_iso()
         record = DesktopRecord(
             tenant_id=tenant_id,
-            id=next_id("desktop"),
+            id=desktop_id if desktop_id is not None else next_id("desktop"),
             name=name,
             display_name=display_name,
             center_id=center_id,
@@ -88,6 +108,11 @@ class DesktopStore:
             return DesktopRecord.get(tenant_id, desktop_id, consistent_read=True)
         except DoesNotExist:
             return None
+
+    @staticmethod
+    def new_ids(count: int) -> range:
+        """Ids for `count` desktop records, in one request."""
+        return next_ids("desktop", count)
 
     def get(self, tenant_id: int, desktop_id: int) -> DesktopRecord:
         record = self.find(tenant_id, desktop_id)
@@ -140,12 +165,21 @@ class PoolCounters:
         except DoesNotExist:
             return None
 
-    def total(self, tenant_id: int, pool_id: int) -> int | None:
-        return self._read(self._key("total", tenant_id, pool_id))
-
-    def set_total(self, tenant_id: int, pool_id: int, value: int) -> None:
+    def state(self, tenant_id: int, pool_id: int) -> tuple[int | None, Reservation | None]:
+        """The pool's total (None: never counted) and its open reservation, read consistently."""
         ensure_bound()
-        CounterRecord(key=self._key("total", tenant_id, pool_id), value=value).save()
+        try:
+            record = CounterRecord.get(self._key("total", tenant_id, pool_id), consistent_read=True)
+        except DoesNotExist:
+            return None, None
+        reservation = Reservation.from_doc(record.reservation) if record.reservation else None
+        return int(record.value), reservation
+
+    def total(self, tenant_id: int, pool_id: int) -> int | None:
+        return self.state(tenant_id, pool_id)[0]
+
+    def reservation(self, tenant_id: int, pool_id: int) -> Reservation | None:
+        return self.state(tenant_id, pool_id)[1]
 
     def try_reserve(self, tenant_id: int, pool_id: int, seen: int | None, count: int) -> bool:
         """Add `count` if the total is still `seen` (None: never counted). False if another check won."""
@@ -155,35 +189,83 @@ class PoolCounters:
         try:
             record.update(actions=[CounterRecord.value.set((seen or 0) + count)], condition=condition)
         except UpdateError as error:
-            if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+            if _condition_failed(error):
                 return False
             raise
         return True
 
-    def reserve_with_records(
-        self, tenant_id: int, pool_id: int, seen: int | None, records: list[DesktopRecord]
-    ) -> bool:
-        """Count `records` into the pool and write them in one transaction, if the total is still `seen`.
-
-        Because the count and the records change together, the pool's total always equals its records
-        (plus nothing in flight), so no later reconciliation can undercount a reservation."""
+    def reserve(
+        self, tenant_id: int, pool_id: int, *, seen: int, count: int, first_id: int, first_value: int,
+        now: float,
+    ) -> Reservation | None:
+        """Raise the pool's total from `seen` by `count` and open a reservation for the records, taking
+        their {SEQUENCE} numbers, all in one transaction of two items. None if another check changed the
+        total, holds an open reservation or took numbers since they were read: nothing was taken."""
         ensure_bound()
-        counter = CounterRecord(key=self._key("total", tenant_id, pool_id))
-        condition = CounterRecord.value.does_not_exist() if seen is None else CounterRecord.value == seen
+        sequence_key = self._key("seq", tenant_id, pool_id)
+        last_used = self._read(sequence_key)
+        reservation = Reservation(first_id, first_sequence(last_used, first_value), count, int(now))
+        last_taken = reservation.first_sequence + count - 1
         try:
             with transaction() as tx:
                 tx.update(
-                    counter,
-                    actions=[CounterRecord.value.set((seen or 0) + len(records))],
-                    condition=condition,
+                    CounterRecord(key=self._key("total", tenant_id, pool_id)),
+                    actions=[CounterRecord.value.set(seen + count),
+                             CounterRecord.reservation.set(reservation.as_doc())],
+                    condition=(CounterRecord.value == seen) & CounterRecord.reservation.does_not_exist(),
                 )
-                for record in records:
-                    tx.save(record, condition=DesktopRecord.id.does_not_exist())
-        except TransactWriteError:
-            if self.total(tenant_id, pool_id) != seen:
+                tx.update(
+                    CounterRecord(key=sequence_key),
+                    actions=[CounterRecord.value.set(last_taken)],
+                    condition=CounterRecord.value.does_not_exist() if last_used is None
+                    else CounterRecord.value == last_used,
+                )
+        except TransactWriteError as error:
+            if _lost_race(error):
+                return None
+            raise
+        return reservation
+
+    def write_reserved(self, records: list[DesktopRecord]) -> list[DesktopRecord]:
+        """Write a reservation's records, RECORDS_PER_TRANSACTION at a time, each only if no record has
+        its id yet; returns the records this call wrote (a record someone else wrote is not among them).
+        Safe to run twice at once: each record is written once."""
+        ensure_bound()
+        written: list[DesktopRecord] = []
+        for start in range(0, len(records), RECORDS_PER_TRANSACTION):
+            batch = records[start:start + RECORDS_PER_TRANSACTION]
+            try:
+                with transaction() as tx:
+                    for record in batch:
+                        tx.save(record, condition=DesktopRecord.id.does_not_exist())
+                written.extend(batch)
+            except TransactWriteError as error:
+                if not _lost_race(error):
+                    raise
+                written.extend(record for record in batch if self._put_new(record))
+        return written
+
+    @staticmethod
+    def _put_new(record: DesktopRecord) -> bool:
+        try:
+            record.save(condition=DesktopRecord.id.does_not_exist())
+        except PutError as error:
+            if _condition_failed(error):
                 return False
             raise
         return True
+
+    def close_reservation(self, tenant_id: int, pool_id: int, reservation: Reservation) -> None:
+        """Every record of the reservation is written: the total equals the records again."""
+        ensure_bound()
+        try:
+            CounterRecord(key=self._key("total", tenant_id, pool_id)).update(
+                actions=[CounterRecord.reservation.remove()],
+                condition=CounterRecord.reservation == reservation.as_doc(),
+            )
+        except UpdateError as error:
+            if not _condition_failed(error):
+                raise  # else another check closed it already
 
     def move(self, record: DesktopRecord, new_pool_id: int | None) -> None:
         """Save the desktop with its new pool (or none) and move it between the pools' counts atomically."""
@@ -206,34 +288,6 @@ class PoolCounters:
                         CounterRecord(key=self._key("total", tenant_id, new_pool_id)),
                         actions=[CounterRecord.value.add(1)],
                     )
-
-    def release(self, tenant_id: int, pool_id: int, count: int = 1) -> None:
-        """A reserved or existing desktop left the pool."""
-        ensure_bound()
-        record = CounterRecord(key=self._key("total", tenant_id, pool_id))
-        try:
-            record.update(actions=[CounterRecord.value.add(-count)], condition=CounterRecord.value >= count)
-        except UpdateError as error:
-            if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
-                raise  # below zero means the scan already recounted: nothing to give back
-
-    def allocate_sequence(self, tenant_id: int, pool_id: int, count: int, first_value: int) -> list[int]:
-        """`count` fresh {SEQUENCE} numbers, never handed out twice, starting no lower than first_value."""
-        ensure_bound()
-        key = self._key("seq", tenant_id, pool_id)
-        record = CounterRecord(key=key)
-        # An admin may have raised "next value" since the last allocation: move the counter up first.
-        try:
-            record.update(
-                actions=[CounterRecord.value.set(first_value - 1)],
-                condition=CounterRecord.value.does_not_exist() | (CounterRecord.value < first_value - 1),
-            )
-        except UpdateError as error:
-            if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
-                raise
-        record.update(actions=[CounterRecord.value.add(count)])
-        last = int(record.value)
-        return list(range(last - count + 1, last + 1))
 
     def add_failure(self, tenant_id: int, pool_id: int) -> int:
         ensure_bound()

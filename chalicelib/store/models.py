@@ -143,10 +143,12 @@ class NameRecord(Model):
 
 
 class CounterRecord(Model):
-    """Integer id sequences (`id#pool`) and other atomic counters, advanced with ADD."""
+    """Integer id sequences (`id#pool`) and other atomic counters, advanced with ADD. A pool's total
+    (`pool-total#...`) also holds the open `reservation` of a provisioning check (docs/provisioning.md)."""
 
     key = UnicodeAttribute(hash_key=True)
     value = NumberAttribute(default=0)
+    reservation = JSONAttribute(null=True)
 
     class Meta(_BrokerMeta):
         short_name = "counters"

@@ -43,10 +43,15 @@ def name_key(tenant_id: int, kind: str, name: str) -> str:
 
 def next_id(kind: str) -> int:
     """The next integer id of `kind`, from an atomic counter (ids are global, never reused)."""
+    return next_ids(kind, 1)[0]
+
+
+def next_ids(kind: str, count: int) -> range:
+    """`count` consecutive fresh ids of `kind`, in one request."""
     ensure_bound()
     counter = CounterRecord(key=f"id#{kind}")
-    counter.update(actions=[CounterRecord.value.add(1)])
-    return int(counter.value)
+    counter.update(actions=[CounterRecord.value.add(count)])
+    return range(int(counter.value) - count + 1, int(counter.value) + 1)
 
 
 # Extra items a caller adds to an entity's transaction (given the record being written), and what to

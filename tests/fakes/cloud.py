@@ -3,8 +3,10 @@
 It behaves like Nova/Neutron/Cinder where the broker's rules depend on it: create returns BUILD and
 stays there until the test calls `advance_builds`; the instance quota raises CloudQuotaExceeded; power
 actions from the wrong state raise CloudConflict; boot-from-volume volumes outlive their server unless
-delete_on_termination; floating IPs are reused before new ones are allocated. Errors can be injected
-per operation, and `calls` counts every call by operation name.
+delete_on_termination; floating IPs are reused before new ones are allocated. As Nova and Cinder do, a
+create that names no security group gets `default`, and a volume that names no type gets the cloud's
+default type (`fake`), so a setting that was dropped is told from one that was applied. Errors can be
+injected per operation, and `calls` counts every call by operation name.
 """
 
 from __future__ import annotations
@@ -38,9 +40,13 @@ DEFAULT_INVENTORY = Inventory(
     networks=[Network("22222222-2222-4222-8222-222222222222", "private", False),
               Network("33333333-3333-4333-8333-333333333333", "public", True)],
     availability_zones=["nova"],
-    security_groups=[NamedItem("44444444-4444-4444-8444-444444444444", "default")],
-    volume_types=[NamedItem("55555555-5555-4555-8555-555555555555", "fake")],
+    security_groups=[NamedItem("44444444-4444-4444-8444-444444444444", "default"),
+                     NamedItem("44444444-4444-4444-8444-444444444445", "web")],
+    volume_types=[NamedItem("55555555-5555-4555-8555-555555555555", "fake"),
+                  NamedItem("55555555-5555-4555-8555-555555555556", "ssd")],
 )
+DEFAULT_SECURITY_GROUP = "default"
+DEFAULT_VOLUME_TYPE = "fake"
 
 # From which Nova statuses each action is accepted, and the status it leads to.
 _POWER_TRANSITIONS: dict[PowerAction, tuple[frozenset[str], str]] = {
@@ -77,6 +83,8 @@ class InMemoryCloud:
     servers: dict[str, ServerInfo] = field(default_factory=dict)
     volumes: dict[str, FakeVolume] = field(default_factory=dict)
     specs: dict[str, ServerSpec] = field(default_factory=dict)
+    # The security groups each server was created in, as Nova applies them.
+    security_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Allocated to the project and not attached to any server: reused before allocating more.
     free_floating_ips: list[str] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
@@ -153,13 +161,17 @@ class InMemoryCloud:
                     f"Quota exceeded for instances: Requested 1, but already used {len(self.servers)} "
                     f"of {self.max_instances} instances"
                 )
+            groups = tuple(self._resolve("security group", group, self.inventory_data.security_groups).name
+                           for group in spec.security_groups) or (DEFAULT_SECURITY_GROUP,)
+            volume_type = self._resolve("volume type", spec.volume_type or DEFAULT_VOLUME_TYPE,
+                                        self.inventory_data.volume_types).name
             server_id = f"00000000-0000-4000-8000-{next(self._ids):012d}"
             volume_ids: tuple[str, ...] = ()
             if spec.boot_from_volume:
                 volume = FakeVolume(
                     id=f"00000000-0000-4000-9000-{next(self._ids):012d}",
                     size_gb=spec.volume_size_gb or getattr(flavor, "disk_gb", 0) or 1,
-                    volume_type=spec.volume_type, server_id=server_id,
+                    volume_type=volume_type, server_id=server_id,
                     delete_on_termination=spec.delete_volume_on_termination,
                 )
                 self.volumes[volume.id] = volume
@@ -172,6 +184,7 @@ class InMemoryCloud:
             )
             self.servers[server_id] = server
             self.specs[server_id] = spec
+            self.security_groups[server_id] = groups
         self._raise_after(injected)
         return server
 

@@ -74,7 +74,8 @@ def test_twenty_processes_checking_one_pool_create_exactly_its_maximum(
     names = [server.name for server in servers]
     assert len(servers) == MAXIMUM, sorted(names)
     assert len(set(names)) == MAXIMUM, f"duplicate instances: {sorted(names)}"
-    # (a racer that lost the reservation may have drawn {SEQUENCE} numbers first: names can skip some)
+    # A racer that lost the reservation took no {SEQUENCE} number: the names have no gap.
+    assert sorted(names) == [f"{prefix}{n:02d}" for n in range(1, MAXIMUM + 1)], sorted(names)
     desktop_ids = [server.metadata[rules.METADATA_DESKTOP] for server in servers]
     assert len(set(desktop_ids)) == MAXIMUM, "two instances carry one desktop's id"
     members = world.members(pool_id)

@@ -74,3 +74,24 @@ def test_attribute_rules_match_like_the_reference() -> None:
     assert rules.matches_attribute_rules(both, "A", {"name": "desktop-1", "ip": "10.0.0.5,198.51.100.7"})
     assert not rules.matches_attribute_rules(both, "A", {"name": "desktop-1", "ip": "10.0.0.5"})
     assert rules.matches_attribute_rules(both, "O", {"name": "desktop-1", "ip": "10.0.0.5"})
+
+
+def test_broker_marks_read_ids_and_refuse_anything_else() -> None:
+    import pytest
+
+    from chalicelib.domain.provisioning import (
+        METADATA_DESKTOP,
+        METADATA_POOL,
+        METADATA_TENANT,
+        BadMetadata,
+        BrokerMarks,
+        broker_marks,
+    )
+
+    assert broker_marks({}) == BrokerMarks()
+    marks = broker_marks({METADATA_TENANT: "7", METADATA_DESKTOP: "12", METADATA_POOL: ""})
+    assert marks == BrokerMarks(7, 12)
+    assert broker_marks({"other": "x", METADATA_POOL: "3"}) == BrokerMarks(pool_id=3)
+    for bad in ("abc", "-1", "0", "1.5", "²", str(2**53), " 7", "7e3"):
+        with pytest.raises(BadMetadata, match=METADATA_DESKTOP):
+            broker_marks({METADATA_DESKTOP: bad})

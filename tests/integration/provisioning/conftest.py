@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -16,6 +18,8 @@ from chalicelib.schemas.centers import CenterCreate
 from chalicelib.schemas.pools import PoolBody
 from chalicelib.services import centers, pools
 from chalicelib.store.aws import client
+from chalicelib.store.binding import dynamodb_client
+from chalicelib.store.desktops import DesktopStore
 from chalicelib.store.models import CenterRecord, PoolRecord
 from tests.fakes.cloud import InMemoryCloud
 from tests.fixtures.aws import AwsStack
@@ -74,13 +78,21 @@ class Broker:
         )
 
     def pool(
-        self, center: CenterRecord, threshold: int = 3, maximum: int = 5, **center_settings: Any
+        self,
+        center: CenterRecord,
+        threshold: int = 3,
+        maximum: int = 5,
+        provision: dict[str, Any] | None = None,
+        name: str | None = None,
+        **center_settings: Any,
     ) -> PoolRecord:
+        """A pool of `center` saved by the admin; `provision` adds pool-level provisioning settings
+        (mark_unavailable, mark_deletable, provision_on_off...), the keywords go to its center part."""
         return pools.create_pool(
             ADMIN,
             PoolBody.model_validate(
                 {
-                    "name": f"pool-{threshold}-{maximum}-{center.id}",
+                    "name": name or f"pool-{threshold}-{maximum}-{center.id}",
                     "pool_definition": {"restrict_by": "C", "server_ids": [int(center.id)]},
                     "provision": {
                         "provision_on_off": 1,
@@ -97,10 +109,48 @@ class Broker:
                             "network": "private",
                             **center_settings,
                         },
+                        **(provision or {}),
                     },
                 }
             ),
         )
+
+
+    def ready_pool(
+        self, threshold: int = 2, maximum: int = 2, provision: dict[str, Any] | None = None,
+        **center_settings: Any,
+    ) -> tuple[int, list[int]]:
+        """A center (its inventory read) and a pool whose desktops are built and finished, the queue
+        empty: the pool's id and its desktops' ids."""
+        center = self.center()
+        self.drain(only={"center.check"})
+        pool = self.pool(center, threshold=threshold, maximum=maximum, provision=provision, **center_settings)
+        self.drain(only={"pool.check"})
+        self.cloud.advance_builds()
+        self.drain(only={"desktop.follow"})
+        self.drop()
+        return int(pool.id), sorted(int(d.id) for d in DesktopStore().of_pool(TENANT, int(pool.id)))
+
+
+def run_together(
+    function: Callable[[], Any], times: int = 2, timeout: float = 120
+) -> tuple[list[Any], list[BaseException]]:
+    """`function` on `times` threads at once: what they returned, and what they raised."""
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            results.append(function())
+        except BaseException as error:  # handed to the test
+            errors.append(error)
+
+    threads = [threading.Thread(target=one) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return results, errors
 
 
 @pytest.fixture
@@ -111,3 +161,45 @@ def broker(aws: AwsStack) -> Iterator[Broker]:
         yield Broker(aws, cloud)
     finally:
         use_cloud_factory(None)
+
+
+@dataclass
+class RequestSizes:
+    """How many items each DynamoDB request of a block carried, by operation (all threads)."""
+
+    sizes: dict[str, list[int]] = field(default_factory=dict)
+
+    def largest(self, operation: str) -> int:
+        return max(self.sizes.get(operation, [0]))
+
+    def count(self, operation: str) -> int:
+        return len(self.sizes.get(operation, []))
+
+
+def _items_in(operation: str, params: dict[str, Any]) -> int:
+    if operation == "TransactWriteItems":
+        return len(params.get("TransactItems", []))
+    if operation == "BatchWriteItem":
+        return sum(len(requests) for requests in params.get("RequestItems", {}).values())
+    if operation == "BatchGetItem":
+        return sum(len(table["Keys"]) for table in params.get("RequestItems", {}).values())
+    return 1
+
+
+@contextmanager
+def dynamodb_request_sizes() -> Iterator[RequestSizes]:
+    """Record the item count of every DynamoDB request sent inside the block (ARCHITECTURE.md
+    invariant 9: 100 per transaction, 25 per batch write, 100 per batch get)."""
+    tally, lock = RequestSizes(), threading.Lock()
+
+    def record(params: Any = None, model: Any = None, **_: Any) -> None:
+        operation = getattr(model, "name", "?")
+        with lock:
+            tally.sizes.setdefault(operation, []).append(_items_in(operation, params or {}))
+
+    events = dynamodb_client().meta.events
+    events.register("before-parameter-build.dynamodb", record, unique_id="test-request-sizes")
+    try:
+        yield tally
+    finally:
+        events.unregister("before-parameter-build.dynamodb", unique_id="test-request-sizes")

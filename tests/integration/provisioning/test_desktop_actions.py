@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from chalicelib.domain.errors import Conflict
 from chalicelib.services import desktop_actions
+from chalicelib.store.assignments import DesktopClaims
 from chalicelib.store.desktops import DesktopStore, PoolCounters
+from chalicelib.store.repos import AuditStore
 from tests.integration.provisioning.conftest import ADMIN, TENANT, Broker
 
 desktops = DesktopStore()
 
 
 def ready_pool(broker: Broker, **settings: object) -> tuple[int, list[int]]:
-    center = broker.center()
-    pool = broker.pool(center, threshold=2, maximum=2, **settings)
-    broker.drain(only={"pool.check"})
-    broker.cloud.advance_builds()
-    broker.drain(only={"desktop.follow"})
-    return int(pool.id), [int(d.id) for d in desktops.of_pool(TENANT, int(pool.id))]
+    return broker.ready_pool(threshold=2, maximum=2, **settings)
 
 
 def test_stop_and_start_go_through_the_worker(broker: Broker) -> None:
@@ -65,3 +64,70 @@ def test_deleting_a_deletable_desktop_removes_instance_and_volume_and_refills(br
     assert desktops.get(TENANT, desktop_id).lifecycle == "deleted"
     assert PoolCounters().total(TENANT, pool_id) == 2  # the check made a replacement
     assert len(broker.cloud.servers) == 2
+
+
+# --- an action asked for before a claim (docs/lifecycle.md, "Actions queued before a claim")
+
+claims = DesktopClaims()
+
+
+def audited(event_type: str) -> list[Any]:
+    return [e for e in AuditStore().list(TENANT, limit=1000) if e.type == event_type]
+
+
+@pytest.mark.parametrize("action", ["stop", "suspend", "reboot", "delete"])
+def test_an_action_asked_for_before_a_claim_is_refused_once_the_desktop_is_claimed(
+    broker: Broker, action: str
+) -> None:
+    _, (desktop_id, _) = ready_pool(broker)
+    desktop = desktops.get(TENANT, desktop_id)
+    desktop.deletable = True
+    desktops.save(desktop)
+    desktop_actions.request_action(ADMIN, desktop_id, action)  # queued while the desktop is free
+    assert claims.claim(TENANT, desktop_id, 42) is not None  # a login claims it before the worker runs
+    calls = dict(broker.cloud.calls)
+
+    broker.drain(only={"desktop.power", "desktop.delete"})
+
+    assert dict(broker.cloud.calls) == calls, "the cloud was asked to act on the new user's desktop"
+    untouched = desktops.get(TENANT, desktop_id)
+    assert untouched.lifecycle == "active" and untouched.power_state == "running"
+    assert untouched.assigned_user_id == 42
+    assert broker.cloud.servers[untouched.instance_id].status == "ACTIVE"
+    assert untouched.doc["pending_action"] is None and "Refused" in untouched.doc["last_action_error"]
+    [refusal] = audited("desktop.action_refused")
+    assert refusal.desktop_id == desktop_id and refusal.details["action"] == action
+    assert refusal.details["holder_now"]["user_id"] == 42
+    assert refusal.details["holder_asked"]["user_id"] is None
+
+
+def test_an_action_asked_for_the_user_who_still_holds_the_desktop_is_carried_out(broker: Broker) -> None:
+    _, (desktop_id, _) = ready_pool(broker)
+    assert claims.claim(TENANT, desktop_id, 42) is not None
+    desktop_actions.request_action(ADMIN, desktop_id, "stop")  # the admin stops user 42's desktop
+    broker.drain(only={"desktop.power"})
+    stopped = desktops.get(TENANT, desktop_id)
+    assert stopped.power_state == "stopped" and stopped.assigned_user_id == 42
+    assert not audited("desktop.action_refused")
+
+
+def test_the_same_user_claiming_again_since_is_a_new_holding(broker: Broker) -> None:
+    _, (desktop_id, _) = ready_pool(broker)
+    assert claims.claim(TENANT, desktop_id, 42, now=1_000) is not None
+    desktop_actions.request_action(ADMIN, desktop_id, "reboot")
+    assert claims.release(TENANT, desktop_id, 42) is not None
+    assert claims.claim(TENANT, desktop_id, 42, now=2_000) is not None  # a new session of the same user
+    broker.drain(only={"desktop.power"})
+    assert broker.cloud.calls["power"] == 0
+    assert len(audited("desktop.action_refused")) == 1
+
+
+def test_a_start_asked_for_before_a_claim_is_still_carried_out(broker: Broker) -> None:
+    _, (desktop_id, _) = ready_pool(broker)
+    desktop_actions.request_action(ADMIN, desktop_id, "stop")
+    broker.drain(only={"desktop.power"})
+    desktop_actions.request_action(ADMIN, desktop_id, "start")
+    assert claims.claim(TENANT, desktop_id, 42) is not None  # a stopped desktop is offered, then started
+    broker.drain(only={"desktop.power"})
+    assert desktops.get(TENANT, desktop_id).power_state == "running"
+    assert not audited("desktop.action_refused")

@@ -1,0 +1,82 @@
+"""The scheduled functions, invoked as EventBridge invokes them (the app's handler with a scheduled
+event), keep pools stocked: a pool whose own check was lost is provisioned by the next pool_stats or
+pool_history_stats run (in-memory cloud, moto)."""
+
+from __future__ import annotations
+
+import time
+
+from app import app
+from chalicelib.jobs.schedules import scheduled_event
+from chalicelib.store import stores
+from chalicelib.store.desktops import DesktopStore
+from chalicelib.store.models import TenantRecord
+from chalicelib.store.repos import utc_now_iso
+from tests.integration.provisioning.conftest import TENANT, Broker
+
+desktops = DesktopStore()
+
+
+def fire(rule_name: str) -> None:
+    app.handler_map[rule_name](scheduled_event(rule_name), None)
+
+
+def two_pools(broker: Broker) -> tuple[int, int]:
+    """A provisioning pool and one with provisioning off, whose checks queued at save were lost."""
+    now = utc_now_iso()  # the jobs go through the tenants: the test's tenant is one
+    TenantRecord(tenant_id=0, id=TENANT, name="jobs", doc={}, created=now, updated=now).save()
+    center = broker.center()
+    on = broker.pool(center, threshold=2, maximum=2, name="on")
+    off = broker.pool(center, threshold=2, maximum=2, name="off", provision={"provision_on_off": 0})
+    broker.drop()
+    return int(on.id), int(off.id)
+
+
+def test_the_pool_stats_schedule_checks_every_pool_short_of_desktops(broker: Broker) -> None:
+    on, off = two_pools(broker)
+    fire("pool_stats_job")
+    broker.drain()
+    assert len(desktops.of_pool(TENANT, on)) == 2 and len(broker.cloud.servers) == 2
+    assert desktops.of_pool(TENANT, off) == []
+    assert stores.pools.get(TENANT, on).stats["total_vm"] == 0  # counted before its check ran
+
+
+def test_the_pool_history_schedule_checks_the_pools_it_samples_short_of_desktops(broker: Broker) -> None:
+    on, off = two_pools(broker)
+    fire("pool_history_stats_job")
+    broker.drain()
+    assert len(desktops.of_pool(TENANT, on)) == 2 and len(broker.cloud.servers) == 2
+    assert desktops.of_pool(TENANT, off) == []
+    sampled = stores.pools.get(TENANT, on).broker_state["history_sampled_at"]
+    assert abs(sampled - time.time()) < 600
+
+
+def test_a_stocked_pool_costs_the_schedule_no_check(broker: Broker) -> None:
+    """Counted with nothing to create (no deficit, no record waiting for an instance): no message."""
+    on, _ = two_pools(broker)
+    fire("pool_stats_job")
+    broker.drain()
+    broker.cloud.advance_builds()
+    broker.drain()
+    fire("pool_stats_job")
+    fire("pool_history_stats_job")
+    assert [m for m in broker.aws.queued() if m["type"] == "pool.check"] == []
+    desktop = desktops.of_pool(TENANT, on)[0]
+    desktop.assigned_user_id = 5  # a user took one: unassigned 1 < threshold 2, total 2 = maximum
+    desktops.save(desktop)
+    fire("pool_stats_job")
+    assert [m for m in broker.aws.queued() if m["type"] == "pool.check"] == []  # at its maximum
+
+
+def test_a_record_waiting_for_its_instance_is_checked_by_the_schedule(broker: Broker) -> None:
+    """A create whose answer was lost leaves a record without an instance: the schedule keeps checking
+    the pool, so that it is created again once stuck."""
+    from chalicelib.domain.cloud import CloudTransient
+
+    on, _ = two_pools(broker)
+    broker.cloud.fail_next("create_server", CloudTransient("no answer"))
+    fire("pool_stats_job")
+    broker.drain()
+    assert len(broker.cloud.servers) == 1
+    fire("pool_stats_job")
+    assert [m["pool_id"] for m in broker.aws.queued() if m["type"] == "pool.check"] == [on]
