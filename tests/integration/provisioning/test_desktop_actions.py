@@ -6,10 +6,13 @@ from typing import Any
 
 import pytest
 
+from chalicelib import clock
 from chalicelib.domain.errors import Conflict
 from chalicelib.services import desktop_actions
-from chalicelib.store.assignments import DesktopClaims
+from chalicelib.store import stores
+from chalicelib.store.claims import DesktopClaims
 from chalicelib.store.desktops import DesktopStore, PoolCounters
+from chalicelib.store.models import UserRecord
 from chalicelib.store.repos import AuditStore
 from tests.integration.provisioning.conftest import ADMIN, TENANT, Broker
 
@@ -71,6 +74,24 @@ def test_deleting_a_deletable_desktop_removes_instance_and_volume_and_refills(br
 claims = DesktopClaims()
 
 
+def user_42() -> UserRecord:
+    """The end user who claims the desktops below (created once per test)."""
+    user = stores.users.find_by_login(TENANT, "user42")
+    if user is None:
+        stores.users.create(TENANT, "user42", {"name": "User 42", "is_local": 1, "role": "User"}, None)
+        user = stores.users.find_by_login(TENANT, "user42")
+    assert user is not None
+    return user
+
+
+def claim(desktop_id: int, at: float | None = None) -> int:
+    """Claim the desktop for user 42 as a login does (at the given time); the user's id."""
+    user = user_42()
+    with clock.controlled(at if at is not None else clock.time()):
+        assert claims.claim(user, desktop_id)
+    return int(user.id)
+
+
 def audited(event_type: str) -> list[Any]:
     return [e for e in AuditStore().list(TENANT, limit=1000) if e.type == event_type]
 
@@ -84,7 +105,7 @@ def test_an_action_asked_for_before_a_claim_is_refused_once_the_desktop_is_claim
     desktop.deletable = True
     desktops.save(desktop)
     desktop_actions.request_action(ADMIN, desktop_id, action)  # queued while the desktop is free
-    assert claims.claim(TENANT, desktop_id, 42) is not None  # a login claims it before the worker runs
+    user_id = claim(desktop_id)  # a login claims it before the worker runs
     calls = dict(broker.cloud.calls)
 
     broker.drain(only={"desktop.power", "desktop.delete"})
@@ -92,31 +113,31 @@ def test_an_action_asked_for_before_a_claim_is_refused_once_the_desktop_is_claim
     assert dict(broker.cloud.calls) == calls, "the cloud was asked to act on the new user's desktop"
     untouched = desktops.get(TENANT, desktop_id)
     assert untouched.lifecycle == "active" and untouched.power_state == "running"
-    assert untouched.assigned_user_id == 42
+    assert untouched.assigned_user_id == user_id
     assert broker.cloud.servers[untouched.instance_id].status == "ACTIVE"
     assert untouched.doc["pending_action"] is None and "Refused" in untouched.doc["last_action_error"]
     [refusal] = audited("desktop.action_refused")
     assert refusal.desktop_id == desktop_id and refusal.details["action"] == action
-    assert refusal.details["holder_now"]["user_id"] == 42
+    assert refusal.details["holder_now"]["user_id"] == user_id
     assert refusal.details["holder_asked"]["user_id"] is None
 
 
 def test_an_action_asked_for_the_user_who_still_holds_the_desktop_is_carried_out(broker: Broker) -> None:
     _, (desktop_id, _) = ready_pool(broker)
-    assert claims.claim(TENANT, desktop_id, 42) is not None
+    user_id = claim(desktop_id)
     desktop_actions.request_action(ADMIN, desktop_id, "stop")  # the admin stops user 42's desktop
     broker.drain(only={"desktop.power"})
     stopped = desktops.get(TENANT, desktop_id)
-    assert stopped.power_state == "stopped" and stopped.assigned_user_id == 42
+    assert stopped.power_state == "stopped" and stopped.assigned_user_id == user_id
     assert not audited("desktop.action_refused")
 
 
 def test_the_same_user_claiming_again_since_is_a_new_holding(broker: Broker) -> None:
     _, (desktop_id, _) = ready_pool(broker)
-    assert claims.claim(TENANT, desktop_id, 42, now=1_000) is not None
+    claim(desktop_id, at=1_000)
     desktop_actions.request_action(ADMIN, desktop_id, "reboot")
-    assert claims.release(TENANT, desktop_id, 42) is not None
-    assert claims.claim(TENANT, desktop_id, 42, now=2_000) is not None  # a new session of the same user
+    assert claims.release(TENANT, desktop_id, user_42()) is not None
+    claim(desktop_id, at=2_000)  # a new session of the same user
     broker.drain(only={"desktop.power"})
     assert broker.cloud.calls["power"] == 0
     assert len(audited("desktop.action_refused")) == 1
@@ -127,7 +148,7 @@ def test_a_start_asked_for_before_a_claim_is_still_carried_out(broker: Broker) -
     desktop_actions.request_action(ADMIN, desktop_id, "stop")
     broker.drain(only={"desktop.power"})
     desktop_actions.request_action(ADMIN, desktop_id, "start")
-    assert claims.claim(TENANT, desktop_id, 42) is not None  # a stopped desktop is offered, then started
+    claim(desktop_id)  # a stopped desktop is offered, then started
     broker.drain(only={"desktop.power"})
     assert desktops.get(TENANT, desktop_id).power_state == "running"
     assert not audited("desktop.action_refused")
