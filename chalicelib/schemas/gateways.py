@@ -9,26 +9,24 @@ returned (`shared_key_set` says whether one is stored).
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from chalicelib.schemas.common import Flag, FlagOut, Name, Notes, OutModel, StrictModel, UpdateModel
+from chalicelib.schemas.common import (
+    Flag,
+    FlagOut,
+    HostAddress,
+    Name,
+    Notes,
+    OutModel,
+    StrictModel,
+    UpdateModel,
+    host_or_empty,
+)
 
 GatewayType = Literal["novnc", "guacamole"]
-
-# A DNS name or an IP address (v4, or v6 without brackets): what the reference's `address` holds.
-_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
-                   r"[A-Za-z0-9])?\.?$|^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$")
-
-
-def _host(value: str) -> str:
-    if value and not _HOST.match(value):
-        raise ValueError("must be a DNS name or an IP address, without scheme, port or path")
-    return value
-
 
 def _gateway_url(value: str) -> str:
     try:
@@ -45,10 +43,8 @@ def _gateway_url(value: str) -> str:
     return value
 
 
-Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
-                    AfterValidator(_host)]
 PrivateAddress = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255),
-                           AfterValidator(_host)]
+                           AfterValidator(host_or_empty)]
 GatewayUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=500),
                        AfterValidator(_gateway_url)]
 SharedKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=32, max_length=32,
@@ -62,7 +58,7 @@ Signature = Annotated[str, StringConstraints(max_length=100)]
 
 class GatewayBody(StrictModel):
     name: Name
-    address: Address = Field(description="The DNS name or IP address of the gateway's public side")
+    address: HostAddress = Field(description="The DNS name or IP address of the gateway's public side")
     address_private: PrivateAddress = ""
     load_balancer_id: NoCluster = 0
     use_src_ip: SourceIpMode = Field(0, description="Kept for the reference's clients; not used here")
@@ -83,7 +79,7 @@ class GatewayUpdate(UpdateModel):
 
     id: int | None = None
     name: Name | None = None
-    address: Address | None = None
+    address: HostAddress | None = None
     address_private: PrivateAddress | None = None
     load_balancer_id: NoCluster | None = None
     use_src_ip: SourceIpMode | None = None
