@@ -25,6 +25,10 @@ WEBSOCKIFY = "/usr/bin/websockify"
 START_TIMEOUT_SECONDS = 60.0  # a bound, not a measurement: a loaded machine starts them slowly
 STOP_TIMEOUT_SECONDS = 10.0
 PROGRAMS = ("Xvfb", "x11vnc", "xsetroot", WEBSOCKIFY)
+TERMINAL_MESSAGE = ("\n  This is make run's live desktop: an X display (Xvfb) on this machine,\n"
+                    "  served by x11vnc on 127.0.0.1 and reached through the local noVNC gateway\n"
+                    "  (websockify) with a token the broker signed for this desktop only, valid\n"
+                    "  for one minute. The broker is not in this path: it only signed the link.\n")
 
 
 class LiveDesktopError(RuntimeError):
@@ -138,8 +142,10 @@ def start_desktop(processes: LocalProcesses, colour: str = "#3366cc", host: str 
     display = start_display(processes)
     paint(display, colour)
     if with_terminal and shutil.which("xterm"):
-        processes.spawn(["xterm", "-geometry", "100x30+40+40", "-title", "Live desktop"],
-                        env={**os.environ, "DISPLAY": display})
+        # A terminal window that shows a message and runs no shell: whoever opens the desktop through the
+        # gateway must not get a shell of the user running make run.
+        processes.spawn(["xterm", "-geometry", "90x12+40+40", "-title", "Live desktop", "-hold", "-e",
+                         "printf", TERMINAL_MESSAGE], env={**os.environ, "DISPLAY": display})
     return Desktop(display, host, start_vnc(processes, display, host))
 
 
