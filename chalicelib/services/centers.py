@@ -21,7 +21,7 @@ from chalicelib.schemas.centers import (
     UncategorizedCenterCreate,
     UncategorizedCenterUpdate,
 )
-from chalicelib.services import audit
+from chalicelib.services import audit, desktops
 from chalicelib.store import stores
 from chalicelib.store.models import CenterRecord
 from chalicelib.store.secrets import secret_name
@@ -181,11 +181,8 @@ def _cleartext_details(doc: dict[str, Any]) -> dict[str, int]:
 
 def delete_center(caller: Caller, center_id: int) -> None:
     record = stores.centers.get(caller.tenant_id, center_id)
-    if is_uncategorized(record.doc):
-        from chalicelib.services import desktops  # the registered desktops go first, deliberately
-
-        if desktops.registered_in(caller.tenant_id, center_id):
-            raise Conflict(f"Center {center_id} still has registered desktops; remove them first")
+    if is_uncategorized(record.doc) and desktops.registered_in(caller.tenant_id, center_id):
+        raise Conflict(f"Center {center_id} still has registered desktops; remove them first")
     users = [int(p.id) for p in stores.pools.iterate(caller.tenant_id) if _pool_uses_center(p.doc, center_id)]
     if users:
         raise Conflict(f"Center {center_id} is used by pool(s) {', '.join(map(str, users))}; "
