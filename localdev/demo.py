@@ -124,3 +124,62 @@ def seed(admin_password: str) -> list[str]:
         "demo pool     'Demo desktops': keeps 2 unassigned, at most 4 (names demo-001, demo-002, ...)",
         f"end user      '{DEMO_USER}' / '{DEMO_USER_PASSWORD}', domain '{DEMO_TENANT}'",
     ]
+
+
+# --- the live desktop (localdev/live_demo.py): an HTML5 desktop for a second demo user -------------------
+
+LIVE_USER = "bob"
+LIVE_USER_PASSWORD = os.environ.get("BROKER_DEMO_LIVE_USER_PASSWORD", "bob-demo-pw")
+
+
+def demo_admin(admin_password: str) -> Caller:
+    """The demo tenant's administrator; the tenant is made here when seed() did not run (BROKER_OPENSTACK=
+    external) or found it already made."""
+    system = Caller(tenant_id=SYSTEM_TENANT_ID, user_id=0, login="admin", role="Administrator")
+    found = [t for t in tenants.list_tenants(system) if t.name == DEMO_TENANT]
+    if found:
+        tenant_id = int(found[0].id)
+    else:
+        tenant_id = int(tenants.create_tenant(system, TenantBody(name=DEMO_TENANT)).id)
+        users.create_user(system, UserAdd(is_local=1, user_login=DEMO_ADMIN, name="Demo administrator",
+                                          password=admin_password, role_name="Administrator",
+                                          tenant_id=tenant_id))
+    return Caller(tenant_id=tenant_id, user_id=0, login=DEMO_ADMIN, role="Administrator")
+
+
+def seed_live_desktop(admin: Caller, vnc_host: str, vnc_port: int, gateway_url: str) -> tuple[str, list[str]]:
+    """The live desktop's records: a local noVNC gateway, an uncategorized center with the desktop
+    registered by hand, its pool, an HTML5 protocol plan through the gateway, a policy offering the pool and
+    a user holding that policy. Returns the gateway's verification key (for its websockify) and what to
+    print."""
+    from chalicelib.schemas.centers import UncategorizedCenterCreate
+    from chalicelib.schemas.desktops import DesktopRegister
+    from chalicelib.schemas.gateways import GatewayBody
+    from chalicelib.services import desktops, gateways, plans
+
+    gateway = gateways.create_gateway(admin, GatewayBody(
+        name="Local noVNC gateway", address=vnc_host, url=gateway_url,
+        # loopback, plain http:// like the rest of make run; a real gateway is https://
+        allow_cleartext=int(gateway_url.startswith("http://")), notes="localdev/live_demo.py"))
+    center = centers.create_uncategorized(admin, UncategorizedCenterCreate.model_validate(
+        {"center_definition": {"name": "Live desktops", "notes": "Desktops registered by hand (make run)"}}))
+    pool = pools.create_pool(admin, PoolBody.model_validate({
+        "name": "Live desktop", "display_name": "Live desktop",
+        "pool_definition": {"restrict_by": "C", "server_ids": [int(center.id)]}}))
+    desktops.register_desktop(admin, DesktopRegister(center_id=int(center.id), name="live-desktop",
+                                                     display_name="Live desktop", address=vnc_host))
+    plan = plans.create_plan(admin, "protocol", "In the browser (noVNC)", {
+        "protocol": "html5", "port": vnc_port, "options": {"remote_protocol": "vnc"},
+        "gateway_id": int(gateway.id), "notes": ""})
+    policy = policies.create_policy(admin, PolicyBody(name="Live desktop"))
+    policies.add_assignment(admin, int(policy.id), PoolAssignmentBody(pool_id=int(pool.id),
+                                                                      plan_protocol_id=int(plan.id)))
+    users.create_user(admin, UserAdd(is_local=1, user_login=LIVE_USER, name="Bob Demo",
+                                     password=LIVE_USER_PASSWORD, role_name="User",
+                                     policy_name="Live desktop"))
+    return gateway.doc["verification_key"], [
+        f"live desktop  'live-desktop' (Xvfb + x11vnc on {vnc_host}:{vnc_port}) behind the noVNC gateway "
+        f"{gateway_url}",
+        f"end user      '{LIVE_USER}' / '{LIVE_USER_PASSWORD}', domain '{DEMO_TENANT}': connects to the live "
+        "desktop in the browser (HTML5)",
+    ]

@@ -3,7 +3,8 @@
 moto's server stands in for DynamoDB, SQS and Secrets Manager; the real OpenStack services of
 `localdev/openstack` stand in for a customer's cloud (unless BROKER_OPENSTACK=external); waitress serves
 the HTTP API through chalice.local's API Gateway emulation (`localdev/http_server.py`); a timer fires every
-scheduled function and drains the queue into the worker, as EventBridge and SQS would in AWS.
+scheduled function and drains the queue into the worker, as EventBridge and SQS would in AWS; a live
+desktop on loopback behind a local noVNC gateway (`localdev/live_demo.py`, unless BROKER_LIVE_DESKTOP=off).
 Ctrl-C or SIGTERM (a process manager's stop) stops everything, the local OpenStack included when this
 process started it, at any moment: while starting too.
 """
@@ -174,6 +175,9 @@ def run() -> None:
     server: Any = None
     timer: Timer | None = None
     stop_openstack = False
+    from localdev.live_demo import LiveDemo
+
+    live = LiveDemo()  # the live desktop and its gateway (localdev/live_demo.py)
     try:
         prepare_aws(admin_password)
         if openstack_to_start():
@@ -189,6 +193,9 @@ def run() -> None:
         from localdev import demo
 
         demo_info = demo.seed(admin_password) if not external else None
+        if LiveDemo.wanted():
+            say("starting the live desktop (Xvfb, x11vnc) and its noVNC gateway (websockify) on 127.0.0.1")
+            demo_info = [*(demo_info or []), *live.start(admin_password)]
 
         from app import app
         from localdev.http_server import BrokerHttpServer
@@ -229,6 +236,7 @@ def run() -> None:
         if timer is not None:  # let a scheduled function or a message in hand finish before moto goes
             timer.stopping.set()
             timer.join(timeout=60)
+        live.stop()
         if stop_openstack:
             from localdev.openstack import stack
 

@@ -1,8 +1,8 @@
 """How a client reaches an offered desktop, from the protocol plan of its pool assignment.
 
 RDP gets a `.rdp` file (the format mstsc and FreeRDP read: one `name:type:value` per line, CRLF);
-VNC and SSH get host and port; HTML5 gets a URL on the configured gateway. Nothing here connects to
-the desktop: these are instructions for the client.
+VNC and SSH get host and port; HTML5 gets a signed URL on the plan's gateway (chalicelib/domain/
+gateway_tokens.py). Nothing here connects to the desktop: these are instructions for the client.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
 from chalicelib.domain.offer import DEFAULT_PORTS, DEFAULT_PROTOCOL
 
@@ -29,18 +28,24 @@ class ProtocolPlan:
     options: dict[str, Any] = field(default_factory=dict)
     plan_id: int = 0
     name: str = "default"
+    gateway_id: int = 0  # html5: the gateway the desktops are reached through
 
     @classmethod
     def from_doc(cls, plan_id: int, name: str, doc: dict[str, Any]) -> ProtocolPlan:
         protocol = str(doc.get("protocol") or DEFAULT_PROTOCOL)
-        return cls(protocol=protocol, port=int(doc.get("port") or DEFAULT_PORTS.get(protocol, 3389)),
-                   options=dict(doc.get("options") or {}), plan_id=plan_id, name=name)
+        options = dict(doc.get("options") or {})
+        return cls(protocol=protocol, port=int(doc.get("port") or default_port(protocol, options)),
+                   options=options, plan_id=plan_id, name=name, gateway_id=int(doc.get("gateway_id") or 0))
 
 
 DEFAULT_PLAN = ProtocolPlan()
 
 
-def default_port(protocol: str) -> int:
+def default_port(protocol: str, options: dict[str, Any] | None = None) -> int:
+    """The protocol's usual port; an html5 plan's is that of the protocol the gateway speaks to the
+    desktop (`options.remote_protocol`, VNC by default), since the port is the desktop's."""
+    if protocol == "html5":
+        return DEFAULT_PORTS.get(str((options or {}).get("remote_protocol") or "vnc"), DEFAULT_PORTS["vnc"])
     return DEFAULT_PORTS[protocol]
 
 
@@ -81,14 +86,3 @@ def render_rdp(address: str, port: int, username: str, options: dict[str, Any] |
 def rdp_filename(desktop_name: str) -> str:
     stem = _UNSAFE_FILENAME.sub("-", desktop_name).strip("-.") or "desktop"
     return f"{stem[:64]}.rdp"
-
-
-def html5_url(gateway_base: str, address: str, port: int, desktop_id: int,
-              options: dict[str, Any] | None = None) -> str:
-    """A URL on the HTML5 gateway that names the desktop to reach (and the protocol behind it)."""
-    options = options or {}
-    query = {"desktop": desktop_id, "host": address, "port": port,
-             "protocol": str(options.get("remote_protocol") or "rdp")}
-    if "?" in gateway_base:
-        return f"{gateway_base}&{urlencode(query)}"
-    return f"{gateway_base.rstrip('/')}/?{urlencode(query)}"

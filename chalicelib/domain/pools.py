@@ -6,8 +6,26 @@ from typing import Any
 
 from chalicelib.domain import naming
 from chalicelib.domain.errors import ErrorList
+from chalicelib.domain.provisioning import matches_attribute_rules
 
 AVAILABILITY_ACTIONS = ("set_available", "set_unavailable")
+
+
+def pool_for_desktop(pools: list[tuple[int, dict[str, Any]]], center_id: int, name: str, display_name: str,
+                     addresses: list[str]) -> int | None:
+    """The pool a desktop found in (or registered with) a center belongs to: the first pool (lowest id)
+    whose definition matches it, by center or by attribute rules on name, display name and addresses.
+    `pools`: (id, stored document) of the tenant's pools."""
+    values = {"name": name, "display_name": display_name, "ip": ",".join(addresses)}
+    for pool_id, doc in sorted(pools, key=lambda p: p[0]):
+        definition = doc.get("pool_definition") or {}
+        if definition.get("restrict_by") == "C" and center_id in (definition.get("server_ids") or []):
+            return pool_id
+        if definition.get("restrict_by") == "A" and matches_attribute_rules(
+            definition.get("attributes") or [], definition.get("pool_attribute_join", "A"), values
+        ):
+            return pool_id
+    return None
 
 
 def definition_problems(definition: dict[str, Any], errors: ErrorList) -> None:

@@ -21,6 +21,7 @@ from chalicelib.schemas.common import (
 )
 
 CenterTypeName = Literal["openstack", "virtuozzo"]
+AnyCenterTypeName = Literal["openstack", "virtuozzo", "uncategorized"]
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 
@@ -115,19 +116,24 @@ def _between(value: int, low: int, high: int) -> int:
 
 
 class CenterDefinitionOut(OutModel):
+    """An OpenStack or VHI center's settings; an uncategorized center has only its name, notes and flags."""
+
     name: str
-    type: CenterTypeName
-    auth_url: str
-    domain: str
-    project: str
-    username: str
-    region: str
-    network_uuid: str
+    type: AnyCenterTypeName
+    auth_url: str | None = None
+    domain: str | None = None
+    project: str | None = None
+    username: str | None = None
+    region: str | None = None
+    network_uuid: str | None = None
     notes: str
     poll_interval: int
-    build_limit: int
-    allow_cleartext_password: FlagOut = Field(
-        description="1: the center may send its password in clear (an http:// auth_url)")
+    build_limit: int | None = None
+    allow_cleartext_password: FlagOut | None = Field(
+        None, description="1: the center may send its password in clear (an http:// auth_url)")
+    init_unavailable: FlagOut | None = Field(
+        None, description="uncategorized: desktops registered in it start unavailable")
+    offer_vms: FlagOut | None = Field(None, description="uncategorized: kept for the reference's clients")
 
 
 class InventoryItemOut(OutModel):
@@ -164,7 +170,7 @@ class CenterInfoOut(OutModel):
 class CenterOut(OutModel):
     id: int
     name: str
-    type: CenterTypeName
+    type: AnyCenterTypeName
     type_label: str
     flavor: str
     online: FlagOut
@@ -182,12 +188,41 @@ class CenterOut(OutModel):
 class CenterItemOut(OutModel):
     id: int
     name: str
-    type: CenterTypeName
+    type: AnyCenterTypeName
     type_label: str
     flavor: str
     online: FlagOut
     status: int
     status_label: str
+
+
+class UncategorizedDefinition(StrictModel):
+    """The reference's `UncategorizedCenterBasic.center_definition`, limited to what applies here."""
+
+    name: Name
+    type: Literal["uncategorized"] | None = None
+    notes: Notes = ""
+    init_unavailable: Flag = 0
+    offer_vms: Flag = 1
+
+
+class UncategorizedDefinitionUpdate(UpdateModel):
+    name: Name | None = None
+    type: Literal["uncategorized"] | None = None
+    notes: Notes | None = None
+    init_unavailable: Flag | None = None
+    offer_vms: Flag | None = None
+
+
+class UncategorizedCenterCreate(StrictModel):
+    """`POST /centers/uncategorized`, in the reference's shape: `{"center_definition": {"name": ...}}`."""
+
+    center_definition: UncategorizedDefinition
+
+
+class UncategorizedCenterUpdate(UpdateModel):
+    id: int | None = None
+    center_definition: UncategorizedDefinitionUpdate | None = None
 
 
 class RespCenterCreated(OutModel):

@@ -65,6 +65,8 @@ class ClientConnectionOut(OutModel):
     port: int
     username: str
     url: str | None = None
+    # html5: the url opens the desktop until then (epoch seconds): open it at once
+    url_expires_at: int | None = None
     options: dict[str, str | int | bool]
 
 

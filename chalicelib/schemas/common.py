@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -76,6 +78,24 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 LoginDomain = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=253,
                                                pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$")]
 Text255 = Annotated[str, StringConstraints(max_length=255)]
+
+# A DNS name or an IP address (v4, or v6 without brackets): a gateway's or a registered desktop's address.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DNS_NAME = re.compile(rf"^(?:{_LABEL}\.)*{_LABEL}\.?$")
+
+
+def host_or_empty(value: str) -> str:
+    if not value or _DNS_NAME.match(value):
+        return value
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError("must be a DNS name or an IP address, without scheme, port or path") from None
+    return value
+
+
+HostAddress = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+                        AfterValidator(host_or_empty)]
 Notes = Annotated[str, StringConstraints(max_length=4095)]
 Count = Annotated[int, Field(ge=0, le=100_000)]
 

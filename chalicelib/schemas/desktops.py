@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from chalicelib.schemas.common import Flag, FlagOut, OutModel, QueryModel, StrictModel
+from chalicelib.schemas.common import Flag, FlagOut, HostAddress, Id, OutModel, QueryModel, StrictModel
 
 DesktopStatus = Literal["running", "stopped", "suspended", "building", "error", "deleted", "unknown"]
 
@@ -24,6 +24,21 @@ class DesktopUpdate(StrictModel):
     display_name: Annotated[str, StringConstraints(max_length=255)] | None = None
     available: Flag | None = None
     deletable: Flag | None = None
+
+
+DesktopName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255,
+                                               pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class DesktopRegister(StrictModel):
+    """A desktop registered by hand in an uncategorized center: a machine the broker knows by its name and
+    address only (no cloud: no power control, no provisioning)."""
+
+    center_id: Id
+    name: DesktopName
+    address: HostAddress
+    display_name: Annotated[str, StringConstraints(max_length=255)] | None = None
+    available: Flag | None = None  # default: 1, or 0 when the center says init_unavailable
 
 
 class SessionOut(OutModel):
@@ -54,6 +69,7 @@ class DesktopOut(OutModel):
     error: str | None = None
     session: SessionOut | None = None
     agent_running: FlagOut = 0
+    registered: FlagOut = Field(0, description="1: registered by hand in an uncategorized center")
     created: str
     updated: str
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from chalicelib.schemas.common import Name, Notes, OutModel, StrictModel, UpdateModel
+from chalicelib.schemas.common import Name, Notes, OptionalRef, OutModel, StrictModel, UpdateModel
 
 Protocol = Literal["rdp", "vnc", "ssh", "html5"]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -18,8 +18,11 @@ Options = Annotated[dict[OptionName, OptionValue], Field(max_length=50)]
 class ProtocolPlanBody(StrictModel):
     name: Name
     protocol: Protocol = "rdp"
-    port: Port | None = None  # default: 3389 rdp, 5900 vnc, 22 ssh, 443 html5
+    # default: 3389 rdp, 5900 vnc, 22 ssh; html5: the port of options.remote_protocol (vnc by default)
+    port: Port | None = None
     options: Options = Field(default_factory=dict)
+    # html5: the gateway (`/rest/v1/gateways`) the desktops are reached through; 0 for the others
+    gateway_id: OptionalRef = 0
     notes: Notes = ""
 
 
@@ -29,6 +32,7 @@ class ProtocolPlanUpdate(UpdateModel):
     protocol: Protocol | None = None
     port: Port | None = None
     options: Options | None = None
+    gateway_id: OptionalRef | None = None
     notes: Notes | None = None
 
 
@@ -38,6 +42,7 @@ class ProtocolPlanOut(OutModel):
     protocol: str
     port: int
     options: dict[str, str | int | bool]
+    gateway_id: int = 0
     notes: str
     created: str
     updated: str

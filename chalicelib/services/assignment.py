@@ -16,6 +16,7 @@ import logging
 import os
 import random
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from pynamodb.exceptions import PynamoDBException
 
@@ -31,7 +32,7 @@ from chalicelib.domain.errors import (
     Unauthorized,
 )
 from chalicelib.domain.offer import AssignmentTerms, DesktopFacts, PolicyTerms
-from chalicelib.services import audit, plans
+from chalicelib.services import audit, gateways, plans
 from chalicelib.store import stores
 from chalicelib.store.assignments import PendingChecks
 from chalicelib.store.claims import DesktopClaims, HolderChanged
@@ -342,6 +343,7 @@ class ConnectionDetails:
     rdp_file: str | None = None
     rdp_filename: str | None = None
     url: str | None = None
+    url_expires_at: int | None = None  # html5: the url opens the desktop until then (epoch seconds)
 
 
 def connect(caller: Caller, desktop_id: int) -> ConnectionDetails:
@@ -359,21 +361,20 @@ def connect(caller: Caller, desktop_id: int) -> ConnectionDetails:
     details = ConnectionDetails(desktop_id=desktop_id, desktop_name=desktop.name, protocol=plan.protocol,
                                 host=address, port=plan.port, username=caller.login,
                                 options=dict(plan.options))
+    audited: dict[str, Any] = {"protocol": plan.protocol}
     if plan.protocol == "rdp":
         rdp_file = connection.render_rdp(address, plan.port, caller.login, plan.options)
         details = replace(details, rdp_file=rdp_file, rdp_filename=connection.rdp_filename(desktop.name))
-    elif plan.protocol == "html5":
-        base = os.environ.get("BROKER_HTML5_GATEWAY_BASE", "").strip()
-        if not base:
-            raise ServiceUnavailable("No HTML5 gateway is configured (BROKER_HTML5_GATEWAY_BASE); "
-                                     "ask your administrator")
-        url = connection.html5_url(base, address, plan.port, desktop_id, plan.options)
-        details = replace(details, url=url)
+    elif plan.protocol == "html5":  # a signed link through the plan's gateway (services/gateways.py)
+        link = gateways.link_for(caller.tenant_id, plan, desktop_id=desktop_id, desktop_name=desktop.name,
+                                 host=address, user=caller.login)
+        details = replace(details, url=link.url, url_expires_at=link.expires_at)
+        audited.update(gateway_id=link.gateway_id, token_id=link.token_id)
     if desktop.starting:
         _queue_start(caller.tenant_id, desktop)
     audit.record(caller.tenant_id, "client.connect", f"Connection to desktop '{record.name}' requested",
                  user=caller.login, pool_id=facts.pool_id, desktop_id=desktop_id,
-                 details={"protocol": plan.protocol})
+                 details={k: v for k, v in audited.items() if v is not None})
     return details
 
 

@@ -11,12 +11,17 @@ from typing import Any
 from chalicelib.domain import messages
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.caller import Caller
-from chalicelib.domain.cloud import CenterAccess, CloudAuthFailed
+from chalicelib.domain.cloud import CenterAccess, CloudAuthFailed, CloudError
 from chalicelib.domain.endpoints import CLEARTEXT_FLAG, sends_in_clear, why_secret_needed_again
 from chalicelib.domain.errors import BadData, Conflict, ErrorList, NotFound, NotUnique, ServiceUnavailable
-from chalicelib.domain.kinds import CENTER_TYPE_LABELS, CenterType
-from chalicelib.schemas.centers import CenterCreate, CenterUpdate
-from chalicelib.services import audit
+from chalicelib.domain.kinds import CENTER_TYPE_LABELS, UNCATEGORIZED, CenterType
+from chalicelib.schemas.centers import (
+    CenterCreate,
+    CenterUpdate,
+    UncategorizedCenterCreate,
+    UncategorizedCenterUpdate,
+)
+from chalicelib.services import audit, desktops
 from chalicelib.store import stores
 from chalicelib.store.models import CenterRecord
 from chalicelib.store.secrets import secret_name
@@ -29,6 +34,7 @@ DEFINITION_FIELDS = ("auth_url", "domain", "project", "username", "region", "net
 _DEFINITION_DEFAULTS: dict[str, Any] = {"poll_interval": 5, "build_limit": rules.DEFAULT_CENTER_BUILD_LIMIT,
                                         CLEARTEXT_FLAG: 0}
 _warned_cleartext: set[tuple[int, int]] = set()
+UNCATEGORIZED_FLAGS = {"init_unavailable": 0, "offer_vms": 1}
 
 # status codes shown with status_label
 STATUS_ONLINE, STATUS_OFFLINE, STATUS_PENDING, STATUS_INACTIVE = 0, 1, 2, 3
@@ -43,9 +49,16 @@ def _check_type(path_type: str, body_type: str | None) -> None:
         raise BadData.field("/body/type", f"must be '{path_type}' for this endpoint")
 
 
+def is_uncategorized(doc: dict[str, Any]) -> bool:
+    return doc.get("type") == UNCATEGORIZED
+
+
 def definition_of(record: CenterRecord) -> dict[str, Any]:
     """The center's settings as the admin API shows them (`center_definition`), without the password."""
     doc = record.doc
+    if is_uncategorized(doc):
+        return {"name": record.name, "type": UNCATEGORIZED, "notes": doc.get("notes", ""), "poll_interval": 0,
+                **{f: int(doc.get(f, default)) for f, default in UNCATEGORIZED_FLAGS.items()}}
     return {"name": record.name, "type": doc.get("type", ""),
             **{f: doc.get(f, _DEFINITION_DEFAULTS.get(f, "")) for f in DEFINITION_FIELDS}}
 
@@ -105,6 +118,36 @@ def update_center(caller: Caller, center_type: str, center_id: int, body: Center
     return record
 
 
+def create_uncategorized(caller: Caller, body: UncategorizedCenterCreate) -> CenterRecord:
+    """A center of desktops registered by hand (`POST /rest/v1/desktops`): no cloud, no password, nothing
+    to check or scan, so it is online from the start."""
+    definition = body.center_definition
+    if stores.centers.name_taken(caller.tenant_id, definition.name):
+        raise NotUnique(f"A center named '{definition.name}' already exists", "name")
+    doc: dict[str, Any] = {"type": UNCATEGORIZED, "active": 1, "status": STATUS_ONLINE, "status_message": "",
+                           "poll_interval": 0, "notes": definition.notes,
+                           **{f: getattr(definition, f) for f in UNCATEGORIZED_FLAGS}}
+    record = stores.centers.create(caller.tenant_id, definition.name, doc)
+    audit.record(caller.tenant_id, "center.created", f"Center '{record.name}' created", user=caller.login,
+                 details={"center_id": int(record.id), "type": UNCATEGORIZED})
+    return record
+
+
+def update_uncategorized(caller: Caller, center_id: int, body: UncategorizedCenterUpdate) -> CenterRecord:
+    record = stores.centers.get(caller.tenant_id, center_id)
+    if not is_uncategorized(record.doc):
+        raise NotFound(f"No uncategorized center {center_id}")
+    if body.id is not None and body.id != center_id:
+        raise BadData.field("/body/id", "does not match the id in the path")
+    changes = body.center_definition.model_dump(exclude_unset=True, exclude={"name", "type"}) \
+        if body.center_definition is not None else {}
+    name = (body.center_definition.name if body.center_definition is not None else None) or record.name
+    record = stores.centers.update(record, name, {**record.doc, **changes})
+    audit.record(caller.tenant_id, "center.updated", f"Center '{record.name}' updated", user=caller.login,
+                 details={"center_id": center_id, "fields": sorted(changes)})
+    return record
+
+
 def _require_password_for_new_recipient(before: dict[str, Any], after: dict[str, Any],
                                         errors: ErrorList) -> None:
     """The stored password goes only where it was given for (chalicelib/domain/endpoints.py)."""
@@ -138,6 +181,8 @@ def _cleartext_details(doc: dict[str, Any]) -> dict[str, int]:
 
 def delete_center(caller: Caller, center_id: int) -> None:
     record = stores.centers.get(caller.tenant_id, center_id)
+    if is_uncategorized(record.doc) and desktops.registered_in(caller.tenant_id, center_id):
+        raise Conflict(f"Center {center_id} still has registered desktops; remove them first")
     users = [int(p.id) for p in stores.pools.iterate(caller.tenant_id) if _pool_uses_center(p.doc, center_id)]
     if users:
         raise Conflict(f"Center {center_id} is used by pool(s) {', '.join(map(str, users))}; "
@@ -185,6 +230,8 @@ def center_access(record: CenterRecord) -> CenterAccess:
     with an http:// auth_url before the flag existed is refused here too (it shows as offline)."""
     doc = record.doc
     key = (int(record.tenant_id), int(record.id))
+    if is_uncategorized(doc):  # never reached through the callers, who check first: a last guard
+        raise CloudError(f"Center {record.id} is uncategorized: it has no cloud")
     if _cleartext(doc):
         if not doc.get(CLEARTEXT_FLAG):
             raise CloudAuthFailed(f"http:// Keystone would get the password in clear; use https:// or set "
@@ -205,6 +252,11 @@ def center_access(record: CenterRecord) -> CenterAccess:
         region=doc.get("region") or None,
         center_type=CenterType(doc.get("type", "openstack")),
     )
+
+
+def has_cloud(record: CenterRecord) -> bool:
+    """Whether the center is a cloud the broker checks, scans and provisions in (not uncategorized)."""
+    return not is_uncategorized(record.doc)
 
 
 def status_label(doc: dict[str, Any]) -> str:

@@ -52,6 +52,9 @@ def request_action(caller: Caller, desktop_id: int, action: str) -> DesktopRecor
     if action == "release":
         release(desktop, f"released by {caller.login}")
         return desktop
+    if desktop.doc.get("registered"):
+        raise Conflict(f"Desktop {desktop_id} was registered by hand: the broker has no power control over "
+                       "it (remove it with DELETE /rest/v1/desktops/{id})")
     if not desktop.instance_id:
         raise Conflict(f"Desktop {desktop_id} has no instance yet")
     if action == "delete" and not desktop.deletable:

@@ -1,15 +1,25 @@
-"""Desktops for admins: list with filters, read, and change availability, deletability, display name."""
+"""Desktops for admins: list with filters, read, and change availability, deletability, display name; and
+desktops registered by hand in an uncategorized center (by name and address; the broker never touches a
+cloud for them)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pynamodb.exceptions import TransactWriteError
+
+from chalicelib.domain import pools as pool_rules
 from chalicelib.domain.caller import Caller
-from chalicelib.domain.errors import BadData
-from chalicelib.schemas.desktops import DesktopListQuery, DesktopUpdate
+from chalicelib.domain.errors import BadData, Conflict, NotUnique
+from chalicelib.domain.kinds import UNCATEGORIZED
+from chalicelib.schemas.desktops import DesktopListQuery, DesktopRegister, DesktopUpdate
 from chalicelib.services import audit
+from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore
 from chalicelib.store.models import DesktopRecord
+from chalicelib.store.repos import name_key
+
+REGISTERED = "registered"  # doc flag of a desktop registered by hand
 
 _store = DesktopStore()
 
@@ -59,3 +69,57 @@ def update_desktop(caller: Caller, desktop_id: int, body: DesktopUpdate) -> Desk
         details={"fields": sorted(changes)},
     )
     return desktop
+
+
+# ------------------------------------------------------------------------------- registered by hand
+
+
+def registered_guard(tenant_id: int, center_id: int, name: str) -> str:
+    """The names-table key that keeps one registered desktop per name in a center."""
+    return name_key(tenant_id, "registered-desktop", f"{center_id}#{name}")
+
+
+def register_desktop(caller: Caller, body: DesktopRegister) -> DesktopRecord:
+    """Add a desktop of an uncategorized center; it joins the pool whose definition matches it."""
+    center = stores.centers.find(caller.tenant_id, body.center_id)
+    if center is None:
+        raise BadData.field("/body/center_id", f"Center {body.center_id} does not exist")
+    if center.doc.get("type") != UNCATEGORIZED:
+        raise BadData.field("/body/center_id", "Desktops are registered by hand in an uncategorized center "
+                                               "only; a cloud's desktops come from its scans")
+    display_name = body.display_name or body.name
+    available = bool(body.available) if body.available is not None else not center.doc.get("init_unavailable")
+    desktop = _store.new(caller.tenant_id, body.center_id, None, body.name, display_name=display_name,
+                         lifecycle="active", available=available, deletable=False, power_state="running",
+                         doc={"fixed_addresses": [body.address], "floating_addresses": [], REGISTERED: 1})
+    pools = [(int(p.id), p.doc) for p in stores.pools.list(caller.tenant_id)]
+    pool_id = pool_rules.pool_for_desktop(pools, body.center_id, body.name, display_name, [body.address])
+    try:
+        _store.add_counted(desktop, pool_id, registered_guard(caller.tenant_id, body.center_id, body.name))
+    except TransactWriteError as error:
+        message = f"Center {body.center_id} already has a desktop named '{body.name}'"
+        raise NotUnique(message, "name") from error
+    audit.record(caller.tenant_id, "desktop.registered", f"Desktop '{desktop.name}' registered by hand",
+                 user=caller.login, pool_id=pool_id, desktop_id=int(desktop.id),
+                 details={"center_id": body.center_id, "address": body.address})
+    return desktop
+
+
+def unregister_desktop(caller: Caller, desktop_id: int) -> None:
+    """Remove a desktop registered by hand (a cloud's desktops are deleted through their actions)."""
+    desktop = _store.get(caller.tenant_id, desktop_id)
+    if not desktop.doc.get(REGISTERED):
+        raise Conflict(f"Desktop {desktop_id} belongs to a cloud: delete it with the 'delete' action")
+    if desktop.assigned_user_id is not None:
+        raise Conflict(f"Desktop {desktop_id} is assigned to a user; release it first")
+    try:
+        guard = registered_guard(caller.tenant_id, int(desktop.center_id), desktop.name)
+        _store.remove_counted(desktop, guard)
+    except TransactWriteError as error:
+        raise Conflict(f"Desktop {desktop_id} was changed meanwhile; try again") from error
+    audit.record(caller.tenant_id, "desktop.unregistered", f"Desktop '{desktop.name}' removed",
+                 user=caller.login, pool_id=desktop.pool_id, desktop_id=desktop_id)
+
+
+def registered_in(tenant_id: int, center_id: int) -> list[DesktopRecord]:
+    return [d for d in _store.of_center(tenant_id, center_id) if d.doc.get(REGISTERED)]

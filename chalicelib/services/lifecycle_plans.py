@@ -32,7 +32,7 @@ POWER_SECTIONS = ("on_disconnect", "on_logout", "on_release")
 _cache: TtlCache[tuple[str, dict[str, Any]]] = TtlCache("lifecycle-plans")
 
 
-def _validate_release(doc: dict[str, Any], errors: ErrorList) -> None:
+def _validate_release(_tenant_id: int, doc: dict[str, Any], errors: ErrorList) -> None:
     """What the schema cannot say: a delay only means something with an action."""
     for section in ("on_disconnect", "on_idle", "on_release"):
         step = doc.get(section) or {}
@@ -40,7 +40,7 @@ def _validate_release(doc: dict[str, Any], errors: ErrorList) -> None:
             errors.add(f"/body/{section}/after_minutes", "A delay needs an action other than 'none'")
 
 
-def _validate_power(doc: dict[str, Any], errors: ErrorList) -> None:
+def _validate_power(_tenant_id: int, doc: dict[str, Any], errors: ErrorList) -> None:
     for section in POWER_SECTIONS:
         step = doc.get(section) or {}
         if step.get("action", "none") == "none" and int(step.get("after_minutes") or 0):

@@ -16,7 +16,7 @@ from chalicelib.domain.caller import Caller
 from chalicelib.domain.connection import ProtocolPlan
 from chalicelib.domain.errors import Conflict, ErrorList, NotFound
 from chalicelib.domain.kinds import KIND_POWER_CONTROL, KIND_PROTOCOL, KIND_RELEASE
-from chalicelib.services import audit
+from chalicelib.services import audit, gateways
 from chalicelib.services.client_cache import TtlCache
 from chalicelib.store import stores
 from chalicelib.store.models import PlanRecord
@@ -26,15 +26,16 @@ LABELS = {KIND_PROTOCOL: "Protocol plan", KIND_RELEASE: "Release plan",
 ASSIGNMENT_FIELDS = {KIND_PROTOCOL: "plan_protocol_id", KIND_RELEASE: "plan_release_id",
                      KIND_POWER_CONTROL: "plan_power_control_id"}
 
-# kind -> function(doc, errors) adding field errors for settings of that kind
-VALIDATORS: dict[str, Callable[[dict[str, Any], ErrorList], None]] = {}
+# kind -> function(tenant_id, doc, errors) adding field errors for settings of that kind
+VALIDATORS: dict[str, Callable[[int, dict[str, Any], ErrorList], None]] = {}
 
 _protocol_cache: TtlCache[ProtocolPlan] = TtlCache("protocol-plans")
 
 
-def _validate_protocol(doc: dict[str, Any], errors: ErrorList) -> None:
+def _validate_protocol(tenant_id: int, doc: dict[str, Any], errors: ErrorList) -> None:
     for key, message in connection.option_problems(doc["protocol"], doc.get("options") or {}):
         errors.add(f"/body/options/{key.replace('~', '~0').replace('/', '~1')}", message)
+    gateways.plan_problems(tenant_id, doc, errors)
 
 
 VALIDATORS[KIND_PROTOCOL] = _validate_protocol
@@ -44,11 +45,11 @@ def _label(kind: str) -> str:
     return LABELS.get(kind, "Plan")
 
 
-def _check(kind: str, doc: dict[str, Any]) -> None:
+def _check(tenant_id: int, kind: str, doc: dict[str, Any]) -> None:
     errors = ErrorList()
     validator = VALIDATORS.get(kind)
     if validator is not None:
-        validator(doc, errors)
+        validator(tenant_id, doc, errors)
     errors.raise_if_any(f"{_label(kind)} cannot be saved, some input data is not valid.")
 
 
@@ -64,7 +65,7 @@ def get_plan(caller: Caller, kind: str, plan_id: int) -> PlanRecord:
 
 
 def create_plan(caller: Caller, kind: str, name: str, doc: dict[str, Any]) -> PlanRecord:
-    _check(kind, doc)
+    _check(caller.tenant_id, kind, doc)
     record = stores.plans.create(caller.tenant_id, name, doc, kind=kind)
     audit.record(caller.tenant_id, f"plan.{kind}.created", f"{_label(kind)} '{name}' created",
                  user=caller.login, details={"plan_id": int(record.id)})
@@ -78,7 +79,7 @@ def update_plan(caller: Caller, kind: str, plan_id: int, name: str | None, chang
     doc = {**record.doc, **changes}
     if complete is not None:
         doc = complete(doc)
-    _check(kind, doc)
+    _check(caller.tenant_id, kind, doc)
     record = stores.plans.update(record, name or record.name, doc)
     _forget(caller.tenant_id, plan_id)
     audit.record(caller.tenant_id, f"plan.{kind}.updated", f"{_label(kind)} '{record.name}' updated",

@@ -137,10 +137,10 @@ def due_center_scans(now: float | None = None) -> int:
     queued = 0
     for tenant_id in all_tenant_ids():
         for center in stores.centers.iterate(tenant_id):
-            if not center.doc.get("active", 1):
+            interval = int(center.doc.get("poll_interval", 5)) * 60
+            if not center.doc.get("active", 1) or interval <= 0:  # 0: never polled (uncategorized)
                 continue
             last = center.doc.get("last_scan")
-            interval = int(center.doc.get("poll_interval", 5)) * 60
             last_ts = (
                 datetime.strptime(last, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp() if last else 0
             )

@@ -34,7 +34,7 @@ from chalicelib.domain.cloud import (
     ServerInfo,
 )
 from chalicelib.services import agents, audit
-from chalicelib.services.centers import center_access
+from chalicelib.services.centers import center_access, has_cloud
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
 from chalicelib.store.assignments import clear_pending_check
@@ -82,7 +82,7 @@ def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
         return 0
     provision = pool.doc["provision"]
     center = stores.centers.find(tenant_id, provision["center"]["id"])
-    if center is None or not center.doc.get("active", 1):
+    if center is None or not center.doc.get("active", 1) or not has_cloud(center):
         return 0
     members = desktops.of_pool(tenant_id, pool_id)
     resumed = _resume_abandoned_reservation(pool, center)

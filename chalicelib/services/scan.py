@@ -17,20 +17,18 @@ from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, Updat
 
 from chalicelib.clouds import cloud_for
 from chalicelib.domain import messages
+from chalicelib.domain import pools as pool_rules
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.cloud import CloudError, Inventory, PowerState, ServerInfo
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.sessions import epoch_of
 from chalicelib.services import audit
-from chalicelib.services.centers import STATUS_OFFLINE, STATUS_ONLINE, center_access
+from chalicelib.services.centers import STATUS_OFFLINE, STATUS_ONLINE, center_access, has_cloud
 from chalicelib.services.provisioning import apply_server, counters, desktops
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
-from chalicelib.store.binding import transaction
-from chalicelib.store.desktops import PoolCounters, pool_key
 from chalicelib.store.models import (
     CenterRecord,
-    CounterRecord,
     DesktopRecord,
     MarkerRecord,
     NameRecord,
@@ -77,7 +75,7 @@ def _save_center_status(center: CenterRecord, **changes: Any) -> CenterRecord:
 def check_center(tenant_id: int, center_id: int) -> bool:
     """Verify the credentials and refresh the inventory; the status and message show in the API."""
     center = stores.centers.find(tenant_id, center_id)
-    if center is None:
+    if center is None or not has_cloud(center):
         return False
     try:
         cloud = cloud_for(center_access(center))
@@ -101,22 +99,10 @@ def check_center(tenant_id: int, center_id: int) -> bool:
 
 
 def _pool_for_new_desktop(pools: list[PoolRecord], center_id: int, server: ServerInfo) -> int | None:
-    """The pool a desktop found in a center belongs to: the first pool (lowest id) whose definition
-    matches it — by center, or by attribute rules on name, display name and addresses."""
-    values = {
-        "name": server.name,
-        "display_name": server.name,
-        "ip": ",".join((*server.fixed_addresses, *server.floating_addresses)),
-    }
-    for pool in sorted(pools, key=lambda p: int(p.id)):
-        definition = pool.doc.get("pool_definition") or {}
-        if definition.get("restrict_by") == "C" and center_id in (definition.get("server_ids") or []):
-            return int(pool.id)
-        if definition.get("restrict_by") == "A" and rules.matches_attribute_rules(
-            definition.get("attributes") or [], definition.get("pool_attribute_join", "A"), values
-        ):
-            return int(pool.id)
-    return None
+    """The pool a desktop found in a center belongs to (chalicelib/domain/pools.py)."""
+    addresses = [*server.fixed_addresses, *server.floating_addresses]
+    return pool_rules.pool_for_desktop([(int(p.id), p.doc) for p in pools], center_id, server.name,
+                                       server.name, addresses)
 
 
 def scan_center(tenant_id: int, center_id: int, now: float | None = None) -> dict[str, int]:
@@ -128,6 +114,9 @@ def scan_center(tenant_id: int, center_id: int, now: float | None = None) -> dic
     result = {"new": 0, "updated": 0, "adopted": 0, "gone": 0, "purged": 0, "orphans_removed": 0,
               "skipped": 0}
     if center is None:
+        return result
+    if not has_cloud(center):  # desktops registered by hand: their pools follow the definitions, no cloud
+        result["updated"] = _refresh_memberships(center)
         return result
     now = time.time() if now is None else now
     try:
@@ -193,6 +182,27 @@ def scan_center(tenant_id: int, center_id: int, now: float | None = None) -> dic
                 pass
     _save_center_status(center, last_scan=_now(), status=STATUS_ONLINE, status_message="")
     return result
+
+
+def _refresh_memberships(center: CenterRecord) -> int:
+    """Move the center's desktops to the pools their definitions name now; how many moved."""
+    tenant_id, center_id = int(center.tenant_id), int(center.id)
+    pools = [(int(p.id), p.doc) for p in stores.pools.list(tenant_id)]
+    moved = 0
+    for desktop in desktops.of_center(tenant_id, center_id):
+        if desktop.lifecycle != "active":
+            continue
+        addresses = list(desktop.doc.get("fixed_addresses") or [])
+        membership = pool_rules.pool_for_desktop(pools, center_id, desktop.name,
+                                                 desktop.display_name or desktop.name, addresses)
+        if membership != desktop.pool_id:
+            try:
+                counters.move(desktop, membership)
+                moved += 1
+            except TransactWriteError:
+                log.info("desktop %s changed concurrently; the next scan settles it", desktop.id)
+    _save_center_status(center, last_scan=_now())
+    return moved
 
 
 def _refresh(desktop: DesktopRecord, server: ServerInfo, cloud: Any, pools: list[PoolRecord]) -> bool:
@@ -325,19 +335,7 @@ def _drop_stale_guard(tenant_id: int, guard: str) -> None:
 
 
 def _create_once(desktop: DesktopRecord, pool_id: int | None, guard: str | None) -> None:
-    """Write a new desktop record (refused if its id, or its instance's guard, already exists) and count it
-    into its pool, in one transaction."""
-    tenant_id = int(desktop.tenant_id)
-    desktop.pool_id = pool_id
-    desktop.pool_key = pool_key(tenant_id, pool_id) if pool_id else None
-    with transaction() as tx:
-        tx.save(desktop, condition=DesktopRecord.id.does_not_exist())
-        if guard is not None:
-            tx.save(NameRecord(key=guard, tenant_id=tenant_id, kind="instance", ref_id=int(desktop.id)),
-                    condition=NameRecord.key.does_not_exist())
-        if pool_id:
-            tx.update(CounterRecord(key=PoolCounters._key("total", tenant_id, pool_id)),
-                      actions=[CounterRecord.value.add(1)])
+    desktops.add_counted(desktop, pool_id, guard)
 
 
 def _orphan(tenant_id: int, center_id: int, server: ServerInfo, marks: rules.BrokerMarks,

@@ -16,7 +16,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, Upda
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.provisioning import Reservation, first_sequence
 from chalicelib.store.binding import ensure_bound, transaction
-from chalicelib.store.models import CounterRecord, DesktopRecord, PoolRecord
+from chalicelib.store.models import CounterRecord, DesktopRecord, NameRecord, PoolRecord
 from chalicelib.store.repos import next_id, next_ids, utc_now_iso
 
 # New desktop records are written this many to a transaction: a quarter of DynamoDB's 100 items.
@@ -149,6 +149,35 @@ class DesktopStore:
 
     def delete(self, record: DesktopRecord) -> None:
         record.delete()
+
+    def add_counted(self, desktop: DesktopRecord, pool_id: int | None, guard: str | None) -> None:
+        """Write a new desktop record (refused if its id, or its `guard` in the names table, already exists)
+        and count it into its pool, in one transaction. The guard keeps one record per instance found in a
+        center, or per name registered in one."""
+        ensure_bound()
+        tenant_id = int(desktop.tenant_id)
+        desktop.pool_id = pool_id
+        desktop.pool_key = pool_key(tenant_id, pool_id) if pool_id else None
+        with transaction() as tx:
+            tx.save(desktop, condition=DesktopRecord.id.does_not_exist())
+            if guard is not None:
+                tx.save(NameRecord(key=guard, tenant_id=tenant_id, kind="instance", ref_id=int(desktop.id)),
+                        condition=NameRecord.key.does_not_exist())
+            if pool_id:
+                tx.update(CounterRecord(key=PoolCounters._key("total", tenant_id, pool_id)),
+                          actions=[CounterRecord.value.add(1)])
+
+    def remove_counted(self, desktop: DesktopRecord, guard: str | None) -> None:
+        """Delete a desktop record as read (refused if it changed since), its guard, and its pool's count."""
+        ensure_bound()
+        tenant_id = int(desktop.tenant_id)
+        with transaction() as tx:
+            tx.delete(desktop)
+            if guard is not None:
+                tx.delete(NameRecord(key=guard), condition=NameRecord.ref_id == int(desktop.id))
+            if desktop.pool_id:
+                tx.update(CounterRecord(key=PoolCounters._key("total", tenant_id, int(desktop.pool_id))),
+                          actions=[CounterRecord.value.add(-1)])
 
 
 class PoolCounters:

@@ -89,6 +89,14 @@ class AuthServerRecord(EntityModel):
         short_name = "auth_servers"
 
 
+class GatewayRecord(EntityModel):
+    """An HTML5 gateway (noVNC + websockify, or Guacamole); its signing key or shared key is in Secrets
+    Manager, never here."""
+
+    class Meta(_BrokerMeta):
+        short_name = "gateways"
+
+
 class UserById(LocalSecondaryIndex):
     class Meta:
         index_name = "by_id"
@@ -308,6 +316,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     PolicyRecord,
     PlanRecord,
     AuthServerRecord,
+    GatewayRecord,
     UserRecord,
     NameRecord,
     CounterRecord,

@@ -6,6 +6,7 @@ from chalicelib.store.login_names import LOGIN_NAMES
 from chalicelib.store.models import (
     AuthServerRecord,
     CenterRecord,
+    GatewayRecord,
     PlanRecord,
     PolicyRecord,
     PoolRecord,
@@ -22,6 +23,7 @@ pools = EntityStore(PoolRecord, "pool", "Pool")
 policies = EntityStore(PolicyRecord, "policy", "Policy")
 plans = EntityStore(PlanRecord, "plan", "Plan", name_scope="kind")  # a "Default" of each kind
 auth_servers = EntityStore(AuthServerRecord, "auth_server", "Authentication server")
+gateways = EntityStore(GatewayRecord, "gateway", "Gateway")
 users = UserStore()
 sessions = SessionStore()
 audit = AuditStore()

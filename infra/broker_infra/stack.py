@@ -75,6 +75,7 @@ SECRETS_AT_DEPLOY = {
 # (chalicelib/services/centers.py and auth_servers.py name them; tests/infra checks they agree).
 CENTER_SECRETS = "center"  # OpenStack/VHI passwords: written by the API, read by the worker only
 DIRECTORY_SECRETS = "auth-server"  # LDAP/AD bind passwords: written and read by the API only
+GATEWAY_SECRETS = "gateway"  # HTML5 gateways' signing and shared keys: written and read by the API only
 # Told to every function: the deployment made SECRETS_AT_DEPLOY, so the code never creates them.
 DEPLOYED_SECRETS_VARIABLE = "BROKER_DEPLOYED_SECRETS"
 
@@ -536,17 +537,19 @@ class BrokerStack(cdk.Stack):
     def _secret_statements(self, function: FunctionSpec) -> list[iam.PolicyStatement]:
         """What each kind of function does with secrets (docs/deploy.md, "IAM"):
         the API reads the admin password (first login), the signing key and the directories' bind
-        passwords, checks that Secrets Manager answers (health), and writes center and directory
-        passwords; the worker reads center passwords; nothing else touches a secret."""
+        passwords and the gateways' keys (a connect signs with one), checks that Secrets Manager answers
+        (health), and writes center and directory passwords and gateway keys; the worker reads center
+        passwords; nothing else touches a secret."""
         centers = self._secret_folder(CENTER_SECRETS)
         directories = self._secret_folder(DIRECTORY_SECRETS)
+        gateways = self._secret_folder(GATEWAY_SECRETS)
         admin_password = self.secrets[ADMIN_PASSWORD_SECRET].secret_arn
         signing_key = self.secrets[SIGNING_KEY_SECRET].secret_arn
         if function.kind == API:
             return [
-                _allow("SecretsRead", SECRET_READ, [admin_password, signing_key, directories]),
+                _allow("SecretsRead", SECRET_READ, [admin_password, signing_key, directories, gateways]),
                 _allow("SecretsHealth", SECRET_DESCRIBE, [admin_password]),
-                _allow("SecretsWrite", SECRET_WRITE, [centers, directories]),
+                _allow("SecretsWrite", SECRET_WRITE, [centers, directories, gateways]),
             ]
         if function.kind == WORKER:
             return [_allow("SecretsRead", SECRET_READ, [centers])]

@@ -221,14 +221,16 @@ def test_each_function_touches_only_the_secrets_its_code_uses(templates, handler
     prefix = f"broker/{stage}/"
     [api] = kinds["api"]
     assert _secret_grants(template, cfn.function_role(template, api)) == {
-        # the first admin login, the token signing key, the directories' bind passwords
+        # the first admin login, the token signing key, the directories' bind passwords, the gateways' keys
         "secretsmanager:GetSecretValue": {
             f"{prefix}admin-password",
             f"{prefix}token-signing-key",
             f"{prefix}auth-server/*",
+            f"{prefix}gateway/*",
         },
         "secretsmanager:DescribeSecret": {f"{prefix}admin-password"},  # the health check
-        **{action: {f"{prefix}center/*", f"{prefix}auth-server/*"} for action in SECRET_WRITE},
+        **{action: {f"{prefix}center/*", f"{prefix}auth-server/*", f"{prefix}gateway/*"}
+           for action in SECRET_WRITE},
     }
     for worker in kinds["worker"]:
         assert _secret_grants(template, cfn.function_role(template, worker)) == {
@@ -240,7 +242,7 @@ def test_each_function_touches_only_the_secrets_its_code_uses(templates, handler
 
 def test_the_secret_folders_are_those_the_code_writes(monkeypatch):
     """The names the services give their secrets fall in the folders the roles allow."""
-    from chalicelib.services import auth_servers, centers, tokens
+    from chalicelib.services import auth_servers, centers, gateways, tokens
     from chalicelib.settings import reset_settings
 
     monkeypatch.setenv("BROKER_SECRET_PREFIX", "broker/prod/")
@@ -248,6 +250,7 @@ def test_the_secret_folders_are_those_the_code_writes(monkeypatch):
     try:
         assert centers.center_secret_name(7, 42).startswith("broker/prod/center/")
         assert auth_servers.server_secret_name(7, 42).startswith("broker/prod/auth-server/")
+        assert gateways.gateway_secret_name(7, 42).startswith("broker/prod/gateway/")
         assert tokens.KEY_SECRET == "token-signing-key"
     finally:
         monkeypatch.undo()

@@ -184,6 +184,9 @@ def run_module(monkeypatch: pytest.MonkeyPatch) -> Any:
                  "BROKER_DYNAMODB_ENDPOINT", "BROKER_QUEUE_URL", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(demo, "seed", lambda password: [])
+    # moto's backends live as long as this process: the live desktop's records (and processes) belong to
+    # the runs of make run as a process of its own (test_make_run_live_desktop.py)
+    monkeypatch.setenv("BROKER_LIVE_DESKTOP", "off")
     reset_broker_caches()
     yield run
     reset_broker_caches()

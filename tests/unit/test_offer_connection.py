@@ -43,14 +43,11 @@ def test_option_problems() -> None:
     assert connection.option_problems("vnc", {"username": "x"}) == []
 
 
-def test_html5_url_on_the_gateway() -> None:
-    url = connection.html5_url(
-        "https://gw.example/guac/", "203.0.113.5", 3389, 12, {"remote_protocol": "vnc"}
-    )
-    assert url == "https://gw.example/guac/?desktop=12&host=203.0.113.5&port=3389&protocol=vnc"
-    assert connection.html5_url("https://gw.example/x?tenant=a", "h", 1, 2).startswith(
-        "https://gw.example/x?tenant=a&desktop=2"
-    )
+def test_an_html5_plan_defaults_to_the_port_of_its_remote_protocol() -> None:
+    assert connection.default_port("html5") == 5900
+    assert connection.default_port("html5", {"remote_protocol": "rdp"}) == 3389
+    plan = connection.ProtocolPlan.from_doc(3, "web", {"protocol": "html5", "gateway_id": 7})
+    assert (plan.port, plan.gateway_id) == (5900, 7)
 
 
 def test_rdp_filename_is_safe() -> None:

@@ -83,7 +83,7 @@ def list_my_desktops(request: ApiRequest) -> ClientDesktopsOut:
               summary="Connection details: a .rdp file for RDP, host and port (JSON) for VNC and SSH, a URL "
                       "for HTML5", response="ClientConnectionOut",
               responses={404: "Not one of my desktops", 409: "The desktop is not available now",
-                         503: "No HTML5 gateway is configured"})
+                         503: "The plan's HTML5 gateway is missing or its key cannot be read"})
 def connect_desktop(request: ApiRequest) -> Reply:
     details = assignment.connect(request.who, request.ids["id"])
     headers = {"Cache-Control": "no-store"}
@@ -93,7 +93,8 @@ def connect_desktop(request: ApiRequest) -> Reply:
     body = schemas.ClientConnectionOut(id=details.desktop_id, name=details.desktop_name,
                                        protocol=details.protocol, host=details.host, port=details.port,
                                        username=details.username,
-                               url=details.url, options=details.options)
+                                       url=details.url, url_expires_at=details.url_expires_at,
+                                       options=details.options)
     headers["Content-Type"] = "application/json"  # the route's type is the .rdp file's
     return Reply(body.model_dump_json(exclude_none=True), headers=headers)
 

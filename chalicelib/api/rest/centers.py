@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
-from chalicelib.domain.kinds import CENTER_TYPE_LABELS
+from chalicelib.domain.kinds import CENTER_TYPE_LABELS, UNCATEGORIZED, UNCATEGORIZED_LABEL, center_type_label
 from chalicelib.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -17,8 +17,9 @@ centers = lazy_module("chalicelib.services.centers")
 
 router = Router("/rest/v1", "Centers", schemas=schemas)
 
-# The reference's CenterPropertyFlavor: K = OpenStack (VHI is OpenStack underneath).
+# The reference's CenterPropertyFlavor: K = OpenStack (VHI is OpenStack underneath), U = uncategorized.
 CENTER_FLAVOR = "K"
+FLAVORS = {UNCATEGORIZED: "U"}
 
 
 def center_item(record: CenterRecord) -> CenterItemOut:
@@ -27,8 +28,8 @@ def center_item(record: CenterRecord) -> CenterItemOut:
         id=int(record.id),
         name=record.name,
         type=doc["type"],
-        type_label=CENTER_TYPE_LABELS[doc["type"]],
-        flavor=CENTER_FLAVOR,
+        type_label=center_type_label(doc["type"]),
+        flavor=FLAVORS.get(doc["type"], CENTER_FLAVOR),
         online=int(doc.get("status") == centers.STATUS_ONLINE),
         status=int(doc.get("status", centers.STATUS_PENDING)),
         status_label=centers.status_label(doc),
@@ -94,6 +95,22 @@ def _update(center_type: str):
 
     handler.__name__ = f"update_{center_type}_center"
     return handler
+
+
+@router.route("POST", f"/centers/{UNCATEGORIZED}", access=Access.ADMIN_WRITE,
+              summary=f"Add a center of {UNCATEGORIZED_LABEL} (registered by hand; never scanned)",
+              body="UncategorizedCenterCreate", response="RespCenterCreated", status=201)
+def create_uncategorized_center(request: ApiRequest) -> RespCenterCreated:
+    return schemas.RespCenterCreated(stored_data=center_out(centers.create_uncategorized(request.who,
+                                                                                        request.body)))
+
+
+@router.route("PUT", f"/centers/{UNCATEGORIZED}/{{id}}", access=Access.ADMIN_WRITE,
+              summary=f"Update a center of {UNCATEGORIZED_LABEL}", body="UncategorizedCenterUpdate",
+              response="RespCenterCreated")
+def update_uncategorized_center(request: ApiRequest) -> RespCenterCreated:
+    record = centers.update_uncategorized(request.who, request.ids["id"], request.body)
+    return schemas.RespCenterCreated(stored_data=center_out(record))
 
 
 for _type, _label in CENTER_TYPE_LABELS.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from chalicelib.api.framework import Access, ApiRequest, Router
+from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 from chalicelib.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ def desktop_out(record: DesktopRecord) -> DesktopOut:
         session=session if isinstance(session, dict) else None,
         agent_running=int(time.time() - float(doc.get("agent_seen_at") or 0)
                           <= pool_stats.agent_window_seconds()),
+        registered=int(bool(doc.get("registered"))),
         created=record.created,
         updated=record.updated,
     )
@@ -63,6 +64,23 @@ def desktop_out(record: DesktopRecord) -> DesktopOut:
 )
 def list_desktops(request: ApiRequest) -> list[DesktopOut]:
     return [desktop_out(d) for d in desktops.list_desktops(request.who, request.query)]
+
+
+@router.route("POST", "/desktops", access=Access.ADMIN_WRITE, body="DesktopRegister",
+              summary="Register a desktop by name and address in an uncategorized center",
+              response="RespDesktopUpdated", status=201,
+              responses={409: "The center has a desktop of this name"})
+def register_desktop(request: ApiRequest) -> RespDesktopUpdated:
+    return schemas.RespDesktopUpdated(stored_data=desktop_out(desktops.register_desktop(request.who,
+                                                                                        request.body)))
+
+
+@router.route("DELETE", "/desktops/{id}", access=Access.ADMIN_WRITE, status=204,
+              summary="Remove a desktop registered by hand",
+              responses={409: "A cloud's desktop (use the delete action), or assigned to a user"})
+def unregister_desktop(request: ApiRequest) -> Reply:
+    desktops.unregister_desktop(request.who, request.ids["id"])
+    return Reply(None, status=204)
 
 
 @router.route("GET", "/desktops/{id}", access=Access.ADMIN_READ, summary="Get a desktop",

@@ -30,13 +30,14 @@ router = Router("/rest/v1", "Plans", schemas=schemas)
 def protocol_plan_out(record: PlanRecord) -> ProtocolPlanOut:
     doc = record.doc
     return schemas.ProtocolPlanOut(id=int(record.id), name=record.name, protocol=doc["protocol"],
-                           port=int(doc["port"]), options=doc.get("options") or {},
-                           notes=doc.get("notes", ""), created=record.created, updated=record.updated)
+                                   port=int(doc["port"]), options=doc.get("options") or {},
+                                   gateway_id=int(doc.get("gateway_id") or 0), notes=doc.get("notes", ""),
+                                   created=record.created, updated=record.updated)
 
 
 def _complete(doc: dict[str, Any]) -> dict[str, Any]:
     """A plan without a port uses its protocol's usual one."""
-    return {**doc, "port": doc.get("port") or connection.default_port(doc["protocol"])}
+    return {**doc, "port": doc.get("port") or connection.default_port(doc["protocol"], doc.get("options"))}
 
 
 @router.route("GET", "/plans/protocol", access=Access.ADMIN_READ, summary="List protocol plans",

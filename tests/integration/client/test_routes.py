@@ -73,23 +73,6 @@ def test_connect_vnc_and_ssh_give_host_and_port(
     }
 
 
-def test_connect_html5_gives_a_gateway_url(
-    world: ClientWorld, client: ClientApi, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    plan = world.plan("web", "html5", options={"remote_protocol": "rdp"})
-    setup_one(world, plan_protocol_id=plan)
-    [desktop] = client.login("alice").body["desktops"]
-    monkeypatch.delenv("BROKER_HTML5_GATEWAY_BASE", raising=False)
-    missing = client.call("POST", f"/client/v1/desktops/{desktop['id']}/connect")
-    assert missing.status == 503 and "BROKER_HTML5_GATEWAY_BASE" in missing.body["error_message"]
-    monkeypatch.setenv("BROKER_HTML5_GATEWAY_BASE", "https://gateway.example/guac")
-    body = as_json(client.call("POST", f"/client/v1/desktops/{desktop['id']}/connect"))
-    assert body["url"] == (
-        f"https://gateway.example/guac/?desktop={desktop['id']}&host={desktop['address']}"
-        "&port=443&protocol=rdp"
-    )
-
-
 def test_connect_to_a_desktop_that_became_unavailable_is_409(world: ClientWorld, client: ClientApi) -> None:
     from chalicelib.store.desktops import DesktopStore
 
