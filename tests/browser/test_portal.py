@@ -13,6 +13,8 @@ import requests
 from playwright.sync_api import expect
 
 from chalicelib import clock
+from chalicelib.services.gateways import gateway_secret_name
+from chalicelib.store.secrets import SecretStore
 from tests.browser.conftest import WAIT_MS, Portal, name_pattern, retry_after
 from tests.integration.api.conftest import Api, TenantAdmin
 from tests.integration.auth_servers.conftest import minimal_ldap_body
@@ -128,20 +130,27 @@ def test_vnc_and_ssh_give_links_and_what_to_copy(portal: Portal, world: ClientWo
     portal.look("connection-details")
 
 
-def test_html5_without_a_gateway_says_so(portal: Portal, world: ClientWorld, tenant: TenantAdmin,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("BROKER_HTML5_GATEWAY_BASE", raising=False)
+def test_html5_through_a_gateway_without_its_key_says_so(portal: Portal, world: ClientWorld,
+                                                         tenant: TenantAdmin) -> None:
+    gateway = world.api.call("POST", "/rest/v1/gateways", {
+        "name": "edge", "address": "gw.example.net", "type": "guacamole",
+        "url": "https://gw.example.net/guacamole/", "shared_key": "8f3c2a1b9d7e6f5a4c3b2a1908f7e6d5"},
+        sid=tenant.sid)
+    assert gateway.status == 201, gateway.body
+    gateway_id = gateway.body["stored_data"]["id"]
     pool = world.pool()
-    world.assign(world.policy(), pool, plan_protocol_id=world.plan("web", "html5"))
+    world.assign(world.policy(), pool, plan_protocol_id=world.plan(
+        "web", "html5", gateway_id=gateway_id, options={"remote_protocol": "vnc"}))
     world.desktop(pool, name="web-desk")
     world.user("alice")
+    SecretStore().delete(gateway_secret_name(tenant.tenant_id, gateway_id))
     page = portal.open()
     portal.sign_in("alice", USER_PASSWORD, tenant.name)
     card = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name="web-desk"))
     expect(card.get_by_text("In the browser")).to_be_visible()
     card.get_by_role("button", name="Connect to web-desk").click()
     alert = page.get_by_role("alert")
-    expect(alert).to_contain_text("Could not connect to web-desk: No HTML5 gateway is configured")
+    expect(alert).to_contain_text("Could not connect to web-desk: The key of gateway 'edge' is missing")
     expect(alert).to_be_focused()
     assert len(page.context.pages) == 1  # the tab opened for the viewer was closed again
 

@@ -40,7 +40,9 @@ def test_a_deficit_of_120_is_created_in_the_real_nova_by_one_check(
         center = centers.create_center(
             ADMIN,
             "openstack",
-            CenterCreate(name="big", auth_url=access.auth_url, domain=access.domain, project=access.project,
+            CenterCreate(name="big", auth_url=access.auth_url,
+                         allow_cleartext_password=1,  # the local Keystone is http:// on loopback
+                         domain=access.domain, project=access.project,
                          username=access.username, password=access.password, region=access.region or "",
                          build_limit=DEFICIT),
         )

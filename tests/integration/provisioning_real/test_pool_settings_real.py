@@ -87,7 +87,9 @@ def test_the_pools_settings_are_what_nova_and_cinder_hold(
     with sdk.scratch_project("settings", instances=4, security_groups=["web"]) as project:
         access = project.access
         center = centers.create_center(ADMIN, "openstack", CenterCreate(
-            name="settings", auth_url=access.auth_url, domain=access.domain, project=access.project,
+            name="settings", auth_url=access.auth_url,
+            allow_cleartext_password=1,  # the local Keystone is http:// on loopback
+            domain=access.domain, project=access.project,
             username=access.username, password=access.password, region=access.region or ""))
         assert scan.check_center(TENANT, int(center.id))  # the inventory the pool is checked against
         pool = pools.create_pool(ADMIN, PoolBody.model_validate({

@@ -45,9 +45,11 @@ def test_a_server_with_text_in_its_broker_metadata_is_skipped_by_the_real_scan(
         hand_made = server("hand-made", {})
         access = project.access
         center = centers.create_center(ADMIN, "openstack", CenterCreate(
-            name="badmeta", auth_url=access.auth_url, domain=access.domain, project=access.project,
+            name="badmeta", auth_url=access.auth_url,
+            allow_cleartext_password=1,  # the local Keystone is http:// on loopback
+            domain=access.domain, project=access.project,
             username=access.username, password=access.password, region=access.region or ""))
-        assert conn.compute.get_server_metadata(vandalised).metadata[rules.METADATA_DESKTOP] == "not-a-number"
+        assert conn.compute.get_server(vandalised).metadata[rules.METADATA_DESKTOP] == "not-a-number"
 
         with caplog.at_level(logging.WARNING, logger="broker.scan"):
             result = scan.scan_center(TENANT, int(center.id))
