@@ -51,11 +51,16 @@ DEFAULT_VOLUME_TYPE = "fake"
 # From which Nova statuses each action is accepted, and the status it leads to.
 _POWER_TRANSITIONS: dict[PowerAction, tuple[frozenset[str], str]] = {
     PowerAction.START: (frozenset({"SHUTOFF"}), "ACTIVE"),
-    PowerAction.STOP: (frozenset({"ACTIVE", "SUSPENDED", "ERROR"}), "SHUTOFF"),
-    PowerAction.REBOOT: (frozenset({"ACTIVE", "SHUTOFF"}), "ACTIVE"),
+    # Nova stops only ACTIVE or ERROR servers, and a soft reboot needs ACTIVE (tests/contract checks both).
+    PowerAction.STOP: (frozenset({"ACTIVE", "ERROR"}), "SHUTOFF"),
+    PowerAction.REBOOT: (frozenset({"ACTIVE"}), "ACTIVE"),
     PowerAction.SUSPEND: (frozenset({"ACTIVE"}), "SUSPENDED"),
     PowerAction.RESUME: (frozenset({"SUSPENDED"}), "ACTIVE"),
 }
+
+
+# Nova names the vm_state in its refusals; a few differ from the status.
+_VM_STATES = {"SHUTOFF": "stopped"}
 
 
 @dataclass
@@ -161,10 +166,17 @@ class InMemoryCloud:
                     f"Quota exceeded for instances: Requested 1, but already used {len(self.servers)} "
                     f"of {self.max_instances} instances"
                 )
-            groups = tuple(self._resolve("security group", group, self.inventory_data.security_groups).name
-                           for group in spec.security_groups) or (DEFAULT_SECURITY_GROUP,)
-            volume_type = self._resolve("volume type", spec.volume_type or DEFAULT_VOLUME_TYPE,
-                                        self.inventory_data.volume_types).name
+            # Nova refuses these with a 400 (CloudError), not a 404, in its own words.
+            zones = self.inventory_data.availability_zones
+            if spec.availability_zone and spec.availability_zone not in zones:
+                raise CloudError("The requested availability zone is not available")
+            groups = tuple(self._refused_unless_known(
+                group, self.inventory_data.security_groups,
+                f"Unable to find security_group with name or id '{group}'").name
+                for group in spec.security_groups) or (DEFAULT_SECURITY_GROUP,)
+            volume_type = self._refused_unless_known(
+                spec.volume_type or DEFAULT_VOLUME_TYPE, self.inventory_data.volume_types,
+                f"Volume type {spec.volume_type} could not be found.").name
             server_id = f"00000000-0000-4000-8000-{next(self._ids):012d}"
             volume_ids: tuple[str, ...] = ()
             if spec.boot_from_volume:
@@ -186,7 +198,9 @@ class InMemoryCloud:
             self.specs[server_id] = spec
             self.security_groups[server_id] = groups
         self._raise_after(injected)
-        return server
+        # Nova's 202 carries only the id: like the adapter, answer with what was asked for (no addresses,
+        # no volumes, the zone as named); get_server shows the rest.
+        return replace(server, fixed_addresses=(), volume_ids=(), availability_zone=spec.availability_zone)
 
     def associate_floating_ip(self, server_id: str) -> str:
         injected = self._enter("associate_floating_ip")
@@ -216,7 +230,7 @@ class InMemoryCloud:
             if server.status not in allowed_from:
                 raise CloudConflict(
                     f"Cannot '{action.value}' instance {server_id} while it is in vm_state "
-                    f"{server.status.lower()}"
+                    f"{_VM_STATES.get(server.status, server.status.lower())}"
                 )
             self._set_status(server_id, target)
         self._raise_after(injected)
@@ -264,6 +278,13 @@ class InMemoryCloud:
         server = replace(self.servers[server_id], status=status, power_state=power_state_of(status))
         self.servers[server_id] = server
         return server
+
+    @staticmethod
+    def _refused_unless_known(ref: str, items: list[_Item], refusal: str) -> _Item:
+        matches = [item for item in items if ref in (item.id, item.name)]
+        if not matches:
+            raise CloudError(refusal)
+        return matches[0]
 
     @staticmethod
     def _resolve(kind: str, ref: str, items: list[_Item]) -> _Item:
