@@ -4,9 +4,10 @@ It behaves like Nova/Neutron/Cinder where the broker's rules depend on it: creat
 stays there until the test calls `advance_builds`; the instance quota raises CloudQuotaExceeded; power
 actions from the wrong state raise CloudConflict; boot-from-volume volumes outlive their server unless
 delete_on_termination; floating IPs are reused before new ones are allocated. As Nova and Cinder do, a
-create that names no security group gets `default`, and a volume that names no type gets the cloud's
-default type (`fake`), so a setting that was dropped is told from one that was applied. Errors can be
-injected per operation, and `calls` counts every call by operation name.
+create that names no security group gets `default`, and a volume that names no type gets Cinder's
+default type (`__DEFAULT__`), so a setting that was dropped is told from one that was applied. Errors can
+be injected per operation, and `calls` counts every call by operation name. tests/contract checks all this
+against the real cloud.
 """
 
 from __future__ import annotations
@@ -42,11 +43,12 @@ DEFAULT_INVENTORY = Inventory(
     availability_zones=["nova"],
     security_groups=[NamedItem("44444444-4444-4444-8444-444444444444", "default"),
                      NamedItem("44444444-4444-4444-8444-444444444445", "web")],
-    volume_types=[NamedItem("55555555-5555-4555-8555-555555555555", "fake"),
+    volume_types=[NamedItem("55555555-5555-4555-8555-555555555554", "__DEFAULT__"),
+                  NamedItem("55555555-5555-4555-8555-555555555555", "fake"),
                   NamedItem("55555555-5555-4555-8555-555555555556", "ssd")],
 )
 DEFAULT_SECURITY_GROUP = "default"
-DEFAULT_VOLUME_TYPE = "fake"
+DEFAULT_VOLUME_TYPE = "__DEFAULT__"  # Cinder's own default type, as the local OpenStack has it
 
 # From which Nova statuses each action is accepted, and the status it leads to.
 _POWER_TRANSITIONS: dict[PowerAction, tuple[frozenset[str], str]] = {
