@@ -1,8 +1,9 @@
 """Clouds behind the CloudPort (chalicelib/domain/cloud.py).
 
 Importing this package is cheap and never loads openstacksdk: only opening a cloud (worker, scan)
-pulls in `chalicelib.clouds.openstack`. `cloud_for` is what services call; tests may swap its factory
-for an in-memory cloud with `use_cloud_factory`.
+pulls in `chalicelib.clouds.openstack` (the adapter) and, through it, `openstack_session` (HTTP session,
+connection cache) and `openstack_errors` (SDK failures as CloudErrors). `cloud_for` is what services
+call; tests may swap its factory for an in-memory cloud with `use_cloud_factory`.
 """
 
 from __future__ import annotations

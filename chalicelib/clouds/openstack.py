@@ -1,44 +1,40 @@
 """CloudPort on OpenStack and Virtuozzo Hybrid Infrastructure, through openstacksdk's proxy layer.
 
-The only module under chalicelib/ that imports `openstack`/`keystoneauth1`: the HTTP path never loads
-it (cold start); the provisioning worker and the center scan do, via `chalicelib.clouds.open_cloud`.
-See docs/clouds.md for the error mapping, the request counting and what differs on VHI.
+The adapter: what the broker asks each service (Nova, Neutron, Glance, Cinder, Keystone) and how the
+answers become ServerInfo and Inventory. Its HTTP session and connection cache live in
+`openstack_session.py`, the meaning of its failures in `openstack_errors.py`. These three are the only
+modules under chalicelib/ that import `openstack`/`keystoneauth1`: the HTTP path never loads them (cold
+start); the provisioning worker and the center scan do, via `chalicelib.clouds.open_cloud`.
+See docs/clouds.md for the operations, the error mapping, the request counting and what differs on VHI.
 """
 
 from __future__ import annotations
 
 import base64
-import contextvars
-import hashlib
 import re
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
-import openstack.connection
 import openstack.exceptions as sdk_exceptions
-import requests
-import requests.adapters
-import urllib3.exceptions
 from keystoneauth1 import exceptions as ksa_exceptions
-from keystoneauth1 import session as ksa_session
-from keystoneauth1.identity import v3 as ksa_v3
 
-from chalicelib.clouds.request_counts import INVENTORY, TOKEN, RequestCounter, RequestCounts
+from chalicelib.clouds.openstack_errors import map_cloud_error
+from chalicelib.clouds.openstack_session import (
+    CenterConnection,
+    connection_for,
+    counting_as_inventory,
+    password_auth,
+)
+from chalicelib.clouds.request_counts import RequestCounts
 from chalicelib.domain.cloud import (
     CenterAccess,
     CloudAuthFailed,
     CloudConflict,
     CloudError,
     CloudNotFound,
-    CloudQuotaExceeded,
     CloudTransient,
-    CloudUnreachable,
     Flavor,
     Inventory,
     NamedItem,
@@ -48,284 +44,29 @@ from chalicelib.domain.cloud import (
     ServerSpec,
     power_state_of,
 )
-from chalicelib.settings import get_settings
 
-CONNECT_TIMEOUT_SECONDS = 5.0
-READ_TIMEOUT_SECONDS = 30.0  # default; BROKER_CLOUD_READ_TIMEOUT_SECONDS (settings) sets it per connection
-# One retry on a refused/reset connection smooths over an API worker restart; never more.
-CONNECT_RETRIES = 1
-# Name lookups (image/flavor/network) are cached this long per connection: long enough that a burst of
-# creates resolves once, short enough that a re-uploaded image under the same name is picked up.
-RESOLUTION_TTL_SECONDS = 300.0
 DELETE_WAIT_SECONDS = 120.0
 POLL_INTERVAL_SECONDS = 1.0
-CONNECTION_CACHE_SIZE = 32
-APP_NAME = "vdi-broker"
 
 _UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-?([0-9a-f]{4}-?){3}[0-9a-f]{12}$", re.IGNORECASE)
-_QUOTA_PATTERN = re.compile(r"quota|limit ?exceeded|over ?limit", re.IGNORECASE)
 # Cinder volume states from which a volume can be deleted, and those where it is on its way out.
 _VOLUME_DELETABLE = {"available", "error", "error_restoring", "error_extending", "error_managing"}
 _VOLUME_GOING = {"deleting", "deleted"}
-
-# The category the current HTTP request is counted under; set by _CountingSession.request and read by
-# the transport, which sees every request (retries and redirects included) exactly once.
-_request_category: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "request_category", default=None
-)
-# Set while the adapter lists or resolves inventory, so those requests count as `inventory`.
-_inventory_scope: contextvars.ContextVar[bool] = contextvars.ContextVar("inventory_scope", default=False)
 
 
 def _looks_like_uuid(value: str) -> bool:
     return bool(_UUID_PATTERN.match(value))
 
 
-# --- error mapping -------------------------------------------------------------------------------------
-
-
-def _http_error_message(error: Exception) -> str:
-    details = getattr(error, "details", None)
-    text = str(details).strip() if details else ""
-    if not text:
-        text = (getattr(error, "message", None) or str(error)).strip()
-    return text or error.__class__.__name__
-
-
-def _from_status(status: int | None, message: str) -> CloudError:
-    if status == 401:
-        return CloudAuthFailed(message)
-    if status in (403, 409, 413) and _QUOTA_PATTERN.search(message):
-        # Nova: 403 "Quota exceeded for instances" (413 in older releases); Cinder: 413 VolumeLimitExceeded;
-        # Neutron: 409 "Quota exceeded for resources: ['floatingip']".
-        return CloudQuotaExceeded(message)
-    if status == 403:
-        return CloudAuthFailed(message)  # policy forbids it: the center's account lacks a role
-    if status == 404:
-        return CloudNotFound(message)
-    if status in (409, 412):
-        return CloudConflict(message)
-    if status in (413, 429) or (status is not None and status >= 500):
-        return CloudTransient(message)
-    return CloudError(message)
-
-
-def _connection_failure_reason(error: Exception) -> str:
-    text = str(error)
-    for marker, reason in (("refused", "connection refused"), ("Name or service not known", "unknown host"),
-                           ("No route to host", "no route to host"), ("reset", "connection reset")):
-        if marker in text:
-            return reason
-    return text
-
-
-def map_cloud_error(error: Exception, where: str) -> CloudError:
-    """Turn an SDK or keystoneauth exception into the broker's CloudError family.
-
-    `where` names what was being called ("Nova at http://...") for failures that carry no text of the
-    cloud's own; HTTP errors keep the cloud's message verbatim.
-    """
-    if isinstance(error, CloudError):
-        return error
-    if isinstance(error, ksa_exceptions.ConnectTimeout):
-        # keystoneauth reports both connect and read timeouts as ConnectTimeout; the cause tells them apart.
-        if isinstance(error.__context__, requests.exceptions.ConnectTimeout):
-            return CloudUnreachable(f"cannot reach {where}: connection timed out")
-        return CloudTransient(f"{where} did not answer in time: {error}")
-    if isinstance(error, ksa_exceptions.ConnectFailure | requests.exceptions.ConnectionError):
-        return CloudUnreachable(f"cannot reach {where}: {_connection_failure_reason(error)}")
-    if isinstance(error, ksa_exceptions.EndpointNotFound | sdk_exceptions.ServiceDiscoveryException):
-        return CloudNotFound(f"the service catalog has no endpoint for {where}: {error}")
-    if isinstance(error, ksa_exceptions.HttpError):
-        return _from_status(error.http_status, _http_error_message(error))
-    if isinstance(error, sdk_exceptions.HttpException):
-        return _from_status(error.status_code, _http_error_message(error))
-    if isinstance(error, sdk_exceptions.DuplicateResource):
-        return CloudConflict(str(error))
-    if isinstance(error, sdk_exceptions.ResourceTimeout):
-        return CloudTransient(str(error))
-    if isinstance(error, ksa_exceptions.UnknownConnectionError) and isinstance(
-        error.original, SentNotAnswered
-    ):
-        return CloudTransient(f"{where} did not answer in time (the request may have been carried out): "
-                              f"{error.original}")
-    if isinstance(error, ksa_exceptions.ClientException | sdk_exceptions.SDKException):
-        return CloudError(str(error) or error.__class__.__name__)
-    raise error
-
-
-# --- the counted, time-limited HTTP session ------------------------------------------------------------
-
-# A repeated POST (or PATCH) is not harmless: Nova would build a second server under the same name.
-_NOT_IDEMPOTENT = frozenset({"POST", "PATCH"})
-
-
-class SentNotAnswered(requests.exceptions.RequestException):
-    """A POST/PATCH went out and no answer came back (read timeout, connection lost): the cloud may have
-    carried it out, so it is never sent again. keystoneauth retries timeouts and connection failures
-    (CONNECT_RETRIES) but not this; map_cloud_error makes it a CloudTransient."""
-
-
-def _never_connected(error: requests.exceptions.RequestException) -> bool:
-    reason = getattr(error.args[0], "reason", None) if error.args else None
-    return isinstance(error, requests.exceptions.ConnectTimeout) or isinstance(
-        reason, urllib3.exceptions.NewConnectionError
-    )
-
-
-class _TimeoutCountingAdapter(requests.adapters.HTTPAdapter):
-    """requests transport: default (connect, read) timeouts and one count per request actually sent."""
-
-    def __init__(self, counter: RequestCounter, read_timeout: float = READ_TIMEOUT_SECONDS) -> None:
-        super().__init__()
-        self._counter = counter
-        self._read_timeout = read_timeout
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = (CONNECT_TIMEOUT_SECONDS, self._read_timeout)
-        category = _request_category.get() or "unknown"
-        self._counter.record(category)
-        try:
-            return super().send(request, **kwargs)
-        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as error:
-            # Safe to retry: nothing was sent, or a token request (asking for a token twice is harmless).
-            if request.method not in _NOT_IDEMPOTENT or category == TOKEN or _never_connected(error):
-                raise
-            raise SentNotAnswered(f"{request.method} {request.url}: {error}") from error
-
-
-class _CountingSession(ksa_session.Session):
-    """keystoneauth session that labels each request with its category before it is sent."""
-
-    def __init__(
-        self, auth: ksa_v3.Password, counter: RequestCounter, read_timeout: float = READ_TIMEOUT_SECONDS
-    ) -> None:
-        http = requests.Session()
-        transport = _TimeoutCountingAdapter(counter, read_timeout)
-        http.mount("http://", transport)
-        http.mount("https://", transport)
-        super().__init__(auth=auth, session=http, app_name=APP_NAME)
-        self._identity_prefix = _url_prefix(auth.auth_url)
-
-    def request(self, url: str, method: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        category = self._categorise(url, kwargs.get("endpoint_filter"))
-        reset_token = _request_category.set(category)
-        try:
-            return super().request(url, method, **kwargs)
-        finally:
-            _request_category.reset(reset_token)
-
-    def _categorise(self, url: str, endpoint_filter: dict[str, Any] | None) -> str:
-        service_type = (endpoint_filter or {}).get("service_type")
-        if service_type == "identity" or (not service_type and url.startswith(self._identity_prefix)):
-            return TOKEN
-        if _inventory_scope.get():
-            return INVENTORY
-        return _canonical_service(service_type) if service_type else self._service_of_url(url)
-
-    def _service_of_url(self, url: str) -> str:
-        # Version discovery (GET of a service's root) carries no endpoint_filter: find it in the catalog.
-        access = getattr(self.auth, "auth_ref", None)
-        if access is not None and access.service_catalog is not None:
-            prefix = _url_prefix(url)
-            for service_type, endpoints in access.service_catalog.get_endpoints().items():
-                if any(_url_prefix(endpoint.get("url", "")) == prefix for endpoint in endpoints):
-                    return _canonical_service(service_type)
-        return "unknown"
-
-
-def _url_prefix(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _canonical_service(service_type: str) -> str:
-    return {"volumev3": "block-storage", "volumev2": "block-storage", "volume": "block-storage"}.get(
-        service_type, service_type
-    )
-
-
-# --- connection cache ----------------------------------------------------------------------------------
-
-
-@dataclass
-class _Resolved:
-    value: Any
-    expires_at: float
-
-
-@dataclass
-class _CenterConnection:
-    """What one process keeps per center: the SDK connection (and so its token), counts, resolved names."""
-
-    access: CenterAccess
-    connection: openstack.connection.Connection
-    session: _CountingSession
-    counter: RequestCounter
-    resolved: dict[tuple[str, str], _Resolved] = field(default_factory=dict)
-    # Held while a name is resolved, so that a burst of creates on several threads resolves it once.
-    resolving: threading.RLock = field(default_factory=threading.RLock)
-
-
-_connections: OrderedDict[tuple[str, ...], _CenterConnection] = OrderedDict()
-_connections_lock = threading.Lock()
-
-
-def _cache_key(access: CenterAccess) -> tuple[str, ...]:
-    # The password is part of the key (hashed, never kept in clear in the key) so a changed password
-    # opens a new connection instead of reusing a token minted with the old one.
-    password_hash = hashlib.sha256(access.password.encode()).hexdigest()
-    return (access.auth_url.rstrip("/"), access.domain, access.project, access.username, password_hash,
-            access.region or "", access.center_type.value)
-
-
-def _password_auth(access: CenterAccess, scoped: bool = True) -> ksa_v3.Password:
-    scope: dict[str, str] = {}
-    if scoped:
-        scope = {"project_name": access.project, "project_domain_name": access.domain}
-    return ksa_v3.Password(auth_url=access.auth_url, username=access.username, password=access.password,
-                           user_domain_name=access.domain, **scope)
-
-
-def _connect(access: CenterAccess) -> _CenterConnection:
-    counter = RequestCounter()
-    session = _CountingSession(_password_auth(access), counter, get_settings().cloud_read_timeout_seconds)
-    # Passing a session makes the SDK skip clouds.yaml and OS_* variables entirely.
-    connection = openstack.connection.Connection(
-        session=session, region_name=access.region, app_name=APP_NAME,
-        connect_retries=CONNECT_RETRIES, status_code_retries=0, image_status_code_retries=0,
-    )
-    return _CenterConnection(access=access, connection=connection, session=session, counter=counter)
-
-
 def open_cloud(access: CenterAccess) -> OpenStackCloud:
     """The adapter for one center; reuses this process's connection (and token) for the same access."""
-    key = _cache_key(access)
-    with _connections_lock:
-        center = _connections.get(key)
-        if center is None:
-            center = _connect(access)
-            _connections[key] = center
-            while len(_connections) > CONNECTION_CACHE_SIZE:
-                _connections.popitem(last=False)
-        _connections.move_to_end(key)
-    return OpenStackCloud(center)
-
-
-def forget_cached_connections() -> None:
-    """Drop every cached connection (tests; a credential rotation)."""
-    with _connections_lock:
-        _connections.clear()
-
-
-# --- the adapter ---------------------------------------------------------------------------------------
+    return OpenStackCloud(connection_for(access))
 
 
 class OpenStackCloud:
     """CloudPort for one OpenStack/VHI project. Cheap to create: the state lives in the cached connection."""
 
-    def __init__(self, center: _CenterConnection, delete_wait_seconds: float = DELETE_WAIT_SECONDS) -> None:
+    def __init__(self, center: CenterConnection, delete_wait_seconds: float = DELETE_WAIT_SECONDS) -> None:
         self._center = center
         self._conn = center.connection
         self._access = center.access
@@ -357,29 +98,6 @@ class OpenStackCloud:
         except Exception as error:  # every SDK/keystoneauth failure leaves as a CloudError
             raise map_cloud_error(error, self._where(service)) from error
 
-    @contextmanager
-    def _counting_as_inventory(self) -> Iterator[None]:
-        reset_token = _inventory_scope.set(True)
-        try:
-            yield
-        finally:
-            _inventory_scope.reset(reset_token)
-
-    def _cached(self, kind: str, ref: str, load: Callable[[], Any]) -> Any:
-        key = (kind, ref)
-        entry = self._center.resolved.get(key)
-        if entry is not None and entry.expires_at > time.monotonic():
-            return entry.value
-        with self._center.resolving:
-            entry = self._center.resolved.get(key)  # another thread may have resolved it meanwhile
-            now = time.monotonic()
-            if entry is not None and entry.expires_at > now:
-                return entry.value
-            with self._counting_as_inventory():
-                value = load()
-            self._center.resolved[key] = _Resolved(value, now + RESOLUTION_TTL_SECONDS)
-            return value
-
     # -- CloudPort
 
     def check(self) -> None:
@@ -398,7 +116,7 @@ class OpenStackCloud:
         # Keystone answers 401 both for a bad password and for a project the user cannot scope to; an
         # unscoped authentication with the same credentials tells the two apart.
         try:
-            self._center.session.get_token(auth=_password_auth(self._access, scoped=False))
+            self._center.session.get_token(auth=password_auth(self._access, scoped=False))
         except ksa_exceptions.Unauthorized:
             return CloudAuthFailed(f"wrong user name or password (user '{self._access.username}' "
                                    f"in domain '{self._access.domain}')")
@@ -411,7 +129,7 @@ class OpenStackCloud:
         )
 
     def inventory(self) -> Inventory:
-        with self._translated("the cloud"), self._counting_as_inventory():
+        with self._translated("the cloud"), counting_as_inventory():
             images = [NamedItem(image.id, image.name or image.id)
                       for image in self._conn.image.images(status="active")]
             flavors = [Flavor(flavor.id, flavor.name, flavor.vcpus or 0, flavor.ram or 0, flavor.disk or 0)
@@ -509,7 +227,9 @@ class OpenStackCloud:
 
     def _flavor(self, ref: str) -> Any:
         # Flavor ids are not always UUIDs ("1", "m1.tiny" on some clouds): list once, match id then name.
-        flavors = self._cached("flavors", "*", lambda: list(self._conn.compute.flavors(details=True)))
+        flavors = self._center.resolved(
+            "flavors", "*", lambda: list(self._conn.compute.flavors(details=True))
+        )
         for flavor in flavors:
             if flavor.id == ref:
                 return flavor
@@ -518,11 +238,11 @@ class OpenStackCloud:
             return named[0]
         if named:
             raise CloudConflict(f"more than one flavor is named '{ref}'; use its id")
-        self._center.resolved.pop(("flavors", "*"), None)  # a flavor added since the listing shows next time
+        self._center.forget_resolved("flavors", "*")  # a flavor added since the listing shows next time
         raise CloudNotFound(f"flavor '{ref}' not found in project '{self._access.project}'")
 
     def _image(self, image_id: str) -> Any:
-        return self._cached("image", image_id, lambda: self._conn.image.get_image(image_id))
+        return self._center.resolved("image", image_id, lambda: self._conn.image.get_image(image_id))
 
     def _image_id(self, ref: str) -> str:
         if _looks_like_uuid(ref):
@@ -531,7 +251,7 @@ class OpenStackCloud:
             active = [image for image in self._conn.image.images(name=ref) if image.status == "active"]
             return self._unique("image", ref, active).id
 
-        return self._cached("image-name", ref, load)
+        return self._center.resolved("image-name", ref, load)
 
     def _network_id(self, ref: str) -> str:
         if _looks_like_uuid(ref):
@@ -539,7 +259,7 @@ class OpenStackCloud:
         def load() -> str:
             return self._unique("network", ref, list(self._conn.network.networks(name=ref))).id
 
-        return self._cached("network-name", ref, load)
+        return self._center.resolved("network-name", ref, load)
 
     def _unique(self, kind: str, ref: str, matches: list[Any]) -> Any:
         if not matches:
@@ -566,7 +286,7 @@ class OpenStackCloud:
             return self._attach_floating_ip(port.id, external_network_id)
 
     def _external_network_for(self, network_id: str) -> str:
-        with self._counting_as_inventory():
+        with counting_as_inventory():
             externals = list(self._conn.network.networks(is_router_external=True))
             if not externals:
                 raise CloudNotFound(

@@ -4,9 +4,10 @@ It behaves like Nova/Neutron/Cinder where the broker's rules depend on it: creat
 stays there until the test calls `advance_builds`; the instance quota raises CloudQuotaExceeded; power
 actions from the wrong state raise CloudConflict; boot-from-volume volumes outlive their server unless
 delete_on_termination; floating IPs are reused before new ones are allocated. As Nova and Cinder do, a
-create that names no security group gets `default`, and a volume that names no type gets the cloud's
-default type (`fake`), so a setting that was dropped is told from one that was applied. Errors can be
-injected per operation, and `calls` counts every call by operation name.
+create that names no security group gets `default`, and a volume that names no type gets Cinder's
+default type (`__DEFAULT__`), so a setting that was dropped is told from one that was applied. Errors can
+be injected per operation, and `calls` counts every call by operation name. tests/contract checks all this
+against the real cloud.
 """
 
 from __future__ import annotations
@@ -42,20 +43,26 @@ DEFAULT_INVENTORY = Inventory(
     availability_zones=["nova"],
     security_groups=[NamedItem("44444444-4444-4444-8444-444444444444", "default"),
                      NamedItem("44444444-4444-4444-8444-444444444445", "web")],
-    volume_types=[NamedItem("55555555-5555-4555-8555-555555555555", "fake"),
+    volume_types=[NamedItem("55555555-5555-4555-8555-555555555554", "__DEFAULT__"),
+                  NamedItem("55555555-5555-4555-8555-555555555555", "fake"),
                   NamedItem("55555555-5555-4555-8555-555555555556", "ssd")],
 )
 DEFAULT_SECURITY_GROUP = "default"
-DEFAULT_VOLUME_TYPE = "fake"
+DEFAULT_VOLUME_TYPE = "__DEFAULT__"  # Cinder's own default type, as the local OpenStack has it
 
 # From which Nova statuses each action is accepted, and the status it leads to.
 _POWER_TRANSITIONS: dict[PowerAction, tuple[frozenset[str], str]] = {
     PowerAction.START: (frozenset({"SHUTOFF"}), "ACTIVE"),
-    PowerAction.STOP: (frozenset({"ACTIVE", "SUSPENDED", "ERROR"}), "SHUTOFF"),
-    PowerAction.REBOOT: (frozenset({"ACTIVE", "SHUTOFF"}), "ACTIVE"),
+    # Nova stops only ACTIVE or ERROR servers, and a soft reboot needs ACTIVE (tests/contract checks both).
+    PowerAction.STOP: (frozenset({"ACTIVE", "ERROR"}), "SHUTOFF"),
+    PowerAction.REBOOT: (frozenset({"ACTIVE"}), "ACTIVE"),
     PowerAction.SUSPEND: (frozenset({"ACTIVE"}), "SUSPENDED"),
     PowerAction.RESUME: (frozenset({"SUSPENDED"}), "ACTIVE"),
 }
+
+
+# Nova names the vm_state in its refusals; a few differ from the status.
+_VM_STATES = {"SHUTOFF": "stopped"}
 
 
 @dataclass
@@ -161,10 +168,17 @@ class InMemoryCloud:
                     f"Quota exceeded for instances: Requested 1, but already used {len(self.servers)} "
                     f"of {self.max_instances} instances"
                 )
-            groups = tuple(self._resolve("security group", group, self.inventory_data.security_groups).name
-                           for group in spec.security_groups) or (DEFAULT_SECURITY_GROUP,)
-            volume_type = self._resolve("volume type", spec.volume_type or DEFAULT_VOLUME_TYPE,
-                                        self.inventory_data.volume_types).name
+            # Nova refuses these with a 400 (CloudError), not a 404, in its own words.
+            zones = self.inventory_data.availability_zones
+            if spec.availability_zone and spec.availability_zone not in zones:
+                raise CloudError("The requested availability zone is not available")
+            groups = tuple(self._refused_unless_known(
+                group, self.inventory_data.security_groups,
+                f"Unable to find security_group with name or id '{group}'").name
+                for group in spec.security_groups) or (DEFAULT_SECURITY_GROUP,)
+            volume_type = self._refused_unless_known(
+                spec.volume_type or DEFAULT_VOLUME_TYPE, self.inventory_data.volume_types,
+                f"Volume type {spec.volume_type} could not be found.").name
             server_id = f"00000000-0000-4000-8000-{next(self._ids):012d}"
             volume_ids: tuple[str, ...] = ()
             if spec.boot_from_volume:
@@ -186,7 +200,9 @@ class InMemoryCloud:
             self.specs[server_id] = spec
             self.security_groups[server_id] = groups
         self._raise_after(injected)
-        return server
+        # Nova's 202 carries only the id: like the adapter, answer with what was asked for (no addresses,
+        # no volumes, the zone as named); get_server shows the rest.
+        return replace(server, fixed_addresses=(), volume_ids=(), availability_zone=spec.availability_zone)
 
     def associate_floating_ip(self, server_id: str) -> str:
         injected = self._enter("associate_floating_ip")
@@ -216,7 +232,7 @@ class InMemoryCloud:
             if server.status not in allowed_from:
                 raise CloudConflict(
                     f"Cannot '{action.value}' instance {server_id} while it is in vm_state "
-                    f"{server.status.lower()}"
+                    f"{_VM_STATES.get(server.status, server.status.lower())}"
                 )
             self._set_status(server_id, target)
         self._raise_after(injected)
@@ -264,6 +280,13 @@ class InMemoryCloud:
         server = replace(self.servers[server_id], status=status, power_state=power_state_of(status))
         self.servers[server_id] = server
         return server
+
+    @staticmethod
+    def _refused_unless_known(ref: str, items: list[_Item], refusal: str) -> _Item:
+        matches = [item for item in items if ref in (item.id, item.name)]
+        if not matches:
+            raise CloudError(refusal)
+        return matches[0]
 
     @staticmethod
     def _resolve(kind: str, ref: str, items: list[_Item]) -> _Item:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from chalicelib.clouds.openstack import forget_cached_connections, open_cloud
+from chalicelib.clouds.openstack import open_cloud
+from chalicelib.clouds.openstack_session import forget_cached_connections
 from chalicelib.domain.cloud import ServerSpec
 from tests.fixtures.openstack import RealOpenStack
 from tests.integration.openstack.helpers import OPENSTACK_TEST_MARKS, Leftovers

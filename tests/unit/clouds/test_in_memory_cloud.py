@@ -65,7 +65,8 @@ def test_unknown_references_are_not_found() -> None:
 
 def test_find_servers_is_exact() -> None:
     cloud = InMemoryCloud()
-    wanted = cloud.create_server(spec("desk-1"))
+    wanted_id = cloud.create_server(spec("desk-1")).id
+    wanted = cloud.get_server(wanted_id)  # the create's answer, like Nova's, has no addresses yet
     cloud.create_server(spec("desk-10"))
     assert cloud.find_servers("desk-1") == [wanted]
     assert cloud.find_servers("desk") == []
@@ -109,6 +110,9 @@ def test_boot_volumes_go_with_the_server_only_when_asked() -> None:
     also_kept_then_deleted = cloud.create_server(
         spec("x", boot_from_volume=True, delete_volume_on_termination=False)
     )
+    # The create's answer, like Nova's, names no volume yet: the server shows it.
+    kept = cloud.get_server(kept.id)  # type: ignore[assignment]
+    assert kept is not None
     assert cloud.volumes[kept.volume_ids[0]].size_gb == 1  # the flavor's disk
 
     cloud.delete_server(kept.id, delete_volumes=False)

@@ -13,14 +13,14 @@ import requests
 import requests.adapters
 from keystoneauth1 import exceptions as ksa_exceptions
 
-from chalicelib.clouds.openstack import (
+from chalicelib.clouds.openstack import open_cloud
+from chalicelib.clouds.openstack_errors import map_cloud_error
+from chalicelib.clouds.openstack_session import (
     CONNECT_TIMEOUT_SECONDS,
     READ_TIMEOUT_SECONDS,
-    _CountingSession,
-    _inventory_scope,
-    _password_auth,
-    map_cloud_error,
-    open_cloud,
+    CountingSession,
+    counting_as_inventory,
+    password_auth,
 )
 from chalicelib.clouds.request_counts import RequestCounter
 from chalicelib.domain.cloud import (
@@ -174,17 +174,15 @@ def test_a_duplicate_name_is_a_conflict_and_foreign_errors_pass_through() -> Non
 
 
 def test_requests_are_labelled_token_inventory_or_by_service() -> None:
-    session = _CountingSession(_password_auth(ACCESS), RequestCounter())
+    session = CountingSession(password_auth(ACCESS), RequestCounter())
     label = session._categorise
     assert label("http://127.0.0.1:5000/v3/auth/tokens", None) == "token"
     assert label("http://127.0.0.1:8774/v2.1/servers", {"service_type": "compute"}) == "compute"
     assert label("http://127.0.0.1:8776/v3/types", {"service_type": "volumev3"}) == "block-storage"
-    reset = _inventory_scope.set(True)
-    try:
+    with counting_as_inventory():
         assert label("http://127.0.0.1:9292/v2/images", {"service_type": "image"}) == "inventory"
         assert label("http://127.0.0.1:5000/v3/auth/tokens", None) == "token"  # a token is a token
-    finally:
-        _inventory_scope.reset(reset)
+    assert label("http://127.0.0.1:9292/v2/images", {"service_type": "image"}) == "image"
 
 
 def test_the_connection_is_shared_per_access_and_a_new_password_gets_a_new_one() -> None:
@@ -218,7 +216,7 @@ def test_every_request_sent_is_counted_and_gets_the_default_timeouts(monkeypatch
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         counter = RequestCounter()
-        session = _CountingSession(_password_auth(ACCESS), counter)
+        session = CountingSession(password_auth(ACCESS), counter)
         url = f"http://127.0.0.1:{server.server_address[1]}/"
         for _ in range(3):
             session.get(url, authenticated=False, endpoint_filter={"service_type": "compute"})
