@@ -70,7 +70,7 @@ def _measure(access: CenterAccess, deficit: int) -> dict[str, Any]:
         from chalicelib.clouds.openstack import OpenStackCloud
         from chalicelib.domain.caller import Caller
         from chalicelib.jobs.worker import handle_message
-        from chalicelib.schemas.centers import CenterCreate
+        from chalicelib.schemas.centers import CenterCreate, CenterDefinition
         from chalicelib.schemas.pools import PoolBody
         from chalicelib.services import centers, pools
         from chalicelib.store.aws import client
@@ -80,18 +80,18 @@ def _measure(access: CenterAccess, deficit: int) -> dict[str, Any]:
         center = centers.create_center(
             admin,
             "openstack",
-            CenterCreate(
+            CenterCreate(center_definition=CenterDefinition(
                 name="bench",
-                auth_url=access.auth_url,
-                domain=access.domain,
-                project=access.project,
-                username=access.username,
-                password=access.password,
-                region=access.region or "",
+                vc_url=access.auth_url,
+                vc_domain=access.domain,
+                vc_datacenter=access.project,
+                vc_name=access.username,
+                vc_password=access.password,
+                vc_version=access.region or "",
                 allow_cleartext_password=int(access.auth_url.startswith("http://")),  # the local cloud
                 # The whole deficit at once: by default a center has at most 10 instances building.
                 build_limit=deficit,
-            ),
+            )),
         )
         sqs = client("sqs")
         sqs.purge_queue(QueueUrl=queue_url())

@@ -31,7 +31,7 @@ def seed_installation(
     from chalicelib.domain import provisioning as rules
     from chalicelib.domain.caller import Caller
     from chalicelib.domain.cloud import ServerSpec
-    from chalicelib.schemas.centers import CenterCreate
+    from chalicelib.schemas.centers import CenterCreate, CenterDefinition
     from chalicelib.schemas.pools import PoolBody
     from chalicelib.services import centers as center_service
     from chalicelib.services import pools as pool_service
@@ -45,9 +45,10 @@ def seed_installation(
     admin = Caller(tenant_id=tenant_id, user_id=1, login=ADMIN_LOGIN, role="Administrator")
     installation = Installation(tenant_id)
     for n in range(centers):
-        center = center_service.create_center(admin, "openstack", CenterCreate(
-            name=f"center-{n}", auth_url="http://127.0.0.1:5000/v3", project=f"project-{n}",
-            username="bench", password="bench-center-password"))
+        definition = CenterDefinition(
+            name=f"center-{n}", vc_url="http://127.0.0.1:5000/v3", vc_datacenter=f"project-{n}",
+            vc_name="bench", vc_password="bench-center-password", allow_cleartext_password=1)
+        center = center_service.create_center(admin, "openstack", CenterCreate(center_definition=definition))
         installation.center_ids.append(int(center.id))
     store, counters = DesktopStore(), PoolCounters()
     stopped: list[tuple[Any, str]] = []

@@ -9,7 +9,7 @@ from typing import Any
 from chalicelib.domain.caller import SYSTEM_TENANT_ID, Caller
 from chalicelib.domain.errors import NotUnique
 from chalicelib.schemas.admin import TenantBody, UserAdd
-from chalicelib.schemas.centers import CenterCreate
+from chalicelib.schemas.centers import CenterCreate, CenterDefinition
 from chalicelib.schemas.policies import PolicyBody, PoolAssignmentBody
 from chalicelib.schemas.pools import PoolBody
 from chalicelib.services import centers, policies, pools, tenants, users
@@ -64,17 +64,18 @@ def seed(admin_password: str) -> list[str]:
     center = centers.create_center(
         admin,
         "openstack",
-        CenterCreate(
+        CenterCreate(center_definition=CenterDefinition(
             name="Local OpenStack",
-            auth_url=KEYSTONE,
-            domain="Default",
-            project="demo",
-            username="demo",
-            password="secret",  # noqa: S106 - the local OpenStack's documented demo password
+            vc_url=KEYSTONE,
+            vc_domain="Default",
+            vc_project_domain="Default",
+            vc_datacenter="demo",
+            vc_name="demo",
+            vc_password="secret",  # noqa: S106 - the local OpenStack's documented demo password
             notes="The demo project of localdev/openstack",
             # The local OpenStack's Keystone is plain http:// on loopback; a real one is https://.
             allow_cleartext_password=int(KEYSTONE.startswith("http://")),
-        ),
+        )),
     )
     pool = pools.create_pool(
         admin,

@@ -124,7 +124,7 @@ class OpenStackCloud:
             reason = map_cloud_error(error, self._where("Keystone"))
             return CloudAuthFailed(f"authentication failed: {reason}")
         return CloudAuthFailed(
-            f"project '{self._access.project}' not found in domain '{self._access.domain}' "
+            f"project '{self._access.project}' not found in domain '{self._access.project_domain_name}' "
             f"(or user '{self._access.username}' has no role on it)"
         )
 

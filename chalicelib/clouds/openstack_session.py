@@ -153,7 +153,8 @@ def password_auth(access: CenterAccess, scoped: bool = True) -> ksa_v3.Password:
     """Keystone v3 password auth for the center's account; project scoped unless told otherwise."""
     scope: dict[str, str] = {}
     if scoped:
-        scope = {"project_name": access.project, "project_domain_name": access.domain}
+        # The project's domain, not the user's: users often live in another (an LDAP-backed one).
+        scope = {"project_name": access.project, "project_domain_name": access.project_domain_name}
     return ksa_v3.Password(auth_url=access.auth_url, username=access.username, password=access.password,
                            user_domain_name=access.domain, **scope)
 
@@ -209,7 +210,7 @@ def _cache_key(access: CenterAccess) -> tuple[str, ...]:
     # opens a new connection instead of reusing a token minted with the old one.
     password_hash = hashlib.sha256(access.password.encode()).hexdigest()
     return (access.auth_url.rstrip("/"), access.domain, access.project, access.username, password_hash,
-            access.region or "", access.center_type.value)
+            access.region or "", access.center_type.value, access.project_domain_name)
 
 
 def _connect(access: CenterAccess) -> CenterConnection:

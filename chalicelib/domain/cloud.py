@@ -59,7 +59,8 @@ def power_state_of(nova_status: str | None) -> PowerState:
 
 @dataclass(frozen=True)
 class CenterAccess:
-    """What it takes to reach one center: Keystone v3 password auth, project scoped."""
+    """What it takes to reach one center: Keystone v3 password auth, project scoped. `domain` is the user's;
+    the project may live in another (`project_domain`, the user's when None)."""
 
     auth_url: str
     domain: str
@@ -68,11 +69,17 @@ class CenterAccess:
     password: str
     region: str | None = None
     center_type: CenterType = CenterType.OPENSTACK
+    project_domain: str | None = None
+
+    @property
+    def project_domain_name(self) -> str:
+        return self.project_domain or self.domain
 
     def __repr__(self) -> str:  # never print the password
         return (
             f"CenterAccess(auth_url={self.auth_url!r}, domain={self.domain!r}, project={self.project!r}, "
-            f"username={self.username!r}, region={self.region!r}, center_type={self.center_type.value!r})"
+            f"username={self.username!r}, region={self.region!r}, center_type={self.center_type.value!r}, "
+            f"project_domain={self.project_domain_name!r})"
         )
 
     __str__ = __repr__

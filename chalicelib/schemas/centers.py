@@ -1,12 +1,13 @@
-"""Centers: one OpenStack or VHI project each (`POST /rest/v1/centers/openstack|virtuozzo`)."""
+"""Centers: one OpenStack or VHI project each (`POST /rest/v1/centers/openstack|virtuozzo`), in the
+reference's shape: `{"center_definition": {"name", "vc_url", "vc_name", "vc_password", ...}}`."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlparse
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints
 
 from chalicelib.domain.provisioning import DEFAULT_CENTER_BUILD_LIMIT, MAX_CENTER_BUILD_LIMIT
 from chalicelib.schemas.common import (
@@ -52,61 +53,71 @@ NetworkUuid = Annotated[str, StringConstraints(strip_whitespace=True, max_length
 Region = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
 
 
-def _unwrap_definition(data: Any) -> Any:
-    """Accept the reference's `{"center_definition": {...}}` as well as the flat form."""
-    if (isinstance(data, dict) and set(data) == {"center_definition"}
-            and isinstance(data["center_definition"], dict)):
-        return data["center_definition"]
-    return data
-
-
 # Our extension: how many of the center's instances may be building at once (a check creates at most
 # that many more); the rest of a deficit is created as builds finish.
 BuildLimit = Annotated[int, AfterValidator(lambda v: _between(v, 1, MAX_CENTER_BUILD_LIMIT))]
+PollInterval = Annotated[int, AfterValidator(lambda v: _between(v, 1, 1440))]
+# The reference gives the project domain 200 characters, the other vc_* names 255.
+ProjectDomain = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class CenterDefinition(StrictModel):
+    """`center_definition` of an OpenStack or VHI center in the reference's names (CenterBasicAll): vc_url
+    is Keystone's v3 auth URL, vc_name the user, vc_domain the user's domain, vc_project_domain the
+    project's domain (the user's when left out), vc_datacenter the project, vc_version the region.
+    Required as the reference's VMwareCenterAdd requires them, plus the project an OpenStack center needs."""
+
+    name: Name
+    type: CenterTypeName | None = None  # implied by the URL; if given it must agree
+    vc_url: AuthUrl
+    vc_name: KeystoneName
+    vc_password: Password
+    vc_domain: KeystoneName = "Default"
+    vc_project_domain: ProjectDomain | None = None
+    vc_datacenter: KeystoneName
+    vc_version: Region = ""
+    notes: Notes = ""
+    poll_interval: PollInterval = 5
+    # Our extensions: the network new desktops join by default, the build limit, and the cleartext consent
+    # (an http:// vc_url sends the password in clear: refused unless this says the risk is accepted).
+    network_uuid: NetworkUuid = ""
+    build_limit: BuildLimit = DEFAULT_CENTER_BUILD_LIMIT
+    allow_cleartext_password: Flag = 0
 
 
 class CenterCreate(StrictModel):
-    name: Name
-    type: CenterTypeName | None = None  # implied by the URL; if given it must agree
-    auth_url: AuthUrl
-    domain: KeystoneName = "Default"
-    project: KeystoneName
-    username: KeystoneName
-    password: Password
-    region: Region = ""
-    network_uuid: NetworkUuid = ""
-    notes: Notes = ""
-    poll_interval: Annotated[int, AfterValidator(lambda v: _between(v, 1, 1440))] = 5
-    build_limit: BuildLimit = DEFAULT_CENTER_BUILD_LIMIT
-    active: Flag = 1
-    # An http:// auth_url sends the password in clear: refused unless this says the risk is accepted.
-    allow_cleartext_password: Flag = 0
+    """`POST /centers/openstack|virtuozzo`: `{"center_definition": {...}}` as Leostream automation writes
+    it; `active` beside it, where the reference's center carries it."""
 
-    _unwrap = model_validator(mode="before")(_unwrap_definition)
+    center_definition: CenterDefinition
+    active: Flag = 1
+
+
+class CenterDefinitionUpdate(UpdateModel):
+    """Every field optional: what is not given keeps its value (the password too)."""
+
+    nullable_fields = frozenset({"type"})
+
+    name: Name | None = None
+    type: CenterTypeName | None = None
+    vc_url: AuthUrl | None = None
+    vc_name: KeystoneName | None = None
+    vc_password: Password | None = None
+    vc_domain: KeystoneName | None = None
+    vc_project_domain: ProjectDomain | None = None
+    vc_datacenter: KeystoneName | None = None
+    vc_version: Region | None = None
+    notes: Notes | None = None
+    poll_interval: PollInterval | None = None
+    network_uuid: NetworkUuid | None = None
+    build_limit: BuildLimit | None = None
+    allow_cleartext_password: Flag | None = None
 
 
 class CenterUpdate(UpdateModel):
-    """Every field optional: what is not given keeps its value (the password too)."""
-
-    nullable_fields = frozenset({"id", "type"})
-
     id: int | None = None
-    name: Name | None = None
-    type: CenterTypeName | None = None
-    auth_url: AuthUrl | None = None
-    domain: KeystoneName | None = None
-    project: KeystoneName | None = None
-    username: KeystoneName | None = None
-    password: Password | None = None
-    region: Region | None = None
-    network_uuid: NetworkUuid | None = None
-    notes: Notes | None = None
-    poll_interval: Annotated[int, AfterValidator(lambda v: _between(v, 1, 1440))] | None = None
-    build_limit: BuildLimit | None = None
+    center_definition: CenterDefinitionUpdate | None = None
     active: Flag | None = None
-    allow_cleartext_password: Flag | None = None
-
-    _unwrap = model_validator(mode="before")(_unwrap_definition)
 
 
 def _between(value: int, low: int, high: int) -> int:
@@ -116,21 +127,23 @@ def _between(value: int, low: int, high: int) -> int:
 
 
 class CenterDefinitionOut(OutModel):
-    """An OpenStack or VHI center's settings; an uncategorized center has only its name, notes and flags."""
+    """An OpenStack or VHI center's settings (never its password); an uncategorized center has only its
+    name, notes and flags."""
 
     name: str
     type: AnyCenterTypeName
-    auth_url: str | None = None
-    domain: str | None = None
-    project: str | None = None
-    username: str | None = None
-    region: str | None = None
+    vc_url: str | None = Field(None, description="Keystone v3 auth URL")
+    vc_name: str | None = Field(None, description="the user")
+    vc_domain: str | None = Field(None, description="the user's domain")
+    vc_project_domain: str | None = Field(None, description="the project's domain")
+    vc_datacenter: str | None = Field(None, description="the project")
+    vc_version: str | None = Field(None, description="the region")
     network_uuid: str | None = None
     notes: str
     poll_interval: int
     build_limit: int | None = None
     allow_cleartext_password: FlagOut | None = Field(
-        None, description="1: the center may send its password in clear (an http:// auth_url)")
+        None, description="1: the center may send its password in clear (an http:// vc_url)")
     init_unavailable: FlagOut | None = Field(
         None, description="uncategorized: desktops registered in it start unavailable")
     offer_vms: FlagOut | None = Field(None, description="uncategorized: kept for the reference's clients")

@@ -6,6 +6,8 @@ The HTTP path never talks to the cloud: saving queues a credentials check that t
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from chalicelib.domain import messages
@@ -17,6 +19,7 @@ from chalicelib.domain.errors import BadData, Conflict, ErrorList, NotFound, Not
 from chalicelib.domain.kinds import CENTER_TYPE_LABELS, UNCATEGORIZED, CenterType
 from chalicelib.schemas.centers import (
     CenterCreate,
+    CenterDefinitionUpdate,
     CenterUpdate,
     UncategorizedCenterCreate,
     UncategorizedCenterUpdate,
@@ -28,8 +31,17 @@ from chalicelib.store.secrets import secret_name
 
 log = logging.getLogger("broker.centers")
 
-DEFINITION_FIELDS = ("auth_url", "domain", "project", "username", "region", "network_uuid", "notes",
-                     "poll_interval", "build_limit", CLEARTEXT_FLAG)
+# The reference's names (center_definition) and the names the record keeps them under: the adapter's
+# (CenterAccess), which centers stored before the reference's shape was adopted already use.
+STORED_AS = {"vc_url": "auth_url", "vc_name": "username", "vc_domain": "domain",
+             "vc_project_domain": "project_domain", "vc_datacenter": "project", "vc_version": "region"}
+# Our extensions, stored and shown under one name.
+EXTENSION_FIELDS = ("network_uuid", "notes", "poll_interval", "build_limit", CLEARTEXT_FLAG)
+# Changing one of these asks for a new credentials check.
+ACCESS_FIELDS = ("auth_url", "domain", "project_domain", "project", "username", "region")
+PASSWORD_PATH = "/body/center_definition/vc_password"  # noqa: S105 - where it goes, not a password
+URL_PATH = "/body/center_definition/vc_url"
+NAME_PATH = "/body/center_definition/name"
 # What a center stored before a field existed shows as that field's default.
 _DEFINITION_DEFAULTS: dict[str, Any] = {"poll_interval": 5, "build_limit": rules.DEFAULT_CENTER_BUILD_LIMIT,
                                         CLEARTEXT_FLAG: 0}
@@ -46,7 +58,17 @@ def center_secret_name(tenant_id: int, center_id: int) -> str:
 
 def _check_type(path_type: str, body_type: str | None) -> None:
     if body_type is not None and body_type != path_type:
-        raise BadData.field("/body/type", f"must be '{path_type}' for this endpoint")
+        raise BadData.field("/body/center_definition/type", f"must be '{path_type}' for this endpoint")
+
+
+def _stored(definition: dict[str, Any]) -> dict[str, Any]:
+    """The record's names for the fields of a `center_definition`."""
+    return {STORED_AS.get(field, field): value for field, value in definition.items()}
+
+
+def project_domain_of(doc: dict[str, Any]) -> str:
+    """Centers stored before the project domain existed scoped their project in the user's domain."""
+    return str(doc.get("project_domain") or doc.get("domain") or "Default")
 
 
 def is_uncategorized(doc: dict[str, Any]) -> bool:
@@ -59,23 +81,29 @@ def definition_of(record: CenterRecord) -> dict[str, Any]:
     if is_uncategorized(doc):
         return {"name": record.name, "type": UNCATEGORIZED, "notes": doc.get("notes", ""), "poll_interval": 0,
                 **{f: int(doc.get(f, default)) for f, default in UNCATEGORIZED_FLAGS.items()}}
-    return {"name": record.name, "type": doc.get("type", ""),
-            **{f: doc.get(f, _DEFINITION_DEFAULTS.get(f, "")) for f in DEFINITION_FIELDS}}
+    shown = {field: doc.get(stored, "") for field, stored in STORED_AS.items()}
+    shown["vc_domain"] = doc.get("domain") or "Default"
+    shown["vc_project_domain"] = project_domain_of(doc)
+    return {"name": record.name, "type": doc.get("type", ""), **shown,
+            **{f: doc.get(f, _DEFINITION_DEFAULTS.get(f, "")) for f in EXTENSION_FIELDS}}
 
 
 def create_center(caller: Caller, center_type: str, body: CenterCreate) -> CenterRecord:
-    _check_type(center_type, body.type)
-    if stores.centers.name_taken(caller.tenant_id, body.name):
-        raise NotUnique(f"A center named '{body.name}' already exists", "name")
+    definition = body.center_definition
+    _check_type(center_type, definition.type)
+    if stores.centers.name_taken(caller.tenant_id, definition.name):
+        raise NotUnique(f"A center named '{definition.name}' already exists", NAME_PATH)
     doc: dict[str, Any] = {"type": center_type, "active": body.active, "status": STATUS_PENDING,
                            "status_message": "Waiting for the first credentials check"}
-    doc.update({f: getattr(body, f) for f in DEFINITION_FIELDS})
+    doc.update(_stored(definition.model_dump(exclude={"name", "type", "vc_password"})))
+    # Left out, the project domain is the user's, kept as given: moving the user later leaves it.
+    doc["project_domain"] = doc["project_domain"] or doc["domain"]
     errors = ErrorList()
     _check_cleartext(doc, errors)
     errors.raise_if_any("Center cannot be saved, some input data is not valid.")
-    record = stores.centers.create(caller.tenant_id, body.name, doc)
+    record = _created(caller.tenant_id, definition.name, doc)
     try:
-        stores.secrets.put(center_secret_name(caller.tenant_id, int(record.id)), body.password)
+        stores.secrets.put(center_secret_name(caller.tenant_id, int(record.id)), definition.vc_password)
     except ServiceUnavailable:
         stores.centers.delete(record)  # no center without its secret
         raise
@@ -91,27 +119,31 @@ def update_center(caller: Caller, center_type: str, center_id: int, body: Center
     if record.doc.get("type") != center_type:
         # /centers/virtuozzo/{id} names a VHI center: an OpenStack one is simply not there.
         raise NotFound(f"No {CENTER_TYPE_LABELS[center_type]} center {center_id}")
-    _check_type(center_type, body.type)
+    definition = body.center_definition or CenterDefinitionUpdate()
+    _check_type(center_type, definition.type)
     if body.id is not None and body.id != center_id:
         raise BadData.field("/body/id", "does not match the id in the path")
+    given = definition.model_dump(exclude_none=True, exclude={"type", "name", "vc_password"})
+    changes = _stored(given)
     doc = dict(record.doc)
-    changes = body.model_dump(exclude_none=True, exclude={"id", "type", "name", "password"})
+    doc.setdefault("project_domain", project_domain_of(doc))  # stored before it existed: pin what it was
     doc.update(changes)
+    if body.active is not None:
+        doc["active"] = body.active
+    password = definition.vc_password
     errors = ErrorList()
-    if body.password is None:
+    if password is None:
         _require_password_for_new_recipient(record.doc, doc, errors)
     _check_cleartext(doc, errors)
     errors.raise_if_any("Center cannot be saved, some input data is not valid.")
-    if body.password is not None:
-        stores.secrets.put(center_secret_name(caller.tenant_id, center_id), body.password)
-    access_changed = body.password is not None or any(
-        f in changes for f in ("auth_url", "domain", "project", "username", "region")
-    )
-    if access_changed:
+    if password is not None:
+        stores.secrets.put(center_secret_name(caller.tenant_id, center_id), password)
+    if password is not None or any(f in changes for f in ACCESS_FIELDS):
         doc.update(status=STATUS_PENDING, status_message="Waiting for a credentials check")
-    record = stores.centers.update(record, body.name or record.name, doc)
+    record = _saved(record, definition.name or record.name, doc)
     _queue_check(record, "center updated")
-    fields = sorted({*changes, *(["password"] if body.password is not None else [])})
+    fields = sorted({*given, *(["vc_password"] if password is not None else []),
+                     *(["active"] if body.active is not None else [])})
     audit.record(caller.tenant_id, "center.updated", f"Center '{record.name}' updated{_cleartext_note(doc)}",
                  user=caller.login, details={"center_id": center_id, "fields": fields,
                                              **_cleartext_details(doc)})
@@ -123,11 +155,11 @@ def create_uncategorized(caller: Caller, body: UncategorizedCenterCreate) -> Cen
     to check or scan, so it is online from the start."""
     definition = body.center_definition
     if stores.centers.name_taken(caller.tenant_id, definition.name):
-        raise NotUnique(f"A center named '{definition.name}' already exists", "name")
+        raise NotUnique(f"A center named '{definition.name}' already exists", NAME_PATH)
     doc: dict[str, Any] = {"type": UNCATEGORIZED, "active": 1, "status": STATUS_ONLINE, "status_message": "",
                            "poll_interval": 0, "notes": definition.notes,
                            **{f: getattr(definition, f) for f in UNCATEGORIZED_FLAGS}}
-    record = stores.centers.create(caller.tenant_id, definition.name, doc)
+    record = _created(caller.tenant_id, definition.name, doc)
     audit.record(caller.tenant_id, "center.created", f"Center '{record.name}' created", user=caller.login,
                  details={"center_id": int(record.id), "type": UNCATEGORIZED})
     return record
@@ -142,10 +174,29 @@ def update_uncategorized(caller: Caller, center_id: int, body: UncategorizedCent
     changes = body.center_definition.model_dump(exclude_unset=True, exclude={"name", "type"}) \
         if body.center_definition is not None else {}
     name = (body.center_definition.name if body.center_definition is not None else None) or record.name
-    record = stores.centers.update(record, name, {**record.doc, **changes})
+    record = _saved(record, name, {**record.doc, **changes})
     audit.record(caller.tenant_id, "center.updated", f"Center '{record.name}' updated", user=caller.login,
                  details={"center_id": center_id, "fields": sorted(changes)})
     return record
+
+
+@contextmanager
+def _name_in_definition() -> Iterator[None]:
+    """The store names the field `name`; a center's name is in its definition."""
+    try:
+        yield
+    except NotUnique as taken:
+        raise NotUnique(str(taken), NAME_PATH) from None
+
+
+def _saved(record: CenterRecord, name: str, doc: dict[str, Any]) -> CenterRecord:
+    with _name_in_definition():
+        return stores.centers.update(record, name, doc)
+
+
+def _created(tenant_id: int, name: str, doc: dict[str, Any]) -> CenterRecord:
+    with _name_in_definition():
+        return stores.centers.create(tenant_id, name, doc)
 
 
 def _require_password_for_new_recipient(before: dict[str, Any], after: dict[str, Any],
@@ -154,7 +205,7 @@ def _require_password_for_new_recipient(before: dict[str, Any], after: dict[str,
     reason = why_secret_needed_again([before.get("auth_url", "")], [after.get("auth_url", "")],
                                      _account(before), _account(after))
     if reason:
-        errors.add("/body/password", f"Give the password again: {reason}")
+        errors.add(PASSWORD_PATH, f"Give the password again: {reason}")
 
 
 def _account(doc: dict[str, Any]) -> list[str]:
@@ -167,7 +218,7 @@ def _cleartext(doc: dict[str, Any]) -> bool:
 
 def _check_cleartext(doc: dict[str, Any], errors: ErrorList) -> None:
     if _cleartext(doc) and not doc.get(CLEARTEXT_FLAG):
-        errors.add("/body/auth_url", f"http:// sends the password in clear; use https://, or set "
+        errors.add(URL_PATH, f"http:// sends the password in clear; use https://, or set "
                                      f"{CLEARTEXT_FLAG} = 1 to accept that risk")
 
 
@@ -247,6 +298,7 @@ def center_access(record: CenterRecord) -> CenterAccess:
         auth_url=doc["auth_url"],
         domain=doc.get("domain") or "Default",
         project=doc["project"],
+        project_domain=project_domain_of(doc),
         username=doc["username"],
         password=password,
         region=doc.get("region") or None,

@@ -30,7 +30,7 @@ SECURITY_GROUP_IN_USE_RETRIES = 30  # one a second: a group stays in use until N
 def connect(access: CenterAccess) -> openstack.connection.Connection:
     auth = v3.Password(auth_url=access.auth_url, username=access.username, password=access.password,
                        project_name=access.project, user_domain_name=access.domain,
-                       project_domain_name=access.domain)
+                       project_domain_name=access.project_domain_name)
     return openstack.connection.Connection(session=ksa_session.Session(auth=auth), region_name=access.region)
 
 

@@ -32,7 +32,7 @@ from chalicelib.domain import messages
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.cloud import CenterAccess
 from chalicelib.jobs.worker import handle_message
-from chalicelib.schemas.centers import CenterCreate
+from chalicelib.schemas.centers import CenterCreate, CenterDefinition
 from chalicelib.schemas.pools import PoolBody
 from chalicelib.services import centers, pools
 from chalicelib.services.centers import center_access
@@ -226,10 +226,11 @@ class World:
         self.center = centers.create_center(
             ADMIN,
             "openstack",
-            CenterCreate(name=f"rel-{suffix}", auth_url=self.access.auth_url, domain=self.access.domain,
-                         project=self.access.project, username=self.access.username,
-                         password=self.access.password, region=self.access.region or "",
-                         allow_cleartext_password=int(self.access.auth_url.startswith("http://"))),
+            CenterCreate(center_definition=CenterDefinition(
+                name=f"rel-{suffix}", vc_url=self.access.auth_url, vc_domain=self.access.domain,
+                vc_datacenter=self.access.project, vc_name=self.access.username,
+                vc_password=self.access.password, vc_version=self.access.region or "",
+                allow_cleartext_password=int(self.access.auth_url.startswith("http://")))),
         )
 
     @property

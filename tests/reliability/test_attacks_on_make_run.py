@@ -204,14 +204,16 @@ def test_a_deleted_user_keeps_nothing(run: MakeRun, http: Http, system: str) -> 
 
 def test_an_endpoint_change_without_the_password_changes_nothing(http: Http, system: str) -> None:
     admin = new_tenant(http, system, "centerco")
-    body = {"name": "cloud", "auth_url": KEYSTONE, "domain": "Default",
-            "project": "demo", "username": "demo", "password": "center-secret", "region": "RegionOne"}
+    body = {"center_definition": {
+        "name": "cloud", "vc_url": KEYSTONE, "vc_domain": "Default", "vc_datacenter": "demo",
+        "vc_name": "demo", "vc_password": "center-secret", "vc_version": "RegionOne",
+        "allow_cleartext_password": int(KEYSTONE.startswith("http://"))}}
     created = http.call("POST", "/rest/v1/centers/openstack", body, sid=admin)
     assert created.status_code == 201, created.text
     center_id = created.json()["stored_data"]["id"]
     before = http.call("GET", f"/rest/v1/centers/openstack/{center_id}", sid=admin).json()
     moved = http.call("PUT", f"/rest/v1/centers/openstack/{center_id}",
-                      {"auth_url": ATTACKER_KEYSTONE}, sid=admin)
+                      {"center_definition": {"vc_url": ATTACKER_KEYSTONE}}, sid=admin)
     assert moved.status_code == 400 and "password" in moved.text, moved.text
     assert http.call("GET", f"/rest/v1/centers/openstack/{center_id}", sid=admin).json() == before
 

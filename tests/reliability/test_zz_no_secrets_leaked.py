@@ -68,9 +68,10 @@ def _drive_flows() -> Flows:
         assert refused.status == 401, refused.body
         tenant = make_tenant(api, system_sid, f"watch-{tag}")
 
-        center = create_center(api, tenant.sid, "watch-lab", password=secrets["center secret"])
+        center = create_center(api, tenant.sid, "watch-lab", vc_password=secrets["center secret"])
         updated = api.call("PUT", f"/rest/v1/centers/openstack/{center['id']}",
-                           {"password": secrets["new center secret"]}, sid=tenant.sid)
+                           {"center_definition": {"vc_password": secrets["new center secret"]}},
+                           sid=tenant.sid)
         assert updated.status == 200, updated.body
         for path in (f"/rest/v1/centers/{center['id']}", "/rest/v1/centers"):
             assert api.call("GET", path, sid=tenant.sid).status == 200

@@ -9,19 +9,24 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.domain.errors import BadData
 from chalicelib.schemas.admin import SessionLogin, UserAdd
-from chalicelib.schemas.centers import CenterCreate, CenterUpdate
+from chalicelib.schemas.centers import CenterCreate, CenterDefinition, CenterDefinitionUpdate, CenterUpdate
 from chalicelib.schemas.common import StrictModel
 from chalicelib.schemas.policies import PolicyBody, PolicyUpdate, PoolAssignmentBody, PoolAssignmentUpdate
 from chalicelib.schemas.pools import PoolBody, PoolUpdate, ProvisionCenter
 from chalicelib.schemas.validation import _is_union_tag, pydantic_errors
 
-CENTER = {
+DEFINITION = {
     "name": "lab",
-    "auth_url": "https://keystone.example.com:5000/v3",
-    "project": "demo",
-    "username": "demo",
-    "password": "pw",
+    "vc_url": "https://keystone.example.com:5000/v3",
+    "vc_datacenter": "demo",
+    "vc_name": "demo",
+    "vc_password": "pw",
 }
+AT = "/body/center_definition"
+
+
+def center(**fields: Any) -> dict[str, Any]:
+    return {"center_definition": {**DEFINITION, **fields}}
 POOL = {"name": "p", "pool_definition": {"restrict_by": "C", "server_ids": [1]}}
 PROVISION_CENTER = {"type": "openstack", "id": 1, "image": "img", "flavor": "small"}
 
@@ -65,14 +70,15 @@ def test_union_members_of_a_nested_field_are_merged() -> None:
 
 
 def test_missing_unknown_and_wrong_fields_are_named_each() -> None:
-    error = bad_data(CenterCreate, {"name": "", "auth_url": "http://k/v2.0", "colour": 1})
+    body = {"center_definition": {"name": "", "vc_url": "http://k/v2.0"}, "colour": 1}
+    error = bad_data(CenterCreate, body)
     found = {item.path: item.message for item in error.errors}
     assert found == {
-        "/body/name": "String should have at least 1 character",
-        "/body/auth_url": "Must be a Keystone v3 endpoint, ending in /v3",
-        "/body/project": "Field is required",
-        "/body/username": "Field is required",
-        "/body/password": "Field is required",
+        f"{AT}/name": "String should have at least 1 character",
+        f"{AT}/vc_url": "Must be a Keystone v3 endpoint, ending in /v3",
+        f"{AT}/vc_datacenter": "Field is required",
+        f"{AT}/vc_name": "Field is required",
+        f"{AT}/vc_password": "Field is required",
         "/body/colour": "Unknown field",
     }
     assert error.status == "BAD_DATA"
@@ -136,8 +142,8 @@ def test_is_union_tag(part: Any, expected: bool) -> None:
 
 
 def test_request_models_refuse_coercion() -> None:
-    assert paths(CenterCreate, {**CENTER, "poll_interval": "5"}) == ["/body/poll_interval"]
-    assert paths(CenterCreate, {**CENTER, "poll_interval": 5.0}) == ["/body/poll_interval"]
+    assert paths(CenterCreate, center(poll_interval="5")) == [f"{AT}/poll_interval"]
+    assert paths(CenterCreate, center(poll_interval=5.0)) == [f"{AT}/poll_interval"]
     assert paths(PolicyBody, {"name": 5}) == ["/body/name"]
     assert paths(UserAdd, {"is_local": "1", "user_login": "u", "name": "U"}) == ["/body/is_local"]
 
@@ -145,7 +151,9 @@ def test_request_models_refuse_coercion() -> None:
 def test_every_request_model_forbids_unknown_fields() -> None:
     for model in (
         CenterCreate,
+        CenterDefinition,
         CenterUpdate,
+        CenterDefinitionUpdate,
         PoolBody,
         PoolUpdate,
         PolicyBody,
@@ -166,7 +174,7 @@ def test_flags_are_stored_as_0_or_1(value: Any, stored: int) -> None:
 
 def test_keystone_urls() -> None:
     assert (
-        CenterCreate.model_validate({**CENTER, "auth_url": " https://k:5000/v3/ "}).auth_url
+        CenterCreate.model_validate(center(vc_url=" https://k:5000/v3/ ")).center_definition.vc_url
         == "https://k:5000/v3"
     )
     for url in (
@@ -177,19 +185,29 @@ def test_keystone_urls() -> None:
         "https://user:pw@k/v3",
         "https:///v3",
     ):
-        assert paths(CenterCreate, {**CENTER, "auth_url": url}) == ["/body/auth_url"], url
+        assert paths(CenterCreate, center(vc_url=url)) == [f"{AT}/vc_url"], url
 
 
 def test_network_uuid() -> None:
-    assert CenterCreate.model_validate({**CENTER, "network_uuid": ""}).network_uuid == ""
+    assert CenterCreate.model_validate(center(network_uuid="")).center_definition.network_uuid == ""
     uuid = "3f1c2a8e-9b7d-4e55-8a21-6c0d9e4f7b10"
-    assert CenterCreate.model_validate({**CENTER, "network_uuid": uuid}).network_uuid == uuid
-    assert paths(CenterCreate, {**CENTER, "network_uuid": "net-1"}) == ["/body/network_uuid"]
+    assert CenterCreate.model_validate(center(network_uuid=uuid)).center_definition.network_uuid == uuid
+    assert paths(CenterCreate, center(network_uuid="net-1")) == [f"{AT}/network_uuid"]
 
 
-def test_the_reference_center_definition_wrapper() -> None:
-    assert CenterCreate.model_validate({"center_definition": CENTER}).name == "lab"
-    assert paths(CenterCreate, {"center_definition": CENTER, "x": 1}) != []
+def test_the_reference_center_definition() -> None:
+    """The reference's names and bounds: vc_project_domain has 200 characters, the other vc_* 255."""
+    definition = CenterCreate.model_validate(center(vc_domain="ldap", vc_project_domain="projects"))
+    assert definition.center_definition.vc_project_domain == "projects"
+    assert CenterCreate.model_validate(center()).center_definition.vc_project_domain is None  # the user's
+    assert paths(CenterCreate, center(vc_project_domain="x" * 201)) == [f"{AT}/vc_project_domain"]
+    longest = CenterCreate.model_validate(center(vc_project_domain="x" * 200))
+    assert longest.center_definition.vc_project_domain == "x" * 200
+    assert paths(CenterCreate, center(vc_datacenter="x" * 256)) == [f"{AT}/vc_datacenter"]
+    assert paths(CenterCreate, center(name="x" * 101)) == [f"{AT}/name"]
+    assert paths(CenterCreate, {**center(), "x": 1}) == ["/body/x"]
+    assert paths(CenterCreate, {"center_definition": {**DEFINITION, "auth_url": "https://k/v3"}}) == [
+        f"{AT}/auth_url"]
 
 
 @pytest.mark.parametrize(("value", "size"), [("", None), (None, None), ("20", 20), (20, 20), (" 7 ", 7)])
@@ -235,10 +253,13 @@ def test_policy_reference_values() -> None:
 @pytest.mark.parametrize(
     ("model", "field"),
     [
-        (CenterUpdate, "name"),
-        (CenterUpdate, "notes"),
-        (CenterUpdate, "password"),
-        (CenterUpdate, "poll_interval"),
+        (CenterUpdate, "center_definition"),
+        (CenterUpdate, "active"),
+        (CenterDefinitionUpdate, "name"),
+        (CenterDefinitionUpdate, "notes"),
+        (CenterDefinitionUpdate, "vc_password"),
+        (CenterDefinitionUpdate, "vc_project_domain"),
+        (CenterDefinitionUpdate, "poll_interval"),
         (PoolUpdate, "name"),
         (PoolUpdate, "pool_definition"),
         (PoolUpdate, "log"),
@@ -262,7 +283,8 @@ def test_null_is_a_value_where_the_create_body_allows_it() -> None:
     assert PoolUpdate.model_validate({"provision": {"center": None}}).model_dump(exclude_unset=True) == {
         "provision": {"center": None}
     }
-    assert CenterUpdate.model_validate({"type": None, "id": None}).type is None
+    assert CenterDefinitionUpdate.model_validate({"type": None}).type is None
+    assert CenterUpdate.model_validate({"id": None}).id is None
     assert paths(PoolUpdate, {"provision": {"provision_max": None}}) == ["/body/provision/provision_max"]
 
 

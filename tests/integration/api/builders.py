@@ -72,22 +72,25 @@ def fast_backends() -> Iterator[None]:
 
 
 def center_body(name: str = "lab", **overrides: Any) -> dict[str, Any]:
-    body = {
+    """A center as Leostream automation writes it: `{"center_definition": {...}}` in the reference's names;
+    `overrides` go into the definition (None: the field left out)."""
+    definition = {
         "name": name,
-        "auth_url": AUTH_URL,
-        "domain": "Default",
-        "project": "demo",
-        "username": "demo",
-        "password": CENTER_PASSWORD,
-        "region": "RegionOne",
+        "vc_url": AUTH_URL,
+        "vc_domain": "Default",
+        "vc_project_domain": "Default",
+        "vc_datacenter": "demo",
+        "vc_name": "demo",
+        "vc_password": CENTER_PASSWORD,
+        "vc_version": "RegionOne",
         "network_uuid": NETWORK_UUID,
         "notes": "lab cloud",
         "poll_interval": 5,
         # The local OpenStack's Keystone is plain http:// on loopback: the risk is accepted explicitly.
         "allow_cleartext_password": 1,
     }
-    body.update(overrides)
-    return body
+    definition.update(overrides)
+    return {"center_definition": {k: v for k, v in definition.items() if v is not None}}
 
 
 def provision_center(center_id: int, center_type: str = "openstack", **overrides: Any) -> dict[str, Any]:

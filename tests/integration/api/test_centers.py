@@ -25,8 +25,15 @@ from tests.integration.api.builders import (
 )
 from tests.integration.api.conftest import Api, TenantAdmin
 
-DEFINITION = ("auth_url", "domain", "project", "username", "region", "network_uuid", "notes", "poll_interval",
-              "allow_cleartext_password")
+DEFINITION = ("vc_url", "vc_name", "vc_domain", "vc_project_domain", "vc_datacenter", "vc_version",
+              "network_uuid", "notes", "poll_interval", "allow_cleartext_password")
+PASSWORD_FIELDS = {"password", "vc_password"}
+PASSWORD_PATH, URL_PATH = "/body/center_definition/vc_password", "/body/center_definition/vc_url"
+
+
+def change(**fields: Any) -> dict[str, Any]:
+    """A PUT body: the fields to change, in the center's definition."""
+    return {"center_definition": fields}
 
 
 def keys_in(value: Any) -> set[str]:
@@ -63,20 +70,20 @@ def every_log_line(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
 def test_create_an_openstack_center(api: Api, tenant: TenantAdmin) -> None:
     api.aws.queued()
     reply = api.call(
-        "POST", "/rest/v1/centers/openstack", center_body("lab", auth_url=AUTH_URL + "/"), sid=tenant.sid
+        "POST", "/rest/v1/centers/openstack", center_body("lab", vc_url=AUTH_URL + "/"), sid=tenant.sid
     )
     assert reply.status == 201, reply.body
     stored = reply.body["stored_data"]
     assert stored["name"] == "lab" and stored["type"] == "openstack" and stored["type_label"] == "OpenStack"
     assert stored["status_label"] == "Pending check" and stored["online"] == 0 and stored["active"] == 1
     definition = stored["center_definition"]
-    expected = center_body()
-    assert definition["auth_url"] == AUTH_URL  # normalised: no trailing slash
-    assert {f: definition[f] for f in DEFINITION if f != "auth_url"} == {
-        f: expected[f] for f in DEFINITION if f != "auth_url"
+    expected = center_body()["center_definition"]
+    assert definition["vc_url"] == AUTH_URL  # normalised: no trailing slash
+    assert {f: definition[f] for f in DEFINITION if f != "vc_url"} == {
+        f: expected[f] for f in DEFINITION if f != "vc_url"
     }
     assert definition["network_uuid"] == NETWORK_UUID
-    assert "password" not in keys_in(reply.body) and definition["allow_cleartext_password"] == 1
+    assert not PASSWORD_FIELDS & keys_in(reply.body) and definition["allow_cleartext_password"] == 1
     # The password is in Secrets Manager, under the tenant and center, and nowhere else.
     assert secrets_state(api.aws) == {center_secret_name(tenant.tenant_id, stored["id"]): CENTER_PASSWORD}
     # The credentials are checked by the worker, never on the HTTP path.
@@ -100,28 +107,78 @@ def test_create_an_openstack_center(api: Api, tenant: TenantAdmin) -> None:
 
 
 def test_create_a_virtuozzo_center_with_defaults(api: Api, tenant: TenantAdmin) -> None:
-    body = {
-        "name": "vhi",
-        "auth_url": "https://vhi.example.com:5000/v3",
-        "project": "p",
-        "username": "u",
-        "password": "vhi-secret",
-    }
+    """Only what the reference's VMwareCenterAdd requires (name, vc_url, vc_name, vc_password) and the
+    project: the user's domain is `Default`, the project's is the user's."""
+    body = {"center_definition": {"name": "vhi", "vc_url": "https://vhi.example.com:5000/v3",
+                                  "vc_datacenter": "p", "vc_name": "u", "vc_password": "vhi-secret"}}
     reply = api.call("POST", "/rest/v1/centers/virtuozzo", body, sid=tenant.sid)
     assert reply.status == 201, reply.body
     stored = reply.body["stored_data"]
     assert stored["type"] == "virtuozzo" and stored["type_label"] == "Virtuozzo Hybrid Infrastructure"
-    assert stored["center_definition"]["domain"] == "Default"
-    assert stored["center_definition"]["poll_interval"] == 5
-    assert stored["center_definition"]["region"] == "" and stored["center_definition"]["network_uuid"] == ""
+    definition = stored["center_definition"]
+    assert definition["vc_domain"] == "Default" and definition["vc_project_domain"] == "Default"
+    assert definition["poll_interval"] == 5
+    assert definition["vc_version"] == "" and definition["network_uuid"] == ""
 
 
-def test_the_reference_center_definition_wrapper_is_accepted(api: Api, tenant: TenantAdmin) -> None:
-    reply = api.call(
-        "POST", "/rest/v1/centers/openstack", {"center_definition": center_body("wrapped")}, sid=tenant.sid
-    )
-    assert reply.status == 201, reply.body
-    assert reply.body["stored_data"]["name"] == "wrapped"
+def test_the_project_domain_is_its_own(api: Api, tenant: TenantAdmin) -> None:
+    """A user of one domain (an LDAP-backed one) in a project of another; left out, the project domain is
+    the user's at creation and stays where it is when the user moves."""
+    apart = create_center(api, tenant.sid, "apart", vc_domain="ldap", vc_project_domain="projects")
+    assert apart["center_definition"]["vc_domain"] == "ldap"
+    assert apart["center_definition"]["vc_project_domain"] == "projects"
+    same = create_center(api, tenant.sid, "same", vc_domain="ldap", vc_project_domain=None)
+    assert same["center_definition"]["vc_project_domain"] == "ldap"
+    api.aws.queued()
+    moved = api.call("PUT", f"/rest/v1/centers/openstack/{same['id']}",
+                     change(vc_domain="corp", vc_password="Again-Pw-1"), sid=tenant.sid)
+    assert moved.status == 200, moved.body
+    assert moved.body["stored_data"]["center_definition"]["vc_project_domain"] == "ldap"
+    # Moving the project to another domain is a new access: it is checked again (no password needed:
+    # the password goes to the same Keystone for the same user).
+    api.aws.queued()
+    again = api.call("PUT", f"/rest/v1/centers/openstack/{same['id']}", change(vc_project_domain="projects"),
+                     sid=tenant.sid)
+    assert again.status == 200, again.body
+    assert again.body["stored_data"]["center_definition"]["vc_project_domain"] == "projects"
+    assert again.body["stored_data"]["status_label"] == "Pending check"
+    assert [m["type"] for m in api.aws.queued()] == ["center.check"]
+    with Snapshot(api):
+        bad = api.call("PUT", f"/rest/v1/centers/openstack/{same['id']}",
+                       change(vc_project_domain="x" * 201), sid=tenant.sid)
+        assert bad.status == 400 and [e["path"] for e in bad.body["errors"]] == [
+            "/body/center_definition/vc_project_domain"]
+
+
+def test_a_center_stored_before_the_project_domain_shows_the_users(api: Api, tenant: TenantAdmin) -> None:
+    """Records saved before the field existed scoped the project in the user's domain; they still do, and
+    a later change of the user's domain leaves the project where it was."""
+    from chalicelib.services import centers
+    from chalicelib.store import stores
+
+    center = create_center(api, tenant.sid, vc_domain="ldap")
+    record = stores.centers.get(tenant.tenant_id, center["id"])
+    record = stores.centers.update(record, record.name,
+                                   {k: v for k, v in record.doc.items() if k != "project_domain"})
+    shown = api.call("GET", f"/rest/v1/centers/{center['id']}", sid=tenant.sid).body
+    assert shown["center_definition"]["vc_project_domain"] == "ldap"
+    assert centers.center_access(record).project_domain_name == "ldap"
+    moved = api.call("PUT", f"/rest/v1/centers/openstack/{center['id']}",
+                     change(vc_domain="corp", vc_password="Again-Pw-1"), sid=tenant.sid)
+    assert moved.body["stored_data"]["center_definition"]["vc_project_domain"] == "ldap"
+
+
+def test_the_flat_names_of_before_are_refused(api: Api, tenant: TenantAdmin) -> None:
+    """One shape, the reference's: a body with the top-level names this broker took before (auth_url,
+    username, project, ...) is refused, naming what is missing and what is unknown, and nothing is saved."""
+    flat = {"name": "flat", "auth_url": AUTH_URL, "project": "demo", "username": "demo",
+            "password": CENTER_PASSWORD, "allow_cleartext_password": 1}
+    with Snapshot(api):
+        reply = api.call("POST", "/rest/v1/centers/openstack", flat, sid=tenant.sid)
+        assert reply.status == 400, reply.body
+        paths = {e["path"] for e in reply.body["errors"]}
+        assert "/body/center_definition" in paths and "/body/auth_url" in paths
+        assert CENTER_PASSWORD not in json.dumps(reply.body)
 
 
 def test_botocore_does_not_log_secrets_manager_bodies_even_at_debug(
@@ -156,21 +213,23 @@ def test_the_password_is_never_echoed_nor_logged(
     bodies.append(api.call("GET", f"/rest/v1/centers/{center_id}", sid=tenant.sid).body)
     bodies.append(
         api.call(
-            "PUT", f"/rest/v1/centers/openstack/{center_id}", {"password": new_password}, sid=tenant.sid
+            "PUT", f"/rest/v1/centers/openstack/{center_id}", change(vc_password=new_password),
+            sid=tenant.sid,
         ).body
     )
     # Bad requests that carry the password must not echo it in their error either.
     for bad in (
-        {"password": new_password, "poll_interval": 0},
-        {"password": new_password, "colour": "red"},
-        {"password": [new_password]},
-        {"password": new_password * 2000},
+        change(vc_password=new_password, poll_interval=0),
+        change(vc_password=new_password, colour="red"),
+        change(vc_password=[new_password]),
+        change(vc_password=new_password * 2000),
+        {**change(vc_password=new_password), "colour": "red"},
     ):
         reply = api.call("PUT", f"/rest/v1/centers/openstack/{center_id}", bad, sid=tenant.sid)
         assert reply.status == 400
         bodies.append(reply.body)
     bad_create = api.call(
-        "POST", "/rest/v1/centers/openstack", center_body("x", auth_url="ftp://nope"), sid=tenant.sid
+        "POST", "/rest/v1/centers/openstack", center_body("x", vc_url="ftp://nope"), sid=tenant.sid
     )
     assert bad_create.status == 400
     bodies.append(bad_create.body)
@@ -183,14 +242,14 @@ def test_the_password_is_never_echoed_nor_logged(
     assert every_log_line.getvalue(), "the log capture saw nothing: the test would prove nothing"
     for secret in (CENTER_PASSWORD, new_password):
         assert secret not in everything
-    assert "password" not in keys_in(bodies[:4])
+    assert not PASSWORD_FIELDS & keys_in(bodies[:4])
 
 
 def test_put_changes_only_the_fields_given(api: Api, tenant: TenantAdmin) -> None:
     center = create_center(api, tenant.sid)
     api.aws.queued()
     reply = api.call(
-        "PUT", f"/rest/v1/centers/openstack/{center['id']}", {"notes": "moved to rack 2"}, sid=tenant.sid
+        "PUT", f"/rest/v1/centers/openstack/{center['id']}", change(notes="moved to rack 2"), sid=tenant.sid
     )
     assert reply.status == 200, reply.body
     updated = reply.body["stored_data"]
@@ -207,11 +266,11 @@ def test_put_a_new_password_replaces_the_secret_and_asks_for_a_check(api: Api, t
     reply = api.call(
         "PUT",
         f"/rest/v1/centers/openstack/{center['id']}",
-        {"password": "new-center-pw", "username": "admin2"},
+        change(vc_password="new-center-pw", vc_name="admin2"),
         sid=tenant.sid,
     )
     assert reply.status == 200, reply.body
-    assert reply.body["stored_data"]["center_definition"]["username"] == "admin2"
+    assert reply.body["stored_data"]["center_definition"]["vc_name"] == "admin2"
     assert reply.body["stored_data"]["status_label"] == "Pending check"
     assert secrets_state(api.aws) == {center_secret_name(tenant.tenant_id, center["id"]): "new-center-pw"}
     messages = api.aws.queued()
@@ -226,18 +285,19 @@ def test_rename_to_a_taken_name_is_not_unique(api: Api, tenant: TenantAdmin) -> 
             reply = api.call(
                 "PUT",
                 f"/rest/v1/centers/openstack/{first['id']}",
-                {"name": name, "notes": "x"},
+                change(name=name, notes="x"),
                 sid=tenant.sid,
             )
             assert reply.status == 409, reply.body
             assert reply.body["error_status"] == "NOT_UNIQUE" and reply.body["items"] == ["name"]
-            assert [e["path"] for e in reply.body["errors"]] == ["/body/name"]
+            assert [e["path"] for e in reply.body["errors"]] == ["/body/center_definition/name"]
         reply = api.call("POST", "/rest/v1/centers/virtuozzo", center_body("First"), sid=tenant.sid)
         assert reply.status == 409 and reply.body["items"] == ["name"]
     # Renaming to its own name in another case is fine, and frees nothing else.
-    reply = api.call("PUT", f"/rest/v1/centers/openstack/{first['id']}", {"name": "FIRST"}, sid=tenant.sid)
+    reply = api.call("PUT", f"/rest/v1/centers/openstack/{first['id']}", change(name="FIRST"), sid=tenant.sid)
     assert reply.status == 200 and reply.body["stored_data"]["name"] == "FIRST"
-    renamed = api.call("PUT", f"/rest/v1/centers/openstack/{first['id']}", {"name": "third"}, sid=tenant.sid)
+    renamed = api.call("PUT", f"/rest/v1/centers/openstack/{first['id']}", change(name="third"),
+                       sid=tenant.sid)
     assert renamed.status == 200
     assert api.call("POST", "/rest/v1/centers/openstack", center_body("first"), sid=tenant.sid).status == 201
 
@@ -245,7 +305,8 @@ def test_rename_to_a_taken_name_is_not_unique(api: Api, tenant: TenantAdmin) -> 
 def test_put_on_the_other_type_path_is_not_found(api: Api, tenant: TenantAdmin) -> None:
     center = create_center(api, tenant.sid)
     with Snapshot(api):
-        reply = api.call("PUT", f"/rest/v1/centers/virtuozzo/{center['id']}", {"notes": "x"}, sid=tenant.sid)
+        reply = api.call("PUT", f"/rest/v1/centers/virtuozzo/{center['id']}", change(notes="x"),
+                         sid=tenant.sid)
         assert reply.status == 404 and reply.body["error_status"] == "NOT_FOUND"
 
 
@@ -315,13 +376,14 @@ def test_scan_queues_a_job(api: Api, tenant: TenantAdmin) -> None:
 # ------------------------------------------------------------- the stored password and its recipient
 
 MOVES = [  # (change, why it is a new recipient)
-    ({"auth_url": "http://keystone.attacker.example:5000/v3"}, "another host"),
-    ({"auth_url": "http://127.0.0.1:5001/v3"}, "another port"),
-    ({"auth_url": "https://127.0.0.1:5000/v3"}, "another scheme"),
-    ({"auth_url": "http://localhost:5000/v3"}, "a name for the same address is still another host"),
-    ({"username": "admin"}, "another account"),
-    ({"domain": "Other"}, "the account of another domain"),
-    ({"auth_url": "http://keystone.attacker.example:5000/v3/", "notes": "x", "project": "p"}, "with others"),
+    ({"vc_url": "http://keystone.attacker.example:5000/v3"}, "another host"),
+    ({"vc_url": "http://127.0.0.1:5001/v3"}, "another port"),
+    ({"vc_url": "https://127.0.0.1:5000/v3"}, "another scheme"),
+    ({"vc_url": "http://localhost:5000/v3"}, "a name for the same address is still another host"),
+    ({"vc_name": "admin"}, "another account"),
+    ({"vc_domain": "Other"}, "the account of another domain"),
+    ({"vc_url": "http://keystone.attacker.example:5000/v3/", "notes": "x", "vc_datacenter": "p"},
+     "with others"),
 ]
 
 
@@ -333,15 +395,16 @@ def test_the_stored_password_never_follows_a_new_recipient(
     path = f"/rest/v1/centers/openstack/{center['id']}"
     before = api.call("GET", f"/rest/v1/centers/{center['id']}", sid=tenant.sid).body
     with Snapshot(api):
-        reply = api.call("PUT", path, change, sid=tenant.sid)
+        reply = api.call("PUT", path, {"center_definition": change}, sid=tenant.sid)
         assert reply.status == 400, reply.body
         assert reply.body["error_status"] == "BAD_DATA"
-        assert [e["path"] for e in reply.body["errors"]] == ["/body/password"], reply.body
+        assert [e["path"] for e in reply.body["errors"]] == [PASSWORD_PATH], reply.body
         assert "again" in reply.body["errors"][0]["message"]
     assert api.call("GET", f"/rest/v1/centers/{center['id']}", sid=tenant.sid).body == before
     assert secrets_state(api.aws)[center_secret_name(tenant.tenant_id, center["id"])] == CENTER_PASSWORD
     # With the password, the same change is saved and the new password replaces the old one.
-    moved = api.call("PUT", path, {**change, "password": "Given-Again-Pw-9"}, sid=tenant.sid)
+    moved = api.call("PUT", path, {"center_definition": {**change, "vc_password": "Given-Again-Pw-9"}},
+                     sid=tenant.sid)
     assert moved.status == 200, moved.body
     definition = moved.body["stored_data"]["center_definition"]
     assert all(definition[k] == v.rstrip("/") for k, v in change.items())
@@ -351,11 +414,12 @@ def test_the_stored_password_never_follows_a_new_recipient(
 def test_the_same_origin_is_the_same_recipient(api: Api, tenant: TenantAdmin) -> None:
     """A path moved on the same scheme, host and port, a host name in other case, or the default port
     written out reach the same party: no password is needed."""
-    center = create_center(api, tenant.sid, auth_url="https://keystone.example.com/v3")
+    center = create_center(api, tenant.sid, vc_url="https://keystone.example.com/v3")
     path = f"/rest/v1/centers/openstack/{center['id']}"
     for url in ("https://keystone.example.com/identity/v3", "https://KEYSTONE.example.com:443/v3",
                 "https://keystone.example.com./v3"):
-        reply = api.call("PUT", path, {"auth_url": url, "project": "other", "region": "two"}, sid=tenant.sid)
+        reply = api.call("PUT", path, change(vc_url=url, vc_datacenter="other", vc_version="two",
+                                             vc_project_domain="elsewhere"), sid=tenant.sid)
         assert reply.status == 200, (url, reply.body)
     assert secrets_state(api.aws)[center_secret_name(tenant.tenant_id, center["id"])] == CENTER_PASSWORD
 
@@ -365,12 +429,12 @@ def test_cleartext_keystone_needs_the_flag_which_is_shown(api: Api, tenant: Tena
         refused = api.call("POST", "/rest/v1/centers/openstack",
                            center_body("plain", allow_cleartext_password=0), sid=tenant.sid)
         assert refused.status == 400, refused.body
-        assert [e["path"] for e in refused.body["errors"]] == ["/body/auth_url"]
+        assert [e["path"] for e in refused.body["errors"]] == [URL_PATH]
         assert "allow_cleartext_password" in refused.body["errors"][0]["message"]
         default = center_body("plain")
-        del default["allow_cleartext_password"]  # 0 unless given
+        del default["center_definition"]["allow_cleartext_password"]  # 0 unless given
         assert api.call("POST", "/rest/v1/centers/virtuozzo", default, sid=tenant.sid).status == 400
-    secure = create_center(api, tenant.sid, "secure", auth_url="https://keystone.example.com/v3",
+    secure = create_center(api, tenant.sid, "secure", vc_url="https://keystone.example.com/v3",
                            allow_cleartext_password=0)
     assert secure["center_definition"]["allow_cleartext_password"] == 0
     plain = create_center(api, tenant.sid, "plain")  # the builder accepts the risk explicitly
@@ -381,12 +445,12 @@ def test_cleartext_keystone_needs_the_flag_which_is_shown(api: Api, tenant: Tena
     assert created["details"]["allow_cleartext_password"] == 1 and "in clear" in created["message"]
     # Turning the flag off, or moving a TLS center to http://, while the URL is plain: refused.
     with Snapshot(api):
-        off = api.call("PUT", f"/rest/v1/centers/openstack/{plain['id']}", {"allow_cleartext_password": 0},
+        off = api.call("PUT", f"/rest/v1/centers/openstack/{plain['id']}", change(allow_cleartext_password=0),
                        sid=tenant.sid)
-        assert off.status == 400 and [e["path"] for e in off.body["errors"]] == ["/body/auth_url"]
+        assert off.status == 400 and [e["path"] for e in off.body["errors"]] == [URL_PATH]
         down = api.call("PUT", f"/rest/v1/centers/openstack/{secure['id']}",
-                        {"auth_url": "http://keystone.example.com/v3", "password": "pw"}, sid=tenant.sid)
-        assert down.status == 400 and [e["path"] for e in down.body["errors"]] == ["/body/auth_url"]
+                        change(vc_url="http://keystone.example.com/v3", vc_password="pw"), sid=tenant.sid)
+        assert down.status == 400 and [e["path"] for e in down.body["errors"]] == [URL_PATH]
 
 
 def test_a_cleartext_center_saved_before_the_flag_is_not_used(api: Api, tenant: TenantAdmin,

@@ -65,7 +65,17 @@ def _with(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
 DROP = object()
 
 
+D = "/body/center_definition"
+
+
+def in_definition(fields: dict[str, Any]) -> Body:
+    return fixed({"center_definition": fields})
+
+CENTER_TOP_LEVEL = {"id", "active", "colour", "a/b~c"}  # the rest goes into the definition
+
+
 def center(**changes: Any) -> Body:
+    changes = {(k if k in CENTER_TOP_LEVEL else f"center_definition__{k}"): v for k, v in changes.items()}
     return lambda mine, other: _with(center_body("new-center"), **changes)
 
 
@@ -126,13 +136,23 @@ CASES = [
     ),
     Case("array body on PUT", "PUT", "/rest/v1/pools/{pool}", body=fixed([]), paths=["/body"]),
     # ------------------------------------------------------------------ centers
+    Case("center: nothing", "POST", OS, body=fixed({}), paths=[D]),
+    Case("center: the flat names of before", "POST", OS,
+         body=fixed({"name": "n", "auth_url": "https://k/v3", "project": "p", "username": "u",
+                     "password": "x"}),
+         paths=[D, "/body/name", "/body/auth_url", "/body/project", "/body/username", "/body/password"]),
     Case(
-        "center: nothing",
+        "center: empty definition",
         "POST",
         OS,
-        body=fixed({}),
-        paths=["/body/name", "/body/auth_url", "/body/project", "/body/username", "/body/password"],
+        body=in_definition({}),
+        paths=[f"{D}/name", f"{D}/vc_url", f"{D}/vc_datacenter", f"{D}/vc_name", f"{D}/vc_password"],
     ),
+    Case("center: definition a list", "POST", VZ, body=fixed({"center_definition": []}), paths=[D]),
+    Case("center: project domain of 201 chars", "POST", OS, body=center(vc_project_domain="d" * 201),
+         paths=[f"{D}/vc_project_domain"]),
+    Case("center PUT: null definition", "PUT", OS + "/{center}", body=fixed({"center_definition": None}),
+         paths=[D]),
     Case("center: unknown field", "POST", OS, body=center(colour="red"), paths=["/body/colour"]),
     Case("center: id in a create body", "POST", OS, body=center(id=5), paths=["/body/id"]),
     Case(
@@ -142,114 +162,114 @@ CASES = [
         "center: Keystone v2",
         "POST",
         OS,
-        body=center(auth_url="http://keystone:5000/v2.0"),
-        paths=["/body/auth_url"],
+        body=center(vc_url="http://keystone:5000/v2.0"),
+        paths=[f"{D}/vc_url"],
     ),
-    Case("center: not a URL", "POST", VZ, body=center(auth_url="keystone"), paths=["/body/auth_url"]),
-    Case("center: ftp URL", "POST", OS, body=center(auth_url="ftp://keystone/v3"), paths=["/body/auth_url"]),
+    Case("center: not a URL", "POST", VZ, body=center(vc_url="keystone"), paths=[f"{D}/vc_url"]),
+    Case("center: ftp URL", "POST", OS, body=center(vc_url="ftp://keystone/v3"), paths=[f"{D}/vc_url"]),
     Case(
         "center: URL with credentials",
         "POST",
         OS,
-        body=center(auth_url="http://u:p@keystone/v3"),
-        paths=["/body/auth_url"],
+        body=center(vc_url="http://u:p@keystone/v3"),
+        paths=[f"{D}/vc_url"],
     ),
     Case(
         "center: URL too long",
         "POST",
         OS,
-        body=center(auth_url="http://k/" + "a" * 300 + "/v3"),
-        paths=["/body/auth_url"],
+        body=center(vc_url="http://k/" + "a" * 300 + "/v3"),
+        paths=[f"{D}/vc_url"],
     ),
     Case(
         "center: network not a UUID",
         "POST",
         OS,
         body=center(network_uuid="private-net"),
-        paths=["/body/network_uuid"],
+        paths=[f"{D}/network_uuid"],
     ),
-    Case("center: poll interval 0", "POST", OS, body=center(poll_interval=0), paths=["/body/poll_interval"]),
+    Case("center: poll interval 0", "POST", OS, body=center(poll_interval=0), paths=[f"{D}/poll_interval"]),
     Case(
         "center: poll interval a day and a minute",
         "POST",
         OS,
         body=center(poll_interval=1441),
-        paths=["/body/poll_interval"],
+        paths=[f"{D}/poll_interval"],
     ),
     Case(
         "center: poll interval as text",
         "POST",
         OS,
         body=center(poll_interval="5"),
-        paths=["/body/poll_interval"],
+        paths=[f"{D}/poll_interval"],
     ),
     Case(
         "center: poll interval as float",
         "POST",
         OS,
         body=center(poll_interval=5.5),
-        paths=["/body/poll_interval"],
+        paths=[f"{D}/poll_interval"],
     ),
-    Case("center: build limit 0", "POST", OS, body=center(build_limit=0), paths=["/body/build_limit"]),
-    Case("center PUT: build limit 501", "PUT", OS + "/{center}", body=fixed({"build_limit": 501}),
-         paths=["/body/build_limit"]),
-    Case("center: name of 10k chars", "POST", OS, body=center(name=LONG), paths=["/body/name"]),
-    Case("center: blank name", "POST", VZ, body=center(name="   "), paths=["/body/name"]),
-    Case("center: null name", "POST", OS, body=center(name=None), paths=["/body/name"]),
-    Case("center: null password", "POST", OS, body=center(password=None), paths=["/body/password"]),
-    Case("center: empty password", "POST", OS, body=center(password=""), paths=["/body/password"]),
-    Case("center: numeric password", "POST", OS, body=center(password=12345), paths=["/body/password"]),
+    Case("center: build limit 0", "POST", OS, body=center(build_limit=0), paths=[f"{D}/build_limit"]),
+    Case("center PUT: build limit 501", "PUT", OS + "/{center}", body=in_definition({"build_limit": 501}),
+         paths=[f"{D}/build_limit"]),
+    Case("center: name of 10k chars", "POST", OS, body=center(name=LONG), paths=[f"{D}/name"]),
+    Case("center: blank name", "POST", VZ, body=center(name="   "), paths=[f"{D}/name"]),
+    Case("center: null name", "POST", OS, body=center(name=None), paths=[f"{D}/name"]),
+    Case("center: null password", "POST", OS, body=center(vc_password=None), paths=[f"{D}/vc_password"]),
+    Case("center: empty password", "POST", OS, body=center(vc_password=""), paths=[f"{D}/vc_password"]),
+    Case("center: numeric password", "POST", OS, body=center(vc_password=12345), paths=[f"{D}/vc_password"]),
     Case("center: active 2", "POST", OS, body=center(active=2), paths=["/body/active"]),
     Case("center: active yes", "POST", OS, body=center(active="yes"), paths=["/body/active"]),
     Case(
-        "center: type of the other endpoint", "POST", OS, body=center(type="virtuozzo"), paths=["/body/type"]
+        "center: type of the other endpoint", "POST", OS, body=center(type="virtuozzo"), paths=[f"{D}/type"]
     ),
-    Case("center: unknown type", "POST", OS, body=center(type="vmware"), paths=["/body/type"]),
+    Case("center: unknown type", "POST", OS, body=center(type="vmware"), paths=[f"{D}/type"]),
     Case(
         "center: many bad fields at once",
         "POST",
         OS,
-        body=center(name="", auth_url="nope", poll_interval=-1, colour=1, project=DROP),
-        paths=["/body/name", "/body/auth_url", "/body/poll_interval", "/body/colour", "/body/project"],
+        body=center(name="", vc_url="nope", poll_interval=-1, colour=1, vc_datacenter=DROP),
+        paths=[f"{D}/name", f"{D}/vc_url", f"{D}/poll_interval", "/body/colour", f"{D}/vc_datacenter"],
     ),
-    Case("center PUT: null name", "PUT", OS + "/{center}", body=fixed({"name": None}), paths=["/body/name"]),
-    Case(
-        "center PUT: null notes", "PUT", OS + "/{center}", body=fixed({"notes": None}), paths=["/body/notes"]
-    ),
+    Case("center PUT: null name", "PUT", OS + "/{center}", body=in_definition({"name": None}),
+         paths=[f"{D}/name"]),
+    Case("center PUT: null notes", "PUT", OS + "/{center}", body=in_definition({"notes": None}),
+         paths=[f"{D}/notes"]),
     Case(
         "center PUT: another id",
         "PUT",
         OS + "/{center}",
-        body=lambda m, o: {"id": m["center"] + 1, "notes": "x"},
+        body=lambda m, o: {"id": m["center"] + 1, "center_definition": {"notes": "x"}},
         paths=["/body/id"],
     ),
     Case(
         "center PUT: bad URL",
         "PUT",
         VZ + "/{vhi_center}",
-        body=fixed({"auth_url": "http://x/v2"}),
-        paths=["/body/auth_url"],
+        body=in_definition({"vc_url": "http://x/v2"}),
+        paths=[f"{D}/vc_url"],
     ),
     Case(
         "center PUT: empty password",
         "PUT",
         OS + "/{center}",
-        body=fixed({"password": ""}),
-        paths=["/body/password"],
+        body=in_definition({"vc_password": ""}),
+        paths=[f"{D}/vc_password"],
     ),
     Case(
         "center PUT: unknown field",
         "PUT",
         OS + "/{center}",
-        body=fixed({"notes": "x", "secret": "y"}),
-        paths=["/body/secret"],
+        body=in_definition({"notes": "x", "secret": "y"}),
+        paths=[f"{D}/secret"],
     ),
     Case(
         "center PUT: type mismatch",
         "PUT",
         OS + "/{center}",
-        body=fixed({"type": "virtuozzo"}),
-        paths=["/body/type"],
+        body=in_definition({"type": "virtuozzo"}),
+        paths=[f"{D}/type"],
     ),
     Case("center GET: short=yes", "GET", "/rest/v1/centers/{center}?short=yes", paths=["/query/short"]),
     # ------------------------------------------------------------------ pools

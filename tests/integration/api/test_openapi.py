@@ -122,7 +122,8 @@ def _walkthrough(api: Api, system_sid: str, tenant: TenantAdmin) -> Recorder:
     rec.call("GET", "/rest/v1/centers", sid=sid)
     rec.call("GET", f"/rest/v1/centers/{center['id']}", sid=sid)
     rec.call("GET", f"/rest/v1/centers/{center['id']}?short=1", sid=sid)
-    rec.call("PUT", f"/rest/v1/centers/openstack/{center['id']}", {"notes": "n"}, sid=sid)
+    rec.call("PUT", f"/rest/v1/centers/openstack/{center['id']}", {"center_definition": {"notes": "n"}},
+             sid=sid)
     rec.call("POST", f"/rest/v1/centers/{center['id']}/scan", sid=sid)
     pool = rec.call("POST", "/rest/v1/pools", pool_body(center["id"]), sid=sid).body["stored_data"]
     rec.call(

@@ -419,3 +419,63 @@ def test_the_declaration_check_does_check() -> None:
         ("request", "is_local", "missing"), ("request", "name", "optional")]
     same = {"$ref": "#/components/schemas/UserAdd"}
     assert required_differences(user_add, same, "request", reference()) == []
+
+
+# --- required fields of the answers we share, and of the center the reference would add -------------------
+
+def _reference_required(name: str) -> set[str]:
+    return _declared(reference(), {"$ref": schema(name)}).required
+
+
+def test_answers_carry_every_field_the_reference_requires(api: Api, tenant: TenantAdmin) -> None:
+    """CenterFull, PoolFull, PolicyFull and the pool-assignment schemas: each required field is in our
+    answer, and taking it out makes the check fail (so the payload checks above test presence, not only
+    types)."""
+    center = create_center(api, tenant.sid)
+    pool = create_pool(api, tenant.sid, center["id"])
+    policy = create_policy(api, tenant.sid, "Required")
+    base = f"/rest/v1/policies/{policy['id']}/pool-assignments"
+    added = api.call("POST", base, {"pool_id": pool["id"]}, sid=tenant.sid)
+    assert added.status == 201, added.body
+    answers = {
+        "CenterFull": api.call("GET", f"/rest/v1/centers/{center['id']}", sid=tenant.sid).body,
+        "PoolFull": api.call("GET", f"/rest/v1/pools/{pool['id']}", sid=tenant.sid).body,
+        "PolicyFull": api.call("GET", f"/rest/v1/policies/{policy['id']}", sid=tenant.sid).body,
+        "PoolAssignmentFull": api.call("GET", f"{base}/{added.body['stored_data']['id']}",
+                                       sid=tenant.sid).body,
+    }
+    answers["pool_assignments_item"] = answers["PolicyFull"]["pool_assignments"][0]
+    expected = {"CenterFull": {"center_definition"}, "PoolFull": {"name", "pool_definition"},
+                "PolicyFull": {"name"}, "PoolAssignmentFull": {"pool_id"},
+                "pool_assignments_item": {"pool_id"}}
+    for name, answer in answers.items():
+        required = _reference_required(name)
+        assert required == expected[name], name  # the reference as read here: a change is seen
+        assert_matches(answer, schema(name))
+        for field in required:
+            assert field in answer, (name, field)
+            assert problems({k: v for k, v in answer.items() if k != field}, schema(name)), (name, field)
+
+
+def test_a_center_written_from_the_reference_is_required_like_theirs(api: Api, tenant: TenantAdmin) -> None:
+    """The reference has no OpenStack center body of its own: the VMware one (VMwareCenterAdd) requires
+    name, vc_url, vc_name and vc_password in `center_definition`, and so does ours (with the project,
+    vc_datacenter, which an OpenStack center cannot do without). The body validates against the
+    reference's center, and what we answer shows the same fields back, the password excepted."""
+    from chalicelib.api.openapi import openapi_document
+
+    ours = openapi_document()
+    our_body = _json_schema(ours["paths"]["/rest/v1/centers/openstack"]["post"]["requestBody"])
+    theirs = {"$ref": schema("VMwareCenterAdd")}
+    assert [d for d in required_differences(theirs, our_body, "request", ours)
+            if d[1] != "type"] == []
+    assert _declared(ours, _declared(ours, our_body).properties["center_definition"]).required == {
+        "name", "vc_url", "vc_name", "vc_password", "vc_datacenter"}
+    body = center_body("from-the-reference", vc_domain="ldap", vc_project_domain="Default")
+    assert_matches(body, schema("CenterBasicAll"))
+    created = api.call("POST", "/rest/v1/centers/openstack", body, sid=tenant.sid)
+    assert created.status == 201, created.body
+    assert_matches(created.body["stored_data"], schema("CenterFull"))
+    shown = created.body["stored_data"]["center_definition"]
+    sent = {k: v for k, v in body["center_definition"].items() if k != "vc_password"}
+    assert {k: shown[k] for k in sent} == sent and "vc_password" not in shown

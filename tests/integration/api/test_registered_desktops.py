@@ -67,7 +67,7 @@ def test_the_reference_example_makes_an_uncategorized_center(api: Api, tenant: T
     assert (center["type"], center["flavor"], center["type_label"]) == ("uncategorized", "U",
                                                                         "Uncategorized Desktops")
     assert center["status_label"] == "Online" and center["center_definition"]["poll_interval"] == 0
-    assert "auth_url" not in center["center_definition"]
+    assert "vc_url" not in center["center_definition"] and "vc_name" not in center["center_definition"]
     assert api.aws.queued() == []  # nothing to check: no credentials check is queued
     one = api.call("GET", f"/rest/v1/centers/{center['id']}", sid=tenant.sid).body
     assert_matches(one, schema("CenterFull"))
@@ -80,7 +80,8 @@ def test_the_reference_example_makes_an_uncategorized_center(api: Api, tenant: T
     openstack = create_center(api, tenant.sid)
     wrong_path = api.call("PUT", f"/rest/v1/centers/uncategorized/{openstack['id']}", {}, sid=tenant.sid)
     assert wrong_path.status == 404
-    assert api.call("PUT", f"/rest/v1/centers/openstack/{center['id']}", {"notes": "x"},
+    assert api.call("PUT", f"/rest/v1/centers/openstack/{center['id']}",
+                    {"center_definition": {"notes": "x"}},
                     sid=tenant.sid).status == 404
 
 

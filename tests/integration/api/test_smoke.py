@@ -6,12 +6,14 @@ def test_admin_creates_tenant_center_pool(api: Api, tenant: TenantAdmin) -> None
         "POST",
         "/rest/v1/centers/openstack",
         {
-            "name": "lab",
-            "auth_url": "http://127.0.0.1:5000/v3",
-            "project": "demo",
-            "username": "demo",
-            "password": "s3cret-center-pw",
-            "allow_cleartext_password": 1,
+            "center_definition": {
+                "name": "lab",
+                "vc_url": "http://127.0.0.1:5000/v3",
+                "vc_datacenter": "demo",
+                "vc_name": "demo",
+                "vc_password": "s3cret-center-pw",
+                "allow_cleartext_password": 1,
+            }
         },
         sid=tenant.sid,
     )

@@ -34,7 +34,7 @@ def sdk_connection(access: CenterAccess) -> openstack.connection.Connection:
         password=access.password,
         user_domain_name=access.domain,
         project_name=access.project,
-        project_domain_name=access.domain,
+        project_domain_name=access.project_domain_name,
     )
     return openstack.connection.Connection(session=ksa_session.Session(auth=auth), region_name=access.region)
 

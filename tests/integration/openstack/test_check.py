@@ -62,3 +62,32 @@ def test_a_changed_password_is_not_served_from_the_cached_connection(real_openst
     open_cloud(real_openstack.demo).check()
     with pytest.raises(CloudAuthFailed):
         open_cloud(replace(real_openstack.demo, password="rotated-but-wrong")).check()
+
+
+def test_a_user_of_another_domain_reaches_a_project_of_its_own_domain(real_openstack: RealOpenStack) -> None:
+    """A user living in one domain (as LDAP-backed users do) with a role on a project of another: the
+    project is scoped in the project's domain, not the user's."""
+    import uuid
+
+    from localdev.openstack import sdk
+
+    admin = sdk.admin()
+    identity = admin.identity
+    domain = identity.create_domain(name=f"users-{uuid.uuid4().hex[:6]}")
+    try:
+        user = identity.create_user(name="apart", password=real_openstack.demo.password, domain_id=domain.id)
+        project = identity.find_project(real_openstack.demo.project, domain_id=identity.find_domain(
+            real_openstack.demo.domain, ignore_missing=False).id, ignore_missing=False)
+        member = identity.find_role("member", ignore_missing=False)
+        identity.assign_project_role_to_user(project, user, member)
+        apart = replace(real_openstack.demo, username="apart", domain=domain.name,
+                        project_domain=real_openstack.demo.domain)
+        open_cloud(apart).check()
+        assert open_cloud(apart).inventory().flavors  # the project's services answer too
+        with pytest.raises(CloudAuthFailed, match=f"not found in domain '{domain.name}'"):
+            open_cloud(replace(apart, project_domain=None)).check()  # the old rule: the user's domain
+    finally:
+        for found in identity.users(domain_id=domain.id):
+            identity.delete_user(found, ignore_missing=True)
+        identity.update_domain(domain, is_enabled=False)
+        identity.delete_domain(domain, ignore_missing=True)

@@ -14,7 +14,7 @@ import pytest
 from chalicelib.clouds import use_cloud_factory
 from chalicelib.domain.caller import Caller
 from chalicelib.jobs.worker import handle_message
-from chalicelib.schemas.centers import CenterCreate
+from chalicelib.schemas.centers import CenterCreate, CenterDefinition
 from chalicelib.schemas.pools import PoolBody
 from chalicelib.services import centers, pools
 from chalicelib.store.aws import client
@@ -71,10 +71,10 @@ class Broker:
         return centers.create_center(
             ADMIN,
             "openstack",
-            CenterCreate(
-                name=name, auth_url="http://127.0.0.1:5000/v3", project="demo", username="demo",
-                password="pw", allow_cleartext_password=1, **settings,
-            ),
+            CenterCreate(center_definition=CenterDefinition(
+                name=name, vc_url="http://127.0.0.1:5000/v3", vc_datacenter="demo", vc_name="demo",
+                vc_password="pw", allow_cleartext_password=1, **settings,
+            )),
         )
 
     def pool(

@@ -6,7 +6,7 @@ import threading
 
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.cloud import CloudQuotaExceeded, CloudTransient
-from chalicelib.schemas.centers import CenterUpdate
+from chalicelib.schemas.centers import CenterDefinitionUpdate, CenterUpdate
 from chalicelib.schemas.pools import PoolUpdate
 from chalicelib.services import centers, pools, provisioning, scan
 from chalicelib.store import stores
@@ -39,7 +39,8 @@ def test_saving_a_pool_queues_a_check_that_creates_the_whole_deficit(broker: Bro
 def test_a_center_has_at_most_its_build_limit_of_instances_building(broker: Broker) -> None:
     center = broker.center()
     assert centers.definition_of(center)["build_limit"] == rules.DEFAULT_CENTER_BUILD_LIMIT
-    center = centers.update_center(ADMIN, "openstack", int(center.id), CenterUpdate(build_limit=3))
+    limited = CenterUpdate(center_definition=CenterDefinitionUpdate(build_limit=3))
+    center = centers.update_center(ADMIN, "openstack", int(center.id), limited)
     assert centers.definition_of(center)["build_limit"] == 3
     pool_id = int(broker.pool(center, threshold=5, maximum=5).id)
     broker.drain(only={"pool.check"})

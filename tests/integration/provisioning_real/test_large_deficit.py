@@ -11,7 +11,7 @@ from chalicelib.clouds import use_cloud_factory
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.caller import Caller
 from chalicelib.jobs.worker import handle_message
-from chalicelib.schemas.centers import CenterCreate
+from chalicelib.schemas.centers import CenterCreate, CenterDefinition
 from chalicelib.schemas.pools import PoolBody
 from chalicelib.services import centers, pools, provisioning
 from chalicelib.store.desktops import DesktopStore, PoolCounters
@@ -40,11 +40,10 @@ def test_a_deficit_of_120_is_created_in_the_real_nova_by_one_check(
         center = centers.create_center(
             ADMIN,
             "openstack",
-            CenterCreate(name="big", auth_url=access.auth_url,
-                         allow_cleartext_password=1,  # the local Keystone is http:// on loopback
-                         domain=access.domain, project=access.project,
-                         username=access.username, password=access.password, region=access.region or "",
-                         build_limit=DEFICIT),
+            CenterCreate(center_definition=CenterDefinition(
+                name="big", vc_url=access.auth_url, vc_domain=access.domain, vc_datacenter=access.project,
+                vc_name=access.username, vc_password=access.password, vc_version=access.region or "",
+                allow_cleartext_password=int(access.auth_url.startswith("http://")), build_limit=DEFICIT)),
         )
         pool = pools.create_pool(ADMIN, PoolBody.model_validate({
             "name": "big",

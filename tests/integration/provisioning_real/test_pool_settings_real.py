@@ -21,7 +21,7 @@ from chalicelib.clouds import use_cloud_factory
 from chalicelib.domain.caller import Caller
 from chalicelib.jobs.schedules import scheduled_event
 from chalicelib.jobs.worker import handle_message
-from chalicelib.schemas.centers import CenterCreate
+from chalicelib.schemas.centers import CenterCreate, CenterDefinition
 from chalicelib.schemas.pools import PoolBody
 from chalicelib.services import centers, desktop_actions, pools, scan
 from chalicelib.store.desktops import DesktopStore
@@ -86,11 +86,10 @@ def test_the_pools_settings_are_what_nova_and_cinder_hold(
     TenantRecord(tenant_id=0, id=TENANT, name="settings", doc={}, created=now, updated=now).save()
     with sdk.scratch_project("settings", instances=4, security_groups=["web"]) as project:
         access = project.access
-        center = centers.create_center(ADMIN, "openstack", CenterCreate(
-            name="settings", auth_url=access.auth_url,
-            allow_cleartext_password=1,  # the local Keystone is http:// on loopback
-            domain=access.domain, project=access.project,
-            username=access.username, password=access.password, region=access.region or ""))
+        center = centers.create_center(ADMIN, "openstack", CenterCreate(center_definition=CenterDefinition(
+            name="settings", vc_url=access.auth_url, vc_domain=access.domain, vc_datacenter=access.project,
+            vc_name=access.username, vc_password=access.password, vc_version=access.region or "",
+            allow_cleartext_password=int(access.auth_url.startswith("http://")))))
         assert scan.check_center(TENANT, int(center.id))  # the inventory the pool is checked against
         pool = pools.create_pool(ADMIN, PoolBody.model_validate({
             "name": "settings",

@@ -15,7 +15,7 @@ from chalicelib.domain import provisioning as rules
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.cloud import CenterAccess
 from chalicelib.jobs.worker import handle_message
-from chalicelib.schemas.centers import CenterCreate
+from chalicelib.schemas.centers import CenterCreate, CenterDefinition
 from chalicelib.schemas.pools import PoolBody
 from chalicelib.services import centers, pools, provisioning, scan
 from chalicelib.store import stores
@@ -54,15 +54,15 @@ def demo_center(aws: AwsStack, openstack_demo: CenterAccess) -> Iterator[int]:
     record = centers.create_center(
         ADMIN,
         "openstack",
-        CenterCreate(
+        CenterCreate(center_definition=CenterDefinition(
             name=f"real-{uuid.uuid4().hex[:6]}",
-            auth_url=openstack_demo.auth_url,
+            vc_url=openstack_demo.auth_url,
             allow_cleartext_password=1,  # the local Keystone is http:// on loopback
-            domain=openstack_demo.domain,
-            project=openstack_demo.project,
-            username=openstack_demo.username,
-            password=openstack_demo.password,
-        ),
+            vc_domain=openstack_demo.domain,
+            vc_datacenter=openstack_demo.project,
+            vc_name=openstack_demo.username,
+            vc_password=openstack_demo.password,
+        )),
     )
     yield int(record.id)
 
@@ -112,14 +112,14 @@ def test_wrong_password_shows_the_center_offline_with_a_reason(
     record = centers.create_center(
         ADMIN,
         "openstack",
-        CenterCreate(
+        CenterCreate(center_definition=CenterDefinition(
             name="wrong-pw",
-            auth_url=openstack_demo.auth_url,
+            vc_url=openstack_demo.auth_url,
             allow_cleartext_password=1,  # the local Keystone is http:// on loopback
-            project="demo",
-            username="demo",
-            password="nope",
-        ),
+            vc_datacenter="demo",
+            vc_name="demo",
+            vc_password="nope",
+        )),
     )
     assert not scan.check_center(TENANT, int(record.id))
     doc = stores.centers.get(TENANT, int(record.id)).doc
@@ -136,14 +136,14 @@ def test_pool_provisions_boot_from_volume_with_floating_ip_and_security_group(
     center = centers.create_center(
         ADMIN,
         center_type,
-        CenterCreate(
+        CenterCreate(center_definition=CenterDefinition(
             name=f"c-{prefix}",
-            auth_url=fresh_project.auth_url,
+            vc_url=fresh_project.auth_url,
             allow_cleartext_password=1,  # the local Keystone is http:// on loopback
-            project=fresh_project.project,
-            username=fresh_project.username,
-            password=fresh_project.password,
-        ),
+            vc_datacenter=fresh_project.project,
+            vc_name=fresh_project.username,
+            vc_password=fresh_project.password,
+        )),
     )
     pool = pools.create_pool(
         ADMIN,
@@ -209,14 +209,14 @@ def test_requests_per_provisioned_desktop_are_counted(aws: AwsStack, openstack_d
     center = centers.create_center(
         ADMIN,
         "openstack",
-        CenterCreate(
+        CenterCreate(center_definition=CenterDefinition(
             name=f"c-{prefix}",
-            auth_url=openstack_demo.auth_url,
+            vc_url=openstack_demo.auth_url,
             allow_cleartext_password=1,  # the local Keystone is http:// on loopback
-            project="demo",
-            username="demo",
-            password=openstack_demo.password,
-        ),
+            vc_datacenter="demo",
+            vc_name="demo",
+            vc_password=openstack_demo.password,
+        )),
     )
     pool = pools.create_pool(
         ADMIN,

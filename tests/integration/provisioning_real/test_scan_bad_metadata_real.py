@@ -10,7 +10,7 @@ import pytest
 from chalicelib.clouds import use_cloud_factory
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.caller import Caller
-from chalicelib.schemas.centers import CenterCreate
+from chalicelib.schemas.centers import CenterCreate, CenterDefinition
 from chalicelib.services import centers, scan
 from chalicelib.store.desktops import DesktopStore
 from localdev.openstack import sdk
@@ -44,11 +44,10 @@ def test_a_server_with_text_in_its_broker_metadata_is_skipped_by_the_real_scan(
                                            rules.METADATA_DESKTOP: "not-a-number"})
         hand_made = server("hand-made", {})
         access = project.access
-        center = centers.create_center(ADMIN, "openstack", CenterCreate(
-            name="badmeta", auth_url=access.auth_url,
-            allow_cleartext_password=1,  # the local Keystone is http:// on loopback
-            domain=access.domain, project=access.project,
-            username=access.username, password=access.password, region=access.region or ""))
+        center = centers.create_center(ADMIN, "openstack", CenterCreate(center_definition=CenterDefinition(
+            name="badmeta", vc_url=access.auth_url, vc_domain=access.domain, vc_datacenter=access.project,
+            vc_name=access.username, vc_password=access.password, vc_version=access.region or "",
+            allow_cleartext_password=int(access.auth_url.startswith("http://")))))
         assert conn.compute.get_server(vandalised).metadata[rules.METADATA_DESKTOP] == "not-a-number"
 
         with caplog.at_level(logging.WARNING, logger="broker.scan"):
