@@ -121,14 +121,45 @@ class Operation:
 
 OPERATIONS: list[Operation] = []
 
-# Access kind -> function(token, ApiRequest headers) -> Caller; registered by the modules that own them.
+# Who may call a route of each access kind: the token in the Authorization header -> the Caller, or an
+# error. One explicit table (not registered by whichever module happens to be imported): a Router works
+# the same whether or not `api/routes.py` was imported. Each imports its service on first use, so that
+# declaring routes loads no service (cold start).
 Authenticator = Callable[[str | None, Access], Caller]
-_AUTHENTICATORS: dict[Access, Authenticator] = {}
 
 
-def register_authenticator(access_kinds: tuple[Access, ...], authenticator: Authenticator) -> None:
-    for kind in access_kinds:
-        _AUTHENTICATORS[kind] = authenticator
+def authenticate_admin(authorization: str | None, access: Access) -> Caller:
+    """The `sid` of `POST /rest/v1/session/login`."""
+    from chalicelib.services import sessions
+
+    return sessions.authenticate(
+        authorization,
+        write=access in (Access.ADMIN_WRITE, Access.SYSTEM),
+        system_only=access is Access.SYSTEM,
+    )
+
+
+def authenticate_client(authorization: str | None, access: Access) -> Caller:
+    """The bearer token of `POST /client/v1/login`."""
+    from chalicelib.services import tokens
+
+    return tokens.authenticate(authorization)
+
+
+def authenticate_agent(authorization: str | None, access: Access) -> Caller:
+    """The agent token of `POST /agent/v1/register`."""
+    from chalicelib.services import agents
+
+    return agents.authenticate(authorization)
+
+
+AUTHENTICATORS: dict[Access, Authenticator] = {
+    Access.ADMIN_READ: authenticate_admin,
+    Access.ADMIN_WRITE: authenticate_admin,
+    Access.SYSTEM: authenticate_admin,
+    Access.CLIENT: authenticate_client,
+    Access.AGENT: authenticate_agent,
+}
 
 
 ERROR_HTTP_STATUS = {
@@ -363,10 +394,7 @@ class Router:
         try:
             headers = {k.lower(): v for k, v in (request.headers or {}).items()}
             if operation.access is not Access.PUBLIC:
-                authenticator = _AUTHENTICATORS.get(operation.access)
-                if authenticator is None:
-                    raise ServiceUnavailable(f"No authenticator for {operation.access.value}")
-                caller = authenticator(headers.get("authorization"), operation.access)
+                caller = AUTHENTICATORS[operation.access](headers.get("authorization"), operation.access)
             ids = _parse_ids(path_params)
             body_value = None
             if operation.body is not None:
