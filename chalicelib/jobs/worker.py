@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
+
+from chalicelib.settings import read_settings
 
 if TYPE_CHECKING:
     from chalicelib.jobs.handlers import MessageHandler
@@ -22,7 +23,7 @@ log = logging.getLogger("broker.worker")
 blueprint = Blueprint(__name__)
 
 # Chalice needs the queue's name when it packages the app; each stage's config sets it.
-QUEUE_NAME = os.environ.get("BROKER_QUEUE_NAME", "broker-dev-provisioning")
+QUEUE_NAME = read_settings().queue_name
 
 
 def handler_for(message_type: str) -> MessageHandler | None:
