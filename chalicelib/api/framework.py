@@ -96,6 +96,7 @@ class Operation:
     status: int
     responses: dict[int, str]
     content_type: str = "application/json"
+    body_id_matches_path: bool = False  # an `id` in the body, if given, must be the path's `{id}`
 
     def _resolve(self, ref: ModelRef) -> Any:
         if isinstance(ref, str):
@@ -334,6 +335,14 @@ def _validate(model: type[BaseModel], data: Any, where: str) -> Any:
         raise pydantic_errors(error, where) from error
 
 
+def _check_body_id(body: Any, path_id: int) -> None:
+    """An update may repeat the record's id in its body (the reference's shapes do); a different one is
+    refused, naming the field, rather than ignored."""
+    body_id = getattr(body, "id", None)
+    if body_id is not None and body_id != path_id:
+        raise BadData.field("/body/id", "does not match the id in the path")
+
+
 class Router:
     """A Chalice blueprint whose routes are declared with their models and access rule."""
 
@@ -356,6 +365,7 @@ class Router:
         status: int = 200,
         responses: dict[int, str] | None = None,
         content_type: str = "application/json",
+        body_id_matches_path: bool = False,
     ) -> Callable[[Callable[[ApiRequest], Any]], Callable[[ApiRequest], Any]]:
         def decorator(handler: Callable[[ApiRequest], Any]) -> Callable[[ApiRequest], Any]:
             operation = Operation(
@@ -372,6 +382,7 @@ class Router:
                 status=status,
                 responses=responses or {},
                 content_type=content_type,
+                body_id_matches_path=body_id_matches_path,
             )
             OPERATIONS.append(operation)
 
@@ -399,6 +410,8 @@ class Router:
             body_value = None
             if operation.body is not None:
                 body_value = _validate(operation.body, parse_json(request.raw_body), "body")
+                if operation.body_id_matches_path:
+                    _check_body_id(body_value, ids["id"])
             query_value = None
             if operation.query is not None:
                 query_value = _validate(operation.query, dict(request.query_params or {}), "query")
