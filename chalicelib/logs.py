@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import sys
 import time
 from typing import Any
+
+from chalicelib.settings import read_settings
 
 # Anything that looks like a secret in a message is masked before it is written.
 _SECRET_PATTERN = re.compile(
@@ -52,6 +53,6 @@ def configure_logging() -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
-    root.setLevel(os.environ.get("BROKER_LOG_LEVEL", "INFO").upper())
+    root.setLevel(read_settings().log_level)  # uncached: this runs when app.py is imported
     root.propagate = False
     root._broker_configured = True  # type: ignore[attr-defined]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 
 
 def _int(name: str, default: int) -> int:
@@ -55,13 +54,30 @@ class Settings:
     # One deadline for an LDAP login across all the server's URLs and operations, below the API's own
     # time limit (API Gateway gives up after 29 s): docs/ldap.md.
     ldap_deadline_seconds: float = 15.0
+    # How long a queued pool check stops others from being queued, if the worker never clears it.
+    pool_check_pending_seconds: int = 60
+    client_retry_after_seconds: int = 30  # the Retry-After of a login offered no desktop yet
+    client_cache_seconds: float = 120.0  # in-process caches of plans, policies and tokens
+    audit_unauthenticated_per_minute: int = 60  # audited events without credentials, per tenant
+    log_level: str = "INFO"
 
     def table_name(self, short_name: str) -> str:
         return f"{self.table_prefix}{short_name}"
 
 
-@lru_cache(maxsize=1)
+_current: Settings | None = None
+
+
 def get_settings() -> Settings:
+    """The settings every module reads (cached: read once per process)."""
+    global _current
+    if _current is None:
+        _current = read_settings()
+    return _current
+
+
+def read_settings() -> Settings:
+    """The environment as it is now, uncached (for what is fixed at import, such as the queue's name)."""
     stage = os.environ.get("BROKER_STAGE", "dev")
     aws_endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
     return Settings(
@@ -94,9 +110,15 @@ def get_settings() -> Settings:
         client_token_minutes=max(1, _int("BROKER_CLIENT_TOKEN_MINUTES", 480)),
         deployed_secrets=os.environ.get("BROKER_DEPLOYED_SECRETS", "").strip().lower() in ("1", "true"),
         ldap_deadline_seconds=max(0.1, float(os.environ.get("BROKER_LDAP_DEADLINE_SECONDS") or 15)),
+        pool_check_pending_seconds=max(1, _int("BROKER_POOL_CHECK_PENDING_SECONDS", 60)),
+        client_retry_after_seconds=max(1, _int("BROKER_CLIENT_RETRY_AFTER_SECONDS", 30)),
+        client_cache_seconds=float(os.environ.get("BROKER_CLIENT_CACHE_SECONDS") or 120.0),
+        audit_unauthenticated_per_minute=max(1, _int("BROKER_AUDIT_UNAUTHENTICATED_PER_MINUTE", 60)),
+        log_level=(os.environ.get("BROKER_LOG_LEVEL") or "INFO").upper(),
     )
 
 
 def reset_settings() -> None:
     """Forget cached settings (tests change the environment between cases)."""
-    get_settings.cache_clear()
+    global _current
+    _current = None

@@ -96,6 +96,7 @@ class Operation:
     status: int
     responses: dict[int, str]
     content_type: str = "application/json"
+    body_id_matches_path: bool = False  # an `id` in the body, if given, must be the path's `{id}`
 
     def _resolve(self, ref: ModelRef) -> Any:
         if isinstance(ref, str):
@@ -121,14 +122,45 @@ class Operation:
 
 OPERATIONS: list[Operation] = []
 
-# Access kind -> function(token, ApiRequest headers) -> Caller; registered by the modules that own them.
+# Who may call a route of each access kind: the token in the Authorization header -> the Caller, or an
+# error. One explicit table (not registered by whichever module happens to be imported): a Router works
+# the same whether or not `api/routes.py` was imported. Each imports its service on first use, so that
+# declaring routes loads no service (cold start).
 Authenticator = Callable[[str | None, Access], Caller]
-_AUTHENTICATORS: dict[Access, Authenticator] = {}
 
 
-def register_authenticator(access_kinds: tuple[Access, ...], authenticator: Authenticator) -> None:
-    for kind in access_kinds:
-        _AUTHENTICATORS[kind] = authenticator
+def authenticate_admin(authorization: str | None, access: Access) -> Caller:
+    """The `sid` of `POST /rest/v1/session/login`."""
+    from chalicelib.services import sessions
+
+    return sessions.authenticate(
+        authorization,
+        write=access in (Access.ADMIN_WRITE, Access.SYSTEM),
+        system_only=access is Access.SYSTEM,
+    )
+
+
+def authenticate_client(authorization: str | None, access: Access) -> Caller:
+    """The bearer token of `POST /client/v1/login`."""
+    from chalicelib.services import tokens
+
+    return tokens.authenticate(authorization)
+
+
+def authenticate_agent(authorization: str | None, access: Access) -> Caller:
+    """The agent token of `POST /agent/v1/register`."""
+    from chalicelib.services import agents
+
+    return agents.authenticate(authorization)
+
+
+AUTHENTICATORS: dict[Access, Authenticator] = {
+    Access.ADMIN_READ: authenticate_admin,
+    Access.ADMIN_WRITE: authenticate_admin,
+    Access.SYSTEM: authenticate_admin,
+    Access.CLIENT: authenticate_client,
+    Access.AGENT: authenticate_agent,
+}
 
 
 ERROR_HTTP_STATUS = {
@@ -303,6 +335,14 @@ def _validate(model: type[BaseModel], data: Any, where: str) -> Any:
         raise pydantic_errors(error, where) from error
 
 
+def _check_body_id(body: Any, path_id: int) -> None:
+    """An update may repeat the record's id in its body (the reference's shapes do); a different one is
+    refused, naming the field, rather than ignored."""
+    body_id = getattr(body, "id", None)
+    if body_id is not None and body_id != path_id:
+        raise BadData.field("/body/id", "does not match the id in the path")
+
+
 class Router:
     """A Chalice blueprint whose routes are declared with their models and access rule."""
 
@@ -325,6 +365,7 @@ class Router:
         status: int = 200,
         responses: dict[int, str] | None = None,
         content_type: str = "application/json",
+        body_id_matches_path: bool = False,
     ) -> Callable[[Callable[[ApiRequest], Any]], Callable[[ApiRequest], Any]]:
         def decorator(handler: Callable[[ApiRequest], Any]) -> Callable[[ApiRequest], Any]:
             operation = Operation(
@@ -341,6 +382,7 @@ class Router:
                 status=status,
                 responses=responses or {},
                 content_type=content_type,
+                body_id_matches_path=body_id_matches_path,
             )
             OPERATIONS.append(operation)
 
@@ -363,14 +405,13 @@ class Router:
         try:
             headers = {k.lower(): v for k, v in (request.headers or {}).items()}
             if operation.access is not Access.PUBLIC:
-                authenticator = _AUTHENTICATORS.get(operation.access)
-                if authenticator is None:
-                    raise ServiceUnavailable(f"No authenticator for {operation.access.value}")
-                caller = authenticator(headers.get("authorization"), operation.access)
+                caller = AUTHENTICATORS[operation.access](headers.get("authorization"), operation.access)
             ids = _parse_ids(path_params)
             body_value = None
             if operation.body is not None:
                 body_value = _validate(operation.body, parse_json(request.raw_body), "body")
+                if operation.body_id_matches_path:
+                    _check_body_id(body_value, ids["id"])
             query_value = None
             if operation.query is not None:
                 query_value = _validate(operation.query, dict(request.query_params or {}), "query")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from chalicelib.api import admin_auth  # noqa: F401 - registers the admin authenticator
-from chalicelib.api.agent import routes as agent_routes  # registers the agent authenticator too
-from chalicelib.api.client import routes as client_routes  # registers the client authenticator too
+from chalicelib.api.agent import routes as agent_routes
+from chalicelib.api.client import routes as client_routes
 from chalicelib.api.framework import Router
 from chalicelib.api.rest import (
     auth_servers,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.domain.errors import ErrorList
 from chalicelib.domain.sessions import (
     ACTIVE,
     DISCONNECT,
@@ -41,6 +42,17 @@ RELEASE_ACTIONS = (NONE, "stop", "suspend", "delete")  # when the desktop is rel
 # Power-control plan choices, on disconnect, logout and release, after N minutes.
 POWER_ACTIONS = (NONE, "suspend", "stop", "reboot")
 MAX_MINUTES = 7 * 24 * 60
+# The sections of each plan kind whose steps carry a delay (a release plan's on_logout has none).
+RELEASE_DELAYED_SECTIONS = ("on_disconnect", "on_idle", "on_release")
+POWER_DELAYED_SECTIONS = ("on_disconnect", "on_logout", "on_release")
+
+
+def delay_problems(doc: dict[str, Any], sections: tuple[str, ...], errors: ErrorList) -> None:
+    """What a plan's schema cannot say: a delay only means something with an action."""
+    for section in sections:
+        step = doc.get(section) or {}
+        if step.get("action", NONE) == NONE and int(step.get("after_minutes") or 0):
+            errors.add(f"/body/{section}/after_minutes", "A delay needs an action other than 'none'")
 
 # Timer kinds (at most one of each per desktop).
 T_DISCONNECT = "disconnect"  # release plan, on disconnect: logout or release

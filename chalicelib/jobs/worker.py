@@ -1,39 +1,35 @@
 """The provisioning worker: the only consumer of the queue, and the only code that creates instances.
 
-Each message type has one handler, registered in `jobs/handlers.py` (`register`), which is imported
+Each message type has one handler, in the table `HANDLERS` of `jobs/handlers.py`, which is imported
 with the first message rather than with the app: the HTTP handler module never loads the services
 that create instances. A message of an unknown type is logged and dropped rather than retried forever.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
-import os
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
+
+from chalicelib.settings import read_settings
+
+if TYPE_CHECKING:
+    from chalicelib.jobs.handlers import MessageHandler
 
 log = logging.getLogger("broker.worker")
 
 blueprint = Blueprint(__name__)
 
-MessageHandler = Callable[[dict[str, Any]], None]
-_HANDLERS: dict[str, MessageHandler] = {}
-
 # Chalice needs the queue's name when it packages the app; each stage's config sets it.
-QUEUE_NAME = os.environ.get("BROKER_QUEUE_NAME", "broker-dev-provisioning")
+QUEUE_NAME = read_settings().queue_name
 
 
-def register(message_type: str, handler: MessageHandler) -> None:
-    _HANDLERS[message_type] = handler
+def handler_for(message_type: str) -> MessageHandler | None:
+    from chalicelib.jobs.handlers import HANDLERS  # with the first message: the services behind them
 
-
-def _handlers() -> dict[str, MessageHandler]:
-    importlib.import_module("chalicelib.jobs.handlers")  # registers them all, once
-    return _HANDLERS
+    return HANDLERS.get(message_type)
 
 
 def handle_message(body: str) -> None:
@@ -43,7 +39,7 @@ def handle_message(body: str) -> None:
     except ValueError:
         log.error("dropping a message that is not JSON")
         return
-    handler = _handlers().get(message.get("type", "")) if isinstance(message, dict) else None
+    handler = handler_for(str(message.get("type", ""))) if isinstance(message, dict) else None
     if handler is None:
         log.error(
             "dropping a message of unknown type %r",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import random
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -33,6 +32,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.offer import AssignmentTerms, DesktopFacts, PolicyTerms
 from chalicelib.services import audit, gateways, plans
+from chalicelib.settings import get_settings
 from chalicelib.store import stores
 from chalicelib.store.assignments import PendingChecks
 from chalicelib.store.claims import DesktopClaims, HolderChanged
@@ -45,7 +45,6 @@ log = logging.getLogger("broker.assignment")
 _claims = DesktopClaims()
 _pending = PendingChecks()
 
-CHECK_PENDING_SECONDS = 60  # a queued check clears its marker when it runs; this is the fallback
 REQUERY_AFTER_LOSSES = 6  # lost races in a row before re-reading the pool's free desktops
 MAX_ROUNDS = 4  # fresh reads of one pool per login; the last one is always tried to the end
 MAX_HOLDER_ROUNDS = 5  # decisions per login when other logins of the same user keep changing its holdings
@@ -56,13 +55,11 @@ NONE_AVAILABLE = "none_available"
 
 def check_pending_seconds() -> int:
     """How long a queued pool check stops others from being queued, if the worker never clears it."""
-    raw = os.environ.get("BROKER_POOL_CHECK_PENDING_SECONDS")
-    return max(1, int(raw)) if raw not in (None, "") else CHECK_PENDING_SECONDS
+    return get_settings().pool_check_pending_seconds
 
 
 def retry_after_seconds() -> int:
-    raw = os.environ.get("BROKER_CLIENT_RETRY_AFTER_SECONDS")
-    return max(1, int(raw)) if raw not in (None, "") else 30
+    return get_settings().client_retry_after_seconds
 
 
 @dataclass(frozen=True)

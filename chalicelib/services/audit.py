@@ -10,7 +10,6 @@ of an existing record only: a login as typed is often a password typed into the 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +21,6 @@ from chalicelib.store.transactions import Transaction
 log = logging.getLogger("broker.audit")
 _store = AuditStore()
 _budget = AuditBudget()
-UNAUTHENTICATED_PER_MINUTE = 60
 
 
 def record(
@@ -60,8 +58,7 @@ def record_many(events: list[AuditEvent], also: Callable[[Transaction], None] | 
 
 
 def unauthenticated_limit() -> int:
-    raw = os.environ.get("BROKER_AUDIT_UNAUTHENTICATED_PER_MINUTE")
-    return max(1, int(raw)) if raw not in (None, "") else UNAUTHENTICATED_PER_MINUTE
+    return get_settings().audit_unauthenticated_per_minute
 
 
 def record_unauthenticated(tenant_id: int, event_type: str, message: str, *, user: str | None = None,

@@ -103,8 +103,6 @@ def create_server(caller: Caller, body: AuthServerBody) -> AuthServerRecord:
 
 def update_server(caller: Caller, server_id: int, body: AuthServerUpdate) -> AuthServerRecord:
     record = stores.auth_servers.get(caller.tenant_id, server_id)
-    if body.id is not None and body.id != server_id:
-        raise BadData.field("/body/id", "does not match the id in the path")
     changes = body.model_dump(exclude_unset=True, exclude={"id", "name", "bind_password"})
     old_doc = record.doc
     doc = _normalised({**old_doc, **changes}, changed_type="type" in changes)

@@ -121,8 +121,6 @@ def update_center(caller: Caller, center_type: str, center_id: int, body: Center
         raise NotFound(f"No {CENTER_TYPE_LABELS[center_type]} center {center_id}")
     definition = body.center_definition or CenterDefinitionUpdate()
     _check_type(center_type, definition.type)
-    if body.id is not None and body.id != center_id:
-        raise BadData.field("/body/id", "does not match the id in the path")
     given = definition.model_dump(exclude_none=True, exclude={"type", "name", "vc_password"})
     changes = _stored(given)
     doc = dict(record.doc)
@@ -169,8 +167,6 @@ def update_uncategorized(caller: Caller, center_id: int, body: UncategorizedCent
     record = stores.centers.get(caller.tenant_id, center_id)
     if not is_uncategorized(record.doc):
         raise NotFound(f"No uncategorized center {center_id}")
-    if body.id is not None and body.id != center_id:
-        raise BadData.field("/body/id", "does not match the id in the path")
     changes = body.center_definition.model_dump(exclude_unset=True, exclude={"name", "type"}) \
         if body.center_definition is not None else {}
     name = (body.center_definition.name if body.center_definition is not None else None) or record.name

@@ -12,7 +12,6 @@ binding a fresh stack, another stage), every cache starts empty.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -26,8 +25,7 @@ _registry: list[TtlCache[Any]] = []
 
 
 def cache_seconds() -> float:
-    raw = os.environ.get("BROKER_CLIENT_CACHE_SECONDS")
-    return float(raw) if raw not in (None, "") else 120.0
+    return get_settings().client_cache_seconds
 
 
 class TtlCache(Generic[V]):

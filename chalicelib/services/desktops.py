@@ -49,8 +49,6 @@ def get_desktop(caller: Caller, desktop_id: int) -> DesktopRecord:
 
 def update_desktop(caller: Caller, desktop_id: int, body: DesktopUpdate) -> DesktopRecord:
     desktop = _store.get(caller.tenant_id, desktop_id)
-    if body.id is not None and body.id != desktop_id:
-        raise BadData.field("/body/id", "does not match the id in the path")
     changes = body.model_dump(exclude_unset=True, exclude={"id"})
     if "display_name" in changes:
         desktop.display_name = changes["display_name"]

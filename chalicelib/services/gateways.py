@@ -24,7 +24,7 @@ from chalicelib.domain import gateway_tokens as tokens
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.connection import ProtocolPlan
 from chalicelib.domain.endpoints import endpoint_of, sends_in_clear, why_secret_needed_again
-from chalicelib.domain.errors import BadData, Conflict, ErrorList, ServiceUnavailable
+from chalicelib.domain.errors import Conflict, ErrorList, ServiceUnavailable
 from chalicelib.services import audit
 from chalicelib.services.client_cache import TtlCache
 from chalicelib.store import stores
@@ -96,8 +96,6 @@ def create_gateway(caller: Caller, body: GatewayBody) -> GatewayRecord:
 
 def update_gateway(caller: Caller, gateway_id: int, body: GatewayUpdate) -> GatewayRecord:
     record = stores.gateways.get(caller.tenant_id, gateway_id)
-    if body.id is not None and body.id != gateway_id:
-        raise BadData.field("/body/id", "does not match the id in the path")
     changes = body.model_dump(exclude_unset=True, exclude={"id", "name", "shared_key", "rotate_key"})
     before = record.doc
     doc = {**before, **changes}

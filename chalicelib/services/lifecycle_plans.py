@@ -16,7 +16,6 @@ from typing import Any
 
 from chalicelib.domain import lifecycle as rules
 from chalicelib.domain.caller import Caller
-from chalicelib.domain.errors import ErrorList
 from chalicelib.domain.kinds import KIND_POWER_CONTROL, KIND_RELEASE
 from chalicelib.services import plans
 from chalicelib.services.client_cache import TtlCache
@@ -30,25 +29,6 @@ RELEASE_SECTIONS = ("on_disconnect", "on_idle", "on_logout", "on_release")
 POWER_SECTIONS = ("on_disconnect", "on_logout", "on_release")
 
 _cache: TtlCache[tuple[str, dict[str, Any]]] = TtlCache("lifecycle-plans")
-
-
-def _validate_release(_tenant_id: int, doc: dict[str, Any], errors: ErrorList) -> None:
-    """What the schema cannot say: a delay only means something with an action."""
-    for section in ("on_disconnect", "on_idle", "on_release"):
-        step = doc.get(section) or {}
-        if step.get("action", "none") == "none" and int(step.get("after_minutes") or 0):
-            errors.add(f"/body/{section}/after_minutes", "A delay needs an action other than 'none'")
-
-
-def _validate_power(_tenant_id: int, doc: dict[str, Any], errors: ErrorList) -> None:
-    for section in POWER_SECTIONS:
-        step = doc.get(section) or {}
-        if step.get("action", "none") == "none" and int(step.get("after_minutes") or 0):
-            errors.add(f"/body/{section}/after_minutes", "A delay needs an action other than 'none'")
-
-
-plans.VALIDATORS[KIND_RELEASE] = _validate_release
-plans.VALIDATORS[KIND_POWER_CONTROL] = _validate_power
 
 
 def _sections(kind: str) -> tuple[str, ...]:

@@ -1,6 +1,7 @@
 """Plans: protocol, release and power-control plans share one table and one set of use cases; `kind`
-says which. Each kind registers how its settings are checked (`VALIDATORS`), and a plan that a pool
-assignment uses cannot be deleted. Names are unique per tenant across all kinds.
+says which. How each kind's settings are checked is one table beside the kinds (`VALIDATORS`), so a plan
+is checked whatever module was imported first, and a plan that a pool assignment uses cannot be deleted.
+Names are unique per tenant across all kinds.
 
 Protocol plans are read at every login; they are cached in-process (chalicelib/services/client_cache.py)
 and the cache entry is dropped when a plan is changed through this process.
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.domain import connection
+from chalicelib.domain import lifecycle as lifecycle_rules
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.connection import ProtocolPlan
 from chalicelib.domain.errors import Conflict, ErrorList, NotFound
@@ -26,9 +28,6 @@ LABELS = {KIND_PROTOCOL: "Protocol plan", KIND_RELEASE: "Release plan",
 ASSIGNMENT_FIELDS = {KIND_PROTOCOL: "plan_protocol_id", KIND_RELEASE: "plan_release_id",
                      KIND_POWER_CONTROL: "plan_power_control_id"}
 
-# kind -> function(tenant_id, doc, errors) adding field errors for settings of that kind
-VALIDATORS: dict[str, Callable[[int, dict[str, Any], ErrorList], None]] = {}
-
 _protocol_cache: TtlCache[ProtocolPlan] = TtlCache("protocol-plans")
 
 
@@ -38,7 +37,20 @@ def _validate_protocol(tenant_id: int, doc: dict[str, Any], errors: ErrorList) -
     gateways.plan_problems(tenant_id, doc, errors)
 
 
-VALIDATORS[KIND_PROTOCOL] = _validate_protocol
+def _validate_release(_tenant_id: int, doc: dict[str, Any], errors: ErrorList) -> None:
+    lifecycle_rules.delay_problems(doc, lifecycle_rules.RELEASE_DELAYED_SECTIONS, errors)
+
+
+def _validate_power(_tenant_id: int, doc: dict[str, Any], errors: ErrorList) -> None:
+    lifecycle_rules.delay_problems(doc, lifecycle_rules.POWER_DELAYED_SECTIONS, errors)
+
+
+# kind -> function(tenant_id, doc, errors) adding field errors for settings of that kind
+VALIDATORS: dict[str, Callable[[int, dict[str, Any], ErrorList], None]] = {
+    KIND_PROTOCOL: _validate_protocol,
+    KIND_RELEASE: _validate_release,
+    KIND_POWER_CONTROL: _validate_power,
+}
 
 
 def _label(kind: str) -> str:
@@ -47,9 +59,7 @@ def _label(kind: str) -> str:
 
 def _check(tenant_id: int, kind: str, doc: dict[str, Any]) -> None:
     errors = ErrorList()
-    validator = VALIDATORS.get(kind)
-    if validator is not None:
-        validator(tenant_id, doc, errors)
+    VALIDATORS[kind](tenant_id, doc, errors)
     errors.raise_if_any(f"{_label(kind)} cannot be saved, some input data is not valid.")
 
 

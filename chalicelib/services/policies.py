@@ -26,8 +26,6 @@ def create_policy(caller: Caller, body: PolicyBody) -> PolicyRecord:
 
 def update_policy(caller: Caller, policy_id: int, body: PolicyUpdate) -> PolicyRecord:
     record = stores.policies.get(caller.tenant_id, policy_id)
-    if body.id is not None and body.id != policy_id:
-        raise BadData.field("/body/id", "does not match the id in the path")
     changes = body.model_dump(exclude_unset=True, exclude={"id", "name"})
     record = stores.policies.update(record, body.name or record.name, {**record.doc, **changes})
     if changes.get("is_default"):
@@ -113,8 +111,6 @@ def update_assignment(
 ) -> tuple[PolicyRecord, dict]:
     record = stores.policies.get(caller.tenant_id, policy_id)
     current = _find_assignment(record, assignment_id)
-    if body.id is not None and body.id != assignment_id:
-        raise BadData.field("/body/id", "does not match the id in the path")
     if body.policy_id is not None and body.policy_id != policy_id:
         raise BadData.field("/body/policy_id", "does not match the policy in the path")
     changed = {**current, **body.model_dump(exclude_unset=True, exclude={"id", "policy_id"})}

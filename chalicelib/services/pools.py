@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from chalicelib.domain import messages
 from chalicelib.domain import pools as rules
 from chalicelib.domain.caller import Caller
-from chalicelib.domain.errors import BadData, Conflict, ErrorList, ServiceUnavailable
+from chalicelib.domain.errors import Conflict, ErrorList, ServiceUnavailable
 from chalicelib.domain.provisioning import PoolSize
 from chalicelib.schemas.pools import PoolBody, PoolUpdate
 from chalicelib.schemas.validation import pydantic_errors
@@ -100,8 +100,6 @@ def create_pool(caller: Caller, body: PoolBody) -> PoolRecord:
 
 def update_pool(caller: Caller, pool_id: int, body: PoolUpdate) -> PoolRecord:
     record = stores.pools.get(caller.tenant_id, pool_id)
-    if body.id is not None and body.id != pool_id:
-        raise BadData.field("/body/id", "does not match the id in the path")
     changes = body.model_dump(exclude_unset=True, exclude={"id"})
     # Only what a body may hold: the stored document also carries state (stats, provisioning state).
     stored_input = {k: v for k, v in record.doc.items() if k in PoolBody.model_fields}

@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
 from localdev.web_files import WEB_DIST
+from tests.fixtures.settings import set_setting
 from tests.integration.api.conftest import (  # noqa: F401 - fixtures of the world
     Api,
     TenantAdmin,
@@ -148,5 +149,5 @@ def name_pattern(text: str) -> re.Pattern[str]:
 
 
 def retry_after(monkeypatch: pytest.MonkeyPatch, seconds: int) -> None:
-    monkeypatch.setenv("BROKER_CLIENT_RETRY_AFTER_SECONDS", str(seconds))
+    set_setting(monkeypatch, "client_retry_after_seconds", seconds)
 

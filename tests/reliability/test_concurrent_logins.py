@@ -14,6 +14,7 @@ import pytest
 
 from chalicelib.store.models import DesktopRecord
 from tests.fixtures.moto_server import SharedAws
+from tests.fixtures.settings import set_setting
 from tests.reliability.login_world import LOGIN_PASSWORD as PASSWORD
 from tests.reliability.login_world import LOGIN_TENANT as TENANT
 from tests.reliability.login_world import seed_login_world
@@ -22,7 +23,7 @@ from tests.reliability.login_world import seed_login_world
 @pytest.fixture(autouse=True)
 def long_pending_checks(shared_aws: SharedAws, monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests count queued checks; on a loaded machine they may outlast a pending check's 60 s."""
-    monkeypatch.setenv("BROKER_POOL_CHECK_PENDING_SECONDS", "3600")
+    set_setting(monkeypatch, "pool_check_pending_seconds", 3600)
     shared_aws.env["BROKER_POOL_CHECK_PENDING_SECONDS"] = "3600"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from chalicelib.api.agent import auth  # noqa: F401 - registers the agent authenticator
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 from chalicelib.lazy import lazy_module
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chalicelib.api.client import auth  # noqa: F401 - registers the client authenticator
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 from chalicelib.domain.connection import RDP_CONTENT_TYPE
 from chalicelib.lazy import lazy_module

@@ -75,7 +75,7 @@ def get_auth_server(request: ApiRequest) -> AuthServerOut:
     return auth_server_out(auth_servers.get_server(request.who, request.ids["id"]))
 
 
-@router.route("PUT", "/auth-servers/{id}", access=Access.ADMIN_WRITE,
+@router.route("PUT", "/auth-servers/{id}", access=Access.ADMIN_WRITE, body_id_matches_path=True,
               summary="Update an authentication server (fields not given keep their values)",
               body="AuthServerUpdate", response="RespAuthServerCreated",
               responses={409: "The name or the login domain is taken"})

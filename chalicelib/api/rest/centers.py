@@ -105,7 +105,7 @@ def create_uncategorized_center(request: ApiRequest) -> RespCenterCreated:
                                                                                         request.body)))
 
 
-@router.route("PUT", f"/centers/{UNCATEGORIZED}/{{id}}", access=Access.ADMIN_WRITE,
+@router.route("PUT", f"/centers/{UNCATEGORIZED}/{{id}}", access=Access.ADMIN_WRITE, body_id_matches_path=True,
               summary=f"Update a center of {UNCATEGORIZED_LABEL}", body="UncategorizedCenterUpdate",
               response="RespCenterCreated")
 def update_uncategorized_center(request: ApiRequest) -> RespCenterCreated:
@@ -116,6 +116,6 @@ def update_uncategorized_center(request: ApiRequest) -> RespCenterCreated:
 for _type, _label in CENTER_TYPE_LABELS.items():
     router.route("POST", f"/centers/{_type}", access=Access.ADMIN_WRITE, summary=f"Add a {_label} center",
                  body="CenterCreate", response="RespCenterCreated", status=201)(_create(_type))
-    router.route("PUT", f"/centers/{_type}/{{id}}", access=Access.ADMIN_WRITE,
+    router.route("PUT", f"/centers/{_type}/{{id}}", access=Access.ADMIN_WRITE, body_id_matches_path=True,
                  summary=f"Update a {_label} center (fields not given keep their values)",
                  body="CenterUpdate", response="RespCenterCreated")(_update(_type))

@@ -93,6 +93,7 @@ def get_desktop(request: ApiRequest) -> DesktopOut:
     "PUT",
     "/desktops/{id}",
     access=Access.ADMIN_WRITE,
+    body_id_matches_path=True,
     summary="Change a desktop's availability, deletability or display name",
     body="DesktopUpdate",
     response="RespDesktopUpdated",

@@ -54,7 +54,7 @@ def get_gateway(request: ApiRequest) -> GatewayOut:
     return gateway_out(gateways.get_gateway(request.who, request.ids["id"]))
 
 
-@router.route("PUT", "/gateways/{id}", access=Access.ADMIN_WRITE,
+@router.route("PUT", "/gateways/{id}", access=Access.ADMIN_WRITE, body_id_matches_path=True,
               summary="Update a gateway (fields not given keep their values)", body="GatewayUpdate",
               response="RespGatewayCreated")
 def update_gateway(request: ApiRequest) -> RespGatewayCreated:

@@ -42,9 +42,7 @@ def _plan_fields(record: PlanRecord) -> dict[str, Any]:
             **doc}
 
 
-def _changes(body: BaseModel, path_id: int) -> dict[str, Any]:
-    if getattr(body, "id", None) is not None and body.id != path_id:  # type: ignore[attr-defined]
-        raise BadData.field("/body/id", "does not match the id in the path")
+def _changes(body: BaseModel) -> dict[str, Any]:
     return body.model_dump(exclude_unset=True, exclude={"id", "name"})
 
 
@@ -101,7 +99,7 @@ def _declare_plan_routes(plan: PlanKind) -> None:
     def update_plan(request: ApiRequest) -> BaseModel:
         plan_id = request.ids["id"]
         record = lifecycle_plans.update_plan(request.who, plan.kind, plan_id, request.body.name,
-                                             _changes(request.body, plan_id))
+                                             _changes(request.body))
         return _created(plan, record)
 
     def delete_plan(request: ApiRequest) -> Reply:
@@ -116,7 +114,7 @@ def _declare_plan_routes(plan: PlanKind) -> None:
                  response=f"Resp{plan.model}Created")(_named(f"create_{plan.slug}_plan", create_plan))
     router.route("GET", one, access=Access.ADMIN_READ, summary=f"Get a {plan.label}",
                  response=f"{plan.model}Out")(_named(f"get_{plan.slug}_plan", get_plan))
-    router.route("PUT", one, access=Access.ADMIN_WRITE, body=f"{plan.model}Update",
+    router.route("PUT", one, access=Access.ADMIN_WRITE, body_id_matches_path=True, body=f"{plan.model}Update",
                  summary=f"Update a {plan.label} (sections not given keep their values)",
                  response=f"Resp{plan.model}Created")(_named(f"update_{plan.slug}_plan", update_plan))
     router.route("DELETE", one, access=Access.ADMIN_WRITE, summary=f"Delete a {plan.label}", status=204,

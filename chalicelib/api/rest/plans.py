@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
-from chalicelib.domain.errors import BadData
 from chalicelib.domain.kinds import KIND_PROTOCOL as KIND
 from chalicelib.lazy import lazy_module
 
@@ -62,13 +61,11 @@ def get_protocol_plan(request: ApiRequest) -> ProtocolPlanOut:
     return protocol_plan_out(plans.get_plan(request.who, KIND, request.ids["id"]))
 
 
-@router.route("PUT", "/plans/protocol/{id}", access=Access.ADMIN_WRITE,
+@router.route("PUT", "/plans/protocol/{id}", access=Access.ADMIN_WRITE, body_id_matches_path=True,
               summary="Update a protocol plan (fields not given keep their values)",
               body="ProtocolPlanUpdate", response="RespProtocolPlanCreated")
 def update_protocol_plan(request: ApiRequest) -> RespProtocolPlanCreated:
     body: ProtocolPlanUpdate = request.body
-    if body.id is not None and body.id != request.ids["id"]:
-        raise BadData.field("/body/id", "does not match the id in the path")
     changes = body.model_dump(exclude_unset=True, exclude={"id", "name"})
     if "protocol" in changes and "port" not in changes:
         changes["port"] = None  # a new protocol without a port takes that protocol's usual port

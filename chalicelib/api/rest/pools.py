@@ -79,7 +79,7 @@ def get_pool(request: ApiRequest) -> PoolOut:
     return pool_out(pools.get_pool(request.who, request.ids["id"]))
 
 
-@router.route("PUT", "/pools/{id}", access=Access.ADMIN_WRITE,
+@router.route("PUT", "/pools/{id}", access=Access.ADMIN_WRITE, body_id_matches_path=True,
               summary="Update a pool (fields not given keep their values)", body="PoolUpdate",
               response="RespPoolCreated")
 def update_pool(request: ApiRequest) -> RespPoolCreated:

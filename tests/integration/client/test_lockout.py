@@ -17,6 +17,7 @@ from chalicelib.settings import get_settings, reset_settings
 from chalicelib.store.login_attempts import attempts_key
 from chalicelib.store.models import MarkerRecord
 from chalicelib.store.repos import AuditStore
+from tests.fixtures.settings import set_setting
 from tests.integration.api.conftest import Api, TenantAdmin
 from tests.integration.client.conftest import USER_PASSWORD, ClientApi, ClientWorld
 
@@ -222,7 +223,7 @@ def test_a_flood_of_failures_cannot_fill_the_audit_log(world: ClientWorld, clien
                                                        now: clock.ControlledClock,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     prepare(world)
-    monkeypatch.setenv("BROKER_AUDIT_UNAUTHENTICATED_PER_MINUTE", "5")
+    set_setting(monkeypatch, "audit_unauthenticated_per_minute", 5)
 
     def counts() -> Counter[str]:
         return Counter(e.type for e in AuditStore().list(world.tenant.tenant_id, limit=1000))

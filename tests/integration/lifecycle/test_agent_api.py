@@ -19,6 +19,7 @@ from chalicelib.services import agents, pool_stats
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.store.metrics import count_requests
 from chalicelib.store.models import DesktopRecord
+from tests.fixtures.settings import set_setting
 from tests.integration.api.conftest import Reply
 from tests.integration.lifecycle.conftest import LifecycleWorld, make_tenant
 
@@ -78,7 +79,7 @@ def test_a_flood_of_forged_registrations_cannot_fill_the_audit_log(
     budget of unauthenticated events, then counted only."""
     world = api_world
     desktop = ready(world)
-    monkeypatch.setenv("BROKER_AUDIT_UNAUTHENTICATED_PER_MINUTE", "4")
+    set_setting(monkeypatch, "audit_unauthenticated_per_minute", 4)
     with clock.controlled():
         for _ in range(10):
             forged = f"{world.tenant.tenant_id}.{desktop.id}.{secrets.token_urlsafe(32)}"
