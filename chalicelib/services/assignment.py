@@ -18,8 +18,6 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pynamodb.exceptions import PynamoDBException
-
 from chalicelib.domain import connection, messages
 from chalicelib.domain import offer as rules
 from chalicelib.domain.caller import Caller
@@ -39,6 +37,7 @@ from chalicelib.store.claims import DesktopClaims, HolderChanged
 from chalicelib.store.desktops import user_key
 from chalicelib.store.models import DesktopRecord, PolicyRecord, UserRecord
 from chalicelib.store.repos import AuditEvent
+from chalicelib.store.transactions import StoreUnavailable
 
 log = logging.getLogger("broker.assignment")
 
@@ -234,7 +233,7 @@ def _explain_empty(tenant_id: int, offer: Offer, policy: PolicyRecord | None, te
 def _any_provisioning(tenant_id: int, pool_ids: list[int]) -> bool:
     try:
         pools = stores.pools.batch_get(tenant_id, pool_ids) if pool_ids else {}
-    except PynamoDBException:
+    except StoreUnavailable:
         return False
     for pool in pools.values():
         provision = pool.doc.get("provision") or {}
@@ -249,7 +248,7 @@ def request_pool_check(tenant_id: int, pool_id: int, reason: str) -> bool:
     try:
         if not _pending.try_mark(tenant_id, pool_id, check_pending_seconds()):
             return False
-    except PynamoDBException:
+    except StoreUnavailable:
         log.warning("pool %s: could not mark a pending check", pool_id, exc_info=True)
         return False
     try:
@@ -257,7 +256,7 @@ def request_pool_check(tenant_id: int, pool_id: int, reason: str) -> bool:
     except ServiceUnavailable:
         log.warning("pool %s: the provisioning queue is unreachable; a later login or schedule retries",
                     pool_id)
-        with contextlib.suppress(PynamoDBException):  # else the marker expires by itself
+        with contextlib.suppress(StoreUnavailable):  # else the marker expires by itself
             _pending.clear(tenant_id, pool_id)
         return False
     return True

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pynamodb.exceptions import PutError
 
+from chalicelib.domain.errors import Conflict
 from chalicelib.store import stores
 from chalicelib.store.assignments import PendingChecks
 from chalicelib.store.claims import DesktopClaims, HolderChanged
@@ -59,7 +59,7 @@ def test_a_stale_copy_cannot_undo_a_claim(aws: AwsStack) -> None:
     assert claims.claim(alice, int(desktop.id))
     assert stale is not None
     stale.power_state = "stopped"
-    with pytest.raises(PutError):
+    with pytest.raises(Conflict):
         DesktopStore().save(stale)  # the version moved on: the worker must read again
     assert claims.get(1, int(desktop.id)).assigned_user_id == alice.id  # type: ignore[union-attr]
 
