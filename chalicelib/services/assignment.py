@@ -34,7 +34,7 @@ from chalicelib.services import audit, gateways, plans
 from chalicelib.store import stores
 from chalicelib.store.assignments import PendingChecks
 from chalicelib.store.claims import DesktopClaims, HolderChanged
-from chalicelib.store.desktops import user_key
+from chalicelib.store.desktops import DesktopStore, user_key
 from chalicelib.store.models import DesktopRecord, PolicyRecord, UserRecord
 from chalicelib.store.repos import AuditEvent
 from chalicelib.store.transactions import StoreUnavailable
@@ -43,6 +43,7 @@ log = logging.getLogger("broker.assignment")
 
 _claims = DesktopClaims()
 _pending = PendingChecks()
+_desktops = DesktopStore()
 
 CHECK_PENDING_SECONDS = 60  # a queued check clears its marker when it runs; this is the fallback
 REQUERY_AFTER_LOSSES = 6  # lost races in a row before re-reading the pool's free desktops
@@ -324,7 +325,7 @@ def current_desktops(caller: Caller) -> list[OfferedDesktop]:
 
 
 def _held_desktop(caller: Caller, desktop_id: int) -> DesktopRecord:
-    record = _claims.get(caller.tenant_id, desktop_id)
+    record = _desktops.find(caller.tenant_id, desktop_id)
     if record is None or record.assigned_user_id is None or int(record.assigned_user_id) != caller.user_id:
         raise NotFound(f"Desktop {desktop_id} is not assigned to you")
     return record

@@ -142,10 +142,6 @@ class DesktopStore:
         ensure_bound()
         return list(DesktopRecord.by_center.query(center_key(tenant_id, center_id)))
 
-    def of_user(self, tenant_id: int, user_id: int) -> list[DesktopRecord]:
-        ensure_bound()
-        return list(DesktopRecord.by_user.query(user_key(tenant_id, user_id)))
-
     def by_instance(self, instance_id: str) -> list[DesktopRecord]:
         ensure_bound()
         keys = [(int(r.tenant_id), int(r.id)) for r in DesktopRecord.by_instance.query(instance_id)]
