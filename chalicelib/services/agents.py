@@ -39,7 +39,7 @@ from chalicelib.domain.errors import Conflict, ServiceUnavailable, Unauthorized
 from chalicelib.domain.sessions import Session, iso
 from chalicelib.schemas.agent import AgentEvent, AgentRegister
 from chalicelib.services import audit, lifecycle_plans
-from chalicelib.services.timers import Changes, WriteConflict, live_command
+from chalicelib.services.timers import Changes, live_command
 from chalicelib.settings import get_settings
 from chalicelib.store.desktops import DesktopStore
 from chalicelib.store.models import DesktopRecord
@@ -169,7 +169,7 @@ def register(body: AgentRegister, source_ip: str | None = None, now: float | Non
         desktop.doc = doc
         try:
             Changes(desktop, at).save()
-        except WriteConflict:
+        except Conflict:
             continue  # changed meanwhile (maybe by the same token's other registration): check again
         audit.record(tenant_id, "agent.registered", f"Agent of desktop '{desktop.name}' registered",
                      pool_id=desktop.pool_id, desktop_id=desktop_id,
@@ -191,7 +191,7 @@ def issue_registration(caller: Caller, desktop_id: int) -> tuple[DesktopRecord, 
     desktop.doc = _without_agent_tokens(desktop.doc)
     try:
         Changes(desktop, time.time()).save()
-    except WriteConflict as error:
+    except Conflict as error:
         raise Conflict(f"Desktop {desktop_id} was changed by someone else; try again") from error
     audit.record(caller.tenant_id, "agent.registration_issued",
                  f"New agent registration token for desktop '{desktop.name}'", user=caller.login,
@@ -243,7 +243,7 @@ def _retired_token_used(desktop: DesktopRecord) -> None:
                   details={"custody": tokens.custody})
     try:
         changes.save()
-    except WriteConflict:
+    except Conflict:
         return  # changed meanwhile: the next use is audited instead
     changes.announce()
 
@@ -346,7 +346,7 @@ def report_event(caller: Caller, body: AgentEvent) -> dict[str, Any]:
             return _reply(desktop, accepted, now, new_token)
         try:
             changes.save()
-        except WriteConflict:
+        except Conflict:
             desktop = _desktop_of(caller.tenant_id, int(desktop.id), token)  # still this agent's desktop?
             continue
         changes.announce()

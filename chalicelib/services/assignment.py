@@ -17,8 +17,6 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pynamodb.exceptions import PynamoDBException
-
 from chalicelib.domain import connection, messages
 from chalicelib.domain import offer as rules
 from chalicelib.domain.caller import Caller
@@ -36,14 +34,16 @@ from chalicelib.settings import get_settings
 from chalicelib.store import stores
 from chalicelib.store.assignments import PendingChecks
 from chalicelib.store.claims import DesktopClaims, HolderChanged
-from chalicelib.store.desktops import user_key
+from chalicelib.store.desktops import DesktopStore, user_key
 from chalicelib.store.models import DesktopRecord, PolicyRecord, UserRecord
 from chalicelib.store.repos import AuditEvent
+from chalicelib.store.transactions import StoreUnavailable
 
 log = logging.getLogger("broker.assignment")
 
 _claims = DesktopClaims()
 _pending = PendingChecks()
+_desktops = DesktopStore()
 
 REQUERY_AFTER_LOSSES = 6  # lost races in a row before re-reading the pool's free desktops
 MAX_ROUNDS = 4  # fresh reads of one pool per login; the last one is always tried to the end
@@ -231,7 +231,7 @@ def _explain_empty(tenant_id: int, offer: Offer, policy: PolicyRecord | None, te
 def _any_provisioning(tenant_id: int, pool_ids: list[int]) -> bool:
     try:
         pools = stores.pools.batch_get(tenant_id, pool_ids) if pool_ids else {}
-    except PynamoDBException:
+    except StoreUnavailable:
         return False
     for pool in pools.values():
         provision = pool.doc.get("provision") or {}
@@ -246,7 +246,7 @@ def request_pool_check(tenant_id: int, pool_id: int, reason: str) -> bool:
     try:
         if not _pending.try_mark(tenant_id, pool_id, check_pending_seconds()):
             return False
-    except PynamoDBException:
+    except StoreUnavailable:
         log.warning("pool %s: could not mark a pending check", pool_id, exc_info=True)
         return False
     try:
@@ -254,7 +254,7 @@ def request_pool_check(tenant_id: int, pool_id: int, reason: str) -> bool:
     except ServiceUnavailable:
         log.warning("pool %s: the provisioning queue is unreachable; a later login or schedule retries",
                     pool_id)
-        with contextlib.suppress(PynamoDBException):  # else the marker expires by itself
+        with contextlib.suppress(StoreUnavailable):  # else the marker expires by itself
             _pending.clear(tenant_id, pool_id)
         return False
     return True
@@ -322,7 +322,7 @@ def current_desktops(caller: Caller) -> list[OfferedDesktop]:
 
 
 def _held_desktop(caller: Caller, desktop_id: int) -> DesktopRecord:
-    record = _claims.get(caller.tenant_id, desktop_id)
+    record = _desktops.find(caller.tenant_id, desktop_id)
     if record is None or record.assigned_user_id is None or int(record.assigned_user_id) != caller.user_id:
         raise NotFound(f"Desktop {desktop_id} is not assigned to you")
     return record

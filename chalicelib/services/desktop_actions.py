@@ -12,8 +12,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import PutError, TransactWriteError
-
 from chalicelib.clouds import cloud_for
 from chalicelib.domain import messages
 from chalicelib.domain.caller import Caller
@@ -111,9 +109,8 @@ def _write(desktop: DesktopRecord, change: Callable[[DesktopRecord], bool]) -> D
             return None
         try:
             return desktops.save(desktop)
-        except PutError as error:
-            if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
-                raise
+        except Conflict:
+            pass  # written meanwhile: read it again
         found = desktops.find(int(desktop.tenant_id), int(desktop.id))
         if found is None:
             return None
@@ -269,7 +266,7 @@ def handle_delete(message: dict[str, Any]) -> None:
         try:
             counters.move(desktop, None)
             break
-        except TransactWriteError:  # written meanwhile (a heartbeat): the instance is gone, say so again
+        except Conflict:  # written meanwhile (a heartbeat): the instance is gone, say so again
             found = desktops.find(int(desktop.tenant_id), int(desktop.id))
             if found is None or found.lifecycle == "deleted":
                 return

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pynamodb.exceptions import TransactWriteError
-
 from chalicelib.domain import pools as pool_rules
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.errors import BadData, Conflict, NotUnique
@@ -15,9 +13,8 @@ from chalicelib.domain.kinds import UNCATEGORIZED
 from chalicelib.schemas.desktops import DesktopListQuery, DesktopRegister, DesktopUpdate
 from chalicelib.services import audit
 from chalicelib.store import stores
-from chalicelib.store.desktops import DesktopStore
+from chalicelib.store.desktops import DesktopStore, registered_guard
 from chalicelib.store.models import DesktopRecord
-from chalicelib.store.repos import name_key
 
 REGISTERED = "registered"  # doc flag of a desktop registered by hand
 
@@ -72,11 +69,6 @@ def update_desktop(caller: Caller, desktop_id: int, body: DesktopUpdate) -> Desk
 # ------------------------------------------------------------------------------- registered by hand
 
 
-def registered_guard(tenant_id: int, center_id: int, name: str) -> str:
-    """The names-table key that keeps one registered desktop per name in a center."""
-    return name_key(tenant_id, "registered-desktop", f"{center_id}#{name}")
-
-
 def register_desktop(caller: Caller, body: DesktopRegister) -> DesktopRecord:
     """Add a desktop of an uncategorized center; it joins the pool whose definition matches it."""
     center = stores.centers.find(caller.tenant_id, body.center_id)
@@ -94,7 +86,7 @@ def register_desktop(caller: Caller, body: DesktopRegister) -> DesktopRecord:
     pool_id = pool_rules.pool_for_desktop(pools, body.center_id, body.name, display_name, [body.address])
     try:
         _store.add_counted(desktop, pool_id, registered_guard(caller.tenant_id, body.center_id, body.name))
-    except TransactWriteError as error:
+    except Conflict as error:
         message = f"Center {body.center_id} already has a desktop named '{body.name}'"
         raise NotUnique(message, "name") from error
     audit.record(caller.tenant_id, "desktop.registered", f"Desktop '{desktop.name}' registered by hand",
@@ -113,7 +105,7 @@ def unregister_desktop(caller: Caller, desktop_id: int) -> None:
     try:
         guard = registered_guard(caller.tenant_id, int(desktop.center_id), desktop.name)
         _store.remove_counted(desktop, guard)
-    except TransactWriteError as error:
+    except Conflict as error:
         raise Conflict(f"Desktop {desktop_id} was changed meanwhile; try again") from error
     audit.record(caller.tenant_id, "desktop.unregistered", f"Desktop '{desktop.name}' removed",
                  user=caller.login, pool_id=desktop.pool_id, desktop_id=desktop_id)

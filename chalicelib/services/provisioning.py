@@ -19,8 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.clouds import cloud_for
 from chalicelib.domain import messages
 from chalicelib.domain import provisioning as rules
@@ -152,14 +150,7 @@ def _claim_create(desktop: DesktopRecord) -> bool:
     stamped = desktop.doc.get("create_claimed_at")
     if stamped is not None and now - float(stamped) <= STUCK_AFTER_SECONDS:
         return False
-    desktop.doc = {**desktop.doc, "create_claimed_at": int(now)}
-    try:
-        desktops.save(desktop)
-    except PutError as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return desktops.stamp_create(desktop, int(now))
 
 
 def _resume_abandoned_reservation(pool: PoolRecord, center: CenterRecord) -> list[DesktopRecord]:

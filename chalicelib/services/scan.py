@@ -7,13 +7,10 @@ fails its write and leaves it to the next run.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
-
-from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 
 from chalicelib.clouds import cloud_for
 from chalicelib.domain import messages
@@ -27,16 +24,12 @@ from chalicelib.services.centers import STATUS_OFFLINE, STATUS_ONLINE, center_ac
 from chalicelib.services.provisioning import apply_server, counters, desktops
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
-from chalicelib.store.models import (
-    CenterRecord,
-    DesktopRecord,
-    MarkerRecord,
-    NameRecord,
-    PoolRecord,
-)
-from chalicelib.store.repos import name_key
+from chalicelib.store.assignments import OrphanMarkers
+from chalicelib.store.desktops import instance_guard
+from chalicelib.store.models import CenterRecord, DesktopRecord, PoolRecord
 
 log = logging.getLogger("broker.scan")
+_orphans = OrphanMarkers()
 
 
 def _now() -> str:
@@ -167,7 +160,7 @@ def scan_center(tenant_id: int, center_id: int, now: float | None = None) -> dic
             else:
                 _discover(tenant_id, center_id, server, pools)
                 result["new"] += 1
-        except (PutError, TransactWriteError, UpdateError):
+        except Conflict:
             log.info("desktop for %s changed concurrently; the next scan settles it", server.id)
     for desktop in records:
         if (
@@ -178,7 +171,7 @@ def scan_center(tenant_id: int, center_id: int, now: float | None = None) -> dic
             try:
                 _mark_gone(desktop)
                 result["gone"] += 1
-            except (PutError, TransactWriteError):
+            except Conflict:
                 pass
     _save_center_status(center, last_scan=_now(), status=STATUS_ONLINE, status_message="")
     return result
@@ -199,7 +192,7 @@ def _refresh_memberships(center: CenterRecord) -> int:
             try:
                 counters.move(desktop, membership)
                 moved += 1
-            except TransactWriteError:
+            except Conflict:
                 log.info("desktop %s changed concurrently; the next scan settles it", desktop.id)
     _save_center_status(center, last_scan=_now())
     return moved
@@ -312,26 +305,9 @@ def _discover(tenant_id: int, center_id: int, server: ServerInfo, pools: list[Po
     guard = instance_guard(tenant_id, center_id, server.id)
     try:
         _create_once(desktop, pool_id, guard)
-    except TransactWriteError:
-        _drop_stale_guard(tenant_id, guard)
+    except Conflict:
+        desktops.drop_stale_guard(tenant_id, guard)
         raise
-
-
-def instance_guard(tenant_id: int, center_id: int, instance_id: str) -> str:
-    """The names-table key that lets one record exist per instance found in a center."""
-    return name_key(tenant_id, "instance", f"{center_id}#{instance_id}")
-
-
-def _drop_stale_guard(tenant_id: int, guard: str) -> None:
-    """A guard whose desktop record no longer exists would hide the instance for ever: remove it (the next
-    scan adds the instance). A guard whose record exists means another scan added it just now."""
-    try:
-        found = NameRecord.get(guard, consistent_read=True)
-    except NameRecord.DoesNotExist:
-        return
-    if desktops.find(tenant_id, int(found.ref_id)) is None:
-        with contextlib.suppress(DeleteError):
-            NameRecord(key=guard).delete(condition=NameRecord.ref_id == int(found.ref_id))
 
 
 def _create_once(desktop: DesktopRecord, pool_id: int | None, guard: str | None) -> None:
@@ -352,31 +328,12 @@ def _orphan(tenant_id: int, center_id: int, server: ServerInfo, marks: rules.Bro
     provision = (pool.doc.get("provision") or {}) if pool is not None else {}
     if not provision.get("mark_deletable"):
         return "adopt"
-    key = f"orphan#{tenant_id}#{server.id}"
-    marker = MarkerRecord(key=key, since=int(now), expires_at=datetime.fromtimestamp(now + 30 * 86400, UTC))
-    try:
-        marker.save(condition=MarkerRecord.key.does_not_exist())
-        since = now
-    except PutError as error:
-        if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
-            raise
-        found = MarkerRecord.get(key, consistent_read=True)
-        since = float(found.since or now)
-        marker = found
+    since = _orphans.first_seen(tenant_id, server.id, now)
     if now - since < settings.orphan_grace_minutes * 60:
         return "wait"
     # Claim the removal, so that of two scans at once only one deletes and records it.
-    claimed_before = marker.until
-    condition = MarkerRecord.until.does_not_exist() if claimed_before is None else (
-        MarkerRecord.until == claimed_before)
-    if claimed_before is not None and now - float(claimed_before) < 600:
+    if not _orphans.claim_removal(tenant_id, server.id, now):
         return "wait"  # another scan is removing it (or did a moment ago)
-    try:
-        marker.update(actions=[MarkerRecord.until.set(int(now))], condition=condition)
-    except UpdateError as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
-            return "wait"
-        raise
     delete_volume = bool((provision.get("center") or {}).get("delete_volume_on_instance_delete", 1))
     try:
         cloud.delete_server(server.id, delete_volumes=delete_volume)
@@ -407,13 +364,8 @@ def _purge_deleted(records: list[DesktopRecord], now: float) -> set[int]:
         deleted_at = epoch_of(desktop.doc.get("deleted_at")) or epoch_of(desktop.updated)
         if deleted_at is None or now - deleted_at < days * 86400:
             continue
-        try:
-            desktops.delete(desktop)  # conditional on its version: a second scan's delete is refused
-        except DeleteError:
+        if not desktops.purge(desktop):  # conditional on its version: a second scan's is refused
             continue
-        if desktop.instance_id:
-            guard = instance_guard(int(desktop.tenant_id), int(desktop.center_id), desktop.instance_id)
-            NameRecord(key=guard).delete()
         audit.record(
             int(desktop.tenant_id),
             "desktop.purged",

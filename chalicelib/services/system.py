@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import socket
 
-from pynamodb.exceptions import PynamoDBException
-
 from chalicelib.schemas.admin import (
     BrokerStatus,
     ComponentReachable,
@@ -16,23 +14,11 @@ from chalicelib.schemas.admin import (
     SystemHealth,
 )
 from chalicelib.store import stores
-from chalicelib.store.binding import ensure_bound
-from chalicelib.store.models import CounterRecord
-
-
-def _database_reachable() -> bool:
-    ensure_bound()
-    try:
-        CounterRecord.get("health")
-    except CounterRecord.DoesNotExist:
-        return True
-    except PynamoDBException:
-        return False
-    return True
+from chalicelib.store.repos import database_reachable
 
 
 def health() -> SystemHealth:
-    db_ok = _database_reachable()
+    db_ok = database_reachable()
     queue_ok = stores.queue.reachable()
     secrets_ok = stores.secrets.reachable()
     try:

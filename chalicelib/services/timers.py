@@ -20,14 +20,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.domain import lifecycle as rules
 from chalicelib.domain import messages
+from chalicelib.domain.errors import Conflict
 from chalicelib.domain.sessions import Session, epoch_of, iso
 from chalicelib.services import action_requests, audit, lifecycle_plans
 from chalicelib.store import stores
-from chalicelib.store.binding import ensure_bound
 from chalicelib.store.desktops import DesktopStore, user_key
 from chalicelib.store.models import DesktopRecord
 
@@ -41,10 +39,6 @@ BATCH = 100
 
 def due_bucket(desktop_id: int) -> str:
     return f"due#{desktop_id % DUE_SHARDS}"
-
-
-class WriteConflict(Exception):
-    """The desktop changed since it was read; nothing was written."""
 
 
 @dataclass
@@ -137,13 +131,8 @@ class Changes:
     # -- writing
 
     def save(self) -> None:
-        """Write the desktop with its version check; WriteConflict if it changed since it was read."""
-        try:
-            desktops.save(self.desktop)
-        except PutError as error:
-            if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
-                raise WriteConflict(str(self.desktop.id)) from error
-            raise
+        """Write the desktop with its version check; Conflict if it changed since it was read."""
+        desktops.save(self.desktop)
         self.written = True
 
     def announce(self) -> None:
@@ -225,37 +214,26 @@ def apply_due(desktop: DesktopRecord, now: float) -> int:
         state = state_of(desktop)
     try:
         changes.save()
-    except WriteConflict:
+    except Conflict:
         log.info("desktop %s changed while its timers fired; the next run looks again", desktop.id)
         return 0
     changes.announce()
     return fired
 
 
-def due_keys(now: float) -> list[tuple[int, int]]:
-    ensure_bound()
-    keys: list[tuple[int, int]] = []
-    for shard in range(DUE_SHARDS):
-        for item in DesktopRecord.by_due.query(f"due#{shard}", DesktopRecord.due_at <= int(now)):
-            keys.append((int(item.tenant_id), int(item.id)))
-    return keys
-
-
 def run_due(now: float | None = None) -> int:
     """Apply every timer that is due (the scheduled job). Idempotent; safe to run twice at once."""
     now = time.time() if now is None else now
-    keys = due_keys(now)
     fired = 0
-    for start in range(0, len(keys), BATCH):
-        for desktop in DesktopRecord.batch_get(keys[start:start + BATCH], consistent_read=True):
-            if desktop.due_at is None or int(desktop.due_at) > now:
-                continue  # the index lagged behind a change: nothing due
-            try:
-                fired += apply_due(desktop, now)
-            except Exception:  # one bad desktop must not stop the others
-                log.exception("desktop %s: applying its timers failed", desktop.id)
-                audit.record(int(desktop.tenant_id), "lifecycle.error",
-                             f"'{desktop.name}': applying its plan timers failed", desktop_id=int(desktop.id))
+    for desktop in desktops.due(DUE_SHARDS, now, BATCH):
+        if desktop.due_at is None or int(desktop.due_at) > now:
+            continue  # the index lagged behind a change: nothing due
+        try:
+            fired += apply_due(desktop, now)
+        except Exception:  # one bad desktop must not stop the others
+            log.exception("desktop %s: applying its timers failed", desktop.id)
+            audit.record(int(desktop.tenant_id), "lifecycle.error",
+                         f"'{desktop.name}': applying its plan timers failed", desktop_id=int(desktop.id))
     return fired
 
 
@@ -281,7 +259,7 @@ def desktop_released(tenant_id: int, desktop_id: int, now: float | None = None, 
         changes.apply(rules.after_release(plans, bool(desktop.deletable), released_at, now), plans)
         try:
             changes.save()
-        except WriteConflict:
+        except Conflict:
             continue
         changes.announce()
         return True

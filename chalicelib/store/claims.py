@@ -19,20 +19,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
-
 from chalicelib import clock
 from chalicelib.domain.offer import ACTIVE, UNUSABLE_POWER_STATES
 from chalicelib.store import indexes
 from chalicelib.store.binding import ensure_bound
-from chalicelib.store.desktops import pool_key, user_key
+from chalicelib.store.desktops import DesktopStore, pool_key, user_key
 from chalicelib.store.models import DesktopRecord, UserRecord
-from chalicelib.store.repos import utc_now_iso
+from chalicelib.store.repos import UserStore, utc_now_iso
 from chalicelib.store.transactions import TransactionFailed, transaction
 
 DESKTOP = "desktop"  # transaction labels
 HOLDER = "holder"
 BATCH_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem (invariant 9)
+# The one reader of a desktop (consistent) and of a user by login (consistent): no second copy here.
+_desktops = DesktopStore()
+_users = UserStore()
 
 
 class HolderChanged(Exception):
@@ -80,13 +81,6 @@ def _batch_get(tenant_id: int, ids: list[int]) -> list[DesktopRecord]:
 
 
 class DesktopClaims:
-    def read_user(self, tenant_id: int, login: str) -> UserRecord | None:
-        ensure_bound()
-        try:
-            return UserRecord.get(tenant_id, login, consistent_read=True)
-        except DoesNotExist:
-            return None
-
     def holdings(self, user: UserRecord) -> Holdings:
         """The desktops the user holds: one consistent BatchGetItem of its `held` set (none when empty).
         Ids that are no longer the user's are dropped from the set, and the user read again."""
@@ -98,7 +92,7 @@ class DesktopClaims:
         if not gone:
             return Holdings(user, sorted(mine, key=lambda r: int(r.id)))
         self._forget(user, gone)
-        fresh = self.read_user(tenant_id, str(user.login))
+        fresh = _users.find_by_login(tenant_id, str(user.login))
         if fresh is None:
             return Holdings(user, [])
         return Holdings(fresh, [r for r in mine if int(r.id) in set(int(i) for i in fresh.held or ())])
@@ -125,13 +119,6 @@ class DesktopClaims:
         ensure_bound()
         return indexes.query(DesktopRecord.by_pool, pool_key(tenant_id, pool_id),
                              filter_condition=claimable_condition())
-
-    def get(self, tenant_id: int, desktop_id: int) -> DesktopRecord | None:
-        ensure_bound()
-        try:
-            return DesktopRecord.get(tenant_id, desktop_id, consistent_read=True)
-        except DoesNotExist:
-            return None
 
     def get_many(self, tenant_id: int, desktop_ids: list[int]) -> list[DesktopRecord]:
         """Desktops read consistently, in the order of `desktop_ids` (missing ones left out)."""
@@ -193,10 +180,10 @@ class DesktopClaims:
                 raise
             # A release sent again (a retried request) after it was applied: the desktop is free, this
             # user was the last to hold it, so the answer is the same as the first time.
-            current = self.get(tenant_id, desktop_id)
+            current = _desktops.find(tenant_id, desktop_id)
             if (current is not None and current.assigned_user_id is None
                     and current.last_user_key == user_key(tenant_id, user_id)):
                 return current
             return None
-        return self.get(tenant_id, desktop_id)
+        return _desktops.find(tenant_id, desktop_id)
 

@@ -11,23 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 
-from chalicelib.domain.errors import NotFound
+from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.provisioning import Reservation, first_sequence
 from chalicelib.store.binding import ensure_bound, transaction
 from chalicelib.store.models import CounterRecord, DesktopRecord, NameRecord, PoolRecord
-from chalicelib.store.repos import next_id, next_ids, utc_now_iso
+from chalicelib.store.repos import name_key, next_id, next_ids, utc_now_iso
+from chalicelib.store.transactions import condition_failed
 
 # New desktop records are written this many to a transaction: a quarter of DynamoDB's 100 items.
 RECORDS_PER_TRANSACTION = 25
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 # Why DynamoDB cancels a transaction when another writer got there first (a retry may succeed).
 _LOST_RACE = {"ConditionalCheckFailed", "TransactionConflict"}
-
-
-def _condition_failed(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) == _CONDITION_FAILED
 
 
 def _lost_race(error: TransactWriteError) -> bool:
@@ -46,6 +42,20 @@ def center_key(tenant_id: int, center_id: int) -> str:
 
 def user_key(tenant_id: int, user_id: int) -> str:
     return f"{tenant_id}#{user_id}"
+
+
+def instance_guard(tenant_id: int, center_id: int, instance_id: str) -> str:
+    """The names-table key that lets one record exist per instance found in a center."""
+    return name_key(tenant_id, "instance", f"{center_id}#{instance_id}")
+
+
+def registered_guard(tenant_id: int, center_id: int, name: str) -> str:
+    """The names-table key that keeps one registered desktop per name in a center."""
+    return name_key(tenant_id, "registered-desktop", f"{center_id}#{name}")
+
+
+def _changed(desktop: DesktopRecord) -> Conflict:
+    return Conflict(f"Desktop {desktop.id} was changed by someone else; try again")
 
 
 class DesktopStore:
@@ -132,23 +142,71 @@ class DesktopStore:
         ensure_bound()
         return list(DesktopRecord.by_center.query(center_key(tenant_id, center_id)))
 
-    def of_user(self, tenant_id: int, user_id: int) -> list[DesktopRecord]:
-        ensure_bound()
-        return list(DesktopRecord.by_user.query(user_key(tenant_id, user_id)))
-
     def by_instance(self, instance_id: str) -> list[DesktopRecord]:
         ensure_bound()
         keys = [(int(r.tenant_id), int(r.id)) for r in DesktopRecord.by_instance.query(instance_id)]
         return [r for r in DesktopRecord.batch_get(keys)] if keys else []
 
     def save(self, record: DesktopRecord) -> DesktopRecord:
-        """Write back with the version check (raises on a concurrent change)."""
+        """Write back with the version check; Conflict if it changed since it was read."""
         record.updated = utc_now_iso()
-        record.save()
+        try:
+            record.save()
+        except PutError as error:
+            if condition_failed(error):
+                raise _changed(record) from error
+            raise
         return record
 
-    def delete(self, record: DesktopRecord) -> None:
-        record.delete()
+    def stamp_create(self, record: DesktopRecord, now: int) -> bool:
+        """Stamp the record as being created by this check (`create_claimed_at`), with its version check:
+        of two checks that read it, one stamp is written. False when another writer got there first."""
+        record.doc = {**record.doc, "create_claimed_at": int(now)}
+        try:
+            self.save(record)
+        except Conflict:
+            return False
+        return True
+
+    def purge(self, record: DesktopRecord) -> bool:
+        """Remove a deleted desktop's record (refused if it changed since it was read: a second purge at
+        once) and the guard of its instance. False when refused."""
+        ensure_bound()
+        try:
+            record.delete()
+        except DeleteError as error:
+            if condition_failed(error):
+                return False
+            raise
+        if record.instance_id:
+            guard = instance_guard(int(record.tenant_id), int(record.center_id), record.instance_id)
+            NameRecord(key=guard).delete()
+        return True
+
+    def drop_stale_guard(self, tenant_id: int, guard: str) -> None:
+        """A guard whose desktop record no longer exists would hide the instance for ever: remove it (the
+        next scan adds the instance). A guard whose record exists means another scan added it just now."""
+        ensure_bound()
+        try:
+            found = NameRecord.get(guard, consistent_read=True)
+        except DoesNotExist:
+            return
+        if self.find(tenant_id, int(found.ref_id)) is None:
+            try:
+                NameRecord(key=guard).delete(condition=NameRecord.ref_id == int(found.ref_id))
+            except DeleteError as error:
+                if not condition_failed(error):
+                    raise
+
+    def due(self, shards: int, now: float, batch: int) -> Iterator[DesktopRecord]:
+        """Desktops whose earliest timer is due, read through the sparse `by_due` index (one query per
+        shard) and then consistently, `batch` at a time."""
+        ensure_bound()
+        keys = [(int(item.tenant_id), int(item.id))
+                for shard in range(shards)
+                for item in DesktopRecord.by_due.query(f"due#{shard}", DesktopRecord.due_at <= int(now))]
+        for start in range(0, len(keys), batch):
+            yield from DesktopRecord.batch_get(keys[start:start + batch], consistent_read=True)
 
     def add_counted(self, desktop: DesktopRecord, pool_id: int | None, guard: str | None) -> None:
         """Write a new desktop record (refused if its id, or its `guard` in the names table, already exists)
@@ -158,26 +216,32 @@ class DesktopStore:
         tenant_id = int(desktop.tenant_id)
         desktop.pool_id = pool_id
         desktop.pool_key = pool_key(tenant_id, pool_id) if pool_id else None
-        with transaction() as tx:
-            tx.save(desktop, condition=DesktopRecord.id.does_not_exist())
-            if guard is not None:
-                tx.save(NameRecord(key=guard, tenant_id=tenant_id, kind="instance", ref_id=int(desktop.id)),
-                        condition=NameRecord.key.does_not_exist())
-            if pool_id:
-                tx.update(CounterRecord(key=PoolCounters._key("total", tenant_id, pool_id)),
-                          actions=[CounterRecord.value.add(1)])
+        try:
+            with transaction() as tx:
+                tx.save(desktop, condition=DesktopRecord.id.does_not_exist())
+                if guard is not None:
+                    tx.save(NameRecord(key=guard, tenant_id=tenant_id, kind="instance",
+                                       ref_id=int(desktop.id)), condition=NameRecord.key.does_not_exist())
+                if pool_id:
+                    tx.update(CounterRecord(key=PoolCounters._key("total", tenant_id, pool_id)),
+                              actions=[CounterRecord.value.add(1)])
+        except TransactWriteError as error:
+            raise Conflict(f"Desktop {desktop.id} or its guard exists already") from error
 
     def remove_counted(self, desktop: DesktopRecord, guard: str | None) -> None:
         """Delete a desktop record as read (refused if it changed since), its guard, and its pool's count."""
         ensure_bound()
         tenant_id = int(desktop.tenant_id)
-        with transaction() as tx:
-            tx.delete(desktop)
-            if guard is not None:
-                tx.delete(NameRecord(key=guard), condition=NameRecord.ref_id == int(desktop.id))
-            if desktop.pool_id:
-                tx.update(CounterRecord(key=PoolCounters._key("total", tenant_id, int(desktop.pool_id))),
-                          actions=[CounterRecord.value.add(-1)])
+        try:
+            with transaction() as tx:
+                tx.delete(desktop)
+                if guard is not None:
+                    tx.delete(NameRecord(key=guard), condition=NameRecord.ref_id == int(desktop.id))
+                if desktop.pool_id:
+                    tx.update(CounterRecord(key=PoolCounters._key("total", tenant_id, int(desktop.pool_id))),
+                              actions=[CounterRecord.value.add(-1)])
+        except TransactWriteError as error:
+            raise _changed(desktop) from error
 
 
 class PoolCounters:
@@ -218,7 +282,7 @@ class PoolCounters:
         try:
             record.update(actions=[CounterRecord.value.set((seen or 0) + count)], condition=condition)
         except UpdateError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -279,7 +343,7 @@ class PoolCounters:
         try:
             record.save(condition=DesktopRecord.id.does_not_exist())
         except PutError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -293,7 +357,7 @@ class PoolCounters:
                 condition=CounterRecord.reservation == reservation.as_doc(),
             )
         except UpdateError as error:
-            if not _condition_failed(error):
+            if not condition_failed(error):
                 raise  # else another check closed it already
 
     def move(self, record: DesktopRecord, new_pool_id: int | None) -> None:
@@ -304,19 +368,22 @@ class PoolCounters:
         record.pool_id = new_pool_id
         record.pool_key = pool_key(tenant_id, new_pool_id) if new_pool_id else None
         record.updated = utc_now_iso()
-        with transaction() as tx:
-            tx.save(record)
-            if old_pool_id != new_pool_id:
-                if old_pool_id:
-                    tx.update(
-                        CounterRecord(key=self._key("total", tenant_id, old_pool_id)),
-                        actions=[CounterRecord.value.add(-1)],
-                    )
-                if new_pool_id:
-                    tx.update(
-                        CounterRecord(key=self._key("total", tenant_id, new_pool_id)),
-                        actions=[CounterRecord.value.add(1)],
-                    )
+        try:
+            with transaction() as tx:
+                tx.save(record)
+                if old_pool_id != new_pool_id:
+                    if old_pool_id:
+                        tx.update(
+                            CounterRecord(key=self._key("total", tenant_id, old_pool_id)),
+                            actions=[CounterRecord.value.add(-1)],
+                        )
+                    if new_pool_id:
+                        tx.update(
+                            CounterRecord(key=self._key("total", tenant_id, new_pool_id)),
+                            actions=[CounterRecord.value.add(1)],
+                        )
+        except TransactWriteError as error:
+            raise _changed(record) from error
 
     def add_failure(self, tenant_id: int, pool_id: int) -> int:
         ensure_bound()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, PynamoDBException, UpdateError
 
 from chalicelib import clock
 from chalicelib.domain.errors import BrokerError, Conflict, NotFound, NotUnique
@@ -27,7 +27,13 @@ from chalicelib.store.models import (
     UserRecord,
 )
 from chalicelib.store.transactions import MAX_ITEMS as MAX_TRANSACTION_ITEMS
-from chalicelib.store.transactions import Transaction, TransactionFailed, condition_failed, transaction
+from chalicelib.store.transactions import (
+    Transaction,
+    TransactionFailed,
+    condition_failed,
+    transaction,
+    unavailable_as_broker_error,
+)
 
 E = TypeVar("E", bound=EntityModel)
 
@@ -119,11 +125,13 @@ class EntityStore(Generic[E]):
         return self.model.query(tenant_id)
 
     def batch_get(self, tenant_id: int, ids: list[int]) -> dict[int, E]:
+        """StoreUnavailable (a ServiceUnavailable) when the database does not answer."""
         ensure_bound()
         unique = sorted(set(ids))
         if not unique:
             return {}
-        return {int(r.id): r for r in self.model.batch_get([(tenant_id, i) for i in unique])}
+        with unavailable_as_broker_error():
+            return {int(r.id): r for r in self.model.batch_get([(tenant_id, i) for i in unique])}
 
     def name_taken(self, tenant_id: int, name: str, scope: Any = None) -> bool:
         ensure_bound()
@@ -487,3 +495,15 @@ class AuditStore:
         elif end:
             condition = AuditRecord.event_key <= end + "\uffff"
         return list(AuditRecord.query(tenant_id, condition, scan_index_forward=not newest_first, limit=limit))
+
+
+def database_reachable() -> bool:
+    """Whether DynamoDB answers a read (for the health check)."""
+    ensure_bound()
+    try:
+        CounterRecord.get("health")
+    except DoesNotExist:
+        return True
+    except PynamoDBException:
+        return False
+    return True

@@ -17,6 +17,7 @@ from pynamodb.constants import KEY
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.models import Model
 
+from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.store.binding import transaction as pynamodb_transaction
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -30,6 +31,23 @@ def condition_failed(error: Exception) -> bool:
         CONDITION_FAILED,
         TRANSACTION_CANCELLED,
     )
+
+
+class StoreUnavailable(ServiceUnavailable):
+    """DynamoDB did not answer (or refused for another reason than a condition): callers that must never
+    fail on it (a login's pool check) catch this, never a pynamodb exception."""
+
+
+@contextmanager
+def unavailable_as_broker_error() -> Iterator[None]:
+    """Turn a pynamodb error raised inside the block into StoreUnavailable, unless it is a failed condition
+    (the caller's answer, detected with `condition_failed`)."""
+    try:
+        yield
+    except PynamoDBException as error:
+        if condition_failed(error):
+            raise
+        raise StoreUnavailable(f"the database did not answer: {type(error).__name__}") from error
 
 
 class TransactionFailed(Exception):

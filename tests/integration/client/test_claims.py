@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pynamodb.exceptions import PutError
 
+from chalicelib.domain.errors import Conflict
 from chalicelib.store import stores
 from chalicelib.store.assignments import PendingChecks
 from chalicelib.store.claims import DesktopClaims, HolderChanged
@@ -27,7 +27,7 @@ def test_a_claim_is_exclusive_and_recorded_with_the_user(aws: AwsStack) -> None:
     alice, bob = user("alice"), user("bob")
     desktop = add_desktop(1, 1, 1, "d1")
     assert claims.claim(alice, int(desktop.id))
-    record = claims.get(1, int(desktop.id))
+    record = DesktopStore().find(1, int(desktop.id))
     assert record is not None and record.assigned_user_id == alice.id and record.user_key == f"1#{alice.id}"
     assert record.version == desktop.version + 1
     assert not claims.claim(bob, int(desktop.id))  # someone else: a lost race
@@ -44,7 +44,7 @@ def test_a_claim_on_a_stale_view_of_the_user_is_refused(aws: AwsStack) -> None:
     assert claims.claim(first_view, int(one.id))
     with pytest.raises(HolderChanged):
         claims.claim(second_view, int(two.id))
-    assert claims.get(1, int(two.id)).assigned_user_id is None  # type: ignore[union-attr]
+    assert DesktopStore().find(1, int(two.id)).assigned_user_id is None  # type: ignore[union-attr]
     # a claim applied once, then sent again on the same view (a retry): the holdings show it, once
     with pytest.raises(HolderChanged):
         claims.claim(second_view, int(one.id))
@@ -59,9 +59,9 @@ def test_a_stale_copy_cannot_undo_a_claim(aws: AwsStack) -> None:
     assert claims.claim(alice, int(desktop.id))
     assert stale is not None
     stale.power_state = "stopped"
-    with pytest.raises(PutError):
+    with pytest.raises(Conflict):
         DesktopStore().save(stale)  # the version moved on: the worker must read again
-    assert claims.get(1, int(desktop.id)).assigned_user_id == alice.id  # type: ignore[union-attr]
+    assert DesktopStore().find(1, int(desktop.id)).assigned_user_id == alice.id  # type: ignore[union-attr]
 
 
 def test_unusable_desktops_cannot_be_claimed(aws: AwsStack) -> None:
