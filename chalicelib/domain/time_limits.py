@@ -259,3 +259,12 @@ def shrink(total: int, maximum: int, desktops: list[SurplusCandidate]) -> Shrink
                        key=lambda d: (d.idle_since, d.desktop_id))
     chosen = [d.desktop_id for d in removable[:excess]]
     return Shrink(chosen, excess - len(chosen))
+
+
+def for_provision(provision: dict[str, Any], now: float, tenant_zone: str | None = None
+                  ) -> tuple[str, LimitsInForce]:
+    """The limits in force for a pool's stored `provision` at `now`, and the name of the zone read."""
+    name, zone = zone_of(provision.get("provision_time_zone"), tenant_zone)
+    return name, limits_in_force(int(provision.get("provision_threshold") or 0),
+                                 int(provision.get("provision_max") or 0),
+                                 from_docs(provision.get("time_limits") or []), zone, now)

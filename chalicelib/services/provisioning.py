@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import PutError
 
+from chalicelib import clock as broker_clock
 from chalicelib.clouds import cloud_for
-from chalicelib.domain import messages
+from chalicelib.domain import messages, time_limits
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.cloud import (
     CloudError,
@@ -55,8 +55,9 @@ CREATE_CONCURRENCY = 8
 
 
 def clock() -> float:
-    """Now, in epoch seconds. Ages of records and reservations are measured with it (tests move it)."""
-    return time.time()
+    """Now, in epoch seconds. Ages of records and reservations, and the time limits in force, are
+    measured with it (tests move it, or use chalicelib.clock's controlled clock)."""
+    return broker_clock.time()
 
 
 def _age_seconds(iso: str) -> float:
@@ -203,9 +204,8 @@ def _reserve(pool: PoolRecord, center: CenterRecord, members: list[DesktopRecord
             # First check of this pool: start counting from the desktops it already has.
             counters.try_reserve(tenant_id, pool_id, None, desktops.count_in_pool(tenant_id, pool_id))
             continue
-        wanted = rules.deficit(
-            seen, assigned, int(provision["provision_threshold"]), int(provision["provision_max"])
-        )
+        _, limits = time_limits.for_provision(provision, clock())
+        wanted = rules.deficit(seen, assigned, limits.threshold, limits.maximum)
         if wanted == 0:
             return []
         if building is None:
