@@ -80,3 +80,42 @@ def test_a_record_waiting_for_its_instance_is_checked_by_the_schedule(broker: Br
     assert len(broker.cloud.servers) == 1
     fire("pool_stats_job")
     assert [m["pool_id"] for m in broker.aws.queued() if m["type"] == "pool.check"] == [on]
+
+
+def test_a_time_range_takes_effect_at_its_start_with_only_the_schedule_running(broker: Broker) -> None:
+    """A pool whose own threshold is 0 and whose range (in Berlin time) starts two minutes ahead with a
+    threshold of 3: nothing before the range starts; the pool_stats run of its first minute provisions
+    3, with no save and no login in between (the controlled clock moves; the job runs as EventBridge runs
+    it). The clock starts at the real time, so that the records' ages stay true."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from chalicelib import clock
+
+    now = utc_now_iso()
+    TenantRecord(tenant_id=0, id=TENANT, name="jobs", doc={}, created=now, updated=now).save()
+    center = broker.center()
+    start_at = (int(time.time()) // 60 + 2) * 60
+    local = datetime.fromtimestamp(start_at, ZoneInfo("Europe/Berlin"))
+    stop = local + timedelta(hours=1)
+    with clock.controlled(start_at - 60) as moving:
+        pool = broker.pool(center, threshold=0, maximum=0, provision={
+            "provision_time_zone": "Europe/Berlin",
+            "time_limits": [{"provision_time_day": local.weekday(),
+                             "provision_time_start": local.strftime("%H:%M"),
+                             "provision_time_stop": stop.strftime("%H:%M"), "provision_time_threshold": 3,
+                             "provision_time_max_size": 4}]})
+        broker.drain()
+        fire("pool_stats_job")
+        broker.drain()
+        assert desktops.of_pool(TENANT, int(pool.id)) == []
+        from chalicelib.services import pools as pool_service
+        shown = pool_service.limits_now(stores.pools.get(TENANT, int(pool.id)))
+        assert (shown["time_limit"], shown["next_time_limit"]) == (-1, 0)
+        assert shown["next_start"] == clock.utc_iso(start_at)
+        moving.advance(60)
+        fire("pool_stats_job")
+        broker.drain()
+        assert len(desktops.of_pool(TENANT, int(pool.id))) == 3 and len(broker.cloud.servers) == 3
+        shown = pool_service.limits_now(stores.pools.get(TENANT, int(pool.id)))
+        assert (shown["time_limit"], shown["provision_threshold"], shown["provision_max"]) == (0, 3, 4)
