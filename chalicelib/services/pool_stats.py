@@ -74,7 +74,9 @@ def _queue_check_if_needed(pool: PoolRecord, members: list[DesktopRecord], reaso
     waiting = sum(1 for d in members if d.lifecycle == "provisioning" and not d.instance_id)
     # The limits in force now: a time range takes effect at its start, on the first run after it
     _, limits = time_limits.for_provision(provision, clock.time())
-    if rules.has_work(size.total_vm, size.assigned_vm, limits.threshold, limits.maximum, waiting):
+    deleting = sum(1 for d in members if d.doc.get("pending_action") == "delete")
+    over = bool(provision.get("provision_limits_enforce")) and size.total_vm - deleting > limits.maximum
+    if over or rules.has_work(size.total_vm, size.assigned_vm, limits.threshold, limits.maximum, waiting):
         stores.queue.send(messages.pool_check(int(pool.tenant_id), int(pool.id), reason))
 
 

@@ -119,3 +119,24 @@ def test_a_time_range_takes_effect_at_its_start_with_only_the_schedule_running(b
         assert len(desktops.of_pool(TENANT, int(pool.id))) == 3 and len(broker.cloud.servers) == 3
         shown = pool_service.limits_now(stores.pools.get(TENANT, int(pool.id)))
         assert (shown["time_limit"], shown["provision_threshold"], shown["provision_max"]) == (0, 3, 4)
+
+
+def test_enforced_limits_delete_idle_deletable_desktops_and_never_an_assigned_one(broker: Broker) -> None:
+    """Three deletable desktops, one assigned; the maximum drops to 1 with provision_limits_enforce on:
+    the two unassigned ones are deleted through the worker's deletion path, the assigned one stays and
+    the pool says it stays one above."""
+    from chalicelib.schemas.pools import PoolUpdate
+    from chalicelib.services import pools as pool_service
+    from tests.integration.provisioning.conftest import ADMIN
+
+    pool_id, ids = broker.ready_pool(threshold=3, maximum=3, provision={"mark_deletable": 1})
+    kept = desktops.get(TENANT, ids[0])
+    kept.assigned_user_id = 5
+    desktops.save(kept)
+    pool_service.update_pool(ADMIN, pool_id, PoolUpdate.model_validate(
+        {"provision": {"provision_threshold": 0, "provision_max": 0, "provision_limits_enforce": 1}}))
+    broker.drain()
+    alive = [d for d in desktops.of_pool(TENANT, pool_id) if d.lifecycle != "deleted"]
+    assert [int(d.id) for d in alive] == [ids[0]]
+    assert len(broker.cloud.servers) == 1
+    assert pool_service.limits_now(stores.pools.get(TENANT, pool_id))["over_max"] == 1
