@@ -140,3 +140,33 @@ def test_enforced_limits_delete_idle_deletable_desktops_and_never_an_assigned_on
     assert [int(d.id) for d in alive] == [ids[0]]
     assert len(broker.cloud.servers) == 1
     assert pool_service.limits_now(stores.pools.get(TENANT, pool_id))["over_max"] == 1
+
+
+def test_when_a_range_ends_the_schedule_alone_shrinks_an_enforced_pool(broker: Broker) -> None:
+    """A range (Berlin time) in force now asks for 2 desktops; the pool's own maximum is 0. When the range
+    ends, the pool_stats run deletes the two idle desktops, with no other request."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from chalicelib import clock
+
+    now = utc_now_iso()
+    TenantRecord(tenant_id=0, id=TENANT, name="jobs", doc={}, created=now, updated=now).save()
+    start_at = int(time.time()) // 60 * 60
+    local = datetime.fromtimestamp(start_at, ZoneInfo("Europe/Berlin"))
+    with clock.controlled(start_at + 10) as moving:
+        pool_id, ids = broker.ready_pool(threshold=0, maximum=0, provision={
+            "mark_deletable": 1, "provision_limits_enforce": 1, "provision_time_zone": "Europe/Berlin",
+            "time_limits": [{"provision_time_day": local.weekday(),
+                             "provision_time_start": local.strftime("%H:%M"),
+                             "provision_time_stop": (local + timedelta(minutes=2)).strftime("%H:%M"),
+                             "provision_time_threshold": 2, "provision_time_max_size": 2}]})
+        assert len(ids) == 2
+        fire("pool_stats_job")
+        broker.drain()
+        assert len(broker.cloud.servers) == 2  # still in the range
+        moving.advance(120)
+        fire("pool_stats_job")
+        broker.drain()
+        assert [d for d in desktops.of_pool(TENANT, pool_id) if d.lifecycle != "deleted"] == []
+        assert len(broker.cloud.servers) == 0
