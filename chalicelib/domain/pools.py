@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.domain import naming
+from chalicelib.domain import naming, time_limits
 from chalicelib.domain.errors import ErrorList
 from chalicelib.domain.provisioning import matches_attribute_rules
 
@@ -73,6 +73,10 @@ def provisioning_problems(provision: dict[str, Any] | None, errors: ErrorList) -
     for field in ("provision_vm_name", "provision_vm_display_name"):
         for problem in naming.template_problems(provision.get(field) or ""):
             errors.add(f"{base}/{field}", problem)
+    time_limits.problems(provision.get("time_limits") or [], errors, f"{base}/time_limits")
+    zone = provision.get("provision_time_zone") or ""
+    if zone and (problem := time_limits.zone_problem(zone)):
+        errors.add(f"{base}/provision_time_zone", problem)
     actions = (provision.get("center") or {}).get("provisioning_actions") or []
     if actions and actions[-1].get("prov_action_action") not in AVAILABILITY_ACTIONS:
         errors.add(

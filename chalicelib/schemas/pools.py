@@ -86,6 +86,20 @@ class ProvisionCenter(StrictModel):
 
 
 
+class TimeLimitItem(StrictModel):
+    """The reference's `time_limits` item; times and overlaps are checked in `domain.time_limits`."""
+
+    provision_time_day: Annotated[int, Field(ge=0, le=6)]
+    provision_time_start: Text
+    provision_time_stop: Text
+    provision_time_threshold: Count
+    provision_time_max_size: Count
+
+
+TimeLimits = Annotated[list[TimeLimitItem], Field(max_length=100)]
+ZoneName = Annotated[str, StringConstraints(max_length=64)]
+
+
 class Provision(StrictModel):
     provision_on_off: Flag
     provision_threshold: Count = 0
@@ -95,6 +109,9 @@ class Provision(StrictModel):
     provision_vm_display_name: Text = ""
     mark_deletable: Flag = 0
     mark_unavailable: Flag = 0
+    provision_limits_enforce: Flag = 0
+    time_limits: TimeLimits = []
+    provision_time_zone: ZoneName = ""  # our extension: IANA name; "" = UTC
     center: ProvisionCenter | None = None
 
 
@@ -111,6 +128,9 @@ class ProvisionUpdate(UpdateModel):
     provision_vm_display_name: Text | None = None
     mark_deletable: Flag | None = None
     mark_unavailable: Flag | None = None
+    provision_limits_enforce: Flag | None = None
+    time_limits: TimeLimits | None = None
+    provision_time_zone: ZoneName | None = None
     center: ProvisionCenter | None = None
 
 
@@ -191,6 +211,20 @@ class ProvisionCenterOut(OutModel):
     provisioning_actions: list[ProvisioningAction]
 
 
+class LimitsInForceOut(OutModel):
+    """Our extension: what applies now (`time_limit` is the index of the range in force, -1 outside every
+    range), until when, and when the next range starts (UTC ISO times)."""
+
+    time_zone: str
+    provision_threshold: int
+    provision_max: int
+    time_limit: int
+    until: str | None = None
+    next_time_limit: int | None = None
+    next_start: str | None = None
+    over_max: int = 0  # enforce on: desktops above the maximum that are assigned or in use, kept
+
+
 class ProvisionOut(OutModel):
     provision_on_off: FlagOut
     provision_threshold: int
@@ -200,6 +234,10 @@ class ProvisionOut(OutModel):
     provision_vm_display_name: str
     mark_deletable: FlagOut
     mark_unavailable: FlagOut
+    provision_limits_enforce: FlagOut = 0
+    time_limits: list[TimeLimitItem] = []
+    provision_time_zone: str = ""
+    limits_in_force: LimitsInForceOut | None = None
     center: ProvisionCenterOut | None = None
     provision_state: Literal["running", "stopped", "stopped_by_broker"]
     provision_error: str | None = None

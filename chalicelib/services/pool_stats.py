@@ -9,7 +9,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.domain import messages
+from chalicelib import clock
+from chalicelib.domain import messages, time_limits
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.caller import SYSTEM_TENANT_ID
 from chalicelib.settings import get_settings
@@ -71,8 +72,11 @@ def _queue_check_if_needed(pool: PoolRecord, members: list[DesktopRecord], reaso
         return
     size = _size(members)
     waiting = sum(1 for d in members if d.lifecycle == "provisioning" and not d.instance_id)
-    if rules.has_work(size.total_vm, size.assigned_vm, int(provision.get("provision_threshold") or 0),
-                      int(provision.get("provision_max") or 0), waiting):
+    # The limits in force now: a time range takes effect at its start, on the first run after it
+    _, limits = time_limits.for_provision(provision, clock.time())
+    deleting = sum(1 for d in members if d.doc.get("pending_action") == "delete")
+    over = bool(provision.get("provision_limits_enforce")) and size.total_vm - deleting > limits.maximum
+    if over or rules.has_work(size.total_vm, size.assigned_vm, limits.threshold, limits.maximum, waiting):
         stores.queue.send(messages.pool_check(int(pool.tenant_id), int(pool.id), reason))
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib.domain import messages
+from chalicelib import clock
+from chalicelib.domain import messages, time_limits
 from chalicelib.domain import pools as rules
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.errors import Conflict, ErrorList, ServiceUnavailable
@@ -62,7 +63,10 @@ def _validate_references(caller: Caller, body: PoolBody, pool_id: int | None) ->
 def _stored_doc(body: PoolBody) -> dict[str, Any]:
     """The admin's settings only: the size info and "stopped by the broker" are the jobs' side attributes
     of the record (`stats`, `broker_state`), so that a job never makes an admin's save conflict."""
-    return body.model_dump(exclude={"name"})
+    doc = body.model_dump(exclude={"name"})
+    if doc.get("provision"):
+        doc["provision"]["time_limits"] = time_limits.normalized(doc["provision"].get("time_limits") or [])
+    return doc
 
 
 # What "stopped by the broker on error" puts in `broker_state` (other keys there belong to the jobs).
@@ -174,3 +178,19 @@ def list_pools(caller: Caller) -> list[PoolRecord]:
 
 def get_pool(caller: Caller, pool_id: int) -> PoolRecord:
     return stores.pools.get(caller.tenant_id, pool_id)
+
+
+def limits_now(record: PoolRecord) -> dict[str, Any]:
+    """The pool's limits in force now, for its answer (`provision.limits_in_force`)."""
+    provision = record.doc.get("provision") or {}
+    zone, limits = time_limits.for_provision(provision, clock.time())
+    return {
+        "time_zone": zone,
+        "provision_threshold": limits.threshold,
+        "provision_max": limits.maximum,
+        "time_limit": limits.time_limit.index if limits.time_limit else -1,
+        "until": clock.utc_iso(limits.until.timestamp()) if limits.until else None,
+        "next_time_limit": limits.next_limit.index if limits.next_limit else None,
+        "next_start": clock.utc_iso(limits.next_start.timestamp()) if limits.next_start else None,
+        "over_max": int((record.broker_state or {}).get("over_max") or 0),
+    }

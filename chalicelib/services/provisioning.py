@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib import clock as broker_clock
 from chalicelib.clouds import cloud_for
-from chalicelib.domain import messages
+from chalicelib.domain import messages, time_limits
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.cloud import (
     CloudError,
@@ -31,7 +31,9 @@ from chalicelib.domain.cloud import (
     PowerState,
     ServerInfo,
 )
-from chalicelib.services import agents, audit
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.sessions import LOGGED_OUT, Session, epoch_of
+from chalicelib.services import action_requests, agents, audit
 from chalicelib.services.centers import center_access, has_cloud
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
@@ -53,8 +55,9 @@ CREATE_CONCURRENCY = 8
 
 
 def clock() -> float:
-    """Now, in epoch seconds. Ages of records and reservations are measured with it (tests move it)."""
-    return time.time()
+    """Now, in epoch seconds. Ages of records and reservations, and the time limits in force, are
+    measured with it (tests move it, or use chalicelib.clock's controlled clock)."""
+    return broker_clock.time()
 
 
 def _age_seconds(iso: str) -> float:
@@ -83,6 +86,8 @@ def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
     if center is None or not center.doc.get("active", 1) or not has_cloud(center):
         return 0
     members = desktops.of_pool(tenant_id, pool_id)
+    if provision.get("provision_limits_enforce"):
+        enforce_maximum(pool, members)
     resumed = _resume_abandoned_reservation(pool, center)
     stuck = [
         d
@@ -104,6 +109,55 @@ def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
         return 0
     cloud = cloud_for(center_access(center))
     return _create_all(cloud, pool, center, [*resumed, *new_records], stuck)
+
+
+def _idle_since(desktop: DesktopRecord) -> float:
+    """Since when nobody used the desktop: its last release, session change, claim or creation."""
+    session = desktop.doc.get("session") or {}
+    moments = [epoch_of(desktop.doc.get("released_at")), epoch_of(session.get("since")),
+               float(desktop.last_offered) if desktop.last_offered is not None else None,
+               epoch_of(desktop.created)]
+    return max(m for m in moments if m is not None) if any(m is not None for m in moments) else 0.0
+
+
+def _removable(desktop: DesktopRecord) -> bool:
+    """Unassigned, deletable, ready, no session and no user reported by its agent, nothing pending."""
+    session = Session.from_doc(desktop.doc.get("session"))
+    return (desktop.assigned_user_id is None and bool(desktop.deletable) and desktop.lifecycle == "active"
+            and bool(desktop.instance_id) and not desktop.doc.get("registered")
+            and session.state == LOGGED_OUT and session.user is None
+            and not desktop.doc.get("pending_action"))
+
+
+def enforce_maximum(pool: PoolRecord, members: list[DesktopRecord]) -> list[int]:
+    """`provision_limits_enforce`: a pool above the maximum in force shrinks to it, through the same
+    deletion path as release plans (a pending delete the worker carries out, refused if the desktop is
+    claimed meanwhile). Assigned or in-use desktops are kept; how many stay above is in the pool's state."""
+    live = [d for d in members if d.lifecycle not in ("deleted", "error")]
+    _, limits = time_limits.for_provision(pool.doc["provision"], clock())
+    plan = time_limits.shrink(len(live), limits.maximum, [
+        time_limits.SurplusCandidate(int(d.id), _idle_since(d), _removable(d),
+                                     d.doc.get("pending_action") == "delete") for d in live])
+    by_id = {int(d.id): d for d in live}
+    requested = []
+    for desktop_id in plan.delete:
+        desktop = by_id[desktop_id]
+        desktop.available = False  # out of the offer at once
+        message = action_requests.mark_requested(desktop, "delete", "above the pool's maximum",
+                                                 broker_clock.utc_iso(clock()))
+        try:
+            desktops.save(desktop)
+        except Conflict:
+            continue  # written meanwhile (a claim, a heartbeat): the next check decides again
+        stores.queue.send(message)
+        requested.append(desktop_id)
+        audit.record(int(pool.tenant_id), "desktop.delete_requested",
+                     f"Deletion of '{desktop.name}' requested: pool '{pool.name}' is above its maximum "
+                     f"of {limits.maximum}", pool_id=int(pool.id), desktop_id=desktop_id)
+    state = pool.broker_state or {}
+    if int(state.get("over_max") or 0) != plan.still_over:
+        set_pool_side_state(pool, broker_state={**state, "over_max": plan.still_over})
+    return requested
 
 
 def _create_all(
@@ -194,9 +248,8 @@ def _reserve(pool: PoolRecord, center: CenterRecord, members: list[DesktopRecord
             # First check of this pool: start counting from the desktops it already has.
             counters.try_reserve(tenant_id, pool_id, None, desktops.count_in_pool(tenant_id, pool_id))
             continue
-        wanted = rules.deficit(
-            seen, assigned, int(provision["provision_threshold"]), int(provision["provision_max"])
-        )
+        _, limits = time_limits.for_provision(provision, clock())
+        wanted = rules.deficit(seen, assigned, limits.threshold, limits.maximum)
         if wanted == 0:
             return []
         if building is None:

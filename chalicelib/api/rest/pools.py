@@ -41,7 +41,8 @@ def _provision_out(record: PoolRecord) -> ProvisionOut | None:
                       "new_volume_size": "" if size is None else str(size),
                       "create_new_volume": int(center.get("create_new_volume") or 0)}
     return schemas.ProvisionOut.model_validate({**provision, "center": center_out, "provision_state": state,
-                                        "provision_error": error})
+                                        "provision_error": error,
+                                        "limits_in_force": pools.limits_now(record)})
 
 
 def pool_out(record: PoolRecord) -> PoolOut:

@@ -372,3 +372,39 @@ def test_stopped_by_the_broker_until_an_admin_turns_provisioning_on(
     record = stores.pools.get(tenant.tenant_id, pool["id"])
     assert provisioning.provisioning_blocked(record) is None
     assert PoolCounters().add_failure(tenant.tenant_id, pool["id"]) == 1
+
+
+def _time_limit(day: int, start: str, stop: str, threshold: int = 2, maximum: int = 5) -> dict:
+    return {"provision_time_day": day, "provision_time_start": start, "provision_time_stop": stop,
+            "provision_time_threshold": threshold, "provision_time_max_size": maximum}
+
+
+def test_time_limits_are_stored_returned_and_bad_ones_named(
+    api: Api, tenant: TenantAdmin, center: dict
+) -> None:
+    body = pool_body(center["id"])
+    body["provision"].update({
+        "provision_limits_enforce": 1, "provision_time_zone": "America/New_York",
+        "time_limits": [_time_limit(0, "8:00", "10:00", 3, 6), _time_limit(4, "22:00", "06:00", 0, 1)]})
+    reply = api.call("POST", "/rest/v1/pools", body, sid=tenant.sid)
+    assert reply.status == 201, reply.body
+    provision = reply.body["stored_data"]["provision"]
+    assert provision["time_limits"][0]["provision_time_start"] == "08:00"
+    assert provision["provision_limits_enforce"] == 1
+    assert provision["provision_time_zone"] == "America/New_York"
+    shown = provision["limits_in_force"]
+    assert shown["time_zone"] == "America/New_York" and shown["next_start"]
+    pool_id = reply.body["stored_data"]["id"]
+    for limits, zone, path in (
+        ([_time_limit(0, "08:00", "10:00"), _time_limit(0, "12:00", "13:00"),
+          _time_limit(0, "07:00", "08:30")], "UTC", "/body/provision/time_limits/2/provision_time_stop"),
+        ([_time_limit(0, "08:00", "25:00")], "UTC", "/body/provision/time_limits/0/provision_time_stop"),
+        ([_time_limit(7, "08:00", "10:00")], "UTC", "/body/provision/time_limits/0/provision_time_day"),
+        ([], "Mars/Base", "/body/provision/provision_time_zone"),
+    ):
+        reply = api.call("PUT", f"/rest/v1/pools/{pool_id}",
+                         {"provision": {"time_limits": limits, "provision_time_zone": zone}}, sid=tenant.sid)
+        assert reply.status == 400, reply.body
+        assert [e["path"] for e in reply.body["errors"]] == [path]
+    stored = api.call("GET", f"/rest/v1/pools/{pool_id}", sid=tenant.sid).body["provision"]
+    assert len(stored["time_limits"]) == 2  # nothing changed
