@@ -54,8 +54,9 @@ MUTATE_CHILDREN ?= 1
 mutate: $(STAMP)
 	mkdir -p mutants/web  # mutmut copies web/security-headers.json but does not make its folder
 	$(VENV)/bin/mutmut run --max-children $(MUTATE_CHILDREN) $(MUTATE_PATHS)
-	@echo "Surviving mutants (see one with: $(VENV)/bin/mutmut show NAME):"
-	@$(VENV)/bin/mutmut results
+	@echo "Surviving mutants (see one with: $(VENV)/bin/mutmut show NAME), then the count of each status:"
+	@$(VENV)/bin/mutmut results | awk -F': ' '$$2 != "no tests" && $$2 != "not checked" {print} \
+		{count[$$2]++} END {for (status in count) printf "%s: %d\n", status, count[status]}'
 
 bench: debian-packages $(STAMP) web
 	$(PY) bench/run.py
