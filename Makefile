@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench synth clean openstack-stop debian-packages web
+.PHONY: run test lint bench synth clean openstack-stop debian-packages web mutate
 
 debian-packages:
 	@bash localdev/install-debian-packages.sh debian-packages.txt
@@ -45,6 +45,19 @@ lint: $(STAMP)
 	$(VENV)/bin/bandit -q -ll -r app.py chalicelib
 	$(VENV)/bin/pip-audit -r requirements.txt --progress-spinner off
 
+# Mutation testing of chalicelib/domain/ and services/provisioning.py (pyproject.toml [tool.mutmut];
+# docs/reliability.md, "Mutation testing"). One worker: the machine is shared. MUTATE_PATHS narrows the run
+# to mutant names (globs), e.g. `make mutate MUTATE_PATHS='chalicelib.domain.offer.*'`. Results are kept in
+# mutants/ between runs (only changed code is tried again); the survivors are printed at the end.
+MUTATE_PATHS ?=
+MUTATE_CHILDREN ?= 1
+mutate: $(STAMP)
+	mkdir -p mutants/web  # mutmut copies web/security-headers.json but does not make its folder
+	$(VENV)/bin/mutmut run --max-children $(MUTATE_CHILDREN) $(MUTATE_PATHS)
+	@echo "Surviving mutants (see one with: $(VENV)/bin/mutmut show NAME), then the count of each status:"
+	@$(VENV)/bin/mutmut results | awk -F': ' '$$2 != "no tests" && $$2 != "not checked" {print} \
+		{count[$$2]++} END {for (status in count) printf "%s: %d\n", status, count[status]}'
+
 bench: debian-packages $(STAMP) web
 	$(PY) bench/run.py
 
@@ -55,4 +68,4 @@ openstack-stop:
 	bash localdev/openstack/stop.sh
 
 clean:
-	rm -rf $(VENV) infra/cdk.out .pytest_cache web/node_modules web/dist
+	rm -rf $(VENV) infra/cdk.out .pytest_cache mutants web/node_modules web/dist

@@ -95,3 +95,43 @@ def test_broker_marks_read_ids_and_refuse_anything_else() -> None:
     for bad in ("abc", "-1", "0", "1.5", "²", str(2**53), " 7", "7e3"):
         with pytest.raises(BadMetadata, match=METADATA_DESKTOP):
             broker_marks({METADATA_DESKTOP: bad})
+
+
+# Found by `make mutate` (docs/reliability.md, "Mutation testing"): behaviour no test pinned before.
+
+
+def test_a_deficit_of_one_desktop_is_work_for_a_check() -> None:
+    assert rules.has_work(total=1, assigned=1, threshold=1, maximum=5, without_instance=0)
+    assert not rules.has_work(total=2, assigned=1, threshold=1, maximum=5, without_instance=0)
+
+
+def test_a_reservation_is_abandoned_only_once_strictly_older_than_the_limit() -> None:
+    reservation = rules.Reservation(first_id=1, first_sequence=1, count=1, at=1000)
+    assert not reservation.abandoned(1000 + rules.NO_LIVE_WORKER_AFTER_SECONDS)
+    assert reservation.abandoned(1000 + rules.NO_LIVE_WORKER_AFTER_SECONDS + 1)
+
+
+def test_a_last_set_unavailable_action_leaves_a_new_desktop_unavailable() -> None:
+    unavailable = {"center": {"provisioning_actions": [{"prov_action_action": "set_unavailable"}]}}
+    assert not rules.initially_available(unavailable)
+    # The actions decide over the pool's "initialise as unavailable".
+    available = {"mark_unavailable": 1,
+                 "center": {"provisioning_actions": [{"prov_action_action": "set_available"}]}}
+    assert rules.initially_available(available)
+
+
+def test_the_pool_size_counts_each_desktop_under_each_of_its_states() -> None:
+    view = rules.DesktopView
+    size = rules.size_of([
+        view("running", available=True, assigned=True, agent_running=True, logged_in=True, connected=True),
+        view("running", available=True, assigned=False, agent_running=True),
+        view("stopped", available=False, assigned=False),
+        view("suspended", available=False, assigned=True, logged_in=True),
+        view("building", available=False, assigned=False),
+    ])
+    assert size.as_dict() == {
+        "total_vm": 5, "assigned_vm": 2, "available_vm": 2, "unavailable_vm": 3,
+        "total_vm_running": 2, "total_vm_stopped": 1, "total_vm_suspended": 1,
+        "total_agent_running": 2, "total_logged_in": 2, "total_connected": 1,
+    }
+    assert size.unassigned == 3
