@@ -295,10 +295,9 @@ def test_a_save_succeeds_even_when_the_queue_is_down(
     assert reply.status == 201, reply.body
     pool_id = reply.body["stored_data"]["id"]
     assert api.call("PUT", f"/rest/v1/pools/{pool_id}", {"notes": "x"}, sid=tenant.sid).status == 200
-    assert (
-        api.call("PUT", f"/rest/v1/centers/openstack/{center['id']}", {"notes": "x"}, sid=tenant.sid).status
-        == 200
-    )
+    center_notes = {"center_definition": {"notes": "x"}}
+    center_url = f"/rest/v1/centers/openstack/{center['id']}"
+    assert api.call("PUT", center_url, center_notes, sid=tenant.sid).status == 200
     assert api.call("GET", f"/rest/v1/pools/{pool_id}", sid=tenant.sid).body["notes"] == "x"
 
 
