@@ -401,15 +401,8 @@ def release_everything(user: UserRecord) -> list[int]:
 
 
 def _release(user: UserRecord, desktop_id: int, by: str | None) -> DesktopRecord | None:
-    """Take the desktop off the user and start its pool's release plan (stop, suspend, delete...)."""
-    tenant_id = int(user.tenant_id)
-    record = _claims.release(tenant_id, desktop_id, user)
-    if record is None:
-        return None
-    audit.record(tenant_id, "client.release", f"Desktop '{record.name}' released", user=by or user.login,
-                 pool_id=int(record.pool_id) if record.pool_id else None, desktop_id=desktop_id,
-                 details={} if by else {"reason": "user deleted", "user_id": int(user.id)})
-    from chalicelib.services import timers  # the release plan's steps (stop, suspend, delete) start now
+    """The user's desktop back to its pool, by the one release (services/releases.py)."""
+    from chalicelib.services import releases  # the plans' code loads on a release, not on every login
 
-    timers.desktop_released(tenant_id, desktop_id)
-    return record
+    return releases.release_held(user, desktop_id, reason="released by its user" if by else "user deleted",
+                                 by=by or user.login, event="client.release")

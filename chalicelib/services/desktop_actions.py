@@ -17,10 +17,10 @@ from chalicelib.domain import messages
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.cloud import CloudError, CloudNotFound, PowerAction, PowerState
 from chalicelib.domain.errors import Conflict
-from chalicelib.services import action_requests, audit, timers
+from chalicelib.services import action_requests, audit, releases
 from chalicelib.services.centers import center_access
 from chalicelib.store import stores
-from chalicelib.store.desktops import DesktopStore, PoolCounters, user_key
+from chalicelib.store.desktops import DesktopStore, PoolCounters
 from chalicelib.store.models import DesktopRecord
 
 log = logging.getLogger("broker.desktops")
@@ -48,8 +48,7 @@ def request_action(caller: Caller, desktop_id: int, action: str) -> DesktopRecor
     if desktop.lifecycle == "deleted":
         raise Conflict(f"Desktop {desktop_id} is deleted")
     if action == "release":
-        release(desktop, f"released by {caller.login}")
-        return desktop
+        return releases.release(desktop, f"released by {caller.login}", by=caller.login) or desktop
     if desktop.doc.get("registered"):
         raise Conflict(f"Desktop {desktop_id} was registered by hand: the broker has no power control over "
                        "it (remove it with DELETE /rest/v1/desktops/{id})")
@@ -69,31 +68,6 @@ def request_action(caller: Caller, desktop_id: int, action: str) -> DesktopRecor
         desktop_id=desktop_id,
     )
     return desktop
-
-
-def release(desktop: DesktopRecord, reason: str) -> None:
-    """Unassign the desktop (it goes back to the pool) and queue a provisioning check of its pool."""
-    if desktop.assigned_user_id is None:
-        return
-    user_id = int(desktop.assigned_user_id)
-    desktop.assigned_user_id = None
-    desktop.user_key = None
-    desktop.last_user_key = user_key(int(desktop.tenant_id), user_id)  # for "favor previously assigned"
-    desktop.doc = {**desktop.doc, "session": None, "released_at": _now()}
-    desktops.save(desktop)
-    audit.record(
-        int(desktop.tenant_id),
-        "desktop.released",
-        f"Desktop '{desktop.name}' released: {reason}",
-        pool_id=desktop.pool_id,
-        desktop_id=int(desktop.id),
-        details={"user_id": user_id},
-    )
-    timers.desktop_released(int(desktop.tenant_id), int(desktop.id))  # the release plan's steps start now
-    if desktop.pool_id:
-        stores.queue.send(
-            messages.pool_check(int(desktop.tenant_id), int(desktop.pool_id), "desktop released")
-        )
 
 
 def _cloud_of(desktop: DesktopRecord) -> Any:
