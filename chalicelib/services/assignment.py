@@ -19,6 +19,7 @@ from typing import Any
 
 from chalicelib.domain import connection, messages
 from chalicelib.domain import offer as rules
+from chalicelib.domain import pools as pool_rules
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.connection import ProtocolPlan
 from chalicelib.domain.errors import (
@@ -233,12 +234,8 @@ def _any_provisioning(tenant_id: int, pool_ids: list[int]) -> bool:
         pools = stores.pools.batch_get(tenant_id, pool_ids) if pool_ids else {}
     except StoreUnavailable:
         return False
-    for pool in pools.values():
-        provision = pool.doc.get("provision") or {}
-        if provision.get("provision_on_off") and not (getattr(pool, "broker_state", None) or {}).get(
-                "stopped_by_broker"):
-            return True
-    return False
+    return any(pool_rules.provisioning_blocked(pool.doc.get("provision"), pool.broker_state) is None
+               for pool in pools.values())
 
 
 def request_pool_check(tenant_id: int, pool_id: int, reason: str) -> bool:

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.clouds import cloud_for
-from chalicelib.domain import messages
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.cloud import CloudError, CloudNotFound, PowerAction, PowerState
 from chalicelib.domain.errors import Conflict
 from chalicelib.services import action_requests, audit, releases
+from chalicelib.services import retire as retirement
 from chalicelib.services.centers import center_access
 from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore, PoolCounters
@@ -229,24 +229,10 @@ def handle_delete(message: dict[str, Any]) -> None:
                 desktop_id=int(desktop.id),
             )
             raise
-    pool_id = desktop.pool_id
-    for _ in range(WRITE_ATTEMPTS):
-        desktop.lifecycle = "deleted"
-        desktop.power_state = PowerState.DELETED.value
-        desktop.available = False
-        desktop.assigned_user_id = None
-        desktop.user_key = None
-        desktop.doc = {**desktop.doc, "pending_action": None, "deleted_at": _now()}
-        try:
-            counters.move(desktop, None)
-            break
-        except Conflict:  # written meanwhile (a heartbeat): the instance is gone, say so again
-            found = desktops.find(int(desktop.tenant_id), int(desktop.id))
-            if found is None or found.lifecycle == "deleted":
-                return
-            desktop = found
-    else:
-        raise Conflict(f"Desktop {desktop.id} keeps changing; the message is delivered again later")
+    retired = retirement.retire(desktop, "desktop deleted")
+    if retired is None:
+        return  # already retired by another delivery, or its record is gone
+    desktop, pool_id = retired.desktop, retired.pool_id
     audit.record(
         int(desktop.tenant_id),
         "desktop.deleted",
@@ -254,5 +240,3 @@ def handle_delete(message: dict[str, Any]) -> None:
         pool_id=pool_id,
         desktop_id=int(desktop.id),
     )
-    if pool_id:
-        stores.queue.send(messages.pool_check(int(desktop.tenant_id), int(pool_id), "desktop deleted"))

@@ -11,6 +11,7 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.domain import messages, time_limits
+from chalicelib.domain import pools as pool_rules
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.caller import SYSTEM_TENANT_ID
 from chalicelib.settings import get_settings
@@ -67,9 +68,9 @@ def _refresh(pool: PoolRecord, members: list[DesktopRecord]) -> dict[str, Any]:
 
 def _queue_check_if_needed(pool: PoolRecord, members: list[DesktopRecord], reason: str) -> None:
     """Queue the pool's provisioning check when its counts show something to create."""
-    provision = pool.doc.get("provision") or {}
-    if not provision.get("provision_on_off"):
+    if pool_rules.provisioning_blocked(pool.doc.get("provision"), pool.broker_state) is not None:
         return
+    provision = pool.doc["provision"]
     size = _size(members)
     waiting = sum(1 for d in members if d.lifecycle == "provisioning" and not d.instance_id)
     # The limits in force now: a time range takes effect at its start, on the first run after it

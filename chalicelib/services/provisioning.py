@@ -21,6 +21,7 @@ from typing import Any
 from chalicelib import clock as broker_clock
 from chalicelib.clouds import cloud_for
 from chalicelib.domain import messages, time_limits
+from chalicelib.domain import pools as pool_rules
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.cloud import (
     CloudError,
@@ -65,15 +66,8 @@ def _age_seconds(iso: str) -> float:
 
 
 def provisioning_blocked(pool: PoolRecord) -> str | None:
-    """Why this pool does not provision now, or None."""
-    provision = pool.doc.get("provision") or {}
-    if not provision.get("provision_on_off"):
-        return "provisioning is off"
-    if (pool.broker_state or {}).get("stopped_by_broker"):
-        return "provisioning was stopped by the broker on error"
-    if not provision.get("center"):
-        return "no center to provision in"
-    return None
+    """Why this pool does not provision now, or None (domain/pools.provisioning_blocked)."""
+    return pool_rules.provisioning_blocked(pool.doc.get("provision"), pool.broker_state)
 
 
 def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:

@@ -20,6 +20,7 @@ from chalicelib.domain.cloud import CloudError, Inventory, PowerState, ServerInf
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.sessions import epoch_of
 from chalicelib.services import audit
+from chalicelib.services import retire as retirement
 from chalicelib.services.centers import STATUS_OFFLINE, STATUS_ONLINE, center_access, has_cloud
 from chalicelib.services.provisioning import apply_server, counters, desktops
 from chalicelib.settings import get_settings
@@ -169,8 +170,8 @@ def scan_center(tenant_id: int, center_id: int, now: float | None = None) -> dic
             and desktop.lifecycle not in ("deleted", "error")
         ):
             try:
-                _mark_gone(desktop)
-                result["gone"] += 1
+                if _mark_gone(desktop):
+                    result["gone"] += 1
             except Conflict:
                 pass
     _save_center_status(center, last_scan=_now(), status=STATUS_ONLINE, status_message="")
@@ -376,20 +377,19 @@ def _purge_deleted(records: list[DesktopRecord], now: float) -> set[int]:
     return purged
 
 
-def _mark_gone(desktop: DesktopRecord) -> None:
-    desktop.lifecycle = "deleted"
-    desktop.power_state = PowerState.DELETED.value
-    desktop.available = False
-    desktop.assigned_user_id = None
-    desktop.user_key = None
-    desktop.doc = {**desktop.doc, "deleted_at": _now()}
-    counters.move(desktop, None)
+def _mark_gone(desktop: DesktopRecord) -> bool:
+    """Retire a desktop whose instance the center no longer lists. False: another scan did meanwhile."""
+    retired = retirement.retire(desktop, "desktop gone")
+    if retired is None:
+        return False
+    desktop = retired.desktop
     audit.record(
         int(desktop.tenant_id),
         "desktop.gone",
         f"Instance of desktop '{desktop.name}' is gone",
         desktop_id=int(desktop.id),
     )
+    return True
 
 
 def handle_center_check(message: dict[str, Any]) -> None:
