@@ -22,6 +22,7 @@ from chalicelib.domain import offer as rules
 from chalicelib.domain import pools as pool_rules
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.connection import ProtocolPlan
+from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
 from chalicelib.domain.errors import (
     Conflict,
     InsufficientPermissions,
@@ -115,7 +116,7 @@ def facts_of(record: DesktopRecord) -> DesktopFacts:
     return DesktopFacts(
         id=int(record.id), pool_id=int(record.pool_id) if record.pool_id else None, name=record.name,
         display_name=record.display_name, power_state=record.power_state or "unknown",
-        available=bool(record.available), lifecycle=record.lifecycle or rules.ACTIVE,
+        available=bool(record.available), lifecycle=record.lifecycle or DesktopLifecycle.ACTIVE,
         assigned_user_id=int(record.assigned_user_id) if record.assigned_user_id is not None else None,
         created=record.created or "",
         last_offered=int(record.last_offered) if record.last_offered else None,

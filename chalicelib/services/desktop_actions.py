@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib.clouds import cloud_for
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.cloud import CloudError, CloudNotFound, PowerAction, PowerState
+from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
 from chalicelib.domain.errors import Conflict
 from chalicelib.services import action_requests, audit, releases
 from chalicelib.services import retire as retirement
@@ -45,7 +46,7 @@ def _now() -> str:
 def request_action(caller: Caller, desktop_id: int, action: str) -> DesktopRecord:
     """Queue a power action or a deletion (or release at once); the desktop shows it as pending."""
     desktop = desktops.get(caller.tenant_id, desktop_id)
-    if desktop.lifecycle == "deleted":
+    if desktop.lifecycle == DesktopLifecycle.DELETED:
         raise Conflict(f"Desktop {desktop_id} is deleted")
     if action == "release":
         return releases.release(desktop, f"released by {caller.login}", by=caller.login) or desktop
@@ -105,7 +106,7 @@ def _take(message: dict[str, Any], desktop: DesktopRecord, action: str) -> Deskt
         nonlocal verdict
         verdict = "nothing"
         replaced_or_done = request is not None and record.doc.get("pending_request") != request
-        if record.lifecycle == "deleted" or replaced_or_done:
+        if record.lifecycle == DesktopLifecycle.DELETED or replaced_or_done:
             return False
         if action_requests.refused(message, record, action):
             verdict = "refused"
@@ -139,7 +140,7 @@ def _take(message: dict[str, Any], desktop: DesktopRecord, action: str) -> Deskt
 
 def handle_power(message: dict[str, Any]) -> None:
     desktop = desktops.find(int(message["tenant_id"]), int(message["desktop_id"]))
-    if desktop is None or not desktop.instance_id or desktop.lifecycle == "deleted":
+    if desktop is None or not desktop.instance_id or desktop.lifecycle == DesktopLifecycle.DELETED:
         return
     action = PowerAction(message["action"])
     result = _RESULT_OF.get(action)
@@ -194,7 +195,7 @@ def handle_power(message: dict[str, Any]) -> None:
 def handle_delete(message: dict[str, Any]) -> None:
     """Terminate the instance (with its volume when the pool said so) and retire the desktop."""
     desktop = desktops.find(int(message["tenant_id"]), int(message["desktop_id"]))
-    if desktop is None or desktop.lifecycle == "deleted":
+    if desktop is None or desktop.lifecycle == DesktopLifecycle.DELETED:
         return
     if not desktop.deletable:
         log.warning("refusing to delete desktop %s: not deletable", desktop.id)

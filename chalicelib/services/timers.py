@@ -22,6 +22,7 @@ from typing import Any
 
 from chalicelib.domain import lifecycle as rules
 from chalicelib.domain import messages
+from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.sessions import Session, epoch_of, iso
 from chalicelib.services import action_requests, audit, lifecycle_plans
@@ -171,7 +172,7 @@ def state_of(desktop: DesktopRecord) -> rules.DesktopState:
         session=Session.from_doc(desktop.doc.get("session")),
         assigned=desktop.assigned_user_id is not None,
         deletable=bool(desktop.deletable),
-        deleted=desktop.lifecycle == "deleted",
+        deleted=desktop.lifecycle == DesktopLifecycle.DELETED,
         released_at=desktop.doc.get("released_at"),
     )
 

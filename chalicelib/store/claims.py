@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import clock
+from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.offer import ACTIVE, UNUSABLE_POWER_STATES
+from chalicelib.domain.offer import UNUSABLE_POWER_STATES
 from chalicelib.store import indexes
 from chalicelib.store.binding import ensure_bound
 from chalicelib.store.desktops import DesktopStore, pool_key, user_key
@@ -61,7 +62,7 @@ def claimable_condition(user_id: int | None = None) -> Any:
     return (
         unassigned
         & (DesktopRecord.available == True)  # noqa: E712 - a pynamodb condition, not a comparison
-        & (DesktopRecord.lifecycle == ACTIVE)
+        & (DesktopRecord.lifecycle == DesktopLifecycle.ACTIVE)
         & ~DesktopRecord.power_state.is_in(*sorted(UNUSABLE_POWER_STATES))
     )
 
