@@ -7,13 +7,15 @@ implement it in memory. Nothing here imports the SDK.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Protocol
 
 from chalicelib.domain.kinds import CenterType
 
 
-class PowerState(str, Enum):
+class PowerState(StrEnum):
+    """A desktop's power state (`DesktopRecord.power_state`), as the cloud reports it; stored as its value."""
+
     RUNNING = "running"
     STOPPED = "stopped"
     SUSPENDED = "suspended"

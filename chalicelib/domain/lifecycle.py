@@ -16,7 +16,7 @@ from typing import Any
 
 from chalicelib.domain.errors import ErrorList
 from chalicelib.domain.sessions import (
-    ACTIVE,
+    ACTIVE_EVENT,
     DISCONNECT,
     DISCONNECTED,
     IDLE,
@@ -216,7 +216,7 @@ def react(event: str, transition: Transition, plans: Plans, assigned: bool, now:
     if event in (LOGIN, RECONNECT):
         # The desktop is in use: nothing pending of the old session or of a release stays.
         return Reaction(cancel=ALL_TIMERS)
-    if event in (UNLOCK, ACTIVE):
+    if event in (UNLOCK, ACTIVE_EVENT):
         return Reaction(cancel=frozenset({T_IDLE, T_DISCONNECT, T_POWER_DISCONNECT, T_POWER_LOGOUT}))
     if event == STARTUP:
         return Reaction(cancel=frozenset({T_IDLE, T_DISCONNECT, T_POWER_DISCONNECT}))

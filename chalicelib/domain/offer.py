@@ -24,17 +24,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.domain.cloud import PowerState
+from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
+
 FAVOR_RANDOM = 0
 FAVOR_PREVIOUS = 1
 FAVOR_OLDEST = 2
 FAVOR_LEAST_RECENTLY_OFFERED = 3
 FAVOR_RUNNING = 4
 
-RUNNING = "running"
-STARTABLE_STATES = frozenset({"stopped", "suspended"})
+STARTABLE_STATES = frozenset({PowerState.STOPPED, PowerState.SUSPENDED})
 # Desktops in these power states cannot take a session, whatever their availability flag says.
-UNUSABLE_POWER_STATES = frozenset({"error", "building", "deleted"})
-ACTIVE = "active"
+UNUSABLE_POWER_STATES = frozenset({PowerState.ERROR, PowerState.BUILDING, PowerState.DELETED})
 
 DEFAULT_PROTOCOL = "rdp"
 DEFAULT_PORTS = {"rdp": 3389, "vnc": 5900, "ssh": 22, "html5": 443}
@@ -149,7 +150,7 @@ class ClaimNeed:
 
 def is_usable(desktop: DesktopFacts) -> bool:
     """Whether a desktop may be shown to a user at all: active, available, in a usable power state."""
-    return (desktop.lifecycle == ACTIVE and desktop.available
+    return (desktop.lifecycle == DesktopLifecycle.ACTIVE and desktop.available
             and desktop.power_state not in UNUSABLE_POWER_STATES)
 
 
@@ -204,7 +205,7 @@ def order_candidates(candidates: Iterable[DesktopFacts], favor: int, user_key: s
     if favor == FAVOR_LEAST_RECENTLY_OFFERED:
         return sorted(pool, key=lambda c: (c.last_offered or 0, tie[c.id]))
     if favor == FAVOR_RUNNING:
-        rank = {RUNNING: 0, "suspended": 1, "stopped": 2}
+        rank = {PowerState.RUNNING: 0, PowerState.SUSPENDED: 1, PowerState.STOPPED: 2}
         return sorted(pool, key=lambda c: (rank.get(c.power_state, 3), tie[c.id]))
     return sorted(pool, key=lambda c: tie[c.id])
 

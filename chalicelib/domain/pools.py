@@ -11,6 +11,21 @@ from chalicelib.domain.provisioning import matches_attribute_rules
 AVAILABILITY_ACTIONS = ("set_available", "set_unavailable")
 
 
+def provisioning_blocked(provision: dict[str, Any] | None, broker_state: dict[str, Any] | None) -> str | None:
+    """The one answer to "is this pool provisioning?": why it is not, or None when it is. A pool
+    provisions when its provisioning is on, the broker has not stopped it on error, and it names a
+    center to create in. (The worker's check, the login's "provisioning is under way" hint and the
+    scheduled run that queues checks all ask this.)"""
+    provision = provision or {}
+    if not provision.get("provision_on_off"):
+        return "provisioning is off"
+    if (broker_state or {}).get("stopped_by_broker"):
+        return "provisioning was stopped by the broker on error"
+    if not provision.get("center"):
+        return "no center to provision in"
+    return None
+
+
 def pool_for_desktop(pools: list[tuple[int, dict[str, Any]]], center_id: int, name: str, display_name: str,
                      addresses: list[str]) -> int | None:
     """The pool a desktop found in (or registered with) a center belongs to: the first pool (lowest id)

@@ -18,13 +18,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
-LOGGED_OUT = "logged_out"
-CONNECTED = "connected"
-LOCKED = "locked"
-IDLE = "idle"
-DISCONNECTED = "disconnected"
-STATES = (LOGGED_OUT, CONNECTED, LOCKED, IDLE, DISCONNECTED)
+
+class SessionState(StrEnum):
+    """A desktop's session as its agent reports it (`desktop.doc["session"]["state"]`)."""
+
+    LOGGED_OUT = "logged_out"
+    CONNECTED = "connected"
+    LOCKED = "locked"
+    IDLE = "idle"
+    DISCONNECTED = "disconnected"
+
+
+# The names the rules use (docs/lifecycle.md): the members above.
+LOGGED_OUT = SessionState.LOGGED_OUT
+CONNECTED = SessionState.CONNECTED
+LOCKED = SessionState.LOCKED
+IDLE = SessionState.IDLE
+DISCONNECTED = SessionState.DISCONNECTED
+STATES = tuple(SessionState)
 LOGGED_IN_STATES = frozenset({CONNECTED, LOCKED, IDLE, DISCONNECTED})
 
 STARTUP = "startup"
@@ -35,9 +48,9 @@ RECONNECT = "reconnect"
 LOCK = "lock"
 UNLOCK = "unlock"
 IDLE_EVENT = "idle"
-ACTIVE = "active"
+ACTIVE_EVENT = "active"  # the user is back at the desktop (an event; the lifecycle's is another word)
 HEARTBEAT = "heartbeat"
-EVENTS = (STARTUP, LOGIN, LOGOUT, DISCONNECT, RECONNECT, LOCK, UNLOCK, IDLE_EVENT, ACTIVE, HEARTBEAT)
+EVENTS = (STARTUP, LOGIN, LOGOUT, DISCONNECT, RECONNECT, LOCK, UNLOCK, IDLE_EVENT, ACTIVE_EVENT, HEARTBEAT)
 
 # Which state each event leads to (heartbeat: none).
 _NEXT_STATE = {
@@ -49,7 +62,7 @@ _NEXT_STATE = {
     LOCK: LOCKED,
     UNLOCK: CONNECTED,
     IDLE_EVENT: IDLE,
-    ACTIVE: CONNECTED,
+    ACTIVE_EVENT: CONNECTED,
 }
 
 # How far ahead of the broker's clock an agent's time may be before it is taken as "now".

@@ -35,6 +35,7 @@ from chalicelib.domain.agent_tokens import (
     token_hash,
 )
 from chalicelib.domain.caller import Caller
+from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
 from chalicelib.domain.errors import Conflict, ServiceUnavailable, Unauthorized
 from chalicelib.domain.sessions import Session, iso
 from chalicelib.schemas.agent import AgentEvent, AgentRegister
@@ -121,7 +122,7 @@ def user_data_for(desktop: DesktopRecord, token: str) -> str:
 def _registration_problem(desktop: DesktopRecord | None, body: AgentRegister, now: float) -> str | None:
     if desktop is None:
         return "no such desktop"
-    if desktop.lifecycle == "deleted":
+    if desktop.lifecycle == DesktopLifecycle.DELETED:
         return "the desktop is deleted"
     if not desktop.instance_id or desktop.instance_id.lower() != body.instance_uuid.lower():
         return "the instance UUID is not the desktop's"
@@ -185,7 +186,7 @@ def issue_registration(caller: Caller, desktop_id: int) -> tuple[DesktopRecord, 
     """An admin's new registration token (e.g. for a desktop the broker did not create, or an agent
     that lost its token); the desktop's current agent token stops working."""
     desktop = desktops.get(caller.tenant_id, desktop_id)
-    if desktop.lifecycle == "deleted":
+    if desktop.lifecycle == DesktopLifecycle.DELETED:
         raise Conflict(f"Desktop {desktop_id} is deleted")
     token = new_registration(desktop)
     desktop.doc = _without_agent_tokens(desktop.doc)
@@ -220,7 +221,7 @@ def authenticate(authorization: str | None) -> Caller:
 def _desktop_of(tenant_id: int, desktop_id: int, token: str) -> DesktopRecord:
     """The desktop, read consistently, if `token` is one of its usable agent tokens; else 401."""
     desktop = desktops.find(tenant_id, desktop_id)
-    if desktop is None or desktop.lifecycle == "deleted":
+    if desktop is None or desktop.lifecycle == DesktopLifecycle.DELETED:
         raise Unauthorized(NOT_AN_AGENT)
     presented = AgentTokens.from_doc(desktop.doc).presented(token)
     if presented is Presented.RETIRED:

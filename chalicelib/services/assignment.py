@@ -19,8 +19,10 @@ from typing import Any
 
 from chalicelib.domain import connection, messages
 from chalicelib.domain import offer as rules
+from chalicelib.domain import pools as pool_rules
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.connection import ProtocolPlan
+from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
 from chalicelib.domain.errors import (
     Conflict,
     InsufficientPermissions,
@@ -114,7 +116,7 @@ def facts_of(record: DesktopRecord) -> DesktopFacts:
     return DesktopFacts(
         id=int(record.id), pool_id=int(record.pool_id) if record.pool_id else None, name=record.name,
         display_name=record.display_name, power_state=record.power_state or "unknown",
-        available=bool(record.available), lifecycle=record.lifecycle or rules.ACTIVE,
+        available=bool(record.available), lifecycle=record.lifecycle or DesktopLifecycle.ACTIVE,
         assigned_user_id=int(record.assigned_user_id) if record.assigned_user_id is not None else None,
         created=record.created or "",
         last_offered=int(record.last_offered) if record.last_offered else None,
@@ -233,12 +235,8 @@ def _any_provisioning(tenant_id: int, pool_ids: list[int]) -> bool:
         pools = stores.pools.batch_get(tenant_id, pool_ids) if pool_ids else {}
     except StoreUnavailable:
         return False
-    for pool in pools.values():
-        provision = pool.doc.get("provision") or {}
-        if provision.get("provision_on_off") and not (getattr(pool, "broker_state", None) or {}).get(
-                "stopped_by_broker"):
-            return True
-    return False
+    return any(pool_rules.provisioning_blocked(pool.doc.get("provision"), pool.broker_state) is None
+               for pool in pools.values())
 
 
 def request_pool_check(tenant_id: int, pool_id: int, reason: str) -> bool:
@@ -401,15 +399,8 @@ def release_everything(user: UserRecord) -> list[int]:
 
 
 def _release(user: UserRecord, desktop_id: int, by: str | None) -> DesktopRecord | None:
-    """Take the desktop off the user and start its pool's release plan (stop, suspend, delete...)."""
-    tenant_id = int(user.tenant_id)
-    record = _claims.release(tenant_id, desktop_id, user)
-    if record is None:
-        return None
-    audit.record(tenant_id, "client.release", f"Desktop '{record.name}' released", user=by or user.login,
-                 pool_id=int(record.pool_id) if record.pool_id else None, desktop_id=desktop_id,
-                 details={} if by else {"reason": "user deleted", "user_id": int(user.id)})
-    from chalicelib.services import timers  # the release plan's steps (stop, suspend, delete) start now
+    """The user's desktop back to its pool, by the one release (services/releases.py)."""
+    from chalicelib.services import releases  # the plans' code loads on a release, not on every login
 
-    timers.desktop_released(tenant_id, desktop_id)
-    return record
+    return releases.release_held(user, desktop_id, reason="released by its user" if by else "user deleted",
+                                 by=by or user.login, event="client.release")

@@ -13,14 +13,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.clouds import cloud_for
-from chalicelib.domain import messages
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.cloud import CloudError, CloudNotFound, PowerAction, PowerState
+from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
 from chalicelib.domain.errors import Conflict
-from chalicelib.services import action_requests, audit, timers
+from chalicelib.services import action_requests, audit, releases
+from chalicelib.services import retire as retirement
 from chalicelib.services.centers import center_access
 from chalicelib.store import stores
-from chalicelib.store.desktops import DesktopStore, PoolCounters, user_key
+from chalicelib.store.desktops import DesktopStore, PoolCounters
 from chalicelib.store.models import DesktopRecord
 
 log = logging.getLogger("broker.desktops")
@@ -45,11 +46,10 @@ def _now() -> str:
 def request_action(caller: Caller, desktop_id: int, action: str) -> DesktopRecord:
     """Queue a power action or a deletion (or release at once); the desktop shows it as pending."""
     desktop = desktops.get(caller.tenant_id, desktop_id)
-    if desktop.lifecycle == "deleted":
+    if desktop.lifecycle == DesktopLifecycle.DELETED:
         raise Conflict(f"Desktop {desktop_id} is deleted")
     if action == "release":
-        release(desktop, f"released by {caller.login}")
-        return desktop
+        return releases.release(desktop, f"released by {caller.login}", by=caller.login) or desktop
     if desktop.doc.get("registered"):
         raise Conflict(f"Desktop {desktop_id} was registered by hand: the broker has no power control over "
                        "it (remove it with DELETE /rest/v1/desktops/{id})")
@@ -69,31 +69,6 @@ def request_action(caller: Caller, desktop_id: int, action: str) -> DesktopRecor
         desktop_id=desktop_id,
     )
     return desktop
-
-
-def release(desktop: DesktopRecord, reason: str) -> None:
-    """Unassign the desktop (it goes back to the pool) and queue a provisioning check of its pool."""
-    if desktop.assigned_user_id is None:
-        return
-    user_id = int(desktop.assigned_user_id)
-    desktop.assigned_user_id = None
-    desktop.user_key = None
-    desktop.last_user_key = user_key(int(desktop.tenant_id), user_id)  # for "favor previously assigned"
-    desktop.doc = {**desktop.doc, "session": None, "released_at": _now()}
-    desktops.save(desktop)
-    audit.record(
-        int(desktop.tenant_id),
-        "desktop.released",
-        f"Desktop '{desktop.name}' released: {reason}",
-        pool_id=desktop.pool_id,
-        desktop_id=int(desktop.id),
-        details={"user_id": user_id},
-    )
-    timers.desktop_released(int(desktop.tenant_id), int(desktop.id))  # the release plan's steps start now
-    if desktop.pool_id:
-        stores.queue.send(
-            messages.pool_check(int(desktop.tenant_id), int(desktop.pool_id), "desktop released")
-        )
 
 
 def _cloud_of(desktop: DesktopRecord) -> Any:
@@ -131,7 +106,7 @@ def _take(message: dict[str, Any], desktop: DesktopRecord, action: str) -> Deskt
         nonlocal verdict
         verdict = "nothing"
         replaced_or_done = request is not None and record.doc.get("pending_request") != request
-        if record.lifecycle == "deleted" or replaced_or_done:
+        if record.lifecycle == DesktopLifecycle.DELETED or replaced_or_done:
             return False
         if action_requests.refused(message, record, action):
             verdict = "refused"
@@ -165,7 +140,7 @@ def _take(message: dict[str, Any], desktop: DesktopRecord, action: str) -> Deskt
 
 def handle_power(message: dict[str, Any]) -> None:
     desktop = desktops.find(int(message["tenant_id"]), int(message["desktop_id"]))
-    if desktop is None or not desktop.instance_id or desktop.lifecycle == "deleted":
+    if desktop is None or not desktop.instance_id or desktop.lifecycle == DesktopLifecycle.DELETED:
         return
     action = PowerAction(message["action"])
     result = _RESULT_OF.get(action)
@@ -220,7 +195,7 @@ def handle_power(message: dict[str, Any]) -> None:
 def handle_delete(message: dict[str, Any]) -> None:
     """Terminate the instance (with its volume when the pool said so) and retire the desktop."""
     desktop = desktops.find(int(message["tenant_id"]), int(message["desktop_id"]))
-    if desktop is None or desktop.lifecycle == "deleted":
+    if desktop is None or desktop.lifecycle == DesktopLifecycle.DELETED:
         return
     if not desktop.deletable:
         log.warning("refusing to delete desktop %s: not deletable", desktop.id)
@@ -255,24 +230,10 @@ def handle_delete(message: dict[str, Any]) -> None:
                 desktop_id=int(desktop.id),
             )
             raise
-    pool_id = desktop.pool_id
-    for _ in range(WRITE_ATTEMPTS):
-        desktop.lifecycle = "deleted"
-        desktop.power_state = PowerState.DELETED.value
-        desktop.available = False
-        desktop.assigned_user_id = None
-        desktop.user_key = None
-        desktop.doc = {**desktop.doc, "pending_action": None, "deleted_at": _now()}
-        try:
-            counters.move(desktop, None)
-            break
-        except Conflict:  # written meanwhile (a heartbeat): the instance is gone, say so again
-            found = desktops.find(int(desktop.tenant_id), int(desktop.id))
-            if found is None or found.lifecycle == "deleted":
-                return
-            desktop = found
-    else:
-        raise Conflict(f"Desktop {desktop.id} keeps changing; the message is delivered again later")
+    retired = retirement.retire(desktop, "desktop deleted")
+    if retired is None:
+        return  # already retired by another delivery, or its record is gone
+    desktop, pool_id = retired.desktop, retired.pool_id
     audit.record(
         int(desktop.tenant_id),
         "desktop.deleted",
@@ -280,5 +241,3 @@ def handle_delete(message: dict[str, Any]) -> None:
         pool_id=pool_id,
         desktop_id=int(desktop.id),
     )
-    if pool_id:
-        stores.queue.send(messages.pool_check(int(desktop.tenant_id), int(pool_id), "desktop deleted"))

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 from chalicelib.domain import pools as pool_rules
 from chalicelib.domain.caller import Caller
+from chalicelib.domain.cloud import PowerState
+from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
 from chalicelib.domain.errors import BadData, Conflict, NotUnique
 from chalicelib.domain.kinds import UNCATEGORIZED
 from chalicelib.schemas.desktops import DesktopListQuery, DesktopRegister, DesktopUpdate
@@ -35,7 +37,8 @@ def list_desktops(caller: Caller, query: DesktopListQuery) -> Iterator[DesktopRe
             continue
         if query.assigned is not None and (desktop.assigned_user_id is not None) != bool(query.assigned):
             continue
-        if not query.include_deleted and desktop.lifecycle == "deleted" and query.status != "deleted":
+        deleted = desktop.lifecycle == DesktopLifecycle.DELETED
+        if not query.include_deleted and deleted and query.status != DesktopLifecycle.DELETED:
             continue
         yield desktop
 
@@ -80,7 +83,8 @@ def register_desktop(caller: Caller, body: DesktopRegister) -> DesktopRecord:
     display_name = body.display_name or body.name
     available = bool(body.available) if body.available is not None else not center.doc.get("init_unavailable")
     desktop = _store.new(caller.tenant_id, body.center_id, None, body.name, display_name=display_name,
-                         lifecycle="active", available=available, deletable=False, power_state="running",
+                         lifecycle=DesktopLifecycle.ACTIVE, available=available, deletable=False,
+                         power_state=PowerState.RUNNING,
                          doc={"fixed_addresses": [body.address], "floating_addresses": [], REGISTERED: 1})
     pools = [(int(p.id), p.doc) for p in stores.pools.list(caller.tenant_id)]
     pool_id = pool_rules.pool_for_desktop(pools, body.center_id, body.name, display_name, [body.address])

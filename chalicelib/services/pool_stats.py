@@ -11,8 +11,11 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.domain import messages, time_limits
+from chalicelib.domain import pools as pool_rules
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.caller import SYSTEM_TENANT_ID
+from chalicelib.domain.desktop_lifecycle import GONE_OR_FAILED, DesktopLifecycle
+from chalicelib.domain.sessions import CONNECTED, IDLE, LOCKED, LOGGED_IN_STATES
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
 from chalicelib.store.binding import ensure_bound
@@ -20,6 +23,7 @@ from chalicelib.store.desktops import DesktopStore, pool_key, set_pool_side_stat
 from chalicelib.store.models import DesktopRecord, PoolHistoryRecord, PoolRecord
 
 desktops = DesktopStore()
+OLD_LOGGED_IN = "logged_in"  # a session state of older records: logged in and connected
 AGENT_WINDOW_SECONDS = 180  # the default of BROKER_AGENT_WINDOW_SECONDS; read agent_window_seconds()
 
 
@@ -45,13 +49,13 @@ def view_of(desktop: DesktopRecord, now: float | None = None) -> rules.DesktopVi
         available=bool(desktop.available),
         assigned=desktop.assigned_user_id is not None,
         agent_running=now - heartbeat <= agent_window_seconds(),
-        logged_in=session.get("state") in ("logged_in", "connected", "locked", "idle", "disconnected"),
-        connected=session.get("state") in ("logged_in", "connected", "locked", "idle"),
+        logged_in=session.get("state") in (OLD_LOGGED_IN, *LOGGED_IN_STATES),
+        connected=session.get("state") in (OLD_LOGGED_IN, CONNECTED, LOCKED, IDLE),
     )
 
 
 def _live(tenant_id: int, pool_id: int) -> list[DesktopRecord]:
-    return [d for d in desktops.of_pool(tenant_id, pool_id) if d.lifecycle not in ("deleted", "error")]
+    return [d for d in desktops.of_pool(tenant_id, pool_id) if d.lifecycle not in GONE_OR_FAILED]
 
 
 def _size(members: list[DesktopRecord]) -> rules.PoolSize:
@@ -67,11 +71,11 @@ def _refresh(pool: PoolRecord, members: list[DesktopRecord]) -> dict[str, Any]:
 
 def _queue_check_if_needed(pool: PoolRecord, members: list[DesktopRecord], reason: str) -> None:
     """Queue the pool's provisioning check when its counts show something to create."""
-    provision = pool.doc.get("provision") or {}
-    if not provision.get("provision_on_off"):
+    if pool_rules.provisioning_blocked(pool.doc.get("provision"), pool.broker_state) is not None:
         return
+    provision = pool.doc["provision"]
     size = _size(members)
-    waiting = sum(1 for d in members if d.lifecycle == "provisioning" and not d.instance_id)
+    waiting = sum(1 for d in members if d.lifecycle == DesktopLifecycle.PROVISIONING and not d.instance_id)
     # The limits in force now: a time range takes effect at its start, on the first run after it
     _, limits = time_limits.for_provision(provision, clock.time())
     deleting = sum(1 for d in members if d.doc.get("pending_action") == "delete")

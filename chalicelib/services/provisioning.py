@@ -21,6 +21,7 @@ from typing import Any
 from chalicelib import clock as broker_clock
 from chalicelib.clouds import cloud_for
 from chalicelib.domain import messages, time_limits
+from chalicelib.domain import pools as pool_rules
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.cloud import (
     CloudError,
@@ -31,6 +32,7 @@ from chalicelib.domain.cloud import (
     PowerState,
     ServerInfo,
 )
+from chalicelib.domain.desktop_lifecycle import GONE_OR_FAILED, DesktopLifecycle
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.sessions import LOGGED_OUT, Session, epoch_of
 from chalicelib.services import action_requests, agents, audit
@@ -65,15 +67,8 @@ def _age_seconds(iso: str) -> float:
 
 
 def provisioning_blocked(pool: PoolRecord) -> str | None:
-    """Why this pool does not provision now, or None."""
-    provision = pool.doc.get("provision") or {}
-    if not provision.get("provision_on_off"):
-        return "provisioning is off"
-    if (pool.broker_state or {}).get("stopped_by_broker"):
-        return "provisioning was stopped by the broker on error"
-    if not provision.get("center"):
-        return "no center to provision in"
-    return None
+    """Why this pool does not provision now, or None (domain/pools.provisioning_blocked)."""
+    return pool_rules.provisioning_blocked(pool.doc.get("provision"), pool.broker_state)
 
 
 def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
@@ -92,7 +87,7 @@ def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
     stuck = [
         d
         for d in members
-        if d.lifecycle == "provisioning"
+        if d.lifecycle == DesktopLifecycle.PROVISIONING
         and not d.instance_id
         and _age_seconds(d.created) > STUCK_AFTER_SECONDS
     ]
@@ -123,7 +118,8 @@ def _idle_since(desktop: DesktopRecord) -> float:
 def _removable(desktop: DesktopRecord) -> bool:
     """Unassigned, deletable, ready, no session and no user reported by its agent, nothing pending."""
     session = Session.from_doc(desktop.doc.get("session"))
-    return (desktop.assigned_user_id is None and bool(desktop.deletable) and desktop.lifecycle == "active"
+    return (desktop.assigned_user_id is None and bool(desktop.deletable)
+            and desktop.lifecycle == DesktopLifecycle.ACTIVE
             and bool(desktop.instance_id) and not desktop.doc.get("registered")
             and session.state == LOGGED_OUT and session.user is None
             and not desktop.doc.get("pending_action"))
@@ -133,7 +129,7 @@ def enforce_maximum(pool: PoolRecord, members: list[DesktopRecord]) -> list[int]
     """`provision_limits_enforce`: a pool above the maximum in force shrinks to it, through the same
     deletion path as release plans (a pending delete the worker carries out, refused if the desktop is
     claimed meanwhile). Assigned or in-use desktops are kept; how many stay above is in the pool's state."""
-    live = [d for d in members if d.lifecycle not in ("deleted", "error")]
+    live = [d for d in members if d.lifecycle not in GONE_OR_FAILED]
     _, limits = time_limits.for_provision(pool.doc["provision"], clock())
     plan = time_limits.shrink(len(live), limits.maximum, [
         time_limits.SurplusCandidate(int(d.id), _idle_since(d), _removable(d),
@@ -254,7 +250,7 @@ def _reserve(pool: PoolRecord, center: CenterRecord, members: list[DesktopRecord
             return []
         if building is None:
             building = sum(1 for d in desktops.of_center(tenant_id, int(center.id))
-                           if d.lifecycle == "provisioning")
+                           if d.lifecycle == DesktopLifecycle.PROVISIONING)
         count = rules.bounded_by_center(wanted, building, limit)
         if count == 0:
             return []
@@ -287,7 +283,7 @@ def _new_desktop_record(
         int(pool.id),
         name,
         display_name=display_name,
-        lifecycle="provisioning",
+        lifecycle=DesktopLifecycle.PROVISIONING,
         available=False,
         deletable=bool(provision.get("mark_deletable")),
         doc={
@@ -363,7 +359,7 @@ def _fail(desktop: DesktopRecord, pool: PoolRecord | None, message: str, count_f
     """The desktop failed to provision: keep it visible with the cloud's message, out of the pool's count."""
     tenant_id = int(desktop.tenant_id)
     pool_id = int(desktop.pool_id) if desktop.pool_id else None
-    desktop.lifecycle = "error"
+    desktop.lifecycle = DesktopLifecycle.ERROR
     desktop.power_state = PowerState.ERROR.value
     desktop.available = False
     desktop.doc = {**desktop.doc, "error": message, "failed_pool_id": pool_id}
@@ -404,7 +400,7 @@ def follow_desktop(message: dict[str, Any]) -> None:
     tenant_id, desktop_id = int(message["tenant_id"]), int(message["desktop_id"])
     attempt, step = int(message.get("attempt", 0)), int(message.get("step", 0))
     desktop = desktops.find(tenant_id, desktop_id)
-    if desktop is None or desktop.lifecycle != "provisioning" or not desktop.instance_id:
+    if desktop is None or desktop.lifecycle != DesktopLifecycle.PROVISIONING or not desktop.instance_id:
         return
     center = stores.centers.find(tenant_id, int(desktop.center_id))
     pool = stores.pools.find(tenant_id, int(desktop.pool_id)) if desktop.pool_id else None
@@ -485,7 +481,7 @@ def _finish(
         return
     if not (center_settings.get("provisioning_actions") or []):
         desktop.available = rules.initially_available(provision)
-    desktop.lifecycle = "active"
+    desktop.lifecycle = DesktopLifecycle.ACTIVE
     apply_server(desktop, server)
     desktops.save(desktop)
     if desktop.pool_id:

@@ -17,9 +17,11 @@ from chalicelib.domain import messages
 from chalicelib.domain import pools as pool_rules
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.cloud import CloudError, Inventory, PowerState, ServerInfo
+from chalicelib.domain.desktop_lifecycle import GONE_OR_FAILED, DesktopLifecycle
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.sessions import epoch_of
 from chalicelib.services import audit
+from chalicelib.services import retire as retirement
 from chalicelib.services.centers import STATUS_OFFLINE, STATUS_ONLINE, center_access, has_cloud
 from chalicelib.services.provisioning import apply_server, counters, desktops
 from chalicelib.settings import get_settings
@@ -166,11 +168,11 @@ def scan_center(tenant_id: int, center_id: int, now: float | None = None) -> dic
         if (
             desktop.instance_id
             and desktop.instance_id not in seen
-            and desktop.lifecycle not in ("deleted", "error")
+            and desktop.lifecycle not in GONE_OR_FAILED
         ):
             try:
-                _mark_gone(desktop)
-                result["gone"] += 1
+                if _mark_gone(desktop):
+                    result["gone"] += 1
             except Conflict:
                 pass
     _save_center_status(center, last_scan=_now(), status=STATUS_ONLINE, status_message="")
@@ -183,7 +185,7 @@ def _refresh_memberships(center: CenterRecord) -> int:
     pools = [(int(p.id), p.doc) for p in stores.pools.list(tenant_id)]
     moved = 0
     for desktop in desktops.of_center(tenant_id, center_id):
-        if desktop.lifecycle != "active":
+        if desktop.lifecycle != DesktopLifecycle.ACTIVE:
             continue
         addresses = list(desktop.doc.get("fixed_addresses") or [])
         membership = pool_rules.pool_for_desktop(pools, center_id, desktop.name,
@@ -199,7 +201,8 @@ def _refresh_memberships(center: CenterRecord) -> int:
 
 
 def _refresh(desktop: DesktopRecord, server: ServerInfo, cloud: Any, pools: list[PoolRecord]) -> bool:
-    if desktop.lifecycle == "error" and cloud is not None and server.metadata.get(rules.METADATA_DESKTOP):
+    if (desktop.lifecycle == DesktopLifecycle.ERROR and cloud is not None
+            and server.metadata.get(rules.METADATA_DESKTOP)):
         # The leftover instance of a failed provisioning: remove it (it was never offered).
         try:
             cloud.delete_server(
@@ -220,7 +223,7 @@ def _refresh(desktop: DesktopRecord, server: ServerInfo, cloud: Any, pools: list
         desktop.doc.get("floating_addresses"),
         desktop.doc.get("fault"),
     )
-    if desktop.lifecycle == "provisioning":
+    if desktop.lifecycle == DesktopLifecycle.PROVISIONING:
         if not desktop.instance_id:  # a worker died before recording the instance: link it now
             desktop.instance_id = server.id
             desktop.power_state = server.power_state.value
@@ -236,7 +239,7 @@ def _refresh(desktop: DesktopRecord, server: ServerInfo, cloud: Any, pools: list
         desktop.doc.get("fault"),
     )
     membership = desktop.pool_id
-    if not desktop.doc.get("created_by_broker") and desktop.lifecycle == "active":
+    if not desktop.doc.get("created_by_broker") and desktop.lifecycle == DesktopLifecycle.ACTIVE:
         # Desktops found in the center follow the pools' definitions as they are now.
         membership = _pool_for_new_desktop(pools, int(desktop.center_id), server)
     if membership != desktop.pool_id:
@@ -261,7 +264,8 @@ def _adopt(
         None,
         server.name,
         display_name=server.name,
-        lifecycle="active" if server.power_state is not PowerState.BUILDING else "provisioning",
+        lifecycle=DesktopLifecycle.ACTIVE if server.power_state is not PowerState.BUILDING
+        else DesktopLifecycle.PROVISIONING,
         available=False,
         deletable=True,
         power_state=server.power_state.value,
@@ -292,7 +296,7 @@ def _discover(tenant_id: int, center_id: int, server: ServerInfo, pools: list[Po
         None,
         server.name,
         display_name=server.name,
-        lifecycle="active",
+        lifecycle=DesktopLifecycle.ACTIVE,
         available=True,
         deletable=False,
         power_state=server.power_state.value,
@@ -359,7 +363,7 @@ def _purge_deleted(records: list[DesktopRecord], now: float) -> set[int]:
         return set()
     purged: set[int] = set()
     for desktop in records:
-        if desktop.lifecycle != "deleted":
+        if desktop.lifecycle != DesktopLifecycle.DELETED:
             continue
         deleted_at = epoch_of(desktop.doc.get("deleted_at")) or epoch_of(desktop.updated)
         if deleted_at is None or now - deleted_at < days * 86400:
@@ -376,20 +380,19 @@ def _purge_deleted(records: list[DesktopRecord], now: float) -> set[int]:
     return purged
 
 
-def _mark_gone(desktop: DesktopRecord) -> None:
-    desktop.lifecycle = "deleted"
-    desktop.power_state = PowerState.DELETED.value
-    desktop.available = False
-    desktop.assigned_user_id = None
-    desktop.user_key = None
-    desktop.doc = {**desktop.doc, "deleted_at": _now()}
-    counters.move(desktop, None)
+def _mark_gone(desktop: DesktopRecord) -> bool:
+    """Retire a desktop whose instance the center no longer lists. False: another scan did meanwhile."""
+    retired = retirement.retire(desktop, "desktop gone")
+    if retired is None:
+        return False
+    desktop = retired.desktop
     audit.record(
         int(desktop.tenant_id),
         "desktop.gone",
         f"Instance of desktop '{desktop.name}' is gone",
         desktop_id=int(desktop.id),
     )
+    return True
 
 
 def handle_center_check(message: dict[str, Any]) -> None:

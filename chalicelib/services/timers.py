@@ -22,15 +22,19 @@ from typing import Any
 
 from chalicelib.domain import lifecycle as rules
 from chalicelib.domain import messages
+from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.sessions import Session, epoch_of, iso
 from chalicelib.services import action_requests, audit, lifecycle_plans
 from chalicelib.store import stores
-from chalicelib.store.desktops import DesktopStore, user_key
-from chalicelib.store.models import DesktopRecord
+from chalicelib.store.claims import DesktopClaims, take_back
+from chalicelib.store.desktops import DesktopStore
+from chalicelib.store.models import DesktopRecord, UserRecord
 
 log = logging.getLogger("broker.timers")
 desktops = DesktopStore()
+claims = DesktopClaims()
+RELEASED_EVENT = "desktop.released"
 
 DUE_SHARDS = 4
 AGENT_COMMAND_TTL_SECONDS = 15 * 60  # a command no agent picked up by then is dropped
@@ -50,6 +54,7 @@ class Changes:
     messages: list[dict[str, Any]] = field(default_factory=list)
     audits: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     written: bool = False
+    released_from: tuple[int, UserRecord | None] | None = None  # (user id, user as read) after a release
 
     def audit(self, event_type: str, message: str, **kwargs: Any) -> None:
         self.audits.append((event_type, message, kwargs))
@@ -108,21 +113,22 @@ class Changes:
         elif effect.kind == rules.E_SKIPPED:
             self.audit("lifecycle.skipped", f"'{desktop.name}': {effect.action} skipped: {effect.reason}")
 
-    def release(self, reason: str, plans: rules.Plans | None) -> None:
-        """Unassign the desktop, as desktop_actions.release does, then the release's own steps."""
+    def release(self, reason: str, plans: rules.Plans | None, *, event: str = RELEASED_EVENT,
+                by: str | None = None, holder: UserRecord | None = None) -> None:
+        """The release (services/releases.py): the holder taken back (`take_back`), the user's `held` set
+        updated when the record is written, a pool check and an audit event after it, and the release's
+        own steps. `by`: who asked (the audit event's user); `holder`: the user as the caller read it."""
         desktop = self.desktop
         if desktop.assigned_user_id is None:
             return
         if plans is None:
-            plans = lifecycle_plans.effective_plans(desktop)
+            plans = lifecycle_plans.effective_plans(desktop)  # while the desktop is still the user's
         tenant_id = int(desktop.tenant_id)
-        user_id = int(desktop.assigned_user_id)
         released_at = iso(self.now)
-        desktop.assigned_user_id = None
-        desktop.user_key = None
-        desktop.last_user_key = user_key(tenant_id, user_id)
-        desktop.doc = {**desktop.doc, "released_at": released_at, "release_handled": released_at}
-        self.audit("desktop.released", f"Desktop '{desktop.name}' released: {reason}",
+        user_id = take_back(desktop, released_at)
+        self.released_from = (int(user_id), holder) if user_id is not None else None
+        desktop.doc = {**desktop.doc, "release_handled": released_at}
+        self.audit(event, f"Desktop '{desktop.name}' released: {reason}", user=by,
                    details={"user_id": user_id})
         if desktop.pool_id:
             self.messages.append(messages.pool_check(tenant_id, int(desktop.pool_id), "desktop released"))
@@ -131,8 +137,13 @@ class Changes:
     # -- writing
 
     def save(self) -> None:
-        """Write the desktop with its version check; Conflict if it changed since it was read."""
-        desktops.save(self.desktop)
+        """Write the desktop with its version check; Conflict if it changed since it was read. After a
+        release, the user's `held` set is updated in the same transaction."""
+        if self.released_from is not None:
+            user_id, holder = self.released_from
+            claims.save_released(self.desktop, user_id, holder)
+        else:
+            desktops.save(self.desktop)
         self.written = True
 
     def announce(self) -> None:
@@ -152,16 +163,6 @@ class Changes:
                          **kwargs)
 
 
-def _user_of_key(key: str | None) -> int | None:
-    """The user id of a `<tenant>#<user>` key."""
-    if not key or "#" not in key:
-        return None
-    try:
-        return int(key.rsplit("#", 1)[1])
-    except ValueError:
-        return None
-
-
 def _session_user(desktop: DesktopRecord) -> str | None:
     return Session.from_doc(desktop.doc.get("session")).user
 
@@ -171,7 +172,7 @@ def state_of(desktop: DesktopRecord) -> rules.DesktopState:
         session=Session.from_doc(desktop.doc.get("session")),
         assigned=desktop.assigned_user_id is not None,
         deletable=bool(desktop.deletable),
-        deleted=desktop.lifecycle == "deleted",
+        deleted=desktop.lifecycle == DesktopLifecycle.DELETED,
         released_at=desktop.doc.get("released_at"),
     )
 
@@ -235,32 +236,3 @@ def run_due(now: float | None = None) -> int:
             audit.record(int(desktop.tenant_id), "lifecycle.error",
                          f"'{desktop.name}': applying its plan timers failed", desktop_id=int(desktop.id))
     return fired
-
-
-# -------------------------------------------------------------------------- releases made elsewhere
-
-
-def desktop_released(tenant_id: int, desktop_id: int, now: float | None = None, attempts: int = 3) -> bool:
-    """For code that releases a desktop itself (the client API's release, an admin's release): start the
-    release plan's steps (stop, suspend, delete) now that it is unassigned. Safe to call twice: a second
-    call for the same release finds its timers already set."""
-    now = time.time() if now is None else now
-    for _ in range(attempts):
-        desktop = desktops.find(tenant_id, desktop_id)
-        if desktop is None or desktop.assigned_user_id is not None or desktop.lifecycle == "deleted":
-            return False
-        released_at = desktop.doc.get("released_at") or iso(now)
-        if desktop.doc.get("release_handled") == released_at:
-            return False
-        plans = lifecycle_plans.plans_for(tenant_id, lifecycle_plans.assignment_of(
-            desktop, previous_user_id=_user_of_key(desktop.last_user_key)))
-        changes = Changes(desktop, now)
-        desktop.doc = {**desktop.doc, "released_at": released_at, "release_handled": released_at}
-        changes.apply(rules.after_release(plans, bool(desktop.deletable), released_at, now), plans)
-        try:
-            changes.save()
-        except Conflict:
-            continue
-        changes.announce()
-        return True
-    return False

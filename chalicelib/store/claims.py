@@ -6,11 +6,13 @@ A claim is one transaction of two conditional updates:
 - the user: its `held` set of desktops is still at the version the login read, so two logins of one
   user can never both add to it: the second sees the first's desktop and takes no more than the policy
   allows (invariant 7). The user item is read consistently; no index is involved.
-A release takes the desktop off the user in one transaction as well. Both add one to the desktop's
-`version`, so a writer holding an older copy (a `save()` with pynamodb's version check) is refused
-instead of undoing the assignment; they do not check it, so a power-state update never makes them fail.
+A claim adds one to the desktop's `version`, so a writer holding an older copy (a `save()` with pynamodb's
+version check) is refused instead of undoing the assignment; it does not check it, so a power-state update
+never makes it fail. A release, whoever asks for it, is `take_back` (the record's change) and
+`save_released` (the desktop with its version check and the user's `held` set, in one transaction), called
+by services/releases.py only.
 
-A desktop unassigned by another path (a release plan, an admin, the scan) may stay in `held` for a
+A desktop unassigned by another path (the scan finding its instance gone) may stay in `held` for a
 while: the next read of the holdings sees that it is no longer the user's and drops it.
 """
 
@@ -20,7 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import clock
-from chalicelib.domain.offer import ACTIVE, UNUSABLE_POWER_STATES
+from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.offer import UNUSABLE_POWER_STATES
 from chalicelib.store import indexes
 from chalicelib.store.binding import ensure_bound
 from chalicelib.store.desktops import DesktopStore, pool_key, user_key
@@ -58,7 +62,7 @@ def claimable_condition(user_id: int | None = None) -> Any:
     return (
         unassigned
         & (DesktopRecord.available == True)  # noqa: E712 - a pynamodb condition, not a comparison
-        & (DesktopRecord.lifecycle == ACTIVE)
+        & (DesktopRecord.lifecycle == DesktopLifecycle.ACTIVE)
         & ~DesktopRecord.power_state.is_in(*sorted(UNUSABLE_POWER_STATES))
     )
 
@@ -157,33 +161,48 @@ class DesktopClaims:
         holder.held_version = int(holder.held_version or 0) + 1
         return True
 
-    def release(self, tenant_id: int, desktop_id: int, user: UserRecord) -> DesktopRecord | None:
-        """Take the desktop back from the user; None when it is not (or no longer) theirs."""
+    def save_released(self, desktop: DesktopRecord, user_id: int, holder: UserRecord | None = None) -> None:
+        """Write a desktop that `take_back` released from `user_id`, with its version check, and take it
+        out of the user's `held` set in the same transaction, so the per-user limit counts it free at once.
+        `holder` is the user as the caller read it (else it is read by id). A user gone meanwhile has no
+        set to update: the desktop is written alone. Conflict if the desktop changed since it was read."""
         ensure_bound()
-        user_id = int(user.id)
-        actions = [
-            DesktopRecord.assigned_user_id.remove(),
-            DesktopRecord.user_key.remove(),
-            DesktopRecord.last_user_key.set(user_key(tenant_id, user_id)),
-            DesktopRecord.updated.set(utc_now_iso()),
-            DesktopRecord.version.add(1),
-        ]
+        tenant_id, desktop_id = int(desktop.tenant_id), int(desktop.id)
+        if holder is None:
+            holder = _users.find(tenant_id, user_id)
+        desktop.updated = utc_now_iso()
+        if holder is None:
+            _desktops.save(desktop)
+            return
         try:
             with transaction() as tx:
-                tx.update_key(DESKTOP, DesktopRecord, tenant_id, desktop_id, actions,
-                              condition=DesktopRecord.assigned_user_id == user_id)
-                tx.update_key(HOLDER, UserRecord, tenant_id, str(user.login),
+                tx.put(DESKTOP, desktop)  # pynamodb adds the version check and bumps the version
+                tx.update_key(HOLDER, UserRecord, tenant_id, str(holder.login),
                               _holder_actions(UserRecord.held.delete({desktop_id})),
                               condition=UserRecord.id == user_id)
         except TransactionFailed as failure:
-            if DESKTOP not in failure.failed and HOLDER not in failure.failed:
-                raise
-            # A release sent again (a retried request) after it was applied: the desktop is free, this
-            # user was the last to hold it, so the answer is the same as the first time.
-            current = _desktops.find(tenant_id, desktop_id)
-            if (current is not None and current.assigned_user_id is None
-                    and current.last_user_key == user_key(tenant_id, user_id)):
-                return current
-            return None
-        return _desktops.find(tenant_id, desktop_id)
+            if DESKTOP in failure.failed or HOLDER not in failure.failed:
+                raise Conflict(f"Desktop {desktop_id} was changed by someone else; try again") from failure
+            _desktops.save(desktop)  # the user went away meanwhile: only the desktop is left to write
 
+
+def take_back(desktop: DesktopRecord, released_at: str) -> int | None:
+    """What a release does to the desktop record, whoever asks for it (the user, an admin, a plan): the
+    holder is cleared and remembered as the last one ("favor previously assigned"), and the time of the
+    release stamped (the release plan's timers count from it). The agent's session is kept: it is what the
+    agent sees on the desktop, and a user may still be logged in (docs/design.md, "One release").
+    The user id released, or None when nobody held the desktop (nothing changed)."""
+    if desktop.assigned_user_id is None:
+        return None
+    user_id = int(desktop.assigned_user_id)
+    desktop.assigned_user_id = None
+    desktop.user_key = None
+    desktop.last_user_key = user_key(int(desktop.tenant_id), user_id)
+    desktop.doc = {**desktop.doc, "released_at": released_at}
+    return user_id
+
+
+def released_by(desktop: DesktopRecord, user: UserRecord) -> bool:
+    """The desktop is free and `user` was the last to hold it (a release sent again after it was applied)."""
+    return (desktop.assigned_user_id is None
+            and desktop.last_user_key == user_key(int(desktop.tenant_id), int(user.id)))

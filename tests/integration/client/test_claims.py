@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.domain.errors import Conflict
+from chalicelib.services import releases
 from chalicelib.store import stores
 from chalicelib.store.assignments import PendingChecks
 from chalicelib.store.claims import DesktopClaims, HolderChanged
@@ -83,15 +84,15 @@ def test_release_is_for_the_holder(aws: AwsStack) -> None:
     alice, bob = user("alice"), user("bob")
     desktop = add_desktop(1, 1, 1, "d1")
     claims.claim(alice, int(desktop.id))
-    assert claims.release(1, int(desktop.id), bob) is None
-    released = claims.release(1, int(desktop.id), alice)
+    assert releases.release_held(bob, int(desktop.id)) is None
+    released = releases.release_held(alice, int(desktop.id))
     assert released is not None and released.assigned_user_id is None
     assert released.last_user_key == f"1#{alice.id}"
     assert stores.users.find_by_login(1, "alice").held is None  # type: ignore[union-attr]
-    assert claims.release(1, int(desktop.id), alice) is not None  # a retried release: the same answer
+    assert releases.release_held(alice, int(desktop.id)) is not None  # a retried release: the same answer
     bob = stores.users.find_by_login(1, "bob")  # type: ignore[assignment]
     assert claims.claim(bob, int(desktop.id))
-    assert claims.release(1, int(desktop.id), alice) is None  # no longer hers
+    assert releases.release_held(alice, int(desktop.id)) is None  # no longer hers
 
 
 def test_a_desktop_taken_away_elsewhere_leaves_the_holdings_at_the_next_read(aws: AwsStack) -> None:

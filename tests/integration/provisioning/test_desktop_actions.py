@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib import clock
 from chalicelib.domain.errors import Conflict
-from chalicelib.services import desktop_actions
+from chalicelib.services import desktop_actions, releases
 from chalicelib.store import stores
 from chalicelib.store.claims import DesktopClaims
 from chalicelib.store.desktops import DesktopStore, PoolCounters
@@ -136,7 +136,7 @@ def test_the_same_user_claiming_again_since_is_a_new_holding(broker: Broker) -> 
     _, (desktop_id, _) = ready_pool(broker)
     claim(desktop_id, at=1_000)
     desktop_actions.request_action(ADMIN, desktop_id, "reboot")
-    assert claims.release(TENANT, desktop_id, user_42()) is not None
+    assert releases.release_held(user_42(), desktop_id) is not None
     claim(desktop_id, at=2_000)  # a new session of the same user
     broker.drain(only={"desktop.power"})
     assert broker.cloud.calls["power"] == 0
