@@ -4,11 +4,11 @@ Each is idempotent and safe to run twice at once."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from chalice import Blueprint, Rate
 
+from chalicelib.clock import utc_iso
 from chalicelib.lazy import lazy_module
 
 pool_stats = lazy_module("chalicelib.services.pool_stats")
@@ -37,7 +37,7 @@ def lifecycle_timers_job(event: Any) -> None:
     timers.run_due()
 
 
-def scheduled_event(rule_name: str, when: datetime | None = None) -> dict[str, Any]:
+def scheduled_event(rule_name: str) -> dict[str, Any]:
     """What EventBridge hands a scheduled function (the local timer of `make run`, the tests and the
     bench invoke the handlers with it, as EventBridge would)."""
     return {
@@ -46,7 +46,7 @@ def scheduled_event(rule_name: str, when: datetime | None = None) -> dict[str, A
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": "000000000000",
-        "time": (when or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": utc_iso(),
         "region": "us-east-1",
         "resources": [f"arn:aws:events:us-east-1:000000000000:rule/{rule_name}"],
         "detail": {},

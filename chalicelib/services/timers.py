@@ -20,10 +20,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.clock import epoch_of, utc_iso
 from chalicelib.domain import lifecycle as rules
 from chalicelib.domain import messages
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.sessions import Session, epoch_of, iso
+from chalicelib.domain.sessions import Session
 from chalicelib.services import action_requests, audit, lifecycle_plans
 from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore, user_key
@@ -73,7 +74,8 @@ class Changes:
         timers.apply(reaction)
         self.store_timers(timers)
         for timer in reaction.timers:
-            self.audit("lifecycle.timer_set", f"'{self.desktop.name}': {timer.action} at {iso(timer.due_at)} "
+            self.audit("lifecycle.timer_set",
+                       f"'{self.desktop.name}': {timer.action} at {utc_iso(timer.due_at)} "
                        f"({timer.kind.replace('_', ' ')})", details=timer.as_doc())
         for effect in reaction.effects:
             self.effect(effect, plans)
@@ -82,7 +84,7 @@ class Changes:
         desktop = self.desktop
         if effect.kind == rules.E_AGENT:
             command = {"id": uuid.uuid4().hex[:16], "action": effect.action, "reason": effect.reason,
-                       "issued_at": iso(self.now)}
+                       "issued_at": utc_iso(self.now)}
             desktop.doc = {**desktop.doc, "agent_command": command}
             self.audit("lifecycle.agent_command", f"'{desktop.name}': asked the agent to {effect.action} the "
                        f"session ({effect.reason})", user=_session_user(desktop), details=command)
@@ -92,7 +94,7 @@ class Changes:
             if not desktop.instance_id:
                 return
             self.messages.append(action_requests.mark_requested(
-                desktop, effect.action, f"plan: {effect.reason}", iso(self.now)))
+                desktop, effect.action, f"plan: {effect.reason}", utc_iso(self.now)))
             self.audit("desktop.power_requested", f"{effect.action} of '{desktop.name}' requested by a plan "
                        f"({effect.reason})")
         elif effect.kind == rules.E_DELETE:
@@ -102,7 +104,7 @@ class Changes:
             # Out of the offer at once: a single-use desktop must never be claimed again.
             desktop.available = False
             self.messages.append(action_requests.mark_requested(
-                desktop, "delete", f"plan: {effect.reason}", iso(self.now)))
+                desktop, "delete", f"plan: {effect.reason}", utc_iso(self.now)))
             self.audit("desktop.delete_requested", f"Deletion of '{desktop.name}' requested by a plan "
                        f"({effect.reason})")
         elif effect.kind == rules.E_SKIPPED:
@@ -117,7 +119,7 @@ class Changes:
             plans = lifecycle_plans.effective_plans(desktop)
         tenant_id = int(desktop.tenant_id)
         user_id = int(desktop.assigned_user_id)
-        released_at = iso(self.now)
+        released_at = utc_iso(self.now)
         desktop.assigned_user_id = None
         desktop.user_key = None
         desktop.last_user_key = user_key(tenant_id, user_id)
@@ -249,7 +251,7 @@ def desktop_released(tenant_id: int, desktop_id: int, now: float | None = None, 
         desktop = desktops.find(tenant_id, desktop_id)
         if desktop is None or desktop.assigned_user_id is not None or desktop.lifecycle == "deleted":
             return False
-        released_at = desktop.doc.get("released_at") or iso(now)
+        released_at = desktop.doc.get("released_at") or utc_iso(now)
         if desktop.doc.get("release_handled") == released_at:
             return False
         plans = lifecycle_plans.plans_for(tenant_id, lifecycle_plans.assignment_of(

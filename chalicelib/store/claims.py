@@ -25,7 +25,7 @@ from chalicelib.store import indexes
 from chalicelib.store.binding import ensure_bound
 from chalicelib.store.desktops import DesktopStore, pool_key, user_key
 from chalicelib.store.models import DesktopRecord, UserRecord
-from chalicelib.store.repos import UserStore, utc_now_iso
+from chalicelib.store.repos import UserStore
 from chalicelib.store.transactions import TransactionFailed, transaction
 
 DESKTOP = "desktop"  # transaction labels
@@ -137,7 +137,7 @@ class DesktopClaims:
             DesktopRecord.assigned_user_id.set(user_id),
             DesktopRecord.user_key.set(user_key(tenant_id, user_id)),
             DesktopRecord.last_offered.set(now),
-            DesktopRecord.updated.set(utc_now_iso()),
+            DesktopRecord.updated.set(clock.utc_iso()),
             DesktopRecord.version.add(1),
         ]
         try:
@@ -165,7 +165,7 @@ class DesktopClaims:
             DesktopRecord.assigned_user_id.remove(),
             DesktopRecord.user_key.remove(),
             DesktopRecord.last_user_key.set(user_key(tenant_id, user_id)),
-            DesktopRecord.updated.set(utc_now_iso()),
+            DesktopRecord.updated.set(clock.utc_iso()),
             DesktopRecord.version.add(1),
         ]
         try:

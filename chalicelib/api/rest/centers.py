@@ -24,15 +24,16 @@ FLAVORS = {UNCATEGORIZED: "U"}
 
 def center_item(record: CenterRecord) -> CenterItemOut:
     doc = record.doc
+    status = centers.status_of(doc)
     return schemas.CenterItemOut(
         id=int(record.id),
         name=record.name,
         type=doc["type"],
         type_label=center_type_label(doc["type"]),
         flavor=FLAVORS.get(doc["type"], CENTER_FLAVOR),
-        online=int(doc.get("status") == centers.STATUS_ONLINE),
-        status=int(doc.get("status", centers.STATUS_PENDING)),
-        status_label=centers.status_label(doc),
+        online=int(status.online),
+        status=status.code,
+        status_label=status.label,
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
@@ -46,8 +45,7 @@ def desktop_out(record: DesktopRecord) -> DesktopOut:
         nova_status=doc.get("nova_status"),
         error=doc.get("error") or doc.get("fault"),
         session=session if isinstance(session, dict) else None,
-        agent_running=int(time.time() - float(doc.get("agent_seen_at") or 0)
-                          <= pool_stats.agent_window_seconds()),
+        agent_running=int(pool_stats.agent_running(record)),
         registered=int(bool(doc.get("registered"))),
         created=record.created,
         updated=record.updated,

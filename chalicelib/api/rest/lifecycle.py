@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
-from chalicelib.domain.errors import BadData
 from chalicelib.domain.kinds import KIND_POWER_CONTROL, KIND_RELEASE
 from chalicelib.lazy import lazy_module
 
@@ -26,12 +25,10 @@ if TYPE_CHECKING:
     from chalicelib.store.models import PlanRecord
 
 schemas = lazy_module("chalicelib.schemas.lifecycle")
-sessions = lazy_module("chalicelib.domain.sessions")
 agents = lazy_module("chalicelib.services.agents")
 lifecycle_plans = lazy_module("chalicelib.services.lifecycle_plans")
 logs = lazy_module("chalicelib.services.logs")
 pool_stats = lazy_module("chalicelib.services.pool_stats")
-stores = lazy_module("chalicelib.store.stores")
 
 router = Router("/rest/v1", "Lifecycle", schemas=schemas)
 
@@ -145,19 +142,12 @@ def list_logs(request: ApiRequest) -> LogPageOut:
               summary="A pool's size info over time (from, to: epoch seconds or ISO 8601)")
 def get_pool_history(request: ApiRequest) -> PoolHistoryOut:
     query: PoolHistoryQuery = request.query
-    pool = stores.pools.get(request.who.tenant_id, request.ids["id"])
-    start, end = query.start, query.end
-    if start is not None and end is not None and start > end:
-        raise BadData.field("/query/to", "`to` is before `from`")
-    samples = pool_stats.pool_history(request.who.tenant_id, int(pool.id),
-                                      None if start is None else int(start) + (start % 1 > 0),
-                                      None if end is None else int(end))
-    points = []
-    for sample in samples[: query.limit]:
-        data = {k: v for k, v in (sample.data or {}).items() if k in schemas.PoolHistoryPoint.model_fields}
-        ts = int(sample.ts)
-        points.append(schemas.PoolHistoryPoint.model_validate({**data, "ts": ts, "time": sessions.iso(ts)}))
-    return schemas.PoolHistoryOut(pool_id=int(pool.id), items=points)
+    pool_id = request.ids["id"]
+    samples = pool_stats.history_of(request.who, pool_id, query.start, query.end, query.limit)
+    fields = schemas.PoolHistoryPoint.model_fields
+    points = [schemas.PoolHistoryPoint.model_validate({k: v for k, v in sample.items() if k in fields})
+              for sample in samples]
+    return schemas.PoolHistoryOut(pool_id=pool_id, items=points)
 
 
 # ------------------------------------------------------------------------------- agent registration

@@ -3,7 +3,7 @@ power-control plans follow the same pattern on `/rest/v1/plans/release` and `/pl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 from chalicelib.domain.kinds import KIND_PROTOCOL as KIND
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     )
     from chalicelib.store.models import PlanRecord
 
-connection = lazy_module("chalicelib.domain.connection")
 schemas = lazy_module("chalicelib.schemas.plans")
 plans = lazy_module("chalicelib.services.plans")
 
@@ -34,11 +33,6 @@ def protocol_plan_out(record: PlanRecord) -> ProtocolPlanOut:
                                    created=record.created, updated=record.updated)
 
 
-def _complete(doc: dict[str, Any]) -> dict[str, Any]:
-    """A plan without a port uses its protocol's usual one."""
-    return {**doc, "port": doc.get("port") or connection.default_port(doc["protocol"], doc.get("options"))}
-
-
 @router.route("GET", "/plans/protocol", access=Access.ADMIN_READ, summary="List protocol plans",
               response=list["ProtocolPlanItemOut"])
 def list_protocol_plans(request: ApiRequest) -> list[ProtocolPlanItemOut]:
@@ -50,8 +44,7 @@ def list_protocol_plans(request: ApiRequest) -> list[ProtocolPlanItemOut]:
               body="ProtocolPlanBody", response="RespProtocolPlanCreated", status=201)
 def create_protocol_plan(request: ApiRequest) -> RespProtocolPlanCreated:
     body: ProtocolPlanBody = request.body
-    doc = _complete(body.model_dump(exclude={"name"}))
-    record = plans.create_plan(request.who, KIND, body.name, doc)
+    record = plans.create_protocol_plan(request.who, body.name, body.model_dump(exclude={"name"}))
     return schemas.RespProtocolPlanCreated(stored_data=protocol_plan_out(record))
 
 
@@ -67,9 +60,7 @@ def get_protocol_plan(request: ApiRequest) -> ProtocolPlanOut:
 def update_protocol_plan(request: ApiRequest) -> RespProtocolPlanCreated:
     body: ProtocolPlanUpdate = request.body
     changes = body.model_dump(exclude_unset=True, exclude={"id", "name"})
-    if "protocol" in changes and "port" not in changes:
-        changes["port"] = None  # a new protocol without a port takes that protocol's usual port
-    record = plans.update_plan(request.who, KIND, request.ids["id"], body.name, changes, complete=_complete)
+    record = plans.update_protocol_plan(request.who, request.ids["id"], body.name, changes)
     return schemas.RespProtocolPlanCreated(stored_data=protocol_plan_out(record))
 
 
