@@ -9,31 +9,31 @@ from typing import Any
 from chalice import Blueprint, Rate
 
 from chalicelib.clock import utc_iso
-from chalicelib.lazy import lazy_module
-
-pool_stats = lazy_module("chalicelib.services.pool_stats")
-timers = lazy_module("chalicelib.services.timers")
 
 blueprint = Blueprint(__name__)
 
 
 @blueprint.schedule(Rate(1, unit=Rate.MINUTES), description="Pool size info of every pool, then its check")
 def pool_stats_job(event: Any) -> None:
+    from chalicelib.services import pool_stats
     pool_stats.run_pool_stats()
 
 
 @blueprint.schedule(Rate(5, unit=Rate.MINUTES), description="Pool history samples, then the checks")
 def pool_history_stats_job(event: Any) -> None:
+    from chalicelib.services import pool_stats
     pool_stats.run_pool_history()
 
 
 @blueprint.schedule(Rate(1, unit=Rate.MINUTES), description="Queue the scans of centers whose poll is due")
 def center_scan_job(event: Any) -> None:
+    from chalicelib.services import pool_stats
     pool_stats.due_center_scans()
 
 
 @blueprint.schedule(Rate(1, unit=Rate.MINUTES), description="Apply the release and power-control timers due")
 def lifecycle_timers_job(event: Any) -> None:
+    from chalicelib.services import timers
     timers.run_due()
 
 

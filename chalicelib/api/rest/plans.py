@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 from chalicelib.domain.kinds import KIND_PROTOCOL as KIND
-from chalicelib.lazy import lazy_module
 
 if TYPE_CHECKING:
     from chalicelib.schemas.plans import (
@@ -19,13 +18,12 @@ if TYPE_CHECKING:
     )
     from chalicelib.store.models import PlanRecord
 
-schemas = lazy_module("chalicelib.schemas.plans")
-plans = lazy_module("chalicelib.services.plans")
 
-router = Router("/rest/v1", "Plans", schemas=schemas)
+router = Router("/rest/v1", "Plans", schemas="chalicelib.schemas.plans")
 
 
 def protocol_plan_out(record: PlanRecord) -> ProtocolPlanOut:
+    from chalicelib.schemas import plans as schemas
     doc = record.doc
     return schemas.ProtocolPlanOut(id=int(record.id), name=record.name, protocol=doc["protocol"],
                                    port=int(doc["port"]), options=doc.get("options") or {},
@@ -36,6 +34,8 @@ def protocol_plan_out(record: PlanRecord) -> ProtocolPlanOut:
 @router.route("GET", "/plans/protocol", access=Access.ADMIN_READ, summary="List protocol plans",
               response=list["ProtocolPlanItemOut"])
 def list_protocol_plans(request: ApiRequest) -> list[ProtocolPlanItemOut]:
+    from chalicelib.schemas import plans as schemas
+    from chalicelib.services import plans
     return [schemas.ProtocolPlanItemOut(id=int(r.id), name=r.name, protocol=r.doc["protocol"],
                                 port=int(r.doc["port"])) for r in plans.list_plans(request.who, KIND)]
 
@@ -43,6 +43,8 @@ def list_protocol_plans(request: ApiRequest) -> list[ProtocolPlanItemOut]:
 @router.route("POST", "/plans/protocol", access=Access.ADMIN_WRITE, summary="Add a protocol plan",
               body="ProtocolPlanBody", response="RespProtocolPlanCreated", status=201)
 def create_protocol_plan(request: ApiRequest) -> RespProtocolPlanCreated:
+    from chalicelib.schemas import plans as schemas
+    from chalicelib.services import plans
     body: ProtocolPlanBody = request.body
     record = plans.create_protocol_plan(request.who, body.name, body.model_dump(exclude={"name"}))
     return schemas.RespProtocolPlanCreated(stored_data=protocol_plan_out(record))
@@ -51,6 +53,7 @@ def create_protocol_plan(request: ApiRequest) -> RespProtocolPlanCreated:
 @router.route("GET", "/plans/protocol/{id}", access=Access.ADMIN_READ, summary="Get a protocol plan",
               response="ProtocolPlanOut")
 def get_protocol_plan(request: ApiRequest) -> ProtocolPlanOut:
+    from chalicelib.services import plans
     return protocol_plan_out(plans.get_plan(request.who, KIND, request.ids["id"]))
 
 
@@ -58,6 +61,8 @@ def get_protocol_plan(request: ApiRequest) -> ProtocolPlanOut:
               summary="Update a protocol plan (fields not given keep their values)",
               body="ProtocolPlanUpdate", response="RespProtocolPlanCreated")
 def update_protocol_plan(request: ApiRequest) -> RespProtocolPlanCreated:
+    from chalicelib.schemas import plans as schemas
+    from chalicelib.services import plans
     body: ProtocolPlanUpdate = request.body
     changes = body.model_dump(exclude_unset=True, exclude={"id", "name"})
     record = plans.update_protocol_plan(request.who, request.ids["id"], body.name, changes)
@@ -67,5 +72,6 @@ def update_protocol_plan(request: ApiRequest) -> RespProtocolPlanCreated:
 @router.route("DELETE", "/plans/protocol/{id}", access=Access.ADMIN_WRITE, summary="Delete a protocol plan",
               status=204, responses={409: "A pool assignment uses the plan"})
 def delete_protocol_plan(request: ApiRequest) -> Reply:
+    from chalicelib.services import plans
     plans.delete_plan(request.who, KIND, request.ids["id"])
     return Reply(None, status=204)
