@@ -44,6 +44,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/bandit -q -ll -r app.py chalicelib
 	$(VENV)/bin/pip-audit -r requirements.txt --progress-spinner off
+	@# Dead code in app.py and chalicelib/ (pyproject.toml [tool.vulture]; tests, bench and localdev are
+	@# scanned only as its users). vulture exits 3 when it finds anything, anywhere: only our findings fail.
+	@out=$$($(VENV)/bin/vulture); rc=$$?; if [ $$rc -ne 0 ] && [ $$rc -ne 3 ]; then echo "$$out"; exit $$rc; fi; \
+	found=$$(printf '%s\n' "$$out" | grep -E '^(app\.py|chalicelib/)'); \
+	if [ -n "$$found" ]; then printf '%s\n' "$$found"; exit 1; fi; echo "vulture: no dead code in app.py, chalicelib/"
 
 # Mutation testing of chalicelib/domain/ and services/provisioning.py (pyproject.toml [tool.mutmut];
 # docs/reliability.md, "Mutation testing"). One worker: the machine is shared. MUTATE_PATHS narrows the run

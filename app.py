@@ -1,7 +1,7 @@
 """The Chalice app: registers the HTTP blueprints and the event handlers, nothing else.
 
 Importing it loads no pydantic model, service or store: each route and message handler loads what it
-uses on first call (see chalicelib/lazy.py), which keeps a Lambda's cold start short."""
+uses on first call (imports inside the handlers; docs/design.md), which keeps a Lambda's cold start short."""
 
 from chalice import Chalice
 

@@ -28,6 +28,7 @@ def seed_installation(
     *, pools: int, desktops_per_pool: int, centers: int = 1, provisioning: bool = False,
     cloud_of: Callable[[str], Any] | None = None,
 ) -> Installation:
+    from chalicelib.clock import utc_iso
     from chalicelib.domain import provisioning as rules
     from chalicelib.domain.caller import Caller
     from chalicelib.domain.cloud import ServerSpec
@@ -37,10 +38,9 @@ def seed_installation(
     from chalicelib.services import pools as pool_service
     from chalicelib.store.desktops import DesktopStore, PoolCounters, center_key, pool_key, user_key
     from chalicelib.store.models import DesktopRecord, TenantRecord
-    from chalicelib.store.repos import utc_now_iso
 
     tenant_id = TENANT_ID
-    now = utc_now_iso()
+    now = utc_iso()
     TenantRecord(tenant_id=0, id=tenant_id, name="bench", doc={}, created=now, updated=now).save()
     admin = Caller(tenant_id=tenant_id, user_id=1, login=ADMIN_LOGIN, role="Administrator")
     installation = Installation(tenant_id)

@@ -23,10 +23,23 @@ def time() -> float:
     return _source()
 
 
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def utc_iso(seconds: float | None = None) -> str:
-    """`2026-12-06T07:17:31Z` for now (or for `seconds`)."""
+    """`2026-12-06T07:17:31Z` for now (or for `seconds`): the one format of the broker's timestamps."""
     moment = time() if seconds is None else seconds
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(moment, UTC).strftime(ISO_FORMAT)
+
+
+def epoch_of(text: object) -> float | None:
+    """The epoch seconds of a time written by `utc_iso` (None if it is not one)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.strptime(text, ISO_FORMAT).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
 
 
 class ControlledClock:

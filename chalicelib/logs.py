@@ -6,9 +6,9 @@ import json
 import logging
 import re
 import sys
-import time
 from typing import Any
 
+from chalicelib.clock import utc_iso
 from chalicelib.settings import read_settings
 
 # Anything that looks like a secret in a message is masked before it is written.
@@ -29,7 +29,7 @@ def redact(text: str) -> str:
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+            "time": utc_iso(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": redact(record.getMessage()),

@@ -3,7 +3,7 @@
 A declared route is registered on its Chalice blueprint and recorded in `OPERATIONS`, from which
 `openapi.py` builds the OpenAPI document, so the document cannot drift from the routes.
 Models are named by string (`body="PoolBody"`, `response=list["PoolItemOut"]`) and looked up in the
-router's schema module (a `lazy_module`) on first use: importing the HTTP handler builds no pydantic
+router's schema module (named by string, imported on first use): importing the HTTP handler builds no pydantic
 class (cold start).
 Handlers receive an `ApiRequest` with the caller and the validated body, query and path ids, and
 return a pydantic model (or a `Reply`). Every `BrokerError` becomes the Leostream error body.
@@ -12,6 +12,7 @@ return a pydantic model (or a `Reply`). Every `BrokerError` becomes the Leostrea
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import logging
 import math
@@ -89,7 +90,7 @@ class Operation:
     summary: str
     tag: str
     access: Access
-    schemas: Any  # the module (usually a `lazy_module`) the model names are looked up in
+    schemas: str | None  # the name of the module the model names are looked up in (imported on first use)
     body_ref: ModelRef
     query_ref: ModelRef
     response_ref: ModelRef
@@ -102,7 +103,7 @@ class Operation:
         if isinstance(ref, str):
             if self.schemas is None:
                 raise LookupError(f"{self.method} {self.path}: model {ref!r} named without a schema module")
-            return getattr(self.schemas, ref)
+            return getattr(importlib.import_module(self.schemas), ref)
         if isinstance(ref, GenericAlias):
             return ref.__origin__[tuple(self._resolve(arg) for arg in ref.__args__)]
         return ref
@@ -346,7 +347,7 @@ def _check_body_id(body: Any, path_id: int) -> None:
 class Router:
     """A Chalice blueprint whose routes are declared with their models and access rule."""
 
-    def __init__(self, prefix: str, tag: str, schemas: Any = None) -> None:
+    def __init__(self, prefix: str, tag: str, schemas: str | None = None) -> None:
         self.blueprint = Blueprint(f"{__name__}.{tag}")
         self.prefix = prefix
         self.tag = tag

@@ -20,11 +20,9 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
+from chalicelib.domain.token_digest import token_hash
+
 _TOKEN = re.compile(r"^(\d{1,16})\.(\d{1,16})\.([A-Za-z0-9_-]{32,128})$")
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def parse_token(token: str | None) -> tuple[int, int] | None:

@@ -13,7 +13,6 @@ from typing import Any
 
 from chalicelib.domain.offer import DEFAULT_PORTS, DEFAULT_PROTOCOL
 
-PROTOCOLS = ("rdp", "vnc", "ssh", "html5")
 RDP_CONTENT_TYPE = "application/x-rdp"
 # Settings the broker writes itself; a plan may not override them.
 RDP_RESERVED = frozenset({"full address", "username", "alternate full address", "server port"})

@@ -10,7 +10,6 @@ import re
 
 SEQUENCE_TAG = re.compile(r"\{SEQUENCE(?::(\d))?\}")
 ANY_TAG = re.compile(r"\{[^{}]*\}")
-MAX_NAME_LENGTH = 255
 
 
 def has_sequence(template: str) -> bool:

@@ -41,7 +41,6 @@ class PolicyChoice:
     policy_id: int | None  # None: the tenant's default policy
     role: str | None  # None: keep the user's role
     source: str
-    rule_index: int | None = None
 
 
 def first_matching_rule(rules: Iterable[AssignmentRule],
@@ -59,8 +58,7 @@ def choose_policy(own_policy_id: int | None, rules: Iterable[AssignmentRule],
     if own_policy_id:
         return PolicyChoice(int(own_policy_id), role, SOURCE_USER)
     if found:
-        index, rule = found
-        return PolicyChoice(rule.policy_id, role, SOURCE_RULE, index)
+        return PolicyChoice(found[1].policy_id, role, SOURCE_RULE)
     return PolicyChoice(None, role, SOURCE_DEFAULT)
 
 

@@ -17,8 +17,9 @@ same type and time, e.g. the agent retrying after a lost answer) is applied once
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
+
+from chalicelib.clock import utc_iso  # formatting only: the domain is given the time, never reads it
 
 
 class SessionState(StrEnum):
@@ -69,18 +70,6 @@ _NEXT_STATE = {
 MAX_CLOCK_SKEW_SECONDS = 120
 
 
-def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def epoch_of(text: object) -> float | None:
-    """The epoch seconds of an ISO time written by `iso` (None if it is not one)."""
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -138,10 +127,10 @@ def apply_event(session: Session, event: str, user: str | None, reported_at: flo
             return Transition(False, session, session, at)
     state = _NEXT_STATE[event]
     if state == LOGGED_OUT:
-        after = Session(LOGGED_OUT, user if event == LOGOUT else None, iso(at))
+        after = Session(LOGGED_OUT, user if event == LOGOUT else None, utc_iso(at))
     else:
         # Events of a running session may leave the user out: it is the one already logged in.
-        after = Session(state, user or session.user, iso(at))
+        after = Session(state, user or session.user, utc_iso(at))
     return Transition(True, session, after, at)
 
 

@@ -100,20 +100,6 @@ Notes = Annotated[str, StringConstraints(max_length=4095)]
 Count = Annotated[int, Field(ge=0, le=100_000)]
 
 
-class StoredData(OutModel):
-    id: int
-
-
-class RespStandard(OutModel):
-    """The reference's answer to a write: what was stored, with its id."""
-
-    stored_data: dict[str, Any]
-
-
-class RespStoredId(OutModel):
-    stored_data: StoredData
-
-
 class ErrorItem(OutModel):
     path: str
     message: str

@@ -23,6 +23,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from chalicelib.clock import epoch_of, utc_iso
 from chalicelib.domain import lifecycle as rules
 from chalicelib.domain import sessions
 from chalicelib.domain.agent_tokens import (
@@ -32,12 +33,12 @@ from chalicelib.domain.agent_tokens import (
     parse_token,
     registration_expired,
     same_hash,
-    token_hash,
 )
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
 from chalicelib.domain.errors import Conflict, ServiceUnavailable, Unauthorized
-from chalicelib.domain.sessions import Session, iso
+from chalicelib.domain.sessions import Session
+from chalicelib.domain.token_digest import token_hash
 from chalicelib.schemas.agent import AgentEvent, AgentRegister
 from chalicelib.services import audit, lifecycle_plans
 from chalicelib.services.timers import Changes, live_command
@@ -84,7 +85,7 @@ def _registration_expires_at(desktop: DesktopRecord) -> float | None:
     expires = desktop.doc.get("registration_expires_at")
     if isinstance(expires, int | float):
         return float(expires)
-    created = sessions.epoch_of(desktop.created)
+    created = epoch_of(desktop.created)
     return None if created is None else created + get_settings().agent_registration_seconds
 
 
@@ -165,8 +166,8 @@ def register(body: AgentRegister, source_ip: str | None = None, now: float | Non
         doc = {k: v for k, v in _without_agent_tokens(desktop.doc).items()
                if k not in ("registration_hash", "registration_expires_at")}
         doc.update(agent_tokens=AgentTokens.issued(token, _custody(desktop)).as_doc(), agent_seen_at=at,
-                   agent={"registered_at": iso(at), "hostname": body.hostname, "version": body.agent_version,
-                          "os": body.os, "source_ip": source_ip})
+                   agent={"registered_at": utc_iso(at), "hostname": body.hostname,
+                          "version": body.agent_version, "os": body.os, "source_ip": source_ip})
         desktop.doc = doc
         try:
             Changes(desktop, at).save()
@@ -285,7 +286,7 @@ def _apply(desktop: DesktopRecord, body: AgentEvent, now: float) -> tuple[Change
         extra: dict[str, Any] = {"session": after.as_doc(),
                                  "agent_last_event": [body.event, transition.event_at]}
         if body.event == sessions.STARTUP:
-            extra["agent_started_at"] = iso(now)
+            extra["agent_started_at"] = utc_iso(now)
         pending = live_command(desktop, now)
         if pending and _SATISFIED_BY.get(str(pending.get("action"))) == after.state:
             extra["agent_command"] = None

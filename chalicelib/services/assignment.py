@@ -3,7 +3,7 @@ connect, release.
 
 An offer is the desktops the user already holds (persistent assignment), then fresh claims from the
 policy's pool assignments (rules in chalicelib/domain/offer.py). A claim is a conditional write on the
-desktop (chalicelib/store/assignments.py), so racing logins never share a desktop; a lost race moves
+desktop (chalicelib/store/claims.py), so racing logins never share a desktop; a lost race moves
 on to the next candidate, and "none available" is only answered after a full pass over a fresh list of
 the pool's free desktops. Every pool a login draws from gets a provisioning check through the queue,
 at most one pending per pool. Starts go through the queue too: a login never waits for the cloud.
@@ -34,10 +34,10 @@ from chalicelib.domain.offer import AssignmentTerms, DesktopFacts, PolicyTerms
 from chalicelib.services import audit, gateways, plans
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
-from chalicelib.store.assignments import PendingChecks
 from chalicelib.store.claims import DesktopClaims, HolderChanged
 from chalicelib.store.desktops import DesktopStore, user_key
 from chalicelib.store.models import DesktopRecord, PolicyRecord, UserRecord
+from chalicelib.store.pending_checks import PendingChecks
 from chalicelib.store.repos import AuditEvent
 from chalicelib.store.transactions import StoreUnavailable
 

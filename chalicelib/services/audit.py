@@ -35,16 +35,8 @@ def record(
 ) -> None:
     """Store the event; an audit failure is logged but never fails the action it describes."""
     try:
-        _store.record(
-            tenant_id,
-            event_type,
-            message,
-            retention_days=get_settings().audit_retention_days,
-            user=user,
-            pool_id=pool_id,
-            desktop_id=desktop_id,
-            details=details,
-        )
+        _store.write([AuditEvent(tenant_id, event_type, message, user, pool_id, desktop_id, details or {})],
+                     get_settings().audit_retention_days)
     except Exception:  # the action already happened; losing its log line must not undo it
         log.exception("could not record audit event %s", event_type)
 

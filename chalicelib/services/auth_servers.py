@@ -37,7 +37,6 @@ log = logging.getLogger("broker.auth_servers")
 TYPE_LOCAL = "local"
 TYPE_LDAP = "ldap"
 TYPE_ACTIVE_DIRECTORY = "active_directory"
-TYPE_LABELS = {TYPE_LOCAL: "Local users", TYPE_LDAP: "LDAP", TYPE_ACTIVE_DIRECTORY: "Active Directory"}
 DIRECTORY_FIELDS = ("urls", "start_tls", "bind_dn", "search_base", "login_attribute", "group_membership",
                     "group_search_base", "group_member_attribute", "connect_timeout_seconds",
                     "receive_timeout_seconds", "verify_tls", "ca_certificate_pem", CLEARTEXT_FLAG)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain import messages
@@ -49,7 +50,7 @@ _warned_cleartext: set[tuple[int, int]] = set()
 UNCATEGORIZED_FLAGS = {"init_unavailable": 0, "offer_vms": 1}
 
 # status codes shown with status_label
-STATUS_ONLINE, STATUS_OFFLINE, STATUS_PENDING, STATUS_INACTIVE = 0, 1, 2, 3
+STATUS_ONLINE, STATUS_OFFLINE, STATUS_PENDING = 0, 1, 2  # inactive is the `active` flag, not a status
 
 
 def center_secret_name(tenant_id: int, center_id: int) -> str:
@@ -307,7 +308,19 @@ def has_cloud(record: CenterRecord) -> bool:
     return not is_uncategorized(record.doc)
 
 
-def status_label(doc: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class CenterStatus:
+    code: int  # STATUS_ONLINE, STATUS_OFFLINE or STATUS_PENDING
+    online: bool
+    label: str  # what the admin sees; "Inactive" whatever the code when the center is switched off
+
+
+def status_of(doc: dict[str, Any]) -> CenterStatus:
+    return CenterStatus(int(doc.get("status", STATUS_PENDING)), doc.get("status") == STATUS_ONLINE,
+                        _status_label(doc))
+
+
+def _status_label(doc: dict[str, Any]) -> str:
     status = doc.get("status", STATUS_PENDING)
     if not doc.get("active", 1):
         return "Inactive"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.clock import utc_iso
 from chalicelib.clouds import cloud_for
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.cloud import CloudError, CloudNotFound, PowerAction, PowerState
@@ -39,10 +39,6 @@ _RESULT_OF = {
 }
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def request_action(caller: Caller, desktop_id: int, action: str) -> DesktopRecord:
     """Queue a power action or a deletion (or release at once); the desktop shows it as pending."""
     desktop = desktops.get(caller.tenant_id, desktop_id)
@@ -57,7 +53,7 @@ def request_action(caller: Caller, desktop_id: int, action: str) -> DesktopRecor
         raise Conflict(f"Desktop {desktop_id} has no instance yet")
     if action == "delete" and not desktop.deletable:
         raise Conflict(f"Desktop {desktop_id} is not deletable; mark it deletable first")
-    message = action_requests.mark_requested(desktop, action, f"requested by {caller.login}", _now())
+    message = action_requests.mark_requested(desktop, action, f"requested by {caller.login}", utc_iso())
     desktops.save(desktop)
     stores.queue.send(message)
     audit.record(
@@ -175,7 +171,7 @@ def handle_power(message: dict[str, Any]) -> None:
             # a later request of another action stays pending
             "pending_action": None if record.doc.get("pending_request") is None else pending,
             "last_action": action.value,
-            "last_action_at": _now(),
+            "last_action_at": utc_iso(),
             "last_action_error": error_text,
         }
         return True

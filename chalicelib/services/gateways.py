@@ -229,7 +229,6 @@ class GatewayLink:
     url: str
     expires_at: int
     gateway_id: int
-    gateway_type: str
     token_id: str | None = None  # the noVNC token's jti, for the audit (never the token itself)
 
 
@@ -253,7 +252,7 @@ def link_for(tenant_id: int, plan: ProtocolPlan, *, desktop_id: int, desktop_nam
                                      gateway_id=int(gateway.id), tenant_id=tenant_id, now=now)
         token = tokens.sign_novnc_token(key, claims)
         url = tokens.novnc_viewer_url(doc["url"], token, plan.options)
-        return GatewayLink(url, int(claims["exp"]), int(gateway.id), NOVNC, claims["jti"])
+        return GatewayLink(url, int(claims["exp"]), int(gateway.id), claims["jti"])
     parameters = {k: v for k, v in plan.options.items()
                   if k not in BROKER_OPTIONS and k not in GUACAMOLE_RESERVED and not k.startswith("novnc_")}
     parameters.update(hostname=host, port=str(plan.port))
@@ -262,7 +261,7 @@ def link_for(tenant_id: int, plan: ProtocolPlan, *, desktop_id: int, desktop_nam
     document = tokens.guacamole_document(username=user, connection_name=desktop_name, protocol=remote,
                                          parameters=parameters, now=now)
     url = tokens.guacamole_url(doc["url"], tokens.seal_guacamole(key, document))
-    return GatewayLink(url, int(now) + tokens.GUACAMOLE_SECONDS, int(gateway.id), GUACAMOLE)
+    return GatewayLink(url, int(now) + tokens.GUACAMOLE_SECONDS, int(gateway.id))
 
 
 def _key_of(gateway: GatewayRecord) -> str:

@@ -97,6 +97,22 @@ def update_plan(caller: Caller, kind: str, plan_id: int, name: str | None, chang
     return record
 
 
+def _with_port(doc: dict[str, Any]) -> dict[str, Any]:
+    """A protocol plan without a port uses its protocol's usual one."""
+    return {**doc, "port": doc.get("port") or connection.default_port(doc["protocol"], doc.get("options"))}
+
+
+def create_protocol_plan(caller: Caller, name: str, doc: dict[str, Any]) -> PlanRecord:
+    return create_plan(caller, KIND_PROTOCOL, name, _with_port(doc))
+
+
+def update_protocol_plan(caller: Caller, plan_id: int, name: str | None,
+                         changes: dict[str, Any]) -> PlanRecord:
+    if "protocol" in changes and "port" not in changes:
+        changes = {**changes, "port": None}  # a new protocol without a port takes that protocol's usual port
+    return update_plan(caller, KIND_PROTOCOL, plan_id, name, changes, complete=_with_port)
+
+
 def delete_plan(caller: Caller, kind: str, plan_id: int) -> None:
     record = get_plan(caller, kind, plan_id)
     field = ASSIGNMENT_FIELDS.get(kind)

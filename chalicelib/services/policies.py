@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.clock import utc_iso
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.errors import BadData, ErrorList, NotFound
 from chalicelib.schemas.policies import PolicyBody, PolicyUpdate, PoolAssignmentBody, PoolAssignmentUpdate
 from chalicelib.services import audit
 from chalicelib.store import stores
 from chalicelib.store.models import PolicyRecord
-from chalicelib.store.repos import next_id, utc_now_iso
+from chalicelib.store.repos import next_id
 
 
 def create_policy(caller: Caller, body: PolicyBody) -> PolicyRecord:
@@ -92,7 +93,7 @@ def add_assignment(caller: Caller, policy_id: int, body: PoolAssignmentBody) -> 
         raise BadData.field(
             "/body/pool_id", f"Pool {assignment['pool_id']} is already assigned in this policy"
         )
-    now = utc_now_iso()
+    now = utc_iso()
     assignment.update(id=next_id("pool_assignment"), created=now, updated=now)
     record.doc = {**record.doc, "pool_assignments": [*record.doc.get("pool_assignments", []), assignment]}
     stores.policies.save_doc(record)
@@ -120,7 +121,7 @@ def update_assignment(
         for a in record.doc.get("pool_assignments", [])
     ):
         raise BadData.field("/body/pool_id", f"Pool {changed['pool_id']} is already assigned in this policy")
-    changed["updated"] = utc_now_iso()
+    changed["updated"] = utc_iso()
     record.doc = {
         **record.doc,
         "pool_assignments": [

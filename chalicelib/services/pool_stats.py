@@ -13,8 +13,9 @@ from chalicelib import clock
 from chalicelib.domain import messages, time_limits
 from chalicelib.domain import pools as pool_rules
 from chalicelib.domain import provisioning as rules
-from chalicelib.domain.caller import SYSTEM_TENANT_ID
+from chalicelib.domain.caller import SYSTEM_TENANT_ID, Caller
 from chalicelib.domain.desktop_lifecycle import GONE_OR_FAILED, DesktopLifecycle
+from chalicelib.domain.errors import BadData
 from chalicelib.domain.sessions import CONNECTED, IDLE, LOCKED, LOGGED_IN_STATES
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
@@ -24,7 +25,6 @@ from chalicelib.store.models import DesktopRecord, PoolHistoryRecord, PoolRecord
 
 desktops = DesktopStore()
 OLD_LOGGED_IN = "logged_in"  # a session state of older records: logged in and connected
-AGENT_WINDOW_SECONDS = 180  # the default of BROKER_AGENT_WINDOW_SECONDS; read agent_window_seconds()
 
 
 def agent_window_seconds() -> int:
@@ -32,23 +32,23 @@ def agent_window_seconds() -> int:
     return get_settings().agent_window_seconds
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def all_tenant_ids() -> list[int]:
     return [SYSTEM_TENANT_ID, *(int(t.id) for t in stores.tenants.iterate(SYSTEM_TENANT_ID))]
 
 
+def agent_running(desktop: DesktopRecord, now: float | None = None) -> bool:
+    """The desktop's agent sent an event or heartbeat within the window (pool size info, the admin API)."""
+    heartbeat = float(desktop.doc.get("agent_seen_at") or 0)
+    return (now or time.time()) - heartbeat <= agent_window_seconds()
+
+
 def view_of(desktop: DesktopRecord, now: float | None = None) -> rules.DesktopView:
     session = desktop.doc.get("session") or {}
-    heartbeat = float(desktop.doc.get("agent_seen_at") or 0)
-    now = now or time.time()
     return rules.DesktopView(
         power_state=desktop.power_state,
         available=bool(desktop.available),
         assigned=desktop.assigned_user_id is not None,
-        agent_running=now - heartbeat <= agent_window_seconds(),
+        agent_running=agent_running(desktop, now),
         logged_in=session.get("state") in (OLD_LOGGED_IN, *LOGGED_IN_STATES),
         connected=session.get("state") in (OLD_LOGGED_IN, CONNECTED, LOCKED, IDLE),
     )
@@ -64,7 +64,7 @@ def _size(members: list[DesktopRecord]) -> rules.PoolSize:
 
 
 def _refresh(pool: PoolRecord, members: list[DesktopRecord]) -> dict[str, Any]:
-    stats = {**_size(members).as_dict(), "counts_updated": _now_iso()}
+    stats = {**_size(members).as_dict(), "counts_updated": clock.utc_iso()}
     set_pool_side_state(pool, stats=stats)
     return stats
 
@@ -123,6 +123,19 @@ def run_pool_history(now: float | None = None) -> int:
             _queue_check_if_needed(pool, members, "pool_history_stats")
             sampled += 1
     return sampled
+
+
+def history_of(caller: Caller, pool_id: int, start: float | None, end: float | None,
+               limit: int) -> list[dict[str, Any]]:
+    """The pool's samples from `start` to `end` (epoch seconds, either open), oldest first, at most
+    `limit`: each its size info with `ts` and `time`. NotFound for another tenant's pool."""
+    pool = stores.pools.get(caller.tenant_id, pool_id)
+    if start is not None and end is not None and start > end:
+        raise BadData.field("/query/to", "`to` is before `from`")
+    samples = pool_history(caller.tenant_id, int(pool.id),
+                           None if start is None else int(start) + (start % 1 > 0),  # whole seconds inside
+                           None if end is None else int(end))
+    return [{**(s.data or {}), "ts": int(s.ts), "time": clock.utc_iso(int(s.ts))} for s in samples[:limit]]
 
 
 def pool_history(tenant_id: int, pool_id: int, start: int | None, end: int | None) -> list[PoolHistoryRecord]:

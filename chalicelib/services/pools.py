@@ -19,7 +19,6 @@ from chalicelib.services import audit
 from chalicelib.store import stores
 from chalicelib.store.desktops import PoolCounters, set_pool_side_state
 from chalicelib.store.models import PoolRecord
-from chalicelib.store.repos import utc_now_iso
 
 log = logging.getLogger("broker.pools")
 
@@ -88,7 +87,7 @@ def _restart_if_stopped_by_broker(record: PoolRecord, changes: dict[str, Any]) -
 
 def _zero_stats() -> dict[str, Any]:
     """A new pool's size info: no desktop belongs to it before a scan or the pool_stats job counts one."""
-    return {**PoolSize().as_dict(), "counts_updated": utc_now_iso()}
+    return {**PoolSize().as_dict(), "counts_updated": clock.utc_iso()}
 
 
 def create_pool(caller: Caller, body: PoolBody) -> PoolRecord:
@@ -152,15 +151,15 @@ def request_check(record: PoolRecord, reason: str) -> None:
 
 def provision_state(record: PoolRecord) -> tuple[str, str | None]:
     provision = record.doc.get("provision") or {}
-    state = record.broker_state or record.doc.get("provision_state") or {}
+    state = record.broker_state or {}
     if state.get("stopped_by_broker"):
         return PROVISION_STOPPED_BY_BROKER, state.get("reason")
     return (PROVISION_RUNNING if provision.get("provision_on_off") else PROVISION_STOPPED), None
 
 
 def size_info(record: PoolRecord) -> dict[str, Any]:
-    """The pool size info as the pool_stats job last counted it (older records kept it in `doc`)."""
-    return record.stats or record.doc.get("pool_stats") or {}
+    """The pool size info as the pool_stats job last counted it."""
+    return record.stats or {}
 
 
 def provision_center_name(record: PoolRecord) -> str | None:

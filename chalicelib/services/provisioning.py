@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib import clock as broker_clock
+from chalicelib.clock import epoch_of
 from chalicelib.clouds import cloud_for
 from chalicelib.domain import messages, time_limits
 from chalicelib.domain import pools as pool_rules
@@ -34,14 +35,14 @@ from chalicelib.domain.cloud import (
 )
 from chalicelib.domain.desktop_lifecycle import GONE_OR_FAILED, DesktopLifecycle
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.sessions import LOGGED_OUT, Session, epoch_of
+from chalicelib.domain.sessions import LOGGED_OUT, Session
 from chalicelib.services import action_requests, agents, audit
 from chalicelib.services.centers import center_access, has_cloud
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
-from chalicelib.store.assignments import clear_pending_check
 from chalicelib.store.desktops import DesktopStore, PoolCounters, set_pool_side_state
 from chalicelib.store.models import CenterRecord, DesktopRecord, PoolRecord
+from chalicelib.store.pending_checks import clear_pending_check
 
 log = logging.getLogger("broker.provisioning")
 
@@ -384,7 +385,7 @@ def stop_pool_provisioning(pool: PoolRecord, reason: str) -> None:
         broker_state={
             "stopped_by_broker": True,
             "reason": reason,
-            "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "at": broker_clock.utc_iso(),
         },
     )
     audit.record(

@@ -9,14 +9,13 @@ and a pool check is queued so that a provisioning pool replaces it. Each caller 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
+from chalicelib.clock import utc_iso
 from chalicelib.domain import messages
 from chalicelib.domain.cloud import PowerState
 from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.sessions import iso
 from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore, PoolCounters
 from chalicelib.store.models import DesktopRecord
@@ -48,7 +47,7 @@ def retire(desktop: DesktopRecord, reason: str) -> Retired | None:
     instance_id = desktop.instance_id
     for _ in range(WRITE_ATTEMPTS):
         pool_id = int(desktop.pool_id) if desktop.pool_id else None
-        _mark_retired(desktop, iso(time.time()))
+        _mark_retired(desktop, utc_iso())
         try:
             _counters.move(desktop, None)
             break

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.clock import epoch_of, utc_iso
 from chalicelib.clouds import cloud_for
 from chalicelib.domain import messages
 from chalicelib.domain import pools as pool_rules
@@ -19,28 +19,23 @@ from chalicelib.domain import provisioning as rules
 from chalicelib.domain.cloud import CloudError, Inventory, PowerState, ServerInfo
 from chalicelib.domain.desktop_lifecycle import GONE_OR_FAILED, DesktopLifecycle
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.sessions import epoch_of
 from chalicelib.services import audit
 from chalicelib.services import retire as retirement
 from chalicelib.services.centers import STATUS_OFFLINE, STATUS_ONLINE, center_access, has_cloud
 from chalicelib.services.provisioning import apply_server, counters, desktops
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
-from chalicelib.store.assignments import OrphanMarkers
 from chalicelib.store.desktops import instance_guard
 from chalicelib.store.models import CenterRecord, DesktopRecord, PoolRecord
+from chalicelib.store.orphan_markers import OrphanMarkers
 
 log = logging.getLogger("broker.scan")
 _orphans = OrphanMarkers()
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def inventory_doc(inventory: Inventory) -> dict[str, Any]:
     return {
-        "inventory_updated": _now(),
+        "inventory_updated": utc_iso(),
         "images": [{"id": i.id, "name": i.name} for i in inventory.images],
         "flavors": [
             {"id": f.id, "name": f.name, "vcpus": f.vcpus, "ram": f.ram_mb, "disk": f.disk_gb}
@@ -77,7 +72,8 @@ def check_center(tenant_id: int, center_id: int) -> bool:
         cloud.check()
         inventory = cloud.inventory()
     except CloudError as error:
-        _save_center_status(center, status=STATUS_OFFLINE, status_message=error.message, last_checked=_now())
+        _save_center_status(center, status=STATUS_OFFLINE, status_message=error.message,
+                            last_checked=utc_iso())
         audit.record(tenant_id, "center.offline", f"Center '{center.name}' is offline: {error.message}")
         return False
     was_online = center.doc.get("status") == STATUS_ONLINE
@@ -85,7 +81,7 @@ def check_center(tenant_id: int, center_id: int) -> bool:
         center,
         status=STATUS_ONLINE,
         status_message="",
-        last_checked=_now(),
+        last_checked=utc_iso(),
         inventory=inventory_doc(inventory),
     )
     if not was_online:
@@ -119,7 +115,8 @@ def scan_center(tenant_id: int, center_id: int, now: float | None = None) -> dic
         servers = cloud.list_servers()
     except CloudError as error:
         result["purged"] = len(_purge_deleted(desktops.of_center(tenant_id, center_id), now))
-        _save_center_status(center, status=STATUS_OFFLINE, status_message=error.message, last_checked=_now())
+        _save_center_status(center, status=STATUS_OFFLINE, status_message=error.message,
+                            last_checked=utc_iso())
         return result
     # Read after the listing, so that every record written before an instance it lists is among them; one
     # read serves the purge too (it is the scan's largest: every desktop of the center).
@@ -175,7 +172,7 @@ def scan_center(tenant_id: int, center_id: int, now: float | None = None) -> dic
                     result["gone"] += 1
             except Conflict:
                 pass
-    _save_center_status(center, last_scan=_now(), status=STATUS_ONLINE, status_message="")
+    _save_center_status(center, last_scan=utc_iso(), status=STATUS_ONLINE, status_message="")
     return result
 
 
@@ -196,7 +193,7 @@ def _refresh_memberships(center: CenterRecord) -> int:
                 moved += 1
             except Conflict:
                 log.info("desktop %s changed concurrently; the next scan settles it", desktop.id)
-    _save_center_status(center, last_scan=_now())
+    _save_center_status(center, last_scan=utc_iso())
     return moved
 
 

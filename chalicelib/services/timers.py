@@ -20,11 +20,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.clock import epoch_of, utc_iso
 from chalicelib.domain import lifecycle as rules
 from chalicelib.domain import messages
 from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.sessions import Session, epoch_of, iso
+from chalicelib.domain.sessions import Session
 from chalicelib.services import action_requests, audit, lifecycle_plans
 from chalicelib.store import stores
 from chalicelib.store.claims import DesktopClaims, take_back
@@ -78,7 +79,8 @@ class Changes:
         timers.apply(reaction)
         self.store_timers(timers)
         for timer in reaction.timers:
-            self.audit("lifecycle.timer_set", f"'{self.desktop.name}': {timer.action} at {iso(timer.due_at)} "
+            self.audit("lifecycle.timer_set",
+                       f"'{self.desktop.name}': {timer.action} at {utc_iso(timer.due_at)} "
                        f"({timer.kind.replace('_', ' ')})", details=timer.as_doc())
         for effect in reaction.effects:
             self.effect(effect, plans)
@@ -87,7 +89,7 @@ class Changes:
         desktop = self.desktop
         if effect.kind == rules.E_AGENT:
             command = {"id": uuid.uuid4().hex[:16], "action": effect.action, "reason": effect.reason,
-                       "issued_at": iso(self.now)}
+                       "issued_at": utc_iso(self.now)}
             desktop.doc = {**desktop.doc, "agent_command": command}
             self.audit("lifecycle.agent_command", f"'{desktop.name}': asked the agent to {effect.action} the "
                        f"session ({effect.reason})", user=_session_user(desktop), details=command)
@@ -97,7 +99,7 @@ class Changes:
             if not desktop.instance_id:
                 return
             self.messages.append(action_requests.mark_requested(
-                desktop, effect.action, f"plan: {effect.reason}", iso(self.now)))
+                desktop, effect.action, f"plan: {effect.reason}", utc_iso(self.now)))
             self.audit("desktop.power_requested", f"{effect.action} of '{desktop.name}' requested by a plan "
                        f"({effect.reason})")
         elif effect.kind == rules.E_DELETE:
@@ -107,7 +109,7 @@ class Changes:
             # Out of the offer at once: a single-use desktop must never be claimed again.
             desktop.available = False
             self.messages.append(action_requests.mark_requested(
-                desktop, "delete", f"plan: {effect.reason}", iso(self.now)))
+                desktop, "delete", f"plan: {effect.reason}", utc_iso(self.now)))
             self.audit("desktop.delete_requested", f"Deletion of '{desktop.name}' requested by a plan "
                        f"({effect.reason})")
         elif effect.kind == rules.E_SKIPPED:
@@ -124,7 +126,7 @@ class Changes:
         if plans is None:
             plans = lifecycle_plans.effective_plans(desktop)  # while the desktop is still the user's
         tenant_id = int(desktop.tenant_id)
-        released_at = iso(self.now)
+        released_at = utc_iso(self.now)
         user_id = take_back(desktop, released_at)
         self.released_from = (int(user_id), holder) if user_id is not None else None
         desktop.doc = {**desktop.doc, "release_handled": released_at}

@@ -29,7 +29,7 @@ from chalicelib.store import indexes
 from chalicelib.store.binding import ensure_bound
 from chalicelib.store.desktops import DesktopStore, pool_key, user_key
 from chalicelib.store.models import DesktopRecord, UserRecord
-from chalicelib.store.repos import UserStore, utc_now_iso
+from chalicelib.store.repos import UserStore
 from chalicelib.store.transactions import TransactionFailed, transaction
 
 DESKTOP = "desktop"  # transaction labels
@@ -141,7 +141,7 @@ class DesktopClaims:
             DesktopRecord.assigned_user_id.set(user_id),
             DesktopRecord.user_key.set(user_key(tenant_id, user_id)),
             DesktopRecord.last_offered.set(now),
-            DesktopRecord.updated.set(utc_now_iso()),
+            DesktopRecord.updated.set(clock.utc_iso()),
             DesktopRecord.version.add(1),
         ]
         try:
@@ -170,7 +170,7 @@ class DesktopClaims:
         tenant_id, desktop_id = int(desktop.tenant_id), int(desktop.id)
         if holder is None:
             holder = _users.find(tenant_id, user_id)
-        desktop.updated = utc_now_iso()
+        desktop.updated = clock.utc_iso()
         if holder is None:
             _desktops.save(desktop)
             return

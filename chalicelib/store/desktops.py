@@ -13,11 +13,12 @@ from typing import Any
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 
+from chalicelib.clock import utc_iso
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.provisioning import Reservation, first_sequence
 from chalicelib.store.binding import ensure_bound, transaction
 from chalicelib.store.models import CounterRecord, DesktopRecord, NameRecord, PoolRecord
-from chalicelib.store.repos import name_key, next_id, next_ids, utc_now_iso
+from chalicelib.store.repos import name_key, next_id, next_ids
 from chalicelib.store.transactions import condition_failed
 
 # New desktop records are written this many to a transaction: a quarter of DynamoDB's 100 items.
@@ -78,7 +79,7 @@ class DesktopStore:
         """A desktop record (with a fresh id unless given), not yet written (see PoolCounters for how
         a reserved one is)."""
         ensure_bound()
-        now = utc_now_iso()
+        now = utc_iso()
         record = DesktopRecord(
             tenant_id=tenant_id,
             id=desktop_id if desktop_id is not None else next_id("desktop"),
@@ -142,14 +143,9 @@ class DesktopStore:
         ensure_bound()
         return list(DesktopRecord.by_center.query(center_key(tenant_id, center_id)))
 
-    def by_instance(self, instance_id: str) -> list[DesktopRecord]:
-        ensure_bound()
-        keys = [(int(r.tenant_id), int(r.id)) for r in DesktopRecord.by_instance.query(instance_id)]
-        return [r for r in DesktopRecord.batch_get(keys)] if keys else []
-
     def save(self, record: DesktopRecord) -> DesktopRecord:
         """Write back with the version check; Conflict if it changed since it was read."""
-        record.updated = utc_now_iso()
+        record.updated = utc_iso()
         try:
             record.save()
         except PutError as error:
@@ -367,7 +363,7 @@ class PoolCounters:
         old_pool_id = int(record.pool_id) if record.pool_id else None
         record.pool_id = new_pool_id
         record.pool_key = pool_key(tenant_id, new_pool_id) if new_pool_id else None
-        record.updated = utc_now_iso()
+        record.updated = utc_iso()
         try:
             with transaction() as tx:
                 tx.save(record)

@@ -30,7 +30,6 @@ from chalicelib.store.repos import name_key
 from chalicelib.store.transactions import Transaction
 
 LOGIN_NAMES = "login"  # the kind part of the names table's key
-KIND_TENANT = "tenant"
 KIND_DOMAIN = "domain"
 
 
@@ -47,7 +46,7 @@ def label(name: str) -> str:
 class LoginName:
     name: str
     owner_tenant_id: int
-    kind: str  # KIND_TENANT or KIND_DOMAIN
+    kind: str  # "tenant" (a tenant's name) or KIND_DOMAIN
     auth_server_id: int | None
 
 
@@ -65,14 +64,6 @@ class LoginNames:
         except DoesNotExist:
             return None
         return _from_record(name, record)
-
-    def find_many(self, names: list[str]) -> dict[str, LoginName]:
-        """The names that exist among `names`, keyed by their case-folded form (one BatchGetItem)."""
-        ensure_bound()
-        wanted = {login_name_key(n): n.strip().casefold() for n in names}
-        if not wanted:
-            return {}
-        return {wanted[r.key]: _from_record(wanted[r.key], r) for r in NameRecord.batch_get(list(wanted))}
 
     # ----------------------------------------------------------------- items of a caller's transaction
 

@@ -205,14 +205,6 @@ class DesktopsByUser(GlobalSecondaryIndex):
     id = NumberAttribute(range_key=True)
 
 
-class DesktopsByInstance(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "by_instance"
-        projection = KeysOnlyProjection()
-
-    instance_id = UnicodeAttribute(hash_key=True)
-
-
 class DesktopsByDue(GlobalSecondaryIndex):
     """Desktops with a pending lifecycle timer (release and power-control plans), by due time. Sparse:
     only a desktop with a timer has `due_bucket`; the bucket is one of a few shards (`due#<n>`) so the
@@ -256,7 +248,6 @@ class DesktopRecord(Model):
     by_pool = DesktopsByPool()
     by_center = DesktopsByCenter()
     by_user = DesktopsByUser()
-    by_instance = DesktopsByInstance()
     by_due = DesktopsByDue()
 
     class Meta(_BrokerMeta):

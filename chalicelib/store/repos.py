@@ -5,7 +5,6 @@ Writes that guard an invariant (unique names, optimistic versions, claims) are c
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, PynamoDBExc
 
 from chalicelib import clock
 from chalicelib.domain.errors import BrokerError, Conflict, NotFound, NotUnique
+from chalicelib.domain.token_digest import token_hash
 from chalicelib.store.binding import ensure_bound
 from chalicelib.store.models import (
     AuditRecord,
@@ -36,10 +36,6 @@ from chalicelib.store.transactions import (
 )
 
 E = TypeVar("E", bound=EntityModel)
-
-
-def utc_now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def name_key(tenant_id: int, kind: str, name: str) -> str:
@@ -143,7 +139,7 @@ class EntityStore(Generic[E]):
 
     def create(self, tenant_id: int, name: str, doc: dict[str, Any], *, also: ExtraItems | None = None,
                refusals: Refusals | None = None, **attributes: Any) -> E:
-        now = utc_now_iso()
+        now = clock.utc_iso()
         record = self.model(
             tenant_id=tenant_id,
             id=next_id(self.kind),
@@ -178,7 +174,7 @@ class EntityStore(Generic[E]):
         old_name = record.name
         old_names = self._names(self._scope_of(record))
         model = type(record)
-        updated = utc_now_iso()
+        updated = clock.utc_iso()
         settings = [model.name.set(name), model.doc.set(doc), model.updated.set(updated)]
         names = self._names(self._scope_of(record))
         renamed = name_key(record.tenant_id, old_names, old_name) != name_key(record.tenant_id, names, name)
@@ -217,7 +213,7 @@ class EntityStore(Generic[E]):
 
     def save_doc(self, record: E) -> E:
         """Write back a record read earlier (no rename), refusing if it changed in between."""
-        record.updated = utc_now_iso()
+        record.updated = clock.utc_iso()
         try:
             record.save()
         except PutError as error:
@@ -273,7 +269,7 @@ class UserStore:
     def create(
         self, tenant_id: int, login: str, doc: dict[str, Any], password_hash: str | None
     ) -> UserRecord:
-        now = utc_now_iso()
+        now = clock.utc_iso()
         record = UserRecord(
             tenant_id=tenant_id,
             login=login.strip().casefold(),
@@ -296,7 +292,7 @@ class UserStore:
         """Save new settings (and a new password hash, or a new start for valid tokens), refusing a
         write based on a stale read. Only these attributes are written, never the held desktops."""
         ensure_bound()
-        updated = utc_now_iso()
+        updated = clock.utc_iso()
         actions = [UserRecord.doc.set(doc), UserRecord.updated.set(updated)]
         if password_hash is not None:
             actions.append(UserRecord.password_hash.set(password_hash))
@@ -332,11 +328,6 @@ class UserStore:
         return True
 
 
-def hash_secret_token(token: str) -> str:
-    """Tokens are stored as their SHA-256 so a leaked table does not leak live sessions."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 class SessionStore:
     """Admin sessions with an idle timeout (`expires_at` moves forward as the session is used) and an
     absolute lifetime counted from `created`."""
@@ -350,7 +341,7 @@ class SessionStore:
         ensure_bound()
         now = int(clock.time())
         SessionRecord(
-            sid_hash=hash_secret_token(sid),
+            sid_hash=token_hash(sid),
             tenant_id=tenant_id,
             user_id=user_id,
             login=login,
@@ -365,7 +356,7 @@ class SessionStore:
         extends its idle deadline (never past the absolute one)."""
         ensure_bound()
         try:
-            record = SessionRecord.get(hash_secret_token(sid), consistent_read=True)
+            record = SessionRecord.get(token_hash(sid), consistent_read=True)
         except DoesNotExist:
             return None
         now = int(clock.time())
@@ -389,7 +380,7 @@ class SessionStore:
 
     def delete(self, sid: str) -> None:
         ensure_bound()
-        SessionRecord(sid_hash=hash_secret_token(sid)).delete()
+        SessionRecord(sid_hash=token_hash(sid)).delete()
 
 
 class AuditBudget:
@@ -436,32 +427,17 @@ class AuditStore:
             expires_at=datetime.fromtimestamp(now.timestamp() + retention_days * 86400, UTC),
         )
 
-    def record(
-        self,
-        tenant_id: int,
-        event_type: str,
-        message: str,
-        *,
-        retention_days: int,
-        user: str | None = None,
-        pool_id: int | None = None,
-        desktop_id: int | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> AuditRecord:
-        ensure_bound()
-        event = self._record(AuditEvent(tenant_id, event_type, message, user, pool_id, desktop_id,
-                                        details or {}), retention_days)
-        event.save()
-        return event
-
     def write(self, events: list[AuditEvent], retention_days: int,
               also: Callable[[Transaction], None] | None = None) -> None:
         """Write several events in one request: with `also` (more items, e.g. giving a login's attempt slot
         back) as one transaction, and when that transaction is refused, the events alone. Puts only, in
         transactions (never a BatchWriteItem, whose permission would let the functions delete audit
-        items: docs/deploy.md, "IAM"), at most 100 items each."""
+        items: docs/deploy.md, "IAM"), at most 100 items each. One event alone is one PutItem."""
         ensure_bound()
         records = [self._record(event, retention_days) for event in events]
+        if also is None and len(records) == 1:
+            records[0].save()
+            return
         if also is not None and len(records) < MAX_TRANSACTION_ITEMS:
             try:
                 self._put_all(records, also)

@@ -59,7 +59,7 @@ def test_a_change_during_a_rotation_rotates_again_from_the_new_token() -> None:
 
 
 def test_a_token_from_before_rotation_existed_is_rotated_at_its_next_call() -> None:
-    from chalicelib.domain.agent_tokens import token_hash
+    from chalicelib.domain.token_digest import token_hash
 
     legacy = AgentTokens.from_doc({"agent_token_hash": token_hash(OLD)})
     assert legacy.presented(OLD) is Presented.CURRENT

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chalicelib.clock import utc_iso as iso
 from chalicelib.domain import lifecycle as rules
 from chalicelib.domain.lifecycle import (
     DesktopState,
@@ -13,7 +14,7 @@ from chalicelib.domain.lifecycle import (
     Timer,
     TimerSet,
 )
-from chalicelib.domain.sessions import Session, Transition, apply_event, iso
+from chalicelib.domain.sessions import Session, Transition, apply_event
 
 NOW = 1_750_000_000.0
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.clock import utc_iso as iso
 from chalicelib.domain import sessions
-from chalicelib.domain.sessions import Session, apply_event, iso
+from chalicelib.domain.sessions import Session, apply_event
 
 NOW = 1_750_000_000.0
 

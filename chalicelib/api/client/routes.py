@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 from chalicelib.domain.connection import RDP_CONTENT_TYPE
-from chalicelib.lazy import lazy_module
 
 if TYPE_CHECKING:
     from chalicelib.schemas.client import (
@@ -18,15 +17,11 @@ if TYPE_CHECKING:
     from chalicelib.services.assignment import Offer, OfferedDesktop
 
 
-schemas = lazy_module("chalicelib.schemas.client")
-assignment = lazy_module("chalicelib.services.assignment")
-client_login = lazy_module("chalicelib.services.client_login")
-tenants = lazy_module("chalicelib.services.tenants")
-
-router = Router("/client/v1", "Client", schemas=schemas)
+router = Router("/client/v1", "Client", schemas="chalicelib.schemas.client")
 
 
 def desktop_out(desktop: OfferedDesktop) -> ClientDesktopOut:
+    from chalicelib.schemas import client as schemas
     return schemas.ClientDesktopOut(id=desktop.id, name=desktop.name, pool_id=desktop.facts.pool_id,
                             status=desktop.status, protocol=desktop.plan.protocol, address=desktop.address,
                             port=desktop.plan.port, kiosk=True if desktop.kiosk else None,
@@ -43,6 +38,8 @@ def offer_headers(offer: Offer) -> dict[str, str]:
 @router.route("GET", "/domains", access=Access.PUBLIC, summary="The login domains listed on the sign-in page",
               response="ClientDomainsOut")
 def listed_domains(request: ApiRequest) -> Reply:
+    from chalicelib.schemas import client as schemas
+    from chalicelib.services import tenants
     reply = schemas.ClientDomainsOut(domains=tenants.listed_login_names())
     return Reply(reply, headers={"Cache-Control": "max-age=60"})
 
@@ -53,6 +50,8 @@ def listed_domains(request: ApiRequest) -> Reply:
                          429: "Too many failed logins, or too many at once (Retry-After)",
                          503: "The directory cannot be reached"})
 def client_login_route(request: ApiRequest) -> Reply:
+    from chalicelib.schemas import client as schemas
+    from chalicelib.services import client_login
     body: ClientLogin = request.body
     result = client_login.login(client_login.LoginRequest(body.user_login, body.password, body.domain))
     offer = result.offer
@@ -65,6 +64,8 @@ def client_login_route(request: ApiRequest) -> Reply:
 @router.route("POST", "/offer", access=Access.CLIENT, response="ClientOfferOut",
               summary="Offer desktops again, as at login (for a user signed in while none was available)")
 def offer_again(request: ApiRequest) -> Reply:
+    from chalicelib.schemas import client as schemas
+    from chalicelib.services import assignment
     offer = assignment.offer_again(request.who)
     reply = schemas.ClientOfferOut(desktops=[desktop_out(d) for d in offer.desktops], message=offer.message,
                                    retry_after=offer.retry_after)
@@ -74,6 +75,8 @@ def offer_again(request: ApiRequest) -> Reply:
 @router.route("GET", "/desktops", access=Access.CLIENT, summary="The desktops assigned to me",
               response="ClientDesktopsOut")
 def list_my_desktops(request: ApiRequest) -> ClientDesktopsOut:
+    from chalicelib.schemas import client as schemas
+    from chalicelib.services import assignment
     desktops = [desktop_out(d) for d in assignment.current_desktops(request.who)]
     return schemas.ClientDesktopsOut(desktops=desktops)
 
@@ -84,6 +87,8 @@ def list_my_desktops(request: ApiRequest) -> ClientDesktopsOut:
               responses={404: "Not one of my desktops", 409: "The desktop is not available now",
                          503: "The plan's HTML5 gateway is missing or its key cannot be read"})
 def connect_desktop(request: ApiRequest) -> Reply:
+    from chalicelib.schemas import client as schemas
+    from chalicelib.services import assignment
     details = assignment.connect(request.who, request.ids["id"])
     headers = {"Cache-Control": "no-store"}
     if details.rdp_file is not None:
@@ -102,6 +107,8 @@ def connect_desktop(request: ApiRequest) -> Reply:
               response="ClientMessageOut", responses={403: "The policy does not let users release it",
                                                       404: "Not one of my desktops"})
 def release_desktop(request: ApiRequest) -> ClientMessageOut:
+    from chalicelib.schemas import client as schemas
+    from chalicelib.services import assignment
     record = assignment.release(request.who, request.ids["id"])
     return schemas.ClientMessageOut(message=f"Desktop '{record.name}' released")
 
@@ -109,5 +116,7 @@ def release_desktop(request: ApiRequest) -> ClientMessageOut:
 @router.route("POST", "/logout", access=Access.CLIENT, summary="End this session (the token stops working)",
               response="ClientMessageOut")
 def client_logout(request: ApiRequest) -> ClientMessageOut:
+    from chalicelib.schemas import client as schemas
+    from chalicelib.services import client_login
     client_login.logout(request.who)
     return schemas.ClientMessageOut(message="Logged out")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
-from chalicelib.lazy import lazy_module
 
 if TYPE_CHECKING:
     from chalicelib.schemas.auth_servers import (
@@ -17,13 +16,13 @@ if TYPE_CHECKING:
     )
     from chalicelib.store.models import AuthServerRecord
 
-schemas = lazy_module("chalicelib.schemas.auth_servers")
-auth_servers = lazy_module("chalicelib.services.auth_servers")
 
-router = Router("/rest/v1", "Authentication servers", schemas=schemas)
+router = Router("/rest/v1", "Authentication servers", schemas="chalicelib.schemas.auth_servers")
 
 
 def auth_server_out(record: AuthServerRecord) -> AuthServerOut:
+    from chalicelib.schemas import auth_servers as schemas
+    from chalicelib.services import auth_servers
     doc = record.doc
     directory = auth_servers.is_directory(doc)
     return schemas.AuthServerOut(
@@ -57,6 +56,8 @@ def auth_server_out(record: AuthServerRecord) -> AuthServerOut:
 @router.route("GET", "/auth-servers", access=Access.ADMIN_READ, summary="List authentication servers",
               response=list["AuthServerItemOut"])
 def list_auth_servers(request: ApiRequest) -> list[AuthServerItemOut]:
+    from chalicelib.schemas import auth_servers as schemas
+    from chalicelib.services import auth_servers
     return [schemas.AuthServerItemOut(id=int(r.id), name=r.name, type=r.doc["type"], domain=r.doc["domain"])
             for r in auth_servers.list_servers(request.who)]
 
@@ -65,6 +66,8 @@ def list_auth_servers(request: ApiRequest) -> list[AuthServerItemOut]:
               body="AuthServerBody", response="RespAuthServerCreated", status=201,
               responses={409: "The name or the login domain is taken"})
 def create_auth_server(request: ApiRequest) -> RespAuthServerCreated:
+    from chalicelib.schemas import auth_servers as schemas
+    from chalicelib.services import auth_servers
     return schemas.RespAuthServerCreated(stored_data=auth_server_out(auth_servers.create_server(request.who,
                                                                                         request.body)))
 
@@ -72,6 +75,7 @@ def create_auth_server(request: ApiRequest) -> RespAuthServerCreated:
 @router.route("GET", "/auth-servers/{id}", access=Access.ADMIN_READ, summary="Get an authentication server",
               response="AuthServerOut")
 def get_auth_server(request: ApiRequest) -> AuthServerOut:
+    from chalicelib.services import auth_servers
     return auth_server_out(auth_servers.get_server(request.who, request.ids["id"]))
 
 
@@ -80,6 +84,8 @@ def get_auth_server(request: ApiRequest) -> AuthServerOut:
               body="AuthServerUpdate", response="RespAuthServerCreated",
               responses={409: "The name or the login domain is taken"})
 def update_auth_server(request: ApiRequest) -> RespAuthServerCreated:
+    from chalicelib.schemas import auth_servers as schemas
+    from chalicelib.services import auth_servers
     record = auth_servers.update_server(request.who, request.ids["id"], request.body)
     return schemas.RespAuthServerCreated(stored_data=auth_server_out(record))
 
@@ -87,6 +93,7 @@ def update_auth_server(request: ApiRequest) -> RespAuthServerCreated:
 @router.route("DELETE", "/auth-servers/{id}", access=Access.ADMIN_WRITE,
               summary="Delete an authentication server", status=204)
 def delete_auth_server(request: ApiRequest) -> Reply:
+    from chalicelib.services import auth_servers
     auth_servers.delete_server(request.who, request.ids["id"])
     return Reply(None, status=204)
 
@@ -95,5 +102,7 @@ def delete_auth_server(request: ApiRequest) -> Reply:
               summary="Bind with the service account and read the search base", response="AuthServerTestOut",
               responses={503: "The directory cannot be reached or refused the service account"})
 def test_auth_server(request: ApiRequest) -> AuthServerTestOut:
+    from chalicelib.schemas import auth_servers as schemas
+    from chalicelib.services import auth_servers
     message = auth_servers.test_server(request.who, request.ids["id"])
     return schemas.AuthServerTestOut(reachable=1, message=message)

@@ -6,16 +6,13 @@ from typing import TYPE_CHECKING
 
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 from chalicelib.domain.kinds import CENTER_TYPE_LABELS, UNCATEGORIZED, UNCATEGORIZED_LABEL, center_type_label
-from chalicelib.lazy import lazy_module
 
 if TYPE_CHECKING:
     from chalicelib.schemas.centers import CenterItemOut, CenterOut, RespCenterCreated, RespCenterScan
     from chalicelib.store.models import CenterRecord
 
-schemas = lazy_module("chalicelib.schemas.centers")
-centers = lazy_module("chalicelib.services.centers")
 
-router = Router("/rest/v1", "Centers", schemas=schemas)
+router = Router("/rest/v1", "Centers", schemas="chalicelib.schemas.centers")
 
 # The reference's CenterPropertyFlavor: K = OpenStack (VHI is OpenStack underneath), U = uncategorized.
 CENTER_FLAVOR = "K"
@@ -23,20 +20,25 @@ FLAVORS = {UNCATEGORIZED: "U"}
 
 
 def center_item(record: CenterRecord) -> CenterItemOut:
+    from chalicelib.schemas import centers as schemas
+    from chalicelib.services import centers
     doc = record.doc
+    status = centers.status_of(doc)
     return schemas.CenterItemOut(
         id=int(record.id),
         name=record.name,
         type=doc["type"],
         type_label=center_type_label(doc["type"]),
         flavor=FLAVORS.get(doc["type"], CENTER_FLAVOR),
-        online=int(doc.get("status") == centers.STATUS_ONLINE),
-        status=int(doc.get("status", centers.STATUS_PENDING)),
-        status_label=centers.status_label(doc),
+        online=int(status.online),
+        status=status.code,
+        status_label=status.label,
     )
 
 
 def center_out(record: CenterRecord, short: bool = False) -> CenterOut:
+    from chalicelib.schemas import centers as schemas
+    from chalicelib.services import centers
     doc = record.doc
     item = center_item(record)
     inventory = {} if short else (doc.get("inventory") or {})
@@ -55,18 +57,21 @@ def center_out(record: CenterRecord, short: bool = False) -> CenterOut:
 @router.route("GET", "/centers", access=Access.ADMIN_READ, summary="List centers",
               response=list["CenterItemOut"])
 def list_centers(request: ApiRequest) -> list[CenterItemOut]:
+    from chalicelib.services import centers
     return [center_item(r) for r in centers.list_centers(request.who)]
 
 
 @router.route("GET", "/centers/{id}", access=Access.ADMIN_READ, query="CenterGetQuery",
               summary="Get a center with its status and inventory", response="CenterOut")
 def get_center(request: ApiRequest) -> CenterOut:
+    from chalicelib.services import centers
     return center_out(centers.get_center(request.who, request.ids["id"]), short=bool(request.query.short))
 
 
 @router.route("DELETE", "/centers/{id}", access=Access.ADMIN_WRITE, summary="Delete a center", status=204,
               responses={409: "A pool uses this center"})
 def delete_center(request: ApiRequest) -> Reply:
+    from chalicelib.services import centers
     centers.delete_center(request.who, request.ids["id"])
     return Reply(None, status=204)
 
@@ -74,6 +79,8 @@ def delete_center(request: ApiRequest) -> Reply:
 @router.route("POST", "/centers/{id}/scan", access=Access.ADMIN_WRITE, summary="Queue a scan of the center",
               response="RespCenterScan", status=202)
 def scan_center(request: ApiRequest) -> RespCenterScan:
+    from chalicelib.schemas import centers as schemas
+    from chalicelib.services import centers
     record, job_id = centers.request_scan(request.who, request.ids["id"])
     message = f'A job to scan the "{record.name}" center was successfully submitted'
     return schemas.RespCenterScan(is_scanning=1, job_id=job_id, message=message)
@@ -81,6 +88,8 @@ def scan_center(request: ApiRequest) -> RespCenterScan:
 
 def _create(center_type: str):
     def handler(request: ApiRequest) -> RespCenterCreated:
+        from chalicelib.schemas import centers as schemas
+        from chalicelib.services import centers
         record = centers.create_center(request.who, center_type, request.body)
         return schemas.RespCenterCreated(stored_data=center_out(record))
 
@@ -90,6 +99,8 @@ def _create(center_type: str):
 
 def _update(center_type: str):
     def handler(request: ApiRequest) -> RespCenterCreated:
+        from chalicelib.schemas import centers as schemas
+        from chalicelib.services import centers
         record = centers.update_center(request.who, center_type, request.ids["id"], request.body)
         return schemas.RespCenterCreated(stored_data=center_out(record))
 
@@ -101,6 +112,8 @@ def _update(center_type: str):
               summary=f"Add a center of {UNCATEGORIZED_LABEL} (registered by hand; never scanned)",
               body="UncategorizedCenterCreate", response="RespCenterCreated", status=201)
 def create_uncategorized_center(request: ApiRequest) -> RespCenterCreated:
+    from chalicelib.schemas import centers as schemas
+    from chalicelib.services import centers
     return schemas.RespCenterCreated(stored_data=center_out(centers.create_uncategorized(request.who,
                                                                                         request.body)))
 
@@ -109,6 +122,8 @@ def create_uncategorized_center(request: ApiRequest) -> RespCenterCreated:
               summary=f"Update a center of {UNCATEGORIZED_LABEL}", body="UncategorizedCenterUpdate",
               response="RespCenterCreated")
 def update_uncategorized_center(request: ApiRequest) -> RespCenterCreated:
+    from chalicelib.schemas import centers as schemas
+    from chalicelib.services import centers
     record = centers.update_uncategorized(request.who, request.ids["id"], request.body)
     return schemas.RespCenterCreated(stored_data=center_out(record))
 

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
-from chalicelib.lazy import lazy_module
 
 if TYPE_CHECKING:
     from chalicelib.schemas.desktops import DesktopOut, RespDesktopAction, RespDesktopUpdated
     from chalicelib.store.models import DesktopRecord
 
-pool_stats = lazy_module("chalicelib.services.pool_stats")
-schemas = lazy_module("chalicelib.schemas.desktops")
-desktop_actions = lazy_module("chalicelib.services.desktop_actions")
-desktops = lazy_module("chalicelib.services.desktops")
 
-router = Router("/rest/v1", "Desktops", schemas=schemas)
+router = Router("/rest/v1", "Desktops", schemas="chalicelib.schemas.desktops")
 
 
 def desktop_out(record: DesktopRecord) -> DesktopOut:
+    from chalicelib.schemas import desktops as schemas
+    from chalicelib.services import pool_stats
     doc = record.doc
     floating = list(doc.get("floating_addresses") or [])
     fixed = list(doc.get("fixed_addresses") or [])
@@ -46,8 +42,7 @@ def desktop_out(record: DesktopRecord) -> DesktopOut:
         nova_status=doc.get("nova_status"),
         error=doc.get("error") or doc.get("fault"),
         session=session if isinstance(session, dict) else None,
-        agent_running=int(time.time() - float(doc.get("agent_seen_at") or 0)
-                          <= pool_stats.agent_window_seconds()),
+        agent_running=int(pool_stats.agent_running(record)),
         registered=int(bool(doc.get("registered"))),
         created=record.created,
         updated=record.updated,
@@ -63,6 +58,7 @@ def desktop_out(record: DesktopRecord) -> DesktopOut:
     response=list["DesktopOut"],
 )
 def list_desktops(request: ApiRequest) -> list[DesktopOut]:
+    from chalicelib.services import desktops
     return [desktop_out(d) for d in desktops.list_desktops(request.who, request.query)]
 
 
@@ -71,6 +67,8 @@ def list_desktops(request: ApiRequest) -> list[DesktopOut]:
               response="RespDesktopUpdated", status=201,
               responses={409: "The center has a desktop of this name"})
 def register_desktop(request: ApiRequest) -> RespDesktopUpdated:
+    from chalicelib.schemas import desktops as schemas
+    from chalicelib.services import desktops
     return schemas.RespDesktopUpdated(stored_data=desktop_out(desktops.register_desktop(request.who,
                                                                                         request.body)))
 
@@ -79,6 +77,7 @@ def register_desktop(request: ApiRequest) -> RespDesktopUpdated:
               summary="Remove a desktop registered by hand",
               responses={409: "A cloud's desktop (use the delete action), or assigned to a user"})
 def unregister_desktop(request: ApiRequest) -> Reply:
+    from chalicelib.services import desktops
     desktops.unregister_desktop(request.who, request.ids["id"])
     return Reply(None, status=204)
 
@@ -86,6 +85,7 @@ def unregister_desktop(request: ApiRequest) -> Reply:
 @router.route("GET", "/desktops/{id}", access=Access.ADMIN_READ, summary="Get a desktop",
               response="DesktopOut")
 def get_desktop(request: ApiRequest) -> DesktopOut:
+    from chalicelib.services import desktops
     return desktop_out(desktops.get_desktop(request.who, request.ids["id"]))
 
 
@@ -99,6 +99,8 @@ def get_desktop(request: ApiRequest) -> DesktopOut:
     response="RespDesktopUpdated",
 )
 def update_desktop(request: ApiRequest) -> RespDesktopUpdated:
+    from chalicelib.schemas import desktops as schemas
+    from chalicelib.services import desktops
     return schemas.RespDesktopUpdated(
         stored_data=desktop_out(desktops.update_desktop(request.who, request.ids["id"], request.body))
     )
@@ -115,6 +117,8 @@ def update_desktop(request: ApiRequest) -> RespDesktopUpdated:
     responses={409: "Not possible in the desktop's state"},
 )
 def desktop_action(request: ApiRequest) -> RespDesktopAction:
+    from chalicelib.schemas import desktops as schemas
+    from chalicelib.services import desktop_actions
     action = request.body.action
     desktop_actions.request_action(request.who, request.ids["id"], action)
     done = action == "release"

@@ -6,19 +6,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
-from chalicelib.lazy import lazy_module
 
 if TYPE_CHECKING:
     from chalicelib.schemas.gateways import GatewayItemOut, GatewayOut, RespGatewayCreated
     from chalicelib.store.models import GatewayRecord
 
-schemas = lazy_module("chalicelib.schemas.gateways")
-gateways = lazy_module("chalicelib.services.gateways")
 
-router = Router("/rest/v1", "Gateways", schemas=schemas)
+router = Router("/rest/v1", "Gateways", schemas="chalicelib.schemas.gateways")
 
 
 def gateway_out(record: GatewayRecord) -> GatewayOut:
+    from chalicelib.schemas import gateways as schemas
+    from chalicelib.services import gateways
     doc = record.doc
     novnc = doc["type"] == gateways.NOVNC
     return schemas.GatewayOut(
@@ -37,6 +36,8 @@ def gateway_out(record: GatewayRecord) -> GatewayOut:
 @router.route("GET", "/gateways", access=Access.ADMIN_READ, summary="List gateways",
               response=list["GatewayItemOut"])
 def list_gateways(request: ApiRequest) -> list[GatewayItemOut]:
+    from chalicelib.schemas import gateways as schemas
+    from chalicelib.services import gateways
     return [schemas.GatewayItemOut(id=int(r.id), name=r.name, type=r.doc["type"], url=r.doc["url"])
             for r in gateways.list_gateways(request.who)]
 
@@ -44,6 +45,8 @@ def list_gateways(request: ApiRequest) -> list[GatewayItemOut]:
 @router.route("POST", "/gateways", access=Access.ADMIN_WRITE, summary="Add a gateway", body="GatewayBody",
               response="RespGatewayCreated", status=201)
 def create_gateway(request: ApiRequest) -> RespGatewayCreated:
+    from chalicelib.schemas import gateways as schemas
+    from chalicelib.services import gateways
     return schemas.RespGatewayCreated(stored_data=gateway_out(gateways.create_gateway(request.who,
                                                                                       request.body)))
 
@@ -51,6 +54,7 @@ def create_gateway(request: ApiRequest) -> RespGatewayCreated:
 @router.route("GET", "/gateways/{id}", access=Access.ADMIN_READ, summary="Get a gateway",
               response="GatewayOut")
 def get_gateway(request: ApiRequest) -> GatewayOut:
+    from chalicelib.services import gateways
     return gateway_out(gateways.get_gateway(request.who, request.ids["id"]))
 
 
@@ -58,6 +62,8 @@ def get_gateway(request: ApiRequest) -> GatewayOut:
               summary="Update a gateway (fields not given keep their values)", body="GatewayUpdate",
               response="RespGatewayCreated")
 def update_gateway(request: ApiRequest) -> RespGatewayCreated:
+    from chalicelib.schemas import gateways as schemas
+    from chalicelib.services import gateways
     record = gateways.update_gateway(request.who, request.ids["id"], request.body)
     return schemas.RespGatewayCreated(stored_data=gateway_out(record))
 
@@ -65,5 +71,6 @@ def update_gateway(request: ApiRequest) -> RespGatewayCreated:
 @router.route("DELETE", "/gateways/{id}", access=Access.ADMIN_WRITE, summary="Delete a gateway", status=204,
               responses={409: "A protocol plan uses the gateway"})
 def delete_gateway(request: ApiRequest) -> Reply:
+    from chalicelib.services import gateways
     gateways.delete_gateway(request.who, request.ids["id"])
     return Reply(None, status=204)

@@ -10,9 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
-from chalicelib.domain.errors import BadData
 from chalicelib.domain.kinds import KIND_POWER_CONTROL, KIND_RELEASE
-from chalicelib.lazy import lazy_module
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -25,18 +23,12 @@ if TYPE_CHECKING:
     )
     from chalicelib.store.models import PlanRecord
 
-schemas = lazy_module("chalicelib.schemas.lifecycle")
-sessions = lazy_module("chalicelib.domain.sessions")
-agents = lazy_module("chalicelib.services.agents")
-lifecycle_plans = lazy_module("chalicelib.services.lifecycle_plans")
-logs = lazy_module("chalicelib.services.logs")
-pool_stats = lazy_module("chalicelib.services.pool_stats")
-stores = lazy_module("chalicelib.store.stores")
 
-router = Router("/rest/v1", "Lifecycle", schemas=schemas)
+router = Router("/rest/v1", "Lifecycle", schemas="chalicelib.schemas.lifecycle")
 
 
 def _plan_fields(record: PlanRecord) -> dict[str, Any]:
+    from chalicelib.services import lifecycle_plans
     doc = lifecycle_plans.complete_doc(record.kind, record.doc)
     return {"id": int(record.id), "name": record.name, "created": record.created, "updated": record.updated,
             **doc}
@@ -70,10 +62,12 @@ PLAN_KINDS = (
 
 
 def _plan_out(plan: PlanKind, record: PlanRecord) -> BaseModel:
+    from chalicelib.schemas import lifecycle as schemas
     return getattr(schemas, f"{plan.model}Out").model_validate(_plan_fields(record))
 
 
 def _created(plan: PlanKind, record: PlanRecord) -> BaseModel:
+    from chalicelib.schemas import lifecycle as schemas
     return getattr(schemas, f"Resp{plan.model}Created")(stored_data=_plan_out(plan, record))
 
 
@@ -84,25 +78,31 @@ def _named(name: str, handler: Callable[[ApiRequest], Any]) -> Callable[[ApiRequ
 
 def _declare_plan_routes(plan: PlanKind) -> None:
     def list_plans(request: ApiRequest) -> list[PlanItemOut]:
+        from chalicelib.schemas import lifecycle as schemas
+        from chalicelib.services import lifecycle_plans
         return [schemas.PlanItemOut(id=int(r.id), name=r.name)
                 for r in lifecycle_plans.list_plans(request.who, plan.kind)]
 
     def create_plan(request: ApiRequest) -> BaseModel:
+        from chalicelib.services import lifecycle_plans
         body = request.body
         record = lifecycle_plans.create_plan(request.who, plan.kind, body.name,
                                              body.model_dump(exclude={"name"}))
         return _created(plan, record)
 
     def get_plan(request: ApiRequest) -> BaseModel:
+        from chalicelib.services import lifecycle_plans
         return _plan_out(plan, lifecycle_plans.get_plan(request.who, plan.kind, request.ids["id"]))
 
     def update_plan(request: ApiRequest) -> BaseModel:
+        from chalicelib.services import lifecycle_plans
         plan_id = request.ids["id"]
         record = lifecycle_plans.update_plan(request.who, plan.kind, plan_id, request.body.name,
                                              _changes(request.body))
         return _created(plan, record)
 
     def delete_plan(request: ApiRequest) -> Reply:
+        from chalicelib.services import lifecycle_plans
         lifecycle_plans.delete_plan(request.who, plan.kind, request.ids["id"])
         return Reply(None, status=204)
 
@@ -132,6 +132,8 @@ for _plan in PLAN_KINDS:
 @router.route("GET", "/logs", access=Access.ADMIN_READ, query="LogQuery", response="LogPageOut",
               summary="Audit events (filters: from, to, type, user, pool_id, desktop_id; pages by `next`)")
 def list_logs(request: ApiRequest) -> LogPageOut:
+    from chalicelib.schemas import lifecycle as schemas
+    from chalicelib.services import logs
     items, next_token = logs.list_events(request.who, request.query)
     return schemas.LogPageOut.model_validate({"items": [logs.event_out(r) for r in items],
                                               "next": next_token})
@@ -144,20 +146,15 @@ def list_logs(request: ApiRequest) -> LogPageOut:
               response="PoolHistoryOut",
               summary="A pool's size info over time (from, to: epoch seconds or ISO 8601)")
 def get_pool_history(request: ApiRequest) -> PoolHistoryOut:
+    from chalicelib.schemas import lifecycle as schemas
+    from chalicelib.services import pool_stats
     query: PoolHistoryQuery = request.query
-    pool = stores.pools.get(request.who.tenant_id, request.ids["id"])
-    start, end = query.start, query.end
-    if start is not None and end is not None and start > end:
-        raise BadData.field("/query/to", "`to` is before `from`")
-    samples = pool_stats.pool_history(request.who.tenant_id, int(pool.id),
-                                      None if start is None else int(start) + (start % 1 > 0),
-                                      None if end is None else int(end))
-    points = []
-    for sample in samples[: query.limit]:
-        data = {k: v for k, v in (sample.data or {}).items() if k in schemas.PoolHistoryPoint.model_fields}
-        ts = int(sample.ts)
-        points.append(schemas.PoolHistoryPoint.model_validate({**data, "ts": ts, "time": sessions.iso(ts)}))
-    return schemas.PoolHistoryOut(pool_id=int(pool.id), items=points)
+    pool_id = request.ids["id"]
+    samples = pool_stats.history_of(request.who, pool_id, query.start, query.end, query.limit)
+    fields = schemas.PoolHistoryPoint.model_fields
+    points = [schemas.PoolHistoryPoint.model_validate({k: v for k, v in sample.items() if k in fields})
+              for sample in samples]
+    return schemas.PoolHistoryOut(pool_id=pool_id, items=points)
 
 
 # ------------------------------------------------------------------------------- agent registration
@@ -167,6 +164,8 @@ def get_pool_history(request: ApiRequest) -> PoolHistoryOut:
               response="AgentRegistrationOut", responses={409: "The desktop is deleted"},
               summary="A new one-time registration token for the desktop's agent (revokes its agent token)")
 def reset_agent_registration(request: ApiRequest) -> Reply:
+    from chalicelib.schemas import lifecycle as schemas
+    from chalicelib.services import agents
     desktop, token = agents.issue_registration(request.who, request.ids["id"])
     body = schemas.AgentRegistrationOut(desktop_id=int(desktop.id), instance_id=desktop.instance_id,
                                 registration_token=token,

@@ -3,11 +3,10 @@ power-control plans follow the same pattern on `/rest/v1/plans/release` and `/pl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 from chalicelib.domain.kinds import KIND_PROTOCOL as KIND
-from chalicelib.lazy import lazy_module
 
 if TYPE_CHECKING:
     from chalicelib.schemas.plans import (
@@ -19,14 +18,12 @@ if TYPE_CHECKING:
     )
     from chalicelib.store.models import PlanRecord
 
-connection = lazy_module("chalicelib.domain.connection")
-schemas = lazy_module("chalicelib.schemas.plans")
-plans = lazy_module("chalicelib.services.plans")
 
-router = Router("/rest/v1", "Plans", schemas=schemas)
+router = Router("/rest/v1", "Plans", schemas="chalicelib.schemas.plans")
 
 
 def protocol_plan_out(record: PlanRecord) -> ProtocolPlanOut:
+    from chalicelib.schemas import plans as schemas
     doc = record.doc
     return schemas.ProtocolPlanOut(id=int(record.id), name=record.name, protocol=doc["protocol"],
                                    port=int(doc["port"]), options=doc.get("options") or {},
@@ -34,14 +31,11 @@ def protocol_plan_out(record: PlanRecord) -> ProtocolPlanOut:
                                    created=record.created, updated=record.updated)
 
 
-def _complete(doc: dict[str, Any]) -> dict[str, Any]:
-    """A plan without a port uses its protocol's usual one."""
-    return {**doc, "port": doc.get("port") or connection.default_port(doc["protocol"], doc.get("options"))}
-
-
 @router.route("GET", "/plans/protocol", access=Access.ADMIN_READ, summary="List protocol plans",
               response=list["ProtocolPlanItemOut"])
 def list_protocol_plans(request: ApiRequest) -> list[ProtocolPlanItemOut]:
+    from chalicelib.schemas import plans as schemas
+    from chalicelib.services import plans
     return [schemas.ProtocolPlanItemOut(id=int(r.id), name=r.name, protocol=r.doc["protocol"],
                                 port=int(r.doc["port"])) for r in plans.list_plans(request.who, KIND)]
 
@@ -49,15 +43,17 @@ def list_protocol_plans(request: ApiRequest) -> list[ProtocolPlanItemOut]:
 @router.route("POST", "/plans/protocol", access=Access.ADMIN_WRITE, summary="Add a protocol plan",
               body="ProtocolPlanBody", response="RespProtocolPlanCreated", status=201)
 def create_protocol_plan(request: ApiRequest) -> RespProtocolPlanCreated:
+    from chalicelib.schemas import plans as schemas
+    from chalicelib.services import plans
     body: ProtocolPlanBody = request.body
-    doc = _complete(body.model_dump(exclude={"name"}))
-    record = plans.create_plan(request.who, KIND, body.name, doc)
+    record = plans.create_protocol_plan(request.who, body.name, body.model_dump(exclude={"name"}))
     return schemas.RespProtocolPlanCreated(stored_data=protocol_plan_out(record))
 
 
 @router.route("GET", "/plans/protocol/{id}", access=Access.ADMIN_READ, summary="Get a protocol plan",
               response="ProtocolPlanOut")
 def get_protocol_plan(request: ApiRequest) -> ProtocolPlanOut:
+    from chalicelib.services import plans
     return protocol_plan_out(plans.get_plan(request.who, KIND, request.ids["id"]))
 
 
@@ -65,16 +61,17 @@ def get_protocol_plan(request: ApiRequest) -> ProtocolPlanOut:
               summary="Update a protocol plan (fields not given keep their values)",
               body="ProtocolPlanUpdate", response="RespProtocolPlanCreated")
 def update_protocol_plan(request: ApiRequest) -> RespProtocolPlanCreated:
+    from chalicelib.schemas import plans as schemas
+    from chalicelib.services import plans
     body: ProtocolPlanUpdate = request.body
     changes = body.model_dump(exclude_unset=True, exclude={"id", "name"})
-    if "protocol" in changes and "port" not in changes:
-        changes["port"] = None  # a new protocol without a port takes that protocol's usual port
-    record = plans.update_plan(request.who, KIND, request.ids["id"], body.name, changes, complete=_complete)
+    record = plans.update_protocol_plan(request.who, request.ids["id"], body.name, changes)
     return schemas.RespProtocolPlanCreated(stored_data=protocol_plan_out(record))
 
 
 @router.route("DELETE", "/plans/protocol/{id}", access=Access.ADMIN_WRITE, summary="Delete a protocol plan",
               status=204, responses={409: "A pool assignment uses the plan"})
 def delete_protocol_plan(request: ApiRequest) -> Reply:
+    from chalicelib.services import plans
     plans.delete_plan(request.who, KIND, request.ids["id"])
     return Reply(None, status=204)

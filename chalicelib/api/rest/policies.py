@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
-from chalicelib.lazy import lazy_module
 
 if TYPE_CHECKING:
     from chalicelib.schemas.policies import (
@@ -18,13 +17,13 @@ if TYPE_CHECKING:
     )
     from chalicelib.store.models import PolicyRecord
 
-schemas = lazy_module("chalicelib.schemas.policies")
-policies = lazy_module("chalicelib.services.policies")
 
-router = Router("/rest/v1", "Policies", schemas=schemas)
+router = Router("/rest/v1", "Policies", schemas="chalicelib.schemas.policies")
 
 
 def policy_out(request: ApiRequest, record: PolicyRecord) -> PolicyOut:
+    from chalicelib.schemas import policies as schemas
+    from chalicelib.services import policies
     doc = record.doc
     assignments = doc.get("pool_assignments", [])
     names = policies.pool_names(request.who, [a["pool_id"] for a in assignments])
@@ -49,6 +48,8 @@ def policy_out(request: ApiRequest, record: PolicyRecord) -> PolicyOut:
 def assignment_out(
     request: ApiRequest, record: PolicyRecord, assignment: dict[str, Any]
 ) -> PoolAssignmentOut:
+    from chalicelib.schemas import policies as schemas
+    from chalicelib.services import policies
     names = policies.pool_names(request.who, [assignment["pool_id"]])
     return schemas.PoolAssignmentOut(
         policy_id=int(record.id), pool_name=names.get(assignment["pool_id"]), **assignment
@@ -59,6 +60,8 @@ def assignment_out(
     "GET", "/policies", access=Access.ADMIN_READ, summary="List policies", response=list["PolicyItemOut"]
 )
 def list_policies(request: ApiRequest) -> list[PolicyItemOut]:
+    from chalicelib.schemas import policies as schemas
+    from chalicelib.services import policies
     return [schemas.PolicyItemOut(id=int(r.id), name=r.name) for r in policies.list_policies(request.who)]
 
 
@@ -72,6 +75,8 @@ def list_policies(request: ApiRequest) -> list[PolicyItemOut]:
     status=201,
 )
 def create_policy(request: ApiRequest) -> RespPolicyCreated:
+    from chalicelib.schemas import policies as schemas
+    from chalicelib.services import policies
     return schemas.RespPolicyCreated(
         stored_data=policy_out(request, policies.create_policy(request.who, request.body))
     )
@@ -79,6 +84,7 @@ def create_policy(request: ApiRequest) -> RespPolicyCreated:
 
 @router.route("GET", "/policies/{id}", access=Access.ADMIN_READ, summary="Get a policy", response="PolicyOut")
 def get_policy(request: ApiRequest) -> PolicyOut:
+    from chalicelib.services import policies
     return policy_out(request, policies.get_policy(request.who, request.ids["id"]))
 
 
@@ -92,12 +98,15 @@ def get_policy(request: ApiRequest) -> PolicyOut:
     response="RespPolicyCreated",
 )
 def update_policy(request: ApiRequest) -> RespPolicyCreated:
+    from chalicelib.schemas import policies as schemas
+    from chalicelib.services import policies
     record = policies.update_policy(request.who, request.ids["id"], request.body)
     return schemas.RespPolicyCreated(stored_data=policy_out(request, record))
 
 
 @router.route("DELETE", "/policies/{id}", access=Access.ADMIN_WRITE, summary="Delete a policy", status=204)
 def delete_policy(request: ApiRequest) -> Reply:
+    from chalicelib.services import policies
     policies.delete_policy(request.who, request.ids["id"])
     return Reply(None, status=204)
 
@@ -110,6 +119,7 @@ def delete_policy(request: ApiRequest) -> Reply:
     response=list["PoolAssignmentItemOut"],
 )
 def list_assignments(request: ApiRequest) -> list[PoolAssignmentItemOut]:
+    from chalicelib.services import policies
     return policy_out(request, policies.get_policy(request.who, request.ids["policy_id"])).pool_assignments
 
 
@@ -123,6 +133,8 @@ def list_assignments(request: ApiRequest) -> list[PoolAssignmentItemOut]:
     status=201,
 )
 def add_assignment(request: ApiRequest) -> RespPoolAssignmentCreated:
+    from chalicelib.schemas import policies as schemas
+    from chalicelib.services import policies
     record, assignment = policies.add_assignment(request.who, request.ids["policy_id"], request.body)
     return schemas.RespPoolAssignmentCreated(stored_data=assignment_out(request, record, assignment))
 
@@ -135,6 +147,7 @@ def add_assignment(request: ApiRequest) -> RespPoolAssignmentCreated:
     response="PoolAssignmentOut",
 )
 def get_assignment(request: ApiRequest) -> PoolAssignmentOut:
+    from chalicelib.services import policies
     record, assignment = policies.get_assignment(request.who, request.ids["policy_id"], request.ids["id"])
     return assignment_out(request, record, assignment)
 
@@ -149,6 +162,8 @@ def get_assignment(request: ApiRequest) -> PoolAssignmentOut:
     response="RespPoolAssignmentCreated",
 )
 def update_assignment(request: ApiRequest) -> RespPoolAssignmentCreated:
+    from chalicelib.schemas import policies as schemas
+    from chalicelib.services import policies
     record, assignment = policies.update_assignment(
         request.who, request.ids["policy_id"], request.ids["id"], request.body
     )
@@ -163,5 +178,6 @@ def update_assignment(request: ApiRequest) -> RespPoolAssignmentCreated:
     status=204,
 )
 def delete_assignment(request: ApiRequest) -> Reply:
+    from chalicelib.services import policies
     policies.delete_assignment(request.who, request.ids["policy_id"], request.ids["id"])
     return Reply(None, status=204)

@@ -5,19 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
-from chalicelib.lazy import lazy_module
 
 if TYPE_CHECKING:
     from chalicelib.schemas.pools import PoolItemOut, PoolOut, ProvisionOut, RespPoolCreated
     from chalicelib.store.models import PoolRecord
 
-schemas = lazy_module("chalicelib.schemas.pools")
-pools = lazy_module("chalicelib.services.pools")
 
-router = Router("/rest/v1", "Pools", schemas=schemas)
+router = Router("/rest/v1", "Pools", schemas="chalicelib.schemas.pools")
 
 
 def pool_item(record: PoolRecord) -> PoolItemOut:
+    from chalicelib.schemas import pools as schemas
+    from chalicelib.services import pools
     stats = pools.size_info(record)
     return schemas.PoolItemOut(
         id=int(record.id),
@@ -28,6 +27,8 @@ def pool_item(record: PoolRecord) -> PoolItemOut:
 
 
 def _provision_out(record: PoolRecord) -> ProvisionOut | None:
+    from chalicelib.schemas import pools as schemas
+    from chalicelib.services import pools
     doc = record.doc
     provision = doc.get("provision")
     if not provision:
@@ -46,6 +47,8 @@ def _provision_out(record: PoolRecord) -> ProvisionOut | None:
 
 
 def pool_out(record: PoolRecord) -> PoolOut:
+    from chalicelib.schemas import pools as schemas
+    from chalicelib.services import pools
     doc = record.doc
     return schemas.PoolOut(
         id=int(record.id),
@@ -65,18 +68,22 @@ def pool_out(record: PoolRecord) -> PoolOut:
 @router.route("GET", "/pools", access=Access.ADMIN_READ, summary="List pools with their size info",
               response=list["PoolItemOut"])
 def list_pools(request: ApiRequest) -> list[PoolItemOut]:
+    from chalicelib.services import pools
     return [pool_item(r) for r in pools.list_pools(request.who)]
 
 
 @router.route("POST", "/pools", access=Access.ADMIN_WRITE, summary="Add a pool", body="PoolBody",
               response="RespPoolCreated", status=201)
 def create_pool(request: ApiRequest) -> RespPoolCreated:
+    from chalicelib.schemas import pools as schemas
+    from chalicelib.services import pools
     return schemas.RespPoolCreated(stored_data=pool_out(pools.create_pool(request.who, request.body)))
 
 
 @router.route("GET", "/pools/{id}", access=Access.ADMIN_READ, summary="Get a pool (PoolFull)",
               response="PoolOut")
 def get_pool(request: ApiRequest) -> PoolOut:
+    from chalicelib.services import pools
     return pool_out(pools.get_pool(request.who, request.ids["id"]))
 
 
@@ -84,6 +91,8 @@ def get_pool(request: ApiRequest) -> PoolOut:
               summary="Update a pool (fields not given keep their values)", body="PoolUpdate",
               response="RespPoolCreated")
 def update_pool(request: ApiRequest) -> RespPoolCreated:
+    from chalicelib.schemas import pools as schemas
+    from chalicelib.services import pools
     record = pools.update_pool(request.who, request.ids["id"], request.body)
     return schemas.RespPoolCreated(stored_data=pool_out(record))
 
@@ -91,5 +100,6 @@ def update_pool(request: ApiRequest) -> RespPoolCreated:
 @router.route("DELETE", "/pools/{id}", access=Access.ADMIN_WRITE, summary="Delete a pool", status=204,
               responses={409: "The pool is in use"})
 def delete_pool(request: ApiRequest) -> Reply:
+    from chalicelib.services import pools
     pools.delete_pool(request.who, request.ids["id"])
     return Reply(None, status=204)

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib import clock
+from chalicelib.domain.token_digest import token_hash
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.store.models import SessionRecord, UserRecord
-from chalicelib.store.repos import SessionStore, hash_secret_token
+from chalicelib.store.repos import SessionStore
 from tests.integration.api.builders import (
     Snapshot,
     center_body,
@@ -27,7 +28,7 @@ LOGIN = "/rest/v1/session/login"
 
 
 def _session(sid: str) -> SessionRecord:
-    return SessionRecord.get(hash_secret_token(sid), consistent_read=True)
+    return SessionRecord.get(token_hash(sid), consistent_read=True)
 
 
 def _assert_error(reply, status: int, error_status: str) -> None:

@@ -7,10 +7,10 @@ import pytest
 from chalicelib.domain.errors import Conflict
 from chalicelib.services import releases
 from chalicelib.store import stores
-from chalicelib.store.assignments import PendingChecks
 from chalicelib.store.claims import DesktopClaims, HolderChanged
 from chalicelib.store.desktops import DesktopStore
 from chalicelib.store.models import UserRecord
+from chalicelib.store.pending_checks import PendingChecks
 from tests.fixtures.aws import AwsStack
 from tests.integration.client.conftest import add_desktop
 

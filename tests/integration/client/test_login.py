@@ -104,7 +104,7 @@ def test_provisioning_under_way_is_said_when_the_pool_provisions(
 def test_the_pending_check_marker_expires_so_a_later_login_checks_again(
     world: ClientWorld, client: ClientApi, aws: AwsStack
 ) -> None:
-    from chalicelib.store.assignments import clear_pending_check
+    from chalicelib.store.pending_checks import clear_pending_check
 
     pool, _ = basic(world, desktops=0)
     world.user("alice")

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from chalicelib import clock
+from chalicelib.clock import epoch_of
 from chalicelib.domain.errors import Unauthorized
-from chalicelib.domain.sessions import epoch_of
 from chalicelib.schemas.agent import AgentEvent, AgentRegister
 from chalicelib.services import agents, pool_stats
 from chalicelib.settings import get_settings, reset_settings

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from chalicelib import clock
 from chalicelib.domain import lifecycle as rules
-from chalicelib.domain.sessions import CONNECTED, Session, iso
+from chalicelib.domain.sessions import CONNECTED, Session
 from chalicelib.services import timers
 from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore
@@ -29,7 +29,7 @@ def _held_by_alice(world: LifecycleWorld) -> DesktopRecord:
     world.provision()
     [offered] = world.client_login("alice")
     desktop = world.desktop(int(offered["id"]))
-    desktop.doc = {**desktop.doc, "session": Session(CONNECTED, "alice", iso(clock.time())).as_doc()}
+    desktop.doc = {**desktop.doc, "session": Session(CONNECTED, "alice", clock.utc_iso()).as_doc()}
     desktops.save(desktop)
     assert _held(world) == {int(desktop.id)}
     world.broker.aws.queued()  # what the login queued

@@ -7,11 +7,11 @@ from __future__ import annotations
 import time
 
 from app import app
+from chalicelib.clock import utc_iso
 from chalicelib.jobs.schedules import scheduled_event
 from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore
 from chalicelib.store.models import TenantRecord
-from chalicelib.store.repos import utc_now_iso
 from tests.integration.provisioning.conftest import TENANT, Broker
 
 desktops = DesktopStore()
@@ -23,7 +23,7 @@ def fire(rule_name: str) -> None:
 
 def two_pools(broker: Broker) -> tuple[int, int]:
     """A provisioning pool and one with provisioning off, whose checks queued at save were lost."""
-    now = utc_now_iso()  # the jobs go through the tenants: the test's tenant is one
+    now = utc_iso()  # the jobs go through the tenants: the test's tenant is one
     TenantRecord(tenant_id=0, id=TENANT, name="jobs", doc={}, created=now, updated=now).save()
     center = broker.center()
     on = broker.pool(center, threshold=2, maximum=2, name="on")
@@ -92,7 +92,7 @@ def test_a_time_range_takes_effect_at_its_start_with_only_the_schedule_running(b
 
     from chalicelib import clock
 
-    now = utc_now_iso()
+    now = utc_iso()
     TenantRecord(tenant_id=0, id=TENANT, name="jobs", doc={}, created=now, updated=now).save()
     center = broker.center()
     start_at = (int(time.time()) // 60 + 2) * 60
@@ -150,7 +150,7 @@ def test_when_a_range_ends_the_schedule_alone_shrinks_an_enforced_pool(broker: B
 
     from chalicelib import clock
 
-    now = utc_now_iso()
+    now = utc_iso()
     TenantRecord(tenant_id=0, id=TENANT, name="jobs", doc={}, created=now, updated=now).save()
     start_at = int(time.time()) // 60 * 60
     local = datetime.fromtimestamp(start_at, ZoneInfo("Europe/Berlin"))

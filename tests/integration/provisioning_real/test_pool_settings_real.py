@@ -17,6 +17,7 @@ import openstack.exceptions
 import pytest
 
 from app import app
+from chalicelib.clock import utc_iso
 from chalicelib.clouds import use_cloud_factory
 from chalicelib.domain.caller import Caller
 from chalicelib.jobs.schedules import scheduled_event
@@ -26,7 +27,6 @@ from chalicelib.schemas.pools import PoolBody
 from chalicelib.services import centers, desktop_actions, pools, scan
 from chalicelib.store.desktops import DesktopStore
 from chalicelib.store.models import TenantRecord
-from chalicelib.store.repos import utc_now_iso
 from localdev.openstack import sdk
 from tests.fixtures.aws import AwsStack
 
@@ -82,7 +82,7 @@ def test_the_pools_settings_are_what_nova_and_cinder_hold(
     aws: AwsStack, real_openstack: object, volume_type: str
 ) -> None:
     use_cloud_factory(None)
-    now = utc_now_iso()  # the schedules go through the tenants
+    now = utc_iso()  # the schedules go through the tenants
     TenantRecord(tenant_id=0, id=TENANT, name="settings", doc={}, created=now, updated=now).save()
     with sdk.scratch_project("settings", instances=4, security_groups=["web"]) as project:
         access = project.access
