@@ -184,6 +184,21 @@ def run(seed: int = 7) -> dict[str, Result]:
     return {f"flat (threshold {threshold})": flat, "admin time limits": admin, "forecast": learned}
 
 
+def figures() -> dict[str, Any]:
+    """The figures `make bench` records (bench/run.py)."""
+    results = run()
+    flat, admin, learned = results.values()
+    saving = 1 - learned.idle_desktop_hours / flat.idle_desktop_hours
+    return {
+        "forecast_flat_idle_desktop_hours": round(flat.idle_desktop_hours),
+        "forecast_admin_idle_desktop_hours": round(admin.idle_desktop_hours),
+        "forecast_admin_failed_logins": admin.failed_logins,
+        "forecast_idle_desktop_hours": round(learned.idle_desktop_hours),
+        "forecast_failed_logins": learned.failed_logins,
+        "forecast_idle_saving_percent": round(100 * saving),
+    }
+
+
 def main() -> int:
     results = run()
     width = max(len(name) for name in results)

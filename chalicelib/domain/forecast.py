@@ -43,8 +43,8 @@ MIN_WEEKS = 3
 MIN_READY_SAMPLES = 3
 LEAD_STEP_MINUTES = 5
 HEADROOM = 0.2
-MAX_HEADROOM = 0.2
-POISSON_MARGIN = 1.65
+MAX_HEADROOM = 0.35
+POISSON_MARGIN = 1.3
 MAX_SAMPLE_GAP_SECONDS = 3600  # two samples further apart say nothing about how fast demand grew
 
 
