@@ -104,6 +104,17 @@ def test_samples_older_than_the_window_do_not_count() -> None:
     assert fc.profile(samples, UTC, later) == ([], 0)
 
 
+def test_a_cell_with_fewer_weeks_behind_it_recommends_nothing() -> None:
+    """Six weeks of samples, but Wednesdays sampled only in the last two (sampling was off before)."""
+    samples, now = week_of_samples(6, lambda week, day, minute: 50 if day == 2 and minute // 60 == 14 else 0)
+    wednesday = 2 * 86400
+    kept = [s for s in samples if not ((s.at - MONDAY) % WEEK // 86400 * 86400 == wednesday
+                                       and s.at < MONDAY + 4 * WEEK)]
+    result = fc.recommend(kept, SEVEN_MINUTES, UTC, now, 1, 5)
+    assert result.enough_history and result.ranges == []
+    assert next(c for c in result.cells if (c.day, c.hour) == (2, 14)).weeks == 2
+
+
 def test_the_pool_s_own_limits_serve_the_quiet_hours() -> None:
     samples, now = week_of_samples(6, lambda week, day, minute: 3)
     result = fc.recommend(samples, SEVEN_MINUTES, UTC, now, own_threshold=2, own_max=10)

@@ -217,14 +217,20 @@ def test_the_tenant_s_default_time_zone(api: Api, system_sid: str, tenant: Tenan
 def test_a_tenant_s_zone_moves_its_ranges(api: Api, system_sid: str, tenant: TenantAdmin,
                                           center: dict) -> None:
     """A range Monday 08:00-10:00 in a pool without a zone is read in the tenant's zone: in Berlin (UTC+1
-    in March) it is in force at 07:30 UTC and over at 09:30 UTC."""
+    in March) it is in force at 07:30 UTC and over at 09:30 UTC, in the pool's answer and for the
+    pool_stats schedule, which queues the check the range asks for (outside it the pool wants nothing)."""
     api.call("PUT", f"/rest/v1/tenants/{tenant.tenant_id}", {"time_zone": "Europe/Berlin"}, sid=system_sid)
     body = pool_body(center["id"])
+    body["provision"].update({"provision_threshold": 0, "provision_max": 0})
     body["provision"]["time_limits"] = [{"provision_time_day": 0, "provision_time_start": "08:00",
                                          "provision_time_stop": "10:00", "provision_time_threshold": 3,
                                          "provision_time_max_size": 5}]
     made = created(api.call("POST", "/rest/v1/pools", body, sid=tenant.sid))
+    api.aws.queued()
     for moment, index in ((NOW + 7.5 * 3600, 0), (NOW + 9.5 * 3600, -1)):
         with clock.controlled(moment):
             shown = api.call("GET", f"/rest/v1/pools/{made['id']}", sid=tenant.sid).body
+            pool_stats.run_pool_stats()
         assert shown["provision"]["limits_in_force"]["time_limit"] == index
+        checks = [m for m in api.aws.queued() if m["type"] == "pool.check" and m["pool_id"] == made["id"]]
+        assert len(checks) == (1 if index == 0 else 0)
