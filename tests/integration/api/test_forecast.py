@@ -200,6 +200,13 @@ def test_the_automatic_mode_waits_a_day_on_too_little_history(
 def test_the_tenant_s_default_time_zone(api: Api, system_sid: str, tenant: TenantAdmin, pool: dict) -> None:
     bad = api.call("PUT", f"/rest/v1/tenants/{tenant.tenant_id}", {"time_zone": "Mars/Base"}, sid=system_sid)
     assert bad.status == 400 and [e["path"] for e in bad.body["errors"]] == ["/body/time_zone"]
+    refused = api.call("POST", "/rest/v1/tenants", {"name": "initech", "time_zone": "../etc/passwd"},
+                       sid=system_sid)
+    assert refused.status == 400 and [e["path"] for e in refused.body["errors"]] == ["/body/time_zone"]
+    assert "initech" not in [t["name"] for t in api.call("GET", "/rest/v1/tenants", sid=system_sid).body]
+    made = api.call("POST", "/rest/v1/tenants", {"name": "initech", "time_zone": "America/New_York"},
+                    sid=system_sid)
+    assert made.status == 201 and made.body["stored_data"]["time_zone"] == "America/New_York"
     reply = api.call("PUT", f"/rest/v1/tenants/{tenant.tenant_id}", {"time_zone": "Europe/Berlin"},
                      sid=system_sid)
     assert reply.status == 200 and reply.body["time_zone"] == "Europe/Berlin"
