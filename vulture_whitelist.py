@@ -27,6 +27,7 @@ _.log_information_threshold, _.log_warning_threshold, _.mark_deletable, _.mark_u
 _.next_time_limit, _.offer_empty_pools, _.offer_vms, _.over_max, _.plan_power_control_id, _.plan_release_id,
 _.poll_interval, _.pool_attribute_join, _.pool_history_age, _.pool_history_interval, _.pool_name,
 _.prov_action_action, _.prov_action_wait_unit, _.prov_action_wait_value, _.provision_error,
+_.provision_forecast_auto, _.provision_forecast_max_cap,
 _.provision_limits_enforce, _.provision_max, _.provision_on_off, _.provision_threshold, _.provision_time_day,
 _.provision_time_max_size, _.provision_time_start, _.provision_time_stop, _.provision_time_threshold,
 _.provision_time_zone, _.provision_vm_display_name, _.provision_vm_name, _.provision_vm_name_next_value,

@@ -10,6 +10,8 @@ Sections (each can be skipped with BENCH_SKIP=login,provisioning,...):
   until all 50 create requests reached Nova, OpenStack requests per desktop (token and inventory apart);
 - provisioning150: the same with a deficit of 150 (the records go in bounded batches);
 - idle_cost: the monthly AWS bill of an idle installation of 100 pools x 100 desktops (bench/cost.py).
+- forecast: a synthetic month replayed against a flat threshold, admin-style time limits and the forecast
+  (bench/forecast.py, also runnable alone);
 - portal: the portal's page weight, and the time from "Sign in" to the desktop list in Debian's Chromium
   against the broker served as `make run` serves it (bench/portal.py).
 """
@@ -120,6 +122,12 @@ def bench_idle_cost() -> dict[str, Any]:
     return run_idle_cost_bench()
 
 
+def bench_forecast() -> dict[str, Any]:
+    from bench.forecast import figures
+
+    return figures()
+
+
 SECTIONS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("cold_start", bench_cold_start),
     ("pool_stats", bench_pool_stats),
@@ -128,6 +136,7 @@ SECTIONS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("provisioning150", bench_provisioning150),
     ("idle_cost", bench_idle_cost),
     ("portal", bench_portal),
+    ("forecast", bench_forecast),
 ]
 
 # (key, label, anchor) in the printed order
@@ -171,6 +180,12 @@ ROWS = [
     ("portal_page_gzip_bytes", "  the same, gzip-compressed as CloudFront sends it", ""),
     ("portal_sign_in_to_list_p50_ms", "portal: from Sign in to the desktop list, p50 (ms)", "target < 1000"),
     ("portal_sign_in_to_list_max_ms", "  the same, slowest of 10 (ms)", ""),
+    ("forecast_flat_idle_desktop_hours", "a month, flat threshold never failing: idle desktop-hours", ""),
+    ("forecast_admin_idle_desktop_hours", "  admin-style time limits: idle desktop-hours", ""),
+    ("forecast_admin_failed_logins", "  admin-style time limits: logins that found no desktop", ""),
+    ("forecast_idle_desktop_hours", "  the forecast: idle desktop-hours", ""),
+    ("forecast_failed_logins", "  the forecast: logins that found no desktop", "flat's (0)"),
+    ("forecast_idle_saving_percent", "  the forecast: fewer idle desktop-hours than flat, %", "target >= 30"),
     ("pool_stats_seconds", "pool_stats, 100 pools x 100 desktops: seconds", ""),
     (
         "pool_stats_dynamodb_requests",

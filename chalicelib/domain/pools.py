@@ -92,6 +92,9 @@ def provisioning_problems(provision: dict[str, Any] | None, errors: ErrorList) -
     zone = provision.get("provision_time_zone") or ""
     if zone and (problem := time_limits.zone_problem(zone)):
         errors.add(f"{base}/provision_time_zone", problem)
+    if provision.get("provision_forecast_auto") and not provision.get("provision_forecast_max_cap"):
+        errors.add(f"{base}/provision_forecast_max_cap",
+                   "The automatic forecast needs a cap: the highest maximum it may set (1 or more)")
     actions = (provision.get("center") or {}).get("provisioning_actions") or []
     if actions and actions[-1].get("prov_action_action") not in AVAILABILITY_ACTIONS:
         errors.add(

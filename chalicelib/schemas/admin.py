@@ -31,6 +31,7 @@ class LogoutOut(OutModel):
 
 LoginDomains = Annotated[list[LoginDomain], Field(max_length=MAX_GRANTED_DOMAINS)]
 TenantNotes = Annotated[str, StringConstraints(max_length=4095)]
+TimeZone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
 
 
 class TenantBody(StrictModel):
@@ -41,6 +42,7 @@ class TenantBody(StrictModel):
     notes: TenantNotes = ""
     login_domains: LoginDomains = []
     listed_at_login: Flag = 0  # 1: the portal's sign-in page lists the name and the login domains
+    time_zone: TimeZone = ""  # IANA name: the zone of its pools' time limits when a pool names none
 
 
 class TenantUpdate(UpdateModel):
@@ -51,6 +53,7 @@ class TenantUpdate(UpdateModel):
     notes: TenantNotes | None = None
     login_domains: LoginDomains | None = None
     listed_at_login: Flag | None = None
+    time_zone: TimeZone | None = None
 
 
 class TenantOut(OutModel):
@@ -59,6 +62,7 @@ class TenantOut(OutModel):
     notes: str
     login_domains: list[str]
     listed_at_login: FlagOut = 0
+    time_zone: str = ""
     created: str
     updated: str
 

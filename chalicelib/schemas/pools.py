@@ -111,7 +111,9 @@ class Provision(StrictModel):
     mark_unavailable: Flag = 0
     provision_limits_enforce: Flag = 0
     time_limits: TimeLimits = []
-    provision_time_zone: ZoneName = ""  # our extension: IANA name; "" = UTC
+    provision_time_zone: ZoneName = ""  # our extension: IANA name; "" = the tenant's default, else UTC
+    provision_forecast_auto: Flag = 0  # our extension: re-apply the forecast's time limits weekly
+    provision_forecast_max_cap: Count = 0  # our extension: no forecast maximum above this (0 = none)
     center: ProvisionCenter | None = None
 
 
@@ -131,6 +133,8 @@ class ProvisionUpdate(UpdateModel):
     provision_limits_enforce: Flag | None = None
     time_limits: TimeLimits | None = None
     provision_time_zone: ZoneName | None = None
+    provision_forecast_auto: Flag | None = None
+    provision_forecast_max_cap: Count | None = None
     center: ProvisionCenter | None = None
 
 
@@ -237,6 +241,8 @@ class ProvisionOut(OutModel):
     provision_limits_enforce: FlagOut = 0
     time_limits: list[TimeLimitItem] = []
     provision_time_zone: str = ""
+    provision_forecast_auto: FlagOut = 0
+    provision_forecast_max_cap: int = 0
     limits_in_force: LimitsInForceOut | None = None
     center: ProvisionCenterOut | None = None
     provision_state: Literal["running", "stopped", "stopped_by_broker"]
@@ -276,4 +282,49 @@ class PoolItemOut(OutModel):
 
 
 class RespPoolCreated(OutModel):
+    stored_data: PoolOut
+
+
+class ForecastCellOut(OutModel):
+    """One weekday (0 Monday) x hour (local) of the demand profile, and the weeks behind it."""
+
+    day: int
+    hour: int
+    weeks: int
+    assigned_median: float
+    assigned_p90: float
+    connected_median: float
+    connected_p90: float
+
+
+class ForecastReadyOut(OutModel):
+    """Create request to ready desktop, in this pool's center."""
+
+    count: int
+    median_seconds: float
+    p90_seconds: float
+    lead_minutes: int
+
+
+class ForecastRangeOut(OutModel):
+    time_limit: TimeLimitItem
+    sentence: str
+
+
+class ForecastOut(OutModel):
+    """Our extension: `GET /rest/v1/pools/{id}/forecast` (docs/provisioning.md, "Forecast")."""
+
+    pool_id: int
+    time_zone: str
+    enough_history: FlagOut
+    message: str
+    weeks: int
+    ready: ForecastReadyOut | None = None
+    profile: list[ForecastCellOut]
+    time_limits: list[TimeLimitItem]
+    ranges: list[ForecastRangeOut]
+
+
+class ForecastApplied(OutModel):
+    forecast: ForecastOut
     stored_data: PoolOut

@@ -33,7 +33,13 @@ def agent_window_seconds() -> int:
 
 
 def all_tenant_ids() -> list[int]:
-    return [SYSTEM_TENANT_ID, *(int(t.id) for t in stores.tenants.iterate(SYSTEM_TENANT_ID))]
+    return list(tenant_zones())
+
+
+def tenant_zones() -> dict[int, str]:
+    """Every tenant's id and its default time zone ("" = UTC), the system tenant first."""
+    return {SYSTEM_TENANT_ID: "", **{int(t.id): t.doc.get("time_zone") or ""
+                                     for t in stores.tenants.iterate(SYSTEM_TENANT_ID)}}
 
 
 def agent_running(desktop: DesktopRecord, now: float | None = None) -> bool:
@@ -69,15 +75,17 @@ def _refresh(pool: PoolRecord, members: list[DesktopRecord]) -> dict[str, Any]:
     return stats
 
 
-def _queue_check_if_needed(pool: PoolRecord, members: list[DesktopRecord], reason: str) -> None:
-    """Queue the pool's provisioning check when its counts show something to create."""
+def _queue_check_if_needed(pool: PoolRecord, members: list[DesktopRecord], reason: str,
+                           tenant_zone: str = "") -> None:
+    """Queue the pool's provisioning check when its counts show something to create (`tenant_zone`: the
+    tenant's default zone for pools that name none)."""
     if pool_rules.provisioning_blocked(pool.doc.get("provision"), pool.broker_state) is not None:
         return
     provision = pool.doc["provision"]
     size = _size(members)
     waiting = sum(1 for d in members if d.lifecycle == DesktopLifecycle.PROVISIONING and not d.instance_id)
     # The limits in force now: a time range takes effect at its start, on the first run after it
-    _, limits = time_limits.for_provision(provision, clock.time())
+    _, limits = time_limits.for_provision(provision, clock.time(), tenant_zone)
     deleting = sum(1 for d in members if d.doc.get("pending_action") == "delete")
     over = bool(provision.get("provision_limits_enforce")) and size.total_vm - deleting > limits.maximum
     if over or rules.has_work(size.total_vm, size.assigned_vm, limits.threshold, limits.maximum, waiting):
@@ -87,22 +95,28 @@ def _queue_check_if_needed(pool: PoolRecord, members: list[DesktopRecord], reaso
 def run_pool_stats(reason: str = "pool_stats") -> int:
     """Store every pool's size info, then queue its provisioning check. Returns the number of pools."""
     count = 0
-    for tenant_id in all_tenant_ids():
+    for tenant_id, zone in tenant_zones().items():
         for pool in stores.pools.iterate(tenant_id):
             members = _live(tenant_id, int(pool.id))
             _refresh(pool, members)
-            _queue_check_if_needed(pool, members, reason)
+            _queue_check_if_needed(pool, members, reason, zone)
             count += 1
     return count
 
 
 def run_pool_history(now: float | None = None) -> int:
-    """A sample per pool whose `pool_history_interval` has passed, kept `pool_history_age` days."""
+    """A sample per pool whose `pool_history_interval` has passed, kept `pool_history_age` days; then the
+    automatic forecast of the pools that asked for it and are due (at most a few per run)."""
+    from chalicelib.services import forecast  # it loads the pool service: only this job needs it
+
     ensure_bound()
     now = now or time.time()
     sampled = 0
-    for tenant_id in all_tenant_ids():
+    forecasts = 0
+    for tenant_id, zone in tenant_zones().items():
         for pool in stores.pools.iterate(tenant_id):
+            if forecasts < forecast.AUTO_PER_RUN and forecast.auto_apply_due(pool, now):
+                forecasts += 1
             history = (pool.doc.get("log") or {}).get("retain_history") or {}
             interval = int(history.get("pool_history_interval", 15))
             age_days = int(history.get("pool_history_age", 7))
@@ -120,7 +134,7 @@ def run_pool_history(now: float | None = None) -> int:
                 expires_at=datetime.fromtimestamp(now, UTC) + timedelta(days=max(age_days, 1)),
             ).save()
             set_pool_side_state(pool, broker_state={**(pool.broker_state or {}), "history_sampled_at": now})
-            _queue_check_if_needed(pool, members, "pool_history_stats")
+            _queue_check_if_needed(pool, members, "pool_history_stats", zone)
             sampled += 1
     return sampled
 

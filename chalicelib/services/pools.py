@@ -15,7 +15,7 @@ from chalicelib.domain.errors import Conflict, ErrorList, ServiceUnavailable
 from chalicelib.domain.provisioning import PoolSize
 from chalicelib.schemas.pools import PoolBody, PoolUpdate
 from chalicelib.schemas.validation import pydantic_errors
-from chalicelib.services import audit
+from chalicelib.services import audit, tenants
 from chalicelib.store import stores
 from chalicelib.store.desktops import PoolCounters, set_pool_side_state
 from chalicelib.store.models import PoolRecord
@@ -59,7 +59,7 @@ def _validate_references(caller: Caller, body: PoolBody, pool_id: int | None) ->
     errors.raise_if_any("Pool cannot be saved, some input data is not valid.")
 
 
-def _stored_doc(body: PoolBody) -> dict[str, Any]:
+def stored_doc(body: PoolBody) -> dict[str, Any]:
     """The admin's settings only: the size info and "stopped by the broker" are the jobs' side attributes
     of the record (`stats`, `broker_state`), so that a job never makes an admin's save conflict."""
     doc = body.model_dump(exclude={"name"})
@@ -92,7 +92,7 @@ def _zero_stats() -> dict[str, Any]:
 
 def create_pool(caller: Caller, body: PoolBody) -> PoolRecord:
     _validate_references(caller, body, None)
-    record = stores.pools.create(caller.tenant_id, body.name, _stored_doc(body))
+    record = stores.pools.create(caller.tenant_id, body.name, stored_doc(body))
     record.stats = _zero_stats()
     set_pool_side_state(record, stats=record.stats)
     audit.record(caller.tenant_id, "pool.created", f"Pool '{record.name}' created", user=caller.login,
@@ -112,7 +112,7 @@ def update_pool(caller: Caller, pool_id: int, body: PoolUpdate) -> PoolRecord:
     except ValidationError as error:
         raise pydantic_errors(error, "body") from error
     _validate_references(caller, full, pool_id)
-    record = stores.pools.update(record, full.name, _stored_doc(full))
+    record = stores.pools.update(record, full.name, stored_doc(full))
     _restart_if_stopped_by_broker(record, changes)
     audit.record(caller.tenant_id, "pool.updated", f"Pool '{record.name}' updated", user=caller.login,
                  pool_id=pool_id, details={"fields": sorted(changes)})
@@ -182,7 +182,8 @@ def get_pool(caller: Caller, pool_id: int) -> PoolRecord:
 def limits_now(record: PoolRecord) -> dict[str, Any]:
     """The pool's limits in force now, for its answer (`provision.limits_in_force`)."""
     provision = record.doc.get("provision") or {}
-    zone, limits = time_limits.for_provision(provision, clock.time())
+    zone, limits = time_limits.for_provision(provision, clock.time(),
+                                             tenants.default_time_zone(int(record.tenant_id)))
     return {
         "time_zone": zone,
         "provision_threshold": limits.threshold,

@@ -36,7 +36,7 @@ from chalicelib.domain.cloud import (
 from chalicelib.domain.desktop_lifecycle import GONE_OR_FAILED, DesktopLifecycle
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.sessions import LOGGED_OUT, Session
-from chalicelib.services import action_requests, agents, audit
+from chalicelib.services import action_requests, agents, audit, tenants
 from chalicelib.services.centers import center_access, has_cloud
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
@@ -131,7 +131,8 @@ def enforce_maximum(pool: PoolRecord, members: list[DesktopRecord]) -> list[int]
     deletion path as release plans (a pending delete the worker carries out, refused if the desktop is
     claimed meanwhile). Assigned or in-use desktops are kept; how many stay above is in the pool's state."""
     live = [d for d in members if d.lifecycle not in GONE_OR_FAILED]
-    _, limits = time_limits.for_provision(pool.doc["provision"], clock())
+    _, limits = time_limits.for_provision(pool.doc["provision"], clock(),
+                                          tenants.default_time_zone(int(pool.tenant_id)))
     plan = time_limits.shrink(len(live), limits.maximum, [
         time_limits.SurplusCandidate(int(d.id), _idle_since(d), _removable(d),
                                      d.doc.get("pending_action") == "delete") for d in live])
@@ -237,6 +238,7 @@ def _reserve(pool: PoolRecord, center: CenterRecord, members: list[DesktopRecord
     building: int | None = None  # read only when there is something to create: it reads the whole center
     limit = int(center.doc.get("build_limit") or rules.DEFAULT_CENTER_BUILD_LIMIT)
     ids = range(0)  # desktop ids drawn for this check, kept across lost races
+    tenant_zone = tenants.default_time_zone(tenant_id)
     for _ in range(MAX_RESERVE_ATTEMPTS):
         seen, open_reservation = counters.state(tenant_id, pool_id)
         if open_reservation is not None:
@@ -245,7 +247,7 @@ def _reserve(pool: PoolRecord, center: CenterRecord, members: list[DesktopRecord
             # First check of this pool: start counting from the desktops it already has.
             counters.try_reserve(tenant_id, pool_id, None, desktops.count_in_pool(tenant_id, pool_id))
             continue
-        _, limits = time_limits.for_provision(provision, clock())
+        _, limits = time_limits.for_provision(provision, clock(), tenant_zone)
         wanted = rules.deficit(seen, assigned, limits.threshold, limits.maximum)
         if wanted == 0:
             return []
@@ -496,6 +498,9 @@ def _finish(
         details={
             "instance_id": server.id,
             "addresses": list(server.fixed_addresses + server.floating_addresses),
+            # The forecast's "create request to ready" (the record is written when the check reserves it)
+            "center_id": int(desktop.center_id) if desktop.center_id is not None else None,
+            "seconds_to_ready": round(max(0.0, clock() - (epoch_of(desktop.created) or clock())), 1),
         },
     )
 

@@ -12,6 +12,7 @@ public list never enumerates a tenant that did not choose it (an MSP's customers
 
 from __future__ import annotations
 
+from chalicelib.domain import time_limits
 from chalicelib.domain.caller import SYSTEM_TENANT_ID, Caller
 from chalicelib.domain.errors import (
     BadData,
@@ -64,8 +65,24 @@ def _taken(domains: list[str], indexes: dict[str, int]) -> dict[str, BrokerError
                                 f"/body/login_domains/{indexes[d]}") for d in domains}
 
 
+def _checked_zone(zone: str) -> str:
+    """The tenant's default zone for its pools' time limits: an IANA name, or "" for UTC."""
+    if zone and (problem := time_limits.zone_problem(zone)):
+        raise BadData.field("/body/time_zone", problem)
+    return zone
+
+
+def default_time_zone(tenant_id: int) -> str:
+    """The zone a pool of this tenant that names none reads its times in ("" = UTC)."""
+    if tenant_id == SYSTEM_TENANT_ID:
+        return ""
+    record = stores.tenants.find(SYSTEM_TENANT_ID, tenant_id)
+    return (record.doc.get("time_zone") or "") if record else ""
+
+
 def create_tenant(caller: Caller, body: TenantBody) -> TenantRecord:
     require_system_admin(caller)
+    zone = _checked_zone(body.time_zone)
     if canonical(body.name) == SYSTEM_LOGIN_NAME:
         # The name is the login domain, and this one already means the system tenant.
         raise NotUnique(f"The tenant name '{body.name}' is reserved", "name")
@@ -84,7 +101,7 @@ def create_tenant(caller: Caller, body: TenantBody) -> TenantRecord:
     try:
         record = stores.tenants.create(SYSTEM_TENANT_ID, body.name,
                                        {"notes": body.notes, "login_domains": domains,
-                                        "listed_at_login": int(listed)},
+                                        "listed_at_login": int(listed), "time_zone": zone},
                                        also=grants, refusals={**_taken(domains, _positions(domains)),
                                                               LISTING_LABEL: _listing_full()})
     except NotUnique as error:
@@ -105,6 +122,7 @@ def update_tenant(caller: Caller, tenant_id: int, body: TenantUpdate) -> TenantR
     if body.name is not None and canonical(body.name) != canonical(record.name):
         raise BadData.field("/body/name", "A tenant's name is its login domain and cannot change; "
                                           "grant another name in login_domains instead")
+    zone = (record.doc.get("time_zone") or "") if body.time_zone is None else _checked_zone(body.time_zone)
     old = list(record.doc.get("login_domains") or [])
     new = old if body.login_domains is None else _checked_domains(record.name, body.login_domains)
     added = [d for d in new if d not in old]
@@ -128,7 +146,8 @@ def update_tenant(caller: Caller, tenant_id: int, body: TenantUpdate) -> TenantR
     in_use = {label(d): BadData.field("/body/login_domains", f"The login domain '{d}' is used by an "
                                       "authentication server of this tenant; change or delete that server "
                                       "first") for d in removed}
-    doc = {**record.doc, "notes": notes, "login_domains": new, "listed_at_login": int(listed)}
+    doc = {**record.doc, "notes": notes, "login_domains": new, "listed_at_login": int(listed),
+           "time_zone": zone}
     record = stores.tenants.update(record, record.name, doc, also=grants,
                                    refusals={**_taken(added, _positions(new)), **in_use,
                                              LISTING_LABEL: _listing_full()})

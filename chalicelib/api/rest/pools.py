@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 
 if TYPE_CHECKING:
-    from chalicelib.schemas.pools import PoolItemOut, PoolOut, ProvisionOut, RespPoolCreated
+    from chalicelib.domain.forecast import Forecast
+    from chalicelib.schemas.pools import (
+        ForecastApplied,
+        ForecastOut,
+        PoolItemOut,
+        PoolOut,
+        ProvisionOut,
+        RespPoolCreated,
+    )
     from chalicelib.store.models import PoolRecord
 
 
@@ -103,3 +111,37 @@ def delete_pool(request: ApiRequest) -> Reply:
     from chalicelib.services import pools
     pools.delete_pool(request.who, request.ids["id"])
     return Reply(None, status=204)
+
+
+def forecast_out(record: PoolRecord, zone: str, result: Forecast) -> ForecastOut:
+    from chalicelib.schemas import pools as schemas
+    ready = result.readiness
+    return schemas.ForecastOut(
+        pool_id=int(record.id),
+        time_zone=zone,
+        enough_history=int(result.enough_history),
+        message=result.reason or f"{len(result.ranges)} time limit(s) recommended from {result.weeks} weeks",
+        weeks=result.weeks,
+        ready=None if ready is None else ready.as_doc(),
+        profile=[cell.as_doc() for cell in result.cells],
+        time_limits=result.time_limits,
+        ranges=[{"time_limit": r.as_time_limit(), "sentence": r.sentence} for r in result.ranges],
+    )
+
+
+@router.route("GET", "/pools/{id}/forecast", access=Access.ADMIN_READ,
+              summary="The pool's learned week: demand profile, ready time, recommended time_limits",
+              response="ForecastOut")
+def get_forecast(request: ApiRequest) -> ForecastOut:
+    from chalicelib.services import forecast as forecasts
+    return forecast_out(*forecasts.forecast_of(request.who, request.ids["id"]))
+
+
+@router.route("POST", "/pools/{id}/forecast/apply", access=Access.ADMIN_WRITE,
+              summary="Write the forecast's time_limits into the pool", response="ForecastApplied",
+              responses={409: "Too little history, or the pool does not provision"})
+def apply_forecast(request: ApiRequest) -> ForecastApplied:
+    from chalicelib.schemas import pools as schemas
+    from chalicelib.services import forecast as forecasts
+    record, zone, result = forecasts.apply(request.who, request.ids["id"])
+    return schemas.ForecastApplied(forecast=forecast_out(record, zone, result), stored_data=pool_out(record))

@@ -26,6 +26,7 @@ def tenant_out(record: TenantRecord) -> TenantOut:
     return schemas.TenantOut(id=int(record.id), name=record.name, notes=record.doc.get("notes", ""),
                              login_domains=list(record.doc.get("login_domains") or []),
                              listed_at_login=int(record.doc.get("listed_at_login") or 0),
+                             time_zone=record.doc.get("time_zone") or "",
                              created=record.created, updated=record.updated)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
+
+import pytest
 
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.cloud import CloudQuotaExceeded, CloudTransient
@@ -11,7 +14,7 @@ from chalicelib.schemas.pools import PoolUpdate
 from chalicelib.services import centers, pools, provisioning, scan
 from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore, PoolCounters, set_pool_side_state
-from chalicelib.store.models import DesktopRecord
+from chalicelib.store.models import AuditRecord, DesktopRecord
 from tests.integration.provisioning.conftest import ADMIN, TENANT, Broker
 
 desktops = DesktopStore()
@@ -65,6 +68,41 @@ def test_build_to_active_makes_desktops_available_with_floating_ip(broker: Broke
     assert all(d.lifecycle == "active" and d.available and d.power_state == "running" for d in members)
     assert all(d.doc["floating_addresses"] for d in members)
     assert members[0].display_name.startswith("Desktop ")
+
+
+def test_a_ready_desktop_says_how_long_it_took_from_the_create_request(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The forecast's ready time (docs/provisioning.md, "Forecast"): `provision.completed` carries the
+    center and the seconds from the record's creation (the create request) to ready."""
+    center = broker.center()
+    pool = broker.pool(center, threshold=1, maximum=1)
+    broker.drain(only={"pool.check"})
+    later = time.time() + 420
+    monkeypatch.setattr(provisioning, "clock", lambda: later)
+    broker.cloud.advance_builds()
+    broker.drain(only={"desktop.follow"})
+    [event] = [e for e in AuditRecord.query(TENANT) if e.type == "provision.completed"]
+    assert event.pool_id == int(pool.id) and event.details["center_id"] == int(center.id)
+    assert 420 <= event.details["seconds_to_ready"] < 480
+
+
+def test_a_check_reads_the_time_limits_in_the_tenant_s_zone(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pool naming no zone reads its ranges in its tenant's (issue 15 §1): Monday 08:00-10:00 in Berlin
+    is in force at 07:30 UTC in March (UTC+1), when the same range read in UTC would not be."""
+    from chalicelib import clock
+    from chalicelib.services import tenants
+
+    monkeypatch.setattr(tenants, "default_time_zone", lambda tenant_id: "Europe/Berlin")
+    center = broker.center()
+    pool = broker.pool(center, threshold=0, maximum=0, provision={"time_limits": [
+        {"provision_time_day": 0, "provision_time_start": "08:00", "provision_time_stop": "10:00",
+         "provision_time_threshold": 2, "provision_time_max_size": 2}]})
+    monday = 1772409600  # 2026-03-02 00:00 UTC, a Monday
+    with clock.controlled(monday + 7.5 * 3600):
+        assert provisioning.check_pool(TENANT, int(pool.id), "range") == 2
 
 
 def test_assignment_makes_the_pool_grow_until_its_maximum(broker: Broker) -> None:

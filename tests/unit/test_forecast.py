@@ -1,0 +1,189 @@
+"""The forecast (pure rules): the weekday x hour profile, recent weeks weighing more, the ready time and
+the lead it gives, the recommended time limits and their sentences, too little history, the cap, the
+zone, and that every recommendation is a valid `time_limits` list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chalicelib.domain import forecast as fc
+from chalicelib.domain import time_limits as tl
+from chalicelib.domain.errors import ErrorList
+
+MONDAY = datetime(2026, 1, 5, tzinfo=UTC).timestamp()  # a Monday, 00:00 UTC
+WEEK = 7 * 86400
+STEP = 15 * 60
+SEVEN_MINUTES = [7 * 60.0] * 10
+
+
+def week_of_samples(weeks: int, demand: Callable[[int, int, int], int], start: float = MONDAY
+                    ) -> tuple[list[fc.Sample], float]:
+    """Samples every 15 minutes for `weeks` weeks; demand(week, day, minute of day). Returns the samples
+    and `now` (the end of the last week)."""
+    samples = []
+    for week in range(weeks):
+        for slot in range(WEEK // STEP):
+            at = start + week * WEEK + slot * STEP
+            minute = (slot * STEP // 60) % 1440
+            value = demand(week, slot * STEP // 86400, minute)
+            samples.append(fc.Sample(at, value, value))
+    return samples, start + weeks * WEEK
+
+
+def monday_morning(week: int, day: int, minute: int) -> int:
+    """Nobody, except Mondays 08:00-10:00: 40 desktops (ramping up over the first half hour)."""
+    if day == 0 and 8 * 60 <= minute < 10 * 60:
+        return min(40, 10 + (minute - 8 * 60))
+    return 0
+
+
+def valid(items: list[dict]) -> list[tuple[str, str]]:
+    errors = ErrorList()
+    tl.problems(items, errors)
+    return [(e.path, e.message) for e in errors.errors]
+
+
+def test_a_weekly_peak_becomes_a_range_started_the_ready_time_earlier() -> None:
+    samples, now = week_of_samples(6, monday_morning)
+    result = fc.recommend(samples, SEVEN_MINUTES, UTC, now, own_threshold=1, own_max=5)
+    assert result.enough_history and result.weeks == 6
+    ready = result.readiness
+    assert ready is not None and ready.minutes == 7 and ready.lead_minutes == 10
+    # The ramp (08:00-08:30) needs spares; the plateau (09:00-10:00) only the room: one range each.
+    assert [(r.day, tl.format_minutes(r.start), tl.format_minutes(r.stop)) for r in result.ranges] == [
+        (0, "07:50", "09:00"), (0, "09:00", "10:00")]
+    ramp, plateau = result.ranges
+    assert ramp.demand_p90 == 40 and ramp.threshold > 1 and ramp.maximum >= 40 + ramp.threshold
+    assert ramp.sentence == (f"Mondays 08:00\u201309:00: demand reaches 40 at the 90th percentile over 6 "
+                             f"weeks; desktops take 7 min to be ready here; start at 07:50 with threshold "
+                             f"{ramp.threshold} and maximum {ramp.maximum}")
+    assert plateau.threshold == 1 and plateau.maximum >= 40
+    assert plateau.sentence.startswith("Mondays 09:00\u201310:00: demand reaches 40")
+    assert "start at 09:00 with threshold 1" in plateau.sentence
+    assert result.time_limits == [ramp.as_time_limit(), plateau.as_time_limit()]
+    assert not valid(result.time_limits)
+
+
+def test_the_profile_has_median_p90_and_the_weeks_behind_each_cell() -> None:
+    samples, now = week_of_samples(4, lambda week, day, minute: 10 + week if (day, minute // 60) == (1, 9)
+                                   else 0)
+    cells, weeks = fc.profile(samples, UTC, now)
+    tuesday_nine = next(c for c in cells if (c.day, c.hour) == (1, 9))
+    assert weeks == 4 and tuesday_nine.weeks == 4
+    assert tuesday_nine.assigned_p90 == 13 and tuesday_nine.connected_p90 == 13
+    assert 11 <= tuesday_nine.assigned_median <= 13
+
+
+def test_recent_weeks_weigh_more() -> None:
+    # Four old weeks at 10, the two latest at 30: unweighted, the median would be 10.
+    samples, now = week_of_samples(6, lambda week, day, minute: 30 if week >= 4 else 10)
+    cell = fc.profile(samples, UTC, now)[0][0]
+    assert cell.assigned_median == 30
+    assert fc.weighted_quantile([(10, 1), (10, 1), (10, 1), (10, 1), (30, 1), (30, 1)], 0.5) == 10
+
+
+def test_too_little_history_says_so_and_recommends_nothing() -> None:
+    samples, now = week_of_samples(2, monday_morning)
+    short = fc.recommend(samples, SEVEN_MINUTES, UTC, now, 1, 5)
+    assert not short.enough_history and short.ranges == [] and short.time_limits == []
+    assert short.reason.startswith("Too little history: 2 week(s) of samples")
+    samples, now = week_of_samples(6, monday_morning)
+    no_ready = fc.recommend(samples, [400.0, 420.0], UTC, now, 1, 5)
+    assert not no_ready.enough_history and no_ready.ranges == []
+    assert "2 desktop(s) seen from create request to ready" in no_ready.reason
+
+
+def test_samples_older_than_the_window_do_not_count() -> None:
+    samples, _ = week_of_samples(6, monday_morning)
+    later = MONDAY + (6 + fc.WEEKS_CONSIDERED) * WEEK
+    assert fc.profile(samples, UTC, later) == ([], 0)
+
+
+def test_a_cell_with_fewer_weeks_behind_it_recommends_nothing() -> None:
+    """Six weeks of samples, but Wednesdays sampled only in the last two (sampling was off before)."""
+    samples, now = week_of_samples(6, lambda week, day, minute: 50 if day == 2 and minute // 60 == 14 else 0)
+    wednesday = 2 * 86400
+    kept = [s for s in samples if not ((s.at - MONDAY) % WEEK // 86400 * 86400 == wednesday
+                                       and s.at < MONDAY + 4 * WEEK)]
+    result = fc.recommend(kept, SEVEN_MINUTES, UTC, now, 1, 5)
+    assert result.enough_history and result.ranges == []
+    assert next(c for c in result.cells if (c.day, c.hour) == (2, 14)).weeks == 2
+
+
+def test_the_pool_s_own_limits_serve_the_quiet_hours() -> None:
+    samples, now = week_of_samples(6, lambda week, day, minute: 3)
+    result = fc.recommend(samples, SEVEN_MINUTES, UTC, now, own_threshold=2, own_max=10)
+    assert result.enough_history and result.ranges == []
+
+
+def test_the_cap_bounds_the_maximum_and_the_threshold() -> None:
+    samples, now = week_of_samples(6, monday_morning)
+    result = fc.recommend(samples, SEVEN_MINUTES, UTC, now, 1, 5, max_cap=20)
+    assert result.ranges and all(r.maximum == 20 and r.threshold <= 20 for r in result.ranges)
+    assert "maximum 20" in result.ranges[0].sentence
+
+
+def test_cells_are_local_hours_of_the_pool_s_zone() -> None:
+    # 07:00 UTC on a winter Monday is 08:00 in Berlin.
+    samples, now = week_of_samples(4, lambda week, day, minute: 5 if day == 0 and minute // 60 == 7 else 0)
+    cells, _ = fc.profile(samples, ZoneInfo("Europe/Berlin"), now)
+    assert [(c.day, c.hour) for c in cells if c.assigned_p90] == [(0, 8)]
+
+
+def test_a_range_at_midnight_starts_the_evening_before() -> None:
+    samples, now = week_of_samples(5, lambda week, day, minute: 30 if day == 0 and minute < 120 else 0)
+    result = fc.recommend(samples, SEVEN_MINUTES, UTC, now, 1, 5)
+    # Sorted by day: Monday's plateau, then the ramp that starts on Sunday evening.
+    assert [(r.day, tl.format_minutes(r.start), tl.format_minutes(r.stop)) for r in result.ranges] == [
+        (0, "01:00", "02:00"), (6, "23:50", "01:00")]
+    assert result.ranges[1].sentence.startswith("Mondays 00:00\u201301:00:")
+    assert "start at 23:50" in result.ranges[1].sentence and not valid(result.time_limits)
+
+
+def test_a_busy_week_is_cut_into_valid_pieces() -> None:
+    samples, now = week_of_samples(4, lambda week, day, minute: 50)
+    result = fc.recommend(samples, SEVEN_MINUTES, UTC, now, 1, 5)
+    assert result.ranges and not valid(result.time_limits)
+    covered = sum(tl.from_docs([r.as_time_limit()])[0].length for r in result.ranges)
+    assert covered == tl.MINUTES_PER_WEEK
+
+
+def test_ready_durations_from_the_log() -> None:
+    events = [fc.LogEvent(100, "requested", ("desk-1", "desk-2")), fc.LogEvent(520, "ready", ("desk-1",)),
+              fc.LogEvent(700, "ready", ("desk-2",)), fc.LogEvent(800, "ready", ("desk-9",)),
+              fc.LogEvent(900, "ready", (), 300.0)]
+    assert fc.ready_durations(events) == [420, 600, 300.0]
+    ready = fc.readiness([60.0 * m for m in (5, 6, 7, 7, 8, 9, 9, 9, 10, 11)])
+    assert ready is not None and ready.median_seconds == 480 and ready.p90_seconds == 600
+    assert ready.minutes == 10 and ready.lead_minutes == 10
+
+
+@settings(max_examples=40, deadline=None)
+@given(peaks=st.lists(st.tuples(st.integers(0, 6), st.integers(0, 23), st.integers(1, 4), st.integers(1, 80)),
+                      min_size=1, max_size=6),
+       ready_minutes=st.integers(1, 90), own=st.integers(0, 10), cap=st.integers(0, 60))
+def test_every_recommendation_is_a_valid_time_limits_list(peaks: list[tuple[int, int, int, int]],
+                                                          ready_minutes: int, own: int, cap: int) -> None:
+    def demand(week: int, day: int, minute: int) -> int:
+        return max((height for d, hour, hours, height in peaks
+                    if d == day and hour <= minute // 60 < hour + hours), default=0)
+
+    samples, now = week_of_samples(3, demand)
+    result = fc.recommend(samples, [ready_minutes * 60.0] * 3, UTC, now, own, own + 2, cap)
+    assert result.enough_history
+    assert not valid(result.time_limits)
+    assert len(result.time_limits) <= tl.MAX_TIME_LIMITS
+    for r in result.ranges:
+        assert r.threshold <= r.maximum and (cap == 0 or r.maximum <= cap)
+    # Every hour whose demand the pool's own maximum cannot hold is inside a range.
+    ranges = tl.from_docs(result.time_limits)
+    for day, hour, hours, height in peaks:
+        if height + own > own + 2:
+            for h in range(hour, min(hour + hours, 24)):
+                at = MONDAY + day * 86400 + h * 3600 + 1800
+                assert tl.limits_in_force(own, own + 2, ranges, UTC, at).time_limit is not None
