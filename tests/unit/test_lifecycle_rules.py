@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from chalicelib.domain import lifecycle as rules
+from chalicelib.domain.errors import ErrorList, FieldError
 from chalicelib.domain.lifecycle import (
     DesktopState,
     Effect,
@@ -234,3 +235,18 @@ def test_stored_timers_keep_their_plan_and_order_and_a_damaged_one_is_skipped() 
 def test_a_timer_is_due_at_its_due_time() -> None:
     timers = TimerSet([Timer("idle", "lock", 100, "a")])
     assert [t.due_at for t in timers.pop_due(100)] == [100] and timers.timers == []
+
+
+def test_a_delay_without_an_action_is_refused_naming_its_field() -> None:
+    refused = "A delay needs an action other than 'none'"
+    errors = ErrorList()
+    rules.delay_problems({"on_disconnect": {"action": "none", "after_minutes": 5},
+                          "on_idle": {"after_minutes": 3},
+                          "on_release": {"action": "stop", "after_minutes": 5},
+                          "on_logout": {"after_minutes": 9}}, rules.RELEASE_DELAYED_SECTIONS, errors)
+    assert errors.errors == [FieldError("/body/on_disconnect/after_minutes", refused),
+                             FieldError("/body/on_idle/after_minutes", refused)]
+    fine = ErrorList()
+    rules.delay_problems({"on_disconnect": {"action": "none", "after_minutes": 0}, "on_release": None},
+                         rules.POWER_DELAYED_SECTIONS, fine)
+    assert fine.errors == []
