@@ -250,3 +250,15 @@ def test_a_delay_without_an_action_is_refused_naming_its_field() -> None:
     rules.delay_problems({"on_disconnect": {"action": "none", "after_minutes": 0}, "on_release": None},
                          rules.POWER_DELAYED_SECTIONS, fine)
     assert fine.errors == []
+
+
+def test_activity_and_a_restart_cancel_the_session_timers_but_not_the_release_ones() -> None:
+    plans = Plans(release=TIMERS, power=POWER)
+    session_timers = {rules.T_IDLE, rules.T_DISCONNECT, rules.T_POWER_DISCONNECT, rules.T_POWER_LOGOUT}
+    for event, before in (("unlock", Session("locked", "alice", iso(NOW - 100))),
+                          ("active", Session("idle", "alice", iso(NOW - 100)))):
+        reaction = rules.react(event, transition(event, before), plans, True, NOW)
+        assert reaction.cancel == frozenset(session_timers), event
+    startup = rules.react("startup", transition("startup", Session("disconnected", "alice", iso(NOW - 100))),
+                          plans, True, NOW)
+    assert startup.cancel == frozenset({rules.T_IDLE, rules.T_DISCONNECT, rules.T_POWER_DISCONNECT})
