@@ -180,6 +180,9 @@ def test_steps_without_delay_are_the_plans_actions_at_once() -> None:
     stop = ReleasePlan(on_release=Step("stop"))
     assert rules.after_release(Plans(stop), True, iso(NOW), NOW).effects == (
         Effect(rules.E_POWER, "stop", "released 0 minute(s) ago"),)
+    power_stop = PowerPlan(on_release=Step("stop"))
+    assert rules.after_release(Plans(power=power_stop), True, iso(NOW), NOW).effects == (
+        Effect(rules.E_POWER, "stop", "released 0 minute(s) ago"),)
 
 
 def test_a_due_timer_asks_for_its_plans_action_with_a_reason_naming_the_plan() -> None:
