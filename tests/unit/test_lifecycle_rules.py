@@ -265,3 +265,13 @@ def test_activity_and_a_restart_cancel_the_session_timers_but_not_the_release_on
     startup = rules.react("startup", transition("startup", Session("disconnected", "alice", iso(NOW - 100))),
                           plans, True, NOW)
     assert startup.cancel == frozenset({rules.T_IDLE, rules.T_DISCONNECT, rules.T_POWER_DISCONNECT})
+
+
+def test_idle_and_disconnect_cancel_the_earlier_session_timers_whatever_the_plans() -> None:
+    idle = rules.react("idle", transition("idle"), Plans(release=TIMERS), True, NOW)
+    assert rules.T_IDLE in idle.cancel
+    disconnect = rules.react("disconnect", transition("disconnect"), Plans(release=TIMERS), True, NOW)
+    assert disconnect.cancel == rules.SESSION_TIMERS
+    power_only = rules.react("disconnect", transition("disconnect"), Plans(power=POWER), True, NOW)
+    assert [(t.kind, t.action) for t in power_only.timers] == [(rules.T_POWER_DISCONNECT, "suspend")]
+    assert power_only.cancel == rules.SESSION_TIMERS
