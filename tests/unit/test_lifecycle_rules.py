@@ -275,3 +275,13 @@ def test_idle_and_disconnect_cancel_the_earlier_session_timers_whatever_the_plan
     power_only = rules.react("disconnect", transition("disconnect"), Plans(power=POWER), True, NOW)
     assert [(t.kind, t.action) for t in power_only.timers] == [(rules.T_POWER_DISCONNECT, "suspend")]
     assert power_only.cancel == rules.SESSION_TIMERS
+
+
+def test_a_logout_applies_the_power_step_at_once_and_cancels_the_session_timers() -> None:
+    stop_at_once = PowerPlan(on_logout=Step("stop"), plan_id=4)
+    plans = Plans(release=PERSISTENT, power=stop_at_once)
+    logout = rules.react("logout", transition("logout"), plans, True, NOW)
+    assert logout.effects == (Effect(rules.E_POWER, "stop", "logged out for 0 minute(s)"),)
+    assert logout.cancel == rules.SESSION_TIMERS
+    kept = rules.after_release(Plans(release=SINGLE_USE), False, iso(NOW), NOW)
+    assert kept.cancel == rules.RELEASE_TIMERS  # a skipped delete still ends the earlier release's timers
