@@ -130,3 +130,50 @@ def test_the_viewer_url_carries_the_token_in_its_fragment(gateway_url: str, page
     assert settings == {"autoconnect": "true", "reconnect": "false", "resize": "scale", "view_only": "true",
                         "path": f"{websocket_path}?token=a.b.c"}
     assert "token%3Da.b.c" in fragment and unquote(fragment).endswith("token=a.b.c")
+
+
+def test_a_novnc_token_records_whom_and_what_it_was_issued_for_under_a_fresh_id() -> None:
+    """The claims the gateway's log and an investigation read (docs/gateway.md), under their own names,
+    and a `jti` of its own in each token: the `client.connect` audit event names the token by it."""
+    def claims() -> dict:
+        return tokens.novnc_claims(host="10.0.0.5", port=5901, desktop_id=12, user="alice", gateway_id=3,
+                                   tenant_id=7, now=1_800_000_000.0)
+
+    first, second = claims(), claims()
+    assert set(first) == {"host", "port", "iat", "nbf", "exp", "jti", "sub", "aud", "tid", "desktop_id"}
+    assert (first["sub"], first["aud"], first["tid"]) == ("alice", "gateway:3", 7)
+    assert first["nbf"] == first["iat"] - tokens.CLOCK_SKEW_SECONDS
+    assert first["jti"] != second["jti"] and len(first["jti"]) >= 22  # 128 random bits, base64url
+
+
+def test_the_viewer_settings_of_the_plan_reach_novnc() -> None:
+    options = {"novnc_resize": "remote", "novnc_quality": 6, "novnc_compression": 2, "novnc_show_dot": False,
+               "novnc_unknown": "x", "remote_protocol": "vnc"}
+    url = tokens.novnc_viewer_url("https://gw.example/", "a.b.c", options)
+    settings = {k: v[0] for k, v in parse_qs(url.split("#", 1)[1]).items()}
+    assert settings == {"autoconnect": "true", "reconnect": "false", "resize": "remote", "quality": "6",
+                        "compression": "2", "show_dot": "false", "path": "websockify?token=a.b.c"}
+
+
+@pytest.mark.parametrize(("gateway_url", "page", "websocket_path"), [
+    ("https://gw.example/VNX/", "https://gw.example/VNX/vnc.html", "VNX/websockify"),
+    ("https://gw.example/XnovncX", "https://gw.example/XnovncX/vnc.html", "XnovncX/websockify"),
+])
+def test_the_viewer_url_keeps_the_gateways_path_whatever_its_letters(gateway_url: str, page: str,
+                                                                    websocket_path: str) -> None:
+    url = tokens.novnc_viewer_url(gateway_url, "a.b.c")
+    before, fragment = url.split("#", 1)
+    assert before == page
+    assert parse_qs(fragment)["path"] == [f"{websocket_path}?token=a.b.c"]
+
+
+@pytest.mark.parametrize(("gateway_url", "application"), [
+    ("https://guac.example/guacamole/", "https://guac.example/guacamole/"),
+    ("https://guac.example/GUX", "https://guac.example/GUX/"),
+    ("https://guac.example", "https://guac.example/"),
+])
+def test_the_guacamole_url_is_the_application_with_one_data_parameter(gateway_url: str,
+                                                                      application: str) -> None:
+    url = tokens.guacamole_url(gateway_url, "c2VhbGVk+/=")
+    assert url.split("?", 1)[0] == application
+    assert parse_qs(urlsplit(url).query) == {"data": ["c2VhbGVk+/="]}

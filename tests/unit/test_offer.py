@@ -207,3 +207,52 @@ def test_assignment_terms_from_a_stored_doc() -> None:
         parsed.plan_protocol_id,
         parsed.pools,
     ) == (3, 2, 4, True, 9, (3,))
+
+
+def test_a_stored_policy_is_read_with_every_term_its_admin_set() -> None:
+    doc = {
+        "max_desktops": 3,
+        "single_desktop_only": 1,
+        "pool_assignments": [{
+            "id": 5, "pool_id": 7, "backup_pool_id": 8, "offer_quantity": 2, "favor_previous_assigned": 3,
+            "power_on": 1, "start_if_stopped": 1, "kiosk": 1, "display_mode": "display_name",
+            "plan_protocol_id": 4, "prevent_release": 1,
+        }],
+    }
+    assert PolicyTerms.from_doc(doc) == PolicyTerms(
+        max_desktops=3, single_desktop_only=True,
+        assignments=(AssignmentTerms(id=5, pool_id=7, backup_pool_id=8, offer_quantity=2,
+                                     favor_previous_assigned=3, power_on=True, start_if_stopped=True,
+                                     kiosk=True, display_mode="display_name", plan_protocol_id=4,
+                                     prevent_release=True),),
+    )
+
+
+def test_a_stored_policy_without_its_optional_terms_reads_as_the_defaults() -> None:
+    assert PolicyTerms.from_doc({}) == PolicyTerms(max_desktops=0, single_desktop_only=False, assignments=())
+    bare = AssignmentTerms.from_doc({"pool_id": 7, "offer_quantity": 0, "display_mode": ""})
+    assert bare == AssignmentTerms(id=0, pool_id=7, backup_pool_id=0, offer_quantity=1,
+                                   favor_previous_assigned=offer.FAVOR_RANDOM, power_on=False,
+                                   start_if_stopped=False, kiosk=False, display_mode="name",
+                                   plan_protocol_id=0, prevent_release=False)
+    assert AssignmentTerms.from_doc({"pool_id": 7, "offer_quantity": -4}).offer_quantity == 1
+
+
+def test_a_capped_user_is_offered_the_held_desktop_least_recently_offered() -> None:
+    policy = terms(AssignmentTerms(id=1, pool_id=1, offer_quantity=2), max_desktops=1)
+    held = [desk(1, last_offered=1_800_000_200), desk(2, last_offered=1_800_000_100)]
+    assert ids(offer.held_offer(policy, held)) == [2]
+
+
+def test_each_held_desktop_of_a_pool_counts_towards_its_quantity() -> None:
+    policy = terms(AssignmentTerms(id=1, pool_id=1, offer_quantity=3))
+    held = [desk(1), desk(2)]
+    assert [(n.assignment.pool_id, n.count) for n in offer.claims_needed(policy, held)] == [(1, 1)]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_running_first_then_suspended_then_stopped_then_any_other_state_whatever_the_ties(seed: int) -> None:
+    pool = [desk(1, power_state="unknown"), desk(2, power_state="stopped"), desk(3, power_state="suspended"),
+            desk(4, power_state="running")]
+    rng = random.Random(seed)
+    assert ids(offer.order_candidates(pool, offer.FAVOR_RUNNING, USER, rng)) == [4, 3, 2, 1]
