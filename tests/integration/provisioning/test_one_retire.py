@@ -53,7 +53,7 @@ def test_the_scan_and_a_deletion_retire_a_desktop_alike(broker: Broker) -> None:
 
 def test_the_scheduled_run_queues_no_check_for_a_pool_the_broker_stopped(
         broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pool_stats, "all_tenant_ids", lambda: [TENANT])  # this world has no tenant record
+    monkeypatch.setattr(pool_stats, "tenant_zones", lambda: {TENANT: ""})  # this world has no tenant record
     _, pool = _ready_pool(broker)
     for desktop in desktops.of_pool(TENANT, int(pool.id)):
         desktop_actions.request_action(ADMIN, int(desktop.id), "delete")
