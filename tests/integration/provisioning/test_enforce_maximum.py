@@ -172,3 +172,21 @@ def test_a_failed_build_keeps_its_volume_when_the_pool_says_so(broker: Broker) -
     assert server_id not in broker.cloud.servers
     (volume,) = broker.cloud.volumes.values()
     assert volume.server_id is None
+
+
+def test_a_failed_build_of_a_record_without_the_volume_setting_deletes_its_volume(broker: Broker) -> None:
+    """A record adopted by the scan (`_adopt`) carries no `delete_volume_on_instance_delete`: the default
+    is to delete the volume, so an adopted build that fails leaks nothing either."""
+    center = broker.center()
+    broker.drain(only={"center.check"})
+    broker.pool(center, threshold=1, maximum=1, create_new_volume=1)
+    broker.drain(only={"pool.check"})
+    (server_id,) = broker.cloud.servers
+    (volume,) = broker.cloud.volumes.values()
+    volume.delete_on_termination = False
+    (desktop,) = [d for d in desktops.of_tenant(TENANT) if d.instance_id == server_id]
+    desktop.doc = {k: v for k, v in desktop.doc.items() if k != "delete_volume_on_instance_delete"}
+    desktops.save(desktop)
+    broker.cloud.fail_build(server_id, "No valid host was found.")
+    broker.drain(only={"desktop.follow"})
+    assert broker.cloud.volumes == {}
