@@ -1,0 +1,192 @@
+"""`provision_limits_enforce`: which desktops `enforce_maximum` takes for deletion, what it writes on
+them, and the volume of a failed build (in-memory cloud, moto). Written from the mutation-testing
+survivors of `chalicelib/services/provisioning.py` (docs/reliability.md, "Mutation testing")."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from chalicelib.clock import utc_iso
+from chalicelib.services import provisioning
+from chalicelib.store import stores
+from chalicelib.store.aws import client
+from chalicelib.store.desktops import DesktopStore
+from chalicelib.store.models import AuditRecord, DesktopRecord, PoolRecord
+from tests.integration.provisioning.conftest import TENANT, Broker
+
+desktops = DesktopStore()
+
+
+def enforced_pool(broker: Broker, count: int, maximum: int) -> tuple[PoolRecord, list[int]]:
+    """A pool of `count` built, idle, deletable desktops whose enforced maximum is now `maximum`."""
+    pool_id, ids = broker.ready_pool(threshold=count, maximum=count, provision={"mark_deletable": 1})
+    pool = stores.pools.get(TENANT, pool_id)
+    pool.doc = {**pool.doc, "provision": {**pool.doc["provision"], "provision_threshold": 0,
+                                          "provision_max": maximum, "provision_limits_enforce": 1}}
+    return pool, ids
+
+
+def members(pool: PoolRecord) -> list[DesktopRecord]:
+    return desktops.of_pool(TENANT, int(pool.id))
+
+
+def edit(desktop_id: int, **doc: Any) -> None:
+    desktop = desktops.get(TENANT, desktop_id)
+    desktop.doc = {**desktop.doc, **doc}
+    desktops.save(desktop)
+
+
+def queued_deletes(broker: Broker) -> list[int]:
+    sqs = client("sqs")
+    found = []
+    while batch := sqs.receive_message(QueueUrl=broker.aws.queue_url, MaxNumberOfMessages=10).get(
+        "Messages", []
+    ):
+        for message in batch:
+            body = json.loads(message["Body"])
+            if body["type"] == "desktop.delete":
+                found.append(int(body["desktop_id"]))
+            sqs.delete_message(QueueUrl=broker.aws.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return sorted(found)
+
+
+def test_a_desktop_taken_for_deletion_leaves_the_offer_and_shows_the_request(broker: Broker) -> None:
+    pool, ids = enforced_pool(broker, count=2, maximum=1)
+    requested = provisioning.enforce_maximum(pool, members(pool))
+    assert len(requested) == 1 and requested[0] in ids
+    taken = desktops.get(TENANT, requested[0])
+    assert taken.available is False  # never offered while its deletion waits in the queue
+    assert taken.doc["pending_action"] == "delete"
+    assert taken.doc["pending_since"]
+    (kept,) = [i for i in ids if i != requested[0]]
+    assert desktops.get(TENANT, kept).available is True
+    assert queued_deletes(broker) == requested
+    (event,) = [e for e in AuditRecord.query(TENANT) if e.type == "desktop.delete_requested"]
+    assert (event.pool_id, event.desktop_id) == (int(pool.id), requested[0])
+    assert taken.name in event.message
+
+
+def test_deleted_and_failed_desktops_do_not_count_against_the_maximum(broker: Broker) -> None:
+    pool, ids = enforced_pool(broker, count=3, maximum=1)
+    for desktop_id, lifecycle in zip(ids[:2], ("deleted", "error"), strict=True):
+        desktop = desktops.get(TENANT, desktop_id)
+        desktop.lifecycle = lifecycle
+        desktops.save(desktop)
+    assert provisioning.enforce_maximum(pool, members(pool)) == []
+    assert desktops.get(TENANT, ids[2]).available is True
+
+
+def test_a_registered_desktop_is_never_removed(broker: Broker) -> None:
+    """A registered desktop is not the broker's to delete (no cloud of ours behind it)."""
+    pool, ids = enforced_pool(broker, count=2, maximum=0)
+    edit(ids[0], registered=True)
+    assert provisioning.enforce_maximum(pool, members(pool)) == [ids[1]]
+    assert desktops.get(TENANT, ids[0]).available is True
+    assert stores.pools.get(TENANT, int(pool.id)).broker_state["over_max"] == 1
+
+
+def test_a_desktop_with_a_pending_power_action_is_left_alone(broker: Broker) -> None:
+    pool, ids = enforced_pool(broker, count=2, maximum=0)
+    edit(ids[0], pending_action="stop")
+    assert provisioning.enforce_maximum(pool, members(pool)) == [ids[1]]
+    assert desktops.get(TENANT, ids[0]).doc["pending_action"] == "stop"
+
+
+def test_a_pending_delete_counts_as_already_on_its_way_out(broker: Broker) -> None:
+    """A second check while the first one's delete is queued asks for nothing more."""
+    pool, _ = enforced_pool(broker, count=3, maximum=2)
+    first = provisioning.enforce_maximum(pool, members(pool))
+    assert len(first) == 1
+    assert provisioning.enforce_maximum(pool, members(pool)) == []
+
+
+def test_a_desktop_with_a_session_is_kept(broker: Broker) -> None:
+    pool, ids = enforced_pool(broker, count=2, maximum=0)
+    edit(ids[0], session={"state": "connected", "user": "alice", "since": "2026-01-01T00:00:00Z"})
+    assert provisioning.enforce_maximum(pool, members(pool)) == [ids[1]]
+
+
+def test_the_desktop_idle_longest_goes_first(broker: Broker) -> None:
+    """The later desktop was released first: it goes, though the other one has the lower id."""
+    pool, ids = enforced_pool(broker, count=2, maximum=1)
+    edit(ids[0], released_at=utc_iso(time.time() + 120))  # later than their creation
+    edit(ids[1], released_at=utc_iso(time.time() + 60))
+    assert provisioning.enforce_maximum(pool, members(pool)) == [ids[1]]
+
+
+def test_a_desktop_written_meanwhile_is_skipped_and_the_next_one_still_goes(broker: Broker) -> None:
+    """The first choice was saved after the check read it (a claim, a heartbeat): its write conflicts,
+    it is left for the next check, and the other surplus desktop is still requested."""
+    pool, ids = enforced_pool(broker, count=2, maximum=0)
+    edit(ids[1], released_at=utc_iso(time.time() + 60))  # ids[0] is idle longest: first in line
+    read = members(pool)
+    edit(ids[0], heartbeat="2026-01-03T00:00:00Z")  # the check's copy is now stale
+    assert provisioning.enforce_maximum(pool, read) == [ids[1]]
+    assert "pending_action" not in desktops.get(TENANT, ids[0]).doc
+
+
+def test_the_pool_records_how_many_stay_above_and_clears_it_when_back_under(broker: Broker) -> None:
+    pool, ids = enforced_pool(broker, count=2, maximum=0)
+    kept = desktops.get(TENANT, ids[0])
+    kept.assigned_user_id = 5
+    desktops.save(kept)
+    provisioning.enforce_maximum(pool, members(pool))
+    assert stores.pools.get(TENANT, int(pool.id)).broker_state["over_max"] == 1
+    kept = desktops.get(TENANT, ids[0])
+    kept.assigned_user_id = None
+    kept.lifecycle = "deleted"
+    desktops.save(kept)
+    pool = stores.pools.get(TENANT, int(pool.id))
+    pool.doc = {**pool.doc, "provision": {**pool.doc["provision"], "provision_threshold": 0,
+                                          "provision_max": 0, "provision_limits_enforce": 1}}
+    provisioning.enforce_maximum(pool, members(pool))
+    assert stores.pools.get(TENANT, int(pool.id)).broker_state["over_max"] == 0
+
+
+def test_the_volume_of_a_failed_build_is_deleted_even_if_the_cloud_would_keep_it(broker: Broker) -> None:
+    """Nova may leave a failed build's boot volume behind whatever its delete-on-termination says; the
+    broker asks for it to go too (the adapter deletes the leftover), so no volume leaks per failed build."""
+    center = broker.center()
+    broker.drain(only={"center.check"})
+    broker.pool(center, threshold=1, maximum=1, create_new_volume=1)
+    broker.drain(only={"pool.check"})
+    (server_id,) = broker.cloud.servers
+    (volume,) = broker.cloud.volumes.values()
+    volume.delete_on_termination = False  # what the cloud would do on its own: keep it
+    broker.cloud.fail_build(server_id, "No valid host was found.")
+    broker.drain(only={"desktop.follow"})
+    assert server_id not in broker.cloud.servers
+    assert broker.cloud.volumes == {}
+
+
+def test_a_failed_build_keeps_its_volume_when_the_pool_says_so(broker: Broker) -> None:
+    center = broker.center()
+    broker.drain(only={"center.check"})
+    broker.pool(center, threshold=1, maximum=1, create_new_volume=1, delete_volume_on_instance_delete=0)
+    broker.drain(only={"pool.check"})
+    (server_id,) = broker.cloud.servers
+    broker.cloud.fail_build(server_id, "No valid host was found.")
+    broker.drain(only={"desktop.follow"})
+    assert server_id not in broker.cloud.servers
+    (volume,) = broker.cloud.volumes.values()
+    assert volume.server_id is None
+
+
+def test_a_failed_build_of_a_record_without_the_volume_setting_deletes_its_volume(broker: Broker) -> None:
+    """A record adopted by the scan (`_adopt`) carries no `delete_volume_on_instance_delete`: the default
+    is to delete the volume, so an adopted build that fails leaks nothing either."""
+    center = broker.center()
+    broker.drain(only={"center.check"})
+    broker.pool(center, threshold=1, maximum=1, create_new_volume=1)
+    broker.drain(only={"pool.check"})
+    (server_id,) = broker.cloud.servers
+    (volume,) = broker.cloud.volumes.values()
+    volume.delete_on_termination = False
+    (desktop,) = [d for d in desktops.of_tenant(TENANT) if d.instance_id == server_id]
+    desktop.doc = {k: v for k, v in desktop.doc.items() if k != "delete_volume_on_instance_delete"}
+    desktops.save(desktop)
+    broker.cloud.fail_build(server_id, "No valid host was found.")
+    broker.drain(only={"desktop.follow"})
+    assert broker.cloud.volumes == {}
