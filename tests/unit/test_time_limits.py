@@ -189,3 +189,20 @@ def test_shrink_deletes_the_longest_idle_removable_desktops_only() -> None:
     assert tl.shrink(4, 4, desktops) == tl.Shrink([], 0)
     pending = [tl.SurplusCandidate(2, 100, True, pending_delete=True), *desktops[:1], *desktops[2:]]
     assert tl.shrink(4, 2, pending) == tl.Shrink([4], 0)  # one already on its way out
+
+
+def test_zones_resolve_without_the_systems_time_zone_database() -> None:
+    """The Lambda image need not have /usr/share/zoneinfo: the pinned `tzdata` package carries the zones.
+    Without it every pool's zone would silently read as UTC (`zone_of` falls back)."""
+    import zoneinfo
+
+    zoneinfo.reset_tzpath(to=[])  # no system database at all
+    zoneinfo.ZoneInfo.clear_cache()
+    try:
+        assert tl.zone_problem("Europe/Berlin") is None
+        name, zone = tl.zone_of("Europe/Berlin", None)
+        assert name == "Europe/Berlin"
+        assert datetime(2026, 7, 1, 12, tzinfo=zone).utcoffset() == timedelta(hours=2)
+    finally:
+        zoneinfo.reset_tzpath()
+        zoneinfo.ZoneInfo.clear_cache()
