@@ -8,15 +8,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from chalicelib import clock
 from chalicelib.domain import forecast as rules
 from chalicelib.domain import time_limits
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.errors import BrokerError, Conflict
-from chalicelib.schemas.pools import PoolBody
-from chalicelib.schemas.validation import pydantic_errors
 from chalicelib.services import audit, pools, tenants
 from chalicelib.store import history, stores
 from chalicelib.store.desktops import set_pool_side_state
@@ -90,13 +86,7 @@ def _write(record: PoolRecord, result: rules.Forecast, user: str, mode: str) -> 
     provision = record.doc.get("provision")
     if not provision:
         raise Conflict(f"Pool {int(record.id)} does not provision: there are no limits to apply")
-    stored_input = {k: v for k, v in record.doc.items() if k in PoolBody.model_fields}
-    merged = {"name": record.name, **stored_input,
-              "provision": {**provision, "time_limits": result.time_limits}}
-    try:
-        body = PoolBody.model_validate(merged)
-    except ValidationError as error:
-        raise pydantic_errors(error, "body") from error
+    body = pools.with_changes(record, {"provision": {"time_limits": result.time_limits}})
     updated = stores.pools.update(record, body.name, pools.stored_doc(body))
     audit.record(int(record.tenant_id), "pool.forecast_applied",
                  f"Pool '{record.name}': the forecast's {len(result.ranges)} time limit(s) applied ({mode})",

@@ -101,16 +101,20 @@ def create_pool(caller: Caller, body: PoolBody) -> PoolRecord:
     return record
 
 
+def with_changes(record: PoolRecord, changes: dict[str, Any]) -> PoolBody:
+    """The pool's settings with `changes` merged in (domain/pools.merge_update), checked as a save is."""
+    # Only what a body may hold: the stored document also carries state (stats, provisioning state).
+    stored_input = {k: v for k, v in record.doc.items() if k in PoolBody.model_fields}
+    try:
+        return PoolBody.model_validate(rules.merge_update({"name": record.name, **stored_input}, changes))
+    except ValidationError as error:
+        raise pydantic_errors(error, "body") from error
+
+
 def update_pool(caller: Caller, pool_id: int, body: PoolUpdate) -> PoolRecord:
     record = stores.pools.get(caller.tenant_id, pool_id)
     changes = body.model_dump(exclude_unset=True, exclude={"id"})
-    # Only what a body may hold: the stored document also carries state (stats, provisioning state).
-    stored_input = {k: v for k, v in record.doc.items() if k in PoolBody.model_fields}
-    merged = rules.merge_update({"name": record.name, **stored_input}, changes)
-    try:
-        full = PoolBody.model_validate(merged)
-    except ValidationError as error:
-        raise pydantic_errors(error, "body") from error
+    full = with_changes(record, changes)
     _validate_references(caller, full, pool_id)
     record = stores.pools.update(record, full.name, stored_doc(full))
     _restart_if_stopped_by_broker(record, changes)
