@@ -16,7 +16,7 @@ Which gateway a desktop is reached through is its pool assignment's protocol pla
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import clock
@@ -24,11 +24,11 @@ from chalicelib.domain import gateway_tokens as tokens
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.connection import ProtocolPlan
 from chalicelib.domain.endpoints import endpoint_of, sends_in_clear, why_secret_needed_again
+from chalicelib.domain.entities.gateways import Gateway
 from chalicelib.domain.errors import Conflict, ErrorList, ServiceUnavailable
 from chalicelib.services import audit
 from chalicelib.services.client_cache import TtlCache
 from chalicelib.store import stores
-from chalicelib.store.models import GatewayRecord
 from chalicelib.store.secrets import secret_name
 
 if TYPE_CHECKING:
@@ -63,84 +63,81 @@ def default_url(address: str) -> str:
 # ------------------------------------------------------------------------------------------- admin API
 
 
-def list_gateways(caller: Caller) -> list[GatewayRecord]:
+def list_gateways(caller: Caller) -> list[Gateway]:
     return stores.gateways.list(caller.tenant_id)
 
 
-def get_gateway(caller: Caller, gateway_id: int) -> GatewayRecord:
+def get_gateway(caller: Caller, gateway_id: int) -> Gateway:
     return stores.gateways.get(caller.tenant_id, gateway_id)
 
 
-def create_gateway(caller: Caller, body: GatewayBody) -> GatewayRecord:
-    doc = body.model_dump(exclude={"name", "shared_key"})
-    doc["url"] = doc["url"] or default_url(doc["address"])
+def create_gateway(caller: Caller, body: GatewayBody) -> Gateway:
+    settings = body.model_dump(exclude={"name", "shared_key"})
+    settings["url"] = settings["url"] or default_url(settings["address"])
+    draft = Gateway(tenant_id=caller.tenant_id, name=body.name, **settings)
     errors = ErrorList()
-    _check_settings(doc, errors)
-    if doc["type"] == GUACAMOLE and body.shared_key is None:
+    _check_settings(draft, errors)
+    if draft.type == GUACAMOLE and body.shared_key is None:
         errors.add("/body/shared_key", "Give the gateway's json-secret-key (32 hexadecimal digits)")
-    if doc["type"] == NOVNC and body.shared_key is not None:
+    if draft.type == NOVNC and body.shared_key is not None:
         errors.add("/body/shared_key", "A noVNC gateway's key is made by the broker: leave shared_key out")
     errors.raise_if_any("Gateway cannot be saved, some input data is not valid.")
-    secret = _new_secret(doc, body.shared_key)
-    doc["key_version"] = 1
-    record = stores.gateways.create(caller.tenant_id, body.name, doc)
+    secret, public_key = _new_secret(draft.type, body.shared_key)
+    gateway = stores.gateways.create(replace(draft, key_version=1, **public_key))
     try:
-        stores.secrets.put(gateway_secret_name(caller.tenant_id, int(record.id)), secret)
+        stores.secrets.put(gateway_secret_name(caller.tenant_id, gateway.id), secret)
     except ServiceUnavailable:
-        stores.gateways.delete(record)  # no gateway without its key
+        stores.gateways.delete(gateway)  # no gateway without its key
         raise
-    audit.record(caller.tenant_id, "gateway.created", f"Gateway '{record.name}' created", user=caller.login,
-                 details={"gateway_id": int(record.id), "type": doc["type"], "url": doc["url"]})
-    return record
+    audit.record(caller.tenant_id, "gateway.created", f"Gateway '{gateway.name}' created", user=caller.login,
+                 details={"gateway_id": gateway.id, "type": gateway.type, "url": gateway.url})
+    return gateway
 
 
-def update_gateway(caller: Caller, gateway_id: int, body: GatewayUpdate) -> GatewayRecord:
-    record = stores.gateways.get(caller.tenant_id, gateway_id)
+def update_gateway(caller: Caller, gateway_id: int, body: GatewayUpdate) -> Gateway:
+    before = stores.gateways.get(caller.tenant_id, gateway_id)
     changes = body.model_dump(exclude_unset=True, exclude={"id", "name", "shared_key", "rotate_key"})
-    before = record.doc
-    doc = {**before, **changes}
+    after = replace(before, name=body.name or before.name, **changes)
     if "address" in changes and "url" not in changes:
-        doc["url"] = _moved_to(before["url"], before["address"], doc["address"])
+        after = replace(after, url=_moved_to(before.url, before.address, after.address))
     errors = ErrorList()
-    if doc["type"] != before["type"]:
+    if after.type != before.type:
         errors.add("/body/type", "A gateway keeps its type; add a new gateway instead")
-    _check_settings(doc, errors)
-    new_key = _check_key_change(before, doc, body, errors)
+    _check_settings(after, errors)
+    new_key = _check_key_change(before, after, body, errors)
     errors.raise_if_any("Gateway cannot be saved, some input data is not valid.")
     if new_key:
         # Before the settings: if Secrets Manager fails, the old key never meets the new URL.
-        secret = _new_secret(doc, body.shared_key)
+        secret, public_key = _new_secret(after.type, body.shared_key)
         stores.secrets.put(gateway_secret_name(caller.tenant_id, gateway_id), secret)
-        doc["key_version"] = int(before.get("key_version") or 1) + 1
-    record = stores.gateways.update(record, body.name or record.name, doc)
+        after = replace(after, key_version=before.key_version + 1, **public_key)
+    gateway = stores.gateways.update(before, after)
     fields = sorted({*changes, *(["key"] if new_key else [])})
-    audit.record(caller.tenant_id, "gateway.updated", f"Gateway '{record.name}' updated", user=caller.login,
-                 details={"gateway_id": gateway_id, "fields": fields, "url": doc["url"]})
-    return record
+    audit.record(caller.tenant_id, "gateway.updated", f"Gateway '{gateway.name}' updated", user=caller.login,
+                 details={"gateway_id": gateway_id, "fields": fields, "url": gateway.url})
+    return gateway
 
 
 def delete_gateway(caller: Caller, gateway_id: int) -> None:
-    record = stores.gateways.get(caller.tenant_id, gateway_id)
+    gateway = stores.gateways.get(caller.tenant_id, gateway_id)
     users = sorted(int(p.id) for p in stores.plans.iterate(caller.tenant_id)
                    if p.kind == "protocol" and int(p.doc.get("gateway_id") or 0) == gateway_id)
     if users:
         raise Conflict(f"Gateway {gateway_id} is used by protocol plan(s) {', '.join(map(str, users))}; "
                        "change them first")
-    stores.gateways.delete(record)
+    stores.gateways.delete(gateway)
     stores.secrets.delete(gateway_secret_name(caller.tenant_id, gateway_id))
-    audit.record(caller.tenant_id, "gateway.deleted", f"Gateway '{record.name}' deleted", user=caller.login,
+    audit.record(caller.tenant_id, "gateway.deleted", f"Gateway '{gateway.name}' deleted", user=caller.login,
                  details={"gateway_id": gateway_id})
 
 
-def _new_secret(doc: dict[str, Any], shared_key: str | None) -> str:
-    """The key to store; a noVNC gateway's public half goes into its record."""
-    if doc["type"] == GUACAMOLE:
+def _new_secret(kind: str, shared_key: str | None) -> tuple[str, dict[str, str]]:
+    """The key to store, and what the record shows of it (a noVNC gateway's public half and its id)."""
+    if kind == GUACAMOLE:
         assert shared_key is not None
-        return shared_key.lower()
+        return shared_key.lower(), {}
     private_pem, public_pem = tokens.new_signing_key()
-    doc["verification_key"] = public_pem
-    doc["key_id"] = tokens.key_id(public_pem)
-    return private_pem
+    return private_pem, {"verification_key": public_pem, "key_id": tokens.key_id(public_pem)}
 
 
 def _moved_to(url: str, old_address: str, new_address: str) -> str:
@@ -160,25 +157,24 @@ def _host_key(address: str) -> str:
     return address.strip().rstrip(".").lower()
 
 
-def _check_settings(doc: dict[str, Any], errors: ErrorList) -> None:
-    endpoint = endpoint_of(doc["url"])
-    if endpoint is None or endpoint.host != _host_key(doc["address"]):
-        errors.add("/body/url", f"The URL's host must be the gateway's address '{doc['address']}'")
-    if sends_in_clear(doc["url"]) and not doc.get(CLEARTEXT_FLAG):
+def _check_settings(gateway: Gateway, errors: ErrorList) -> None:
+    endpoint = endpoint_of(gateway.url)
+    if endpoint is None or endpoint.host != _host_key(gateway.address):
+        errors.add("/body/url", f"The URL's host must be the gateway's address '{gateway.address}'")
+    if sends_in_clear(gateway.url) and not gateway.allow_cleartext:
         errors.add("/body/url", f"http:// sends each token and the whole display in clear; use https://, or "
                                 f"set {CLEARTEXT_FLAG} = 1 to accept that risk")
 
 
-def _check_key_change(before: dict[str, Any], after: dict[str, Any], body: GatewayUpdate,
-                      errors: ErrorList) -> bool:
+def _check_key_change(before: Gateway, after: Gateway, body: GatewayUpdate, errors: ErrorList) -> bool:
     """Whether the update brings a new key; a key never follows the URL to another origin."""
-    kind = before["type"]
+    kind = before.type
     if kind == NOVNC and body.shared_key is not None:
         errors.add("/body/shared_key", "A noVNC gateway's key is made by the broker: use rotate_key = 1")
     if kind == GUACAMOLE and body.rotate_key:
         errors.add("/body/rotate_key", "A Guacamole gateway's key is its shared_key: give the new one")
     new_key = bool(body.rotate_key) if kind == NOVNC else body.shared_key is not None
-    reason = why_secret_needed_again([before["url"]], [after["url"]], [], [])
+    reason = why_secret_needed_again([before.url], [after.url], [], [])
     if reason and not new_key:
         if kind == NOVNC:
             errors.add("/body/rotate_key", f"Set rotate_key = 1: the signing key would now sign for "
@@ -207,11 +203,11 @@ def plan_problems(tenant_id: int, doc: dict[str, Any], errors: ErrorList) -> Non
     if gateway is None:
         errors.add("/body/gateway_id", f"Gateway {gateway_id} does not exist")
         return
-    allowed = REMOTE_PROTOCOLS[gateway.doc["type"]]
+    allowed = REMOTE_PROTOCOLS[gateway.type]
     if remote not in allowed:
         errors.add("/body/options/remote_protocol",
-                   f"A {gateway.doc['type']} gateway carries {', '.join(allowed)} only")
-    if gateway.doc["type"] == GUACAMOLE:
+                   f"A {gateway.type} gateway carries {', '.join(allowed)} only")
+    if gateway.type == GUACAMOLE:
         for key in (doc.get("options") or {}):
             if key in GUACAMOLE_RESERVED:
                 errors.add(f"/body/options/{key}", "The broker sets this Guacamole parameter itself")
@@ -239,20 +235,19 @@ def link_for(tenant_id: int, plan: ProtocolPlan, *, desktop_id: int, desktop_nam
     if gateway is None:
         raise ServiceUnavailable(f"The protocol plan '{plan.name}' names no HTML5 gateway; ask your "
                                  "administrator")
-    doc = gateway.doc
     remote = remote_protocol(plan.options)
-    if remote not in REMOTE_PROTOCOLS[doc["type"]] or (sends_in_clear(doc["url"]) and not doc.get(
-            CLEARTEXT_FLAG)):
+    if remote not in REMOTE_PROTOCOLS[gateway.type] or (sends_in_clear(gateway.url)
+                                                        and not gateway.allow_cleartext):
         raise ServiceUnavailable(f"Gateway '{gateway.name}' cannot open this desktop as configured; ask your "
                                  "administrator")
     key = _key_of(gateway)
     now = clock.time()
-    if doc["type"] == NOVNC:
+    if gateway.type == NOVNC:
         claims = tokens.novnc_claims(host=host, port=plan.port, desktop_id=desktop_id, user=user,
-                                     gateway_id=int(gateway.id), tenant_id=tenant_id, now=now)
+                                     gateway_id=gateway.id, tenant_id=tenant_id, now=now)
         token = tokens.sign_novnc_token(key, claims)
-        url = tokens.novnc_viewer_url(doc["url"], token, plan.options)
-        return GatewayLink(url, int(claims["exp"]), int(gateway.id), claims["jti"])
+        url = tokens.novnc_viewer_url(gateway.url, token, plan.options)
+        return GatewayLink(url, int(claims["exp"]), gateway.id, claims["jti"])
     parameters = {k: v for k, v in plan.options.items()
                   if k not in BROKER_OPTIONS and k not in GUACAMOLE_RESERVED and not k.startswith("novnc_")}
     parameters.update(hostname=host, port=str(plan.port))
@@ -260,13 +255,12 @@ def link_for(tenant_id: int, plan: ProtocolPlan, *, desktop_id: int, desktop_nam
         parameters.setdefault("username", user)
     document = tokens.guacamole_document(username=user, connection_name=desktop_name, protocol=remote,
                                          parameters=parameters, now=now)
-    url = tokens.guacamole_url(doc["url"], tokens.seal_guacamole(key, document))
-    return GatewayLink(url, int(now) + tokens.GUACAMOLE_SECONDS, int(gateway.id))
+    url = tokens.guacamole_url(gateway.url, tokens.seal_guacamole(key, document))
+    return GatewayLink(url, int(now) + tokens.GUACAMOLE_SECONDS, gateway.id)
 
 
-def _key_of(gateway: GatewayRecord) -> str:
-    tenant_id, gateway_id = int(gateway.tenant_id), int(gateway.id)
-    version = int(gateway.doc.get("key_version") or 1)
+def _key_of(gateway: Gateway) -> str:
+    tenant_id, gateway_id, version = gateway.tenant_id, gateway.id, gateway.key_version
 
     def load() -> str | None:
         return stores.secrets.get(gateway_secret_name(tenant_id, gateway_id))
@@ -276,7 +270,7 @@ def _key_of(gateway: GatewayRecord) -> str:
         _keys.drop((tenant_id, gateway_id, version))
         raise ServiceUnavailable(f"The key of gateway '{gateway.name}' is missing from Secrets Manager; an "
                                  "administrator must set it again")
-    if gateway.doc["type"] == NOVNC and tokens.key_id(tokens.public_key_of(key)) != gateway.doc.get("key_id"):
+    if gateway.type == NOVNC and tokens.key_id(tokens.public_key_of(key)) != gateway.key_id:
         # Read between a rotation's new secret and its record: never sign with a key the record does not name.
         _keys.drop((tenant_id, gateway_id, version))
         raise ServiceUnavailable("The gateway's key is being changed; try again in a moment", retry_after=2)

@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, PynamoDBException, UpdateError
 
 from chalicelib import clock
+from chalicelib.domain.entities.base import Entity
 from chalicelib.domain.errors import BrokerError, Conflict, NotFound, NotUnique
 from chalicelib.domain.token_digest import token_hash
 from chalicelib.store.binding import ensure_bound
@@ -36,6 +37,7 @@ from chalicelib.store.transactions import (
 )
 
 E = TypeVar("E", bound=EntityModel)
+T = TypeVar("T", bound=Entity)
 
 
 def name_key(tenant_id: int, kind: str, name: str) -> str:
@@ -237,6 +239,76 @@ class EntityStore(Generic[E]):
         except TransactionFailed as failure:
             raise _refusal(failure, refusals) or Conflict(
                 f"{self.label} {record.id} was changed by someone else; read it again") from failure
+
+
+class TypedEntityStore(Generic[E, T]):
+    """The store of one kind of entity as the services see it: typed entities in and out
+    (chalicelib/domain/entities/), the records and their documents kept inside (`EntityStore`).
+
+    `also` callbacks are given the entity as it is written (with its id on a create)."""
+
+    def __init__(self, records: EntityStore[E], entity: type[T]) -> None:
+        self.records = records
+        self.entity = entity
+        self.label = records.label
+
+    def _entity(self, record: E) -> T:
+        return self.entity.from_stored(
+            record.doc or {}, tenant_id=int(record.tenant_id), id=int(record.id), name=record.name,
+            created=record.created, updated=record.updated,
+            version=None if record.version is None else int(record.version),
+            **{name: getattr(record, name) for name in self.entity.ATTRIBUTES})
+
+    def _record(self, entity: T) -> E:
+        return self.records.model(
+            tenant_id=entity.tenant_id, id=entity.id, name=entity.name, doc=entity.stored_doc(),
+            created=entity.created, updated=entity.updated, version=entity.version,
+            **{name: getattr(entity, name) for name in self.entity.ATTRIBUTES})
+
+    def _also(self, also: Callable[[Transaction, T], None] | None) -> ExtraItems | None:
+        if also is None:
+            return None
+        return lambda tx, record: also(tx, self._entity(record))
+
+    def find(self, tenant_id: int, entity_id: int) -> T | None:
+        record = self.records.find(tenant_id, entity_id)
+        return None if record is None else self._entity(record)
+
+    def get(self, tenant_id: int, entity_id: int) -> T:
+        return self._entity(self.records.get(tenant_id, entity_id))
+
+    def list(self, tenant_id: int) -> list[T]:
+        return [self._entity(record) for record in self.records.iterate(tenant_id)]
+
+    def iterate(self, tenant_id: int) -> Iterator[T]:
+        return (self._entity(record) for record in self.records.iterate(tenant_id))
+
+    def batch_get(self, tenant_id: int, ids: list[int]) -> dict[int, T]:
+        return {entity_id: self._entity(record)
+                for entity_id, record in self.records.batch_get(tenant_id, ids).items()}
+
+    def name_taken(self, tenant_id: int, name: str, scope: Any = None) -> bool:
+        return self.records.name_taken(tenant_id, name, scope)
+
+    def create(self, entity: T, *, also: Callable[[Transaction, T], None] | None = None,
+               refusals: Refusals | None = None) -> T:
+        """Write a new entity (its id, dates and version are the store's); the entity as stored."""
+        record = self.records.create(entity.tenant_id, entity.name, entity.stored_doc(),
+                                     also=self._also(also), refusals=refusals,
+                                     **{name: getattr(entity, name) for name in self.entity.ATTRIBUTES})
+        return self._entity(record)
+
+    def update(self, current: T, changed: T, *, also: Callable[[Transaction, T], None] | None = None,
+               refusals: Refusals | None = None) -> T:
+        """Save `changed`, made from `current` as it was read: refused (Conflict) when the entity changed
+        in between. Its name, settings and update time are written; the store's attributes are not."""
+        record = self.records.update(self._record(current), changed.name, changed.stored_doc(),
+                                     also=self._also(also), refusals=refusals)
+        return self._entity(record)
+
+    def delete(self, entity: T, *, also: Callable[[Transaction, T], None] | None = None,
+               refusals: Refusals | None = None) -> None:
+        self.records.delete(self._record(entity), also=self._also(also), refusals=refusals)
 
 
 class UserStore:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chalicelib.domain.entities.gateways import Gateway
 from chalicelib.store.login_names import LOGIN_NAMES
 from chalicelib.store.models import (
     AuthServerRecord,
@@ -13,7 +14,7 @@ from chalicelib.store.models import (
     TenantRecord,
 )
 from chalicelib.store.queue import WorkQueue
-from chalicelib.store.repos import AuditStore, EntityStore, SessionStore, UserStore
+from chalicelib.store.repos import AuditStore, EntityStore, SessionStore, TypedEntityStore, UserStore
 from chalicelib.store.secrets import SecretStore
 
 # A tenant's name is a login name: one namespace with the login domains (chalicelib/store/login_names.py).
@@ -23,7 +24,7 @@ pools = EntityStore(PoolRecord, "pool", "Pool")
 policies = EntityStore(PolicyRecord, "policy", "Policy")
 plans = EntityStore(PlanRecord, "plan", "Plan", name_scope="kind")  # a "Default" of each kind
 auth_servers = EntityStore(AuthServerRecord, "auth_server", "Authentication server")
-gateways = EntityStore(GatewayRecord, "gateway", "Gateway")
+gateways = TypedEntityStore(EntityStore(GatewayRecord, "gateway", "Gateway"), Gateway)
 users = UserStore()
 sessions = SessionStore()
 audit = AuditStore()

@@ -8,28 +8,24 @@ from typing import TYPE_CHECKING
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 
 if TYPE_CHECKING:
+    from chalicelib.domain.entities.gateways import Gateway
     from chalicelib.schemas.gateways import GatewayItemOut, GatewayOut, RespGatewayCreated
-    from chalicelib.store.models import GatewayRecord
 
 
 router = Router("/rest/v1", "Gateways", schemas="chalicelib.schemas.gateways")
 
 
-def gateway_out(record: GatewayRecord) -> GatewayOut:
+def gateway_out(gateway: Gateway) -> GatewayOut:
     from chalicelib.schemas import gateways as schemas
     from chalicelib.services import gateways
-    doc = record.doc
-    novnc = doc["type"] == gateways.NOVNC
+    novnc = gateway.type == gateways.NOVNC
     return schemas.GatewayOut(
-        id=int(record.id), name=record.name, address=doc["address"],
-        address_private=doc.get("address_private", ""),
-        load_balancer_id=int(doc.get("load_balancer_id") or 0),
-        use_src_ip=int(doc.get("use_src_ip") or 0), forward_to=doc.get("forward_to", ""),
-        signature=doc.get("signature", ""), notes=doc.get("notes", ""), type=doc["type"], url=doc["url"],
-        verification_key=doc.get("verification_key") if novnc else None,
-        key_id=doc.get("key_id") if novnc else None, shared_key_set=None if novnc else 1,
-        allow_cleartext=int(doc.get(gateways.CLEARTEXT_FLAG) or 0), created=record.created,
-        updated=record.updated,
+        id=gateway.id, name=gateway.name, address=gateway.address, address_private=gateway.address_private,
+        load_balancer_id=gateway.load_balancer_id, use_src_ip=gateway.use_src_ip,
+        forward_to=gateway.forward_to, signature=gateway.signature, notes=gateway.notes, type=gateway.type,
+        url=gateway.url, verification_key=gateway.verification_key if novnc else None,
+        key_id=gateway.key_id if novnc else None, shared_key_set=None if novnc else 1,
+        allow_cleartext=gateway.allow_cleartext, created=gateway.created, updated=gateway.updated,
     )
 
 
@@ -38,8 +34,8 @@ def gateway_out(record: GatewayRecord) -> GatewayOut:
 def list_gateways(request: ApiRequest) -> list[GatewayItemOut]:
     from chalicelib.schemas import gateways as schemas
     from chalicelib.services import gateways
-    return [schemas.GatewayItemOut(id=int(r.id), name=r.name, type=r.doc["type"], url=r.doc["url"])
-            for r in gateways.list_gateways(request.who)]
+    return [schemas.GatewayItemOut(id=g.id, name=g.name, type=g.type, url=g.url)
+            for g in gateways.list_gateways(request.who)]
 
 
 @router.route("POST", "/gateways", access=Access.ADMIN_WRITE, summary="Add a gateway", body="GatewayBody",
@@ -64,8 +60,8 @@ def get_gateway(request: ApiRequest) -> GatewayOut:
 def update_gateway(request: ApiRequest) -> RespGatewayCreated:
     from chalicelib.schemas import gateways as schemas
     from chalicelib.services import gateways
-    record = gateways.update_gateway(request.who, request.ids["id"], request.body)
-    return schemas.RespGatewayCreated(stored_data=gateway_out(record))
+    gateway = gateways.update_gateway(request.who, request.ids["id"], request.body)
+    return schemas.RespGatewayCreated(stored_data=gateway_out(gateway))
 
 
 @router.route("DELETE", "/gateways/{id}", access=Access.ADMIN_WRITE, summary="Delete a gateway", status=204,
