@@ -180,24 +180,6 @@ class CenterInfoOut(OutModel):
     volume_types: list[InventoryItemOut] = []
 
 
-class CenterOut(OutModel):
-    id: int
-    name: str
-    type: AnyCenterTypeName
-    type_label: str
-    flavor: str
-    online: FlagOut
-    status: int
-    status_label: str
-    active: FlagOut
-    center_definition: CenterDefinitionOut
-    center_info: CenterInfoOut
-    last_checked: str | None = None
-    last_scan: str | None = None
-    created: str
-    updated: str
-
-
 class CenterItemOut(OutModel):
     id: int
     name: str
@@ -207,6 +189,18 @@ class CenterItemOut(OutModel):
     online: FlagOut
     status: int
     status_label: str
+
+
+class CenterOut(CenterItemOut):
+    """A center whole: the list's item, then the rest (in this order in the JSON)."""
+
+    active: FlagOut
+    center_definition: CenterDefinitionOut
+    center_info: CenterInfoOut
+    last_checked: str | None = None
+    last_scan: str | None = None
+    created: str
+    updated: str
 
 
 class UncategorizedDefinition(StrictModel):
