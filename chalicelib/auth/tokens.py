@@ -9,8 +9,9 @@ public key...) is refused before its signature is even looked at.
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
+
+from chalicelib import clock
 
 ALGORITHM = "HS256"
 ISSUER = "vdi-broker"
@@ -51,7 +52,7 @@ def issue(
     lifetime_seconds: int,
     now: float | None = None,
 ) -> tuple[str, TokenClaims]:
-    issued = int(now if now is not None else time.time())
+    issued = int(now if now is not None else clock.time())
     claims = TokenClaims(
         tenant_id=tenant_id,
         user_id=user_id,

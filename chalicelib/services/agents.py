@@ -19,10 +19,10 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import time
 from dataclasses import replace
 from typing import Any
 
+from chalicelib import clock
 from chalicelib.clock import epoch_of, utc_iso
 from chalicelib.domain import lifecycle as rules
 from chalicelib.domain import sessions
@@ -73,7 +73,7 @@ def new_registration(desktop: DesktopRecord, now: float | None = None) -> str:
     saves). For a desktop the broker builds, `now` is when its record is reserved, moments before the
     instance is requested; the build then has at most BROKER_BUILD_TIMEOUT_SECONDS of the lifetime."""
     token = new_token(int(desktop.tenant_id), int(desktop.id))
-    issued = time.time() if now is None else now
+    issued = clock.time() if now is None else now
     desktop.doc = {**desktop.doc, "registration_hash": token_hash(token),
                    "registration_expires_at": issued + get_settings().agent_registration_seconds}
     return token
@@ -157,7 +157,7 @@ def register(body: AgentRegister, source_ip: str | None = None, now: float | Non
     settings = get_settings()
     for _ in range(3):
         desktop = desktops.find(tenant_id, desktop_id)
-        at = time.time() if now is None else now
+        at = clock.time() if now is None else now
         problem = _registration_problem(desktop, body, at)
         if problem is not None:
             raise _refused(tenant_id, desktop, problem, source_ip, body.instance_uuid)
@@ -192,7 +192,7 @@ def issue_registration(caller: Caller, desktop_id: int) -> tuple[DesktopRecord, 
     token = new_registration(desktop)
     desktop.doc = _without_agent_tokens(desktop.doc)
     try:
-        Changes(desktop, time.time()).save()
+        Changes(desktop, clock.time()).save()
     except Conflict as error:
         raise Conflict(f"Desktop {desktop_id} was changed by someone else; try again") from error
     audit.record(caller.tenant_id, "agent.registration_issued",
@@ -236,7 +236,7 @@ def _retired_token_used(desktop: DesktopRecord) -> None:
     """A token a rotation replaced is used after the agent took the new one: a copy is in other hands (or
     the agent's state file was restored from a backup). Audited once: the retired hash is then dropped,
     so a caller holding the copy cannot fill the log."""
-    now = time.time()
+    now = clock.time()
     tokens = AgentTokens.from_doc(desktop.doc)
     _store_tokens(desktop, replace(tokens, retired=None))
     changes = Changes(desktop, now)
@@ -341,7 +341,7 @@ def report_event(caller: Caller, body: AgentEvent) -> dict[str, Any]:
     desktop: DesktopRecord = caller.extra["desktop"]
     token: str = caller.extra["token"]
     for _ in range(EVENT_ATTEMPTS):
-        now = time.time()
+        now = clock.time()
         changes, accepted = _apply(desktop, body, now)
         changes, new_token = _rotate(desktop, token, changes, now)
         if changes is None:

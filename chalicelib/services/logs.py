@@ -12,10 +12,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import time
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib import clock
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.errors import BadData
 from chalicelib.schemas.lifecycle import LogQuery
@@ -56,7 +56,7 @@ def list_events(caller: Caller, query: LogQuery,
                 now: float | None = None) -> tuple[list[AuditRecord], str | None]:
     """One page of the caller's tenant's events, newest first unless `order=asc`."""
     ensure_bound()
-    now = time.time() if now is None else now
+    now = clock.time() if now is None else now
     start, end = query.start, query.end
     if start is not None and end is not None and start > end:
         raise BadData.field("/query/to", "`to` is before `from`")

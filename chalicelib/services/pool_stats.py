@@ -5,7 +5,6 @@ for (docs/provisioning.md, "Triggers"): a pool that is stocked costs no worker i
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,7 +44,7 @@ def tenant_zones() -> dict[int, str]:
 def agent_running(desktop: DesktopRecord, now: float | None = None) -> bool:
     """The desktop's agent sent an event or heartbeat within the window (pool size info, the admin API)."""
     heartbeat = float(desktop.doc.get("agent_seen_at") or 0)
-    return (now or time.time()) - heartbeat <= agent_window_seconds()
+    return (now or clock.time()) - heartbeat <= agent_window_seconds()
 
 
 def view_of(desktop: DesktopRecord, now: float | None = None) -> rules.DesktopView:
@@ -65,7 +64,7 @@ def _live(tenant_id: int, pool_id: int) -> list[DesktopRecord]:
 
 
 def _size(members: list[DesktopRecord]) -> rules.PoolSize:
-    now = time.time()
+    now = clock.time()
     return rules.size_of(view_of(d, now) for d in members)
 
 
@@ -110,7 +109,7 @@ def run_pool_history(now: float | None = None) -> int:
     from chalicelib.services import forecast  # it loads the pool service: only this job needs it
 
     ensure_bound()
-    now = now or time.time()
+    now = now or clock.time()
     sampled = 0
     forecasts = 0
     for tenant_id, zone in tenant_zones().items():
@@ -168,7 +167,7 @@ def pool_history(tenant_id: int, pool_id: int, start: int | None, end: int | Non
 
 def due_center_scans(now: float | None = None) -> int:
     """Queue a scan of every active center whose poll interval has passed."""
-    now = now or time.time()
+    now = now or clock.time()
     queued = 0
     for tenant_id in all_tenant_ids():
         for center in stores.centers.iterate(tenant_id):

@@ -8,9 +8,9 @@ fails its write and leaves it to the next run.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
+from chalicelib import clock
 from chalicelib.clock import epoch_of, utc_iso
 from chalicelib.clouds import cloud_for
 from chalicelib.domain import messages
@@ -109,7 +109,7 @@ def scan_center(tenant_id: int, center_id: int, now: float | None = None) -> dic
     if not has_cloud(center):  # desktops registered by hand: their pools follow the definitions, no cloud
         result["updated"] = _refresh_memberships(center)
         return result
-    now = time.time() if now is None else now
+    now = clock.time() if now is None else now
     try:
         cloud = cloud_for(center_access(center))
         servers = cloud.list_servers()

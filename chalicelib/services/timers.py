@@ -15,11 +15,11 @@ what is due, never scans.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib import clock
 from chalicelib.clock import epoch_of, utc_iso
 from chalicelib.domain import lifecycle as rules
 from chalicelib.domain import messages
@@ -226,7 +226,7 @@ def apply_due(desktop: DesktopRecord, now: float) -> int:
 
 def run_due(now: float | None = None) -> int:
     """Apply every timer that is due (the scheduled job). Idempotent; safe to run twice at once."""
-    now = time.time() if now is None else now
+    now = clock.time() if now is None else now
     fired = 0
     for desktop in desktops.due(DUE_SHARDS, now, BATCH):
         if desktop.due_at is None or int(desktop.due_at) > now:

@@ -4,11 +4,11 @@ queues one only when no other is pending; the worker clears the marker when the 
 from __future__ import annotations
 
 import secrets
-import time
 from datetime import UTC, datetime
 
 from pynamodb.exceptions import PutError
 
+from chalicelib import clock
 from chalicelib.store.binding import ensure_bound
 from chalicelib.store.models import MarkerRecord
 from chalicelib.store.transactions import condition_failed, unavailable_as_broker_error
@@ -24,7 +24,7 @@ class PendingChecks:
     def try_mark(self, tenant_id: int, pool_id: int, seconds: int, now: float | None = None) -> bool:
         """True when no check was pending (so the caller should queue one); the marker lasts `seconds`."""
         ensure_bound()
-        now = int(now if now is not None else time.time())
+        now = int(now if now is not None else clock.time())
         nonce = secrets.randbelow(2**52)  # makes a retried write of this same marker pass its condition
         marker = MarkerRecord(
             key=pending_check_key(tenant_id, pool_id),
