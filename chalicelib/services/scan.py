@@ -255,25 +255,9 @@ def _adopt(
     pool_id = marks.pool_id
     if pool_id is not None and not any(int(p.id) == pool_id for p in pools):
         pool_id = None
-    desktop = desktops.new(
-        tenant_id,
-        center_id,
-        None,
-        server.name,
-        display_name=server.name,
-        lifecycle=DesktopLifecycle.ACTIVE if server.power_state is not PowerState.BUILDING
-        else DesktopLifecycle.PROVISIONING,
-        available=False,
-        deletable=True,
-        power_state=server.power_state.value,
-        instance_id=server.id,
-        doc={"adopted": True, "created_by_broker": True},
-    )
     # The record gets back the id the instance carries, so two scans adopting it at once write one record
     # (the second one's create is refused) instead of two.
-    if marks.desktop_id is not None:
-        desktop.id = marks.desktop_id
-    apply_server(desktop, server)
+    desktop = _record_of(tenant_id, center_id, server, created_by_broker=True, desktop_id=marks.desktop_id)
     _create_once(desktop, pool_id, None)
     audit.record(
         tenant_id,
@@ -287,20 +271,7 @@ def _adopt(
 
 def _discover(tenant_id: int, center_id: int, server: ServerInfo, pools: list[PoolRecord]) -> None:
     """An instance the broker did not create (e.g. made by hand in the project)."""
-    desktop = desktops.new(
-        tenant_id,
-        center_id,
-        None,
-        server.name,
-        display_name=server.name,
-        lifecycle=DesktopLifecycle.ACTIVE,
-        available=True,
-        deletable=False,
-        power_state=server.power_state.value,
-        instance_id=server.id,
-        doc={},
-    )
-    apply_server(desktop, server)
+    desktop = _record_of(tenant_id, center_id, server, created_by_broker=False)
     # The instance's guard makes a second scan running at the same time fail instead of adding it twice.
     pool_id = _pool_for_new_desktop(pools, center_id, server)
     guard = instance_guard(tenant_id, center_id, server.id)
@@ -309,6 +280,21 @@ def _discover(tenant_id: int, center_id: int, server: ServerInfo, pools: list[Po
     except Conflict:
         desktops.drop_stale_guard(tenant_id, guard)
         raise
+
+
+def _record_of(tenant_id: int, center_id: int, server: ServerInfo, *, created_by_broker: bool,
+               desktop_id: int | None = None) -> DesktopRecord:
+    """A new record for an instance the scan found without one: adopted (the broker made it: deletable, out
+    of the offer until an admin or its pool says otherwise) or discovered (made by hand: offered, kept)."""
+    still_building = created_by_broker and server.power_state is PowerState.BUILDING
+    desktop = desktops.new(
+        tenant_id, center_id, None, server.name, display_name=server.name,
+        lifecycle=DesktopLifecycle.PROVISIONING if still_building else DesktopLifecycle.ACTIVE,
+        available=not created_by_broker, deletable=created_by_broker, power_state=server.power_state.value,
+        instance_id=server.id, doc={"adopted": True, "created_by_broker": True} if created_by_broker else {},
+        desktop_id=desktop_id)
+    apply_server(desktop, server)
+    return desktop
 
 
 def _create_once(desktop: DesktopRecord, pool_id: int | None, guard: str | None) -> None:

@@ -161,9 +161,15 @@ def test_center_scan_twice_adds_and_adopts_once(broker: Broker) -> None:
     _foreign_and_orphan(broker, pool_id)
     center_id = int(desktops.of_pool(TENANT, pool_id)[0].center_id)
     first, second = twice(broker, messages.center_scan(TENANT, center_id, "schedule"), pool_id)
-    names = sorted(d.name for d in desktops.of_tenant(TENANT))
-    assert names == ["by-hand", "vd-001", "vd-lost"]
+    found = {d.name: d for d in desktops.of_tenant(TENANT)}
+    assert sorted(found) == ["by-hand", "vd-001", "vd-lost"]
     assert first["audit"]["desktop.adopted"] == 1
+    # The broker's own instance comes back under the id it carries, deletable and out of the offer; the one
+    # made by hand is offered and never deleted by the broker.
+    adopted, by_hand = found["vd-lost"], found["by-hand"]
+    assert (int(adopted.id), adopted.available, adopted.deletable, adopted.doc.get("adopted")) == (
+        987654, False, True, True)
+    assert (by_hand.available, by_hand.deletable, by_hand.doc.get("adopted")) == (True, False, None)
     assert_nothing_twice(first, second)
 
 
