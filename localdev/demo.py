@@ -178,7 +178,7 @@ def seed_live_desktop(admin: Caller, vnc_host: str, vnc_port: int, gateway_url: 
     users.create_user(admin, UserAdd(is_local=1, user_login=LIVE_USER, name="Bob Demo",
                                      password=LIVE_USER_PASSWORD, role_name="User",
                                      policy_name="Live desktop"))
-    return gateway.doc["verification_key"], [
+    return gateway.verification_key, [
         f"live desktop  'live-desktop' (Xvfb + x11vnc on {vnc_host}:{vnc_port}) behind the noVNC gateway "
         f"{gateway_url}",
         f"end user      '{LIVE_USER}' / '{LIVE_USER_PASSWORD}', domain '{DEMO_TENANT}': connects to the live "
