@@ -376,6 +376,27 @@ def test_scan_queues_a_job(api: Api, tenant: TenantAdmin) -> None:
     assert messages[0]["job_id"] == reply.body["job_id"]
 
 
+def test_a_center_is_polled_once_its_interval_has_passed_and_only_while_active(
+    api: Api, tenant: TenantAdmin
+) -> None:
+    from chalicelib.clock import epoch_of
+    from chalicelib.services import pool_stats
+    from chalicelib.store import stores
+
+    center = create_center(api, tenant.sid, poll_interval=10)
+    stored = stores.centers.get(tenant.tenant_id, center["id"])
+    stores.centers.update(stored, replace(stored, last_scan="2030-01-01T00:00:00Z"))
+    scanned = epoch_of("2030-01-01T00:00:00Z") or 0
+    api.aws.queued()
+    assert pool_stats.due_center_scans(now=scanned + 9 * 60) == 0
+    assert pool_stats.due_center_scans(now=scanned + 10 * 60) == 1
+    [message] = api.aws.queued()
+    assert message["type"] == "center.scan" and message["center_id"] == center["id"]
+    off = api.call("PUT", f"/rest/v1/centers/openstack/{center['id']}", {"active": 0}, sid=tenant.sid)
+    assert off.status == 200, off.body
+    assert pool_stats.due_center_scans(now=scanned + 60 * 60) == 0
+
+
 # ------------------------------------------------------------- the stored password and its recipient
 
 MOVES = [  # (change, why it is a new recipient)
