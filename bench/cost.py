@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 # us-east-1, on-demand, as published by AWS; set 2026-12-06 (docs/bench.md, "Prices").
@@ -255,8 +255,7 @@ def _make_all_due(installation: Any) -> None:
 
     for center_id in installation.center_ids:
         center = stores.centers.get(installation.tenant_id, center_id)
-        center.doc = {**center.doc, "last_scan": "2000-01-01T00:00:00Z"}
-        stores.centers.save_doc(center)
+        stores.centers.update(center, replace(center, last_scan="2000-01-01T00:00:00Z"))
     for pool_id in installation.pool_ids:
         pool = stores.pools.get(installation.tenant_id, pool_id)
         set_pool_side_state(pool, broker_state={**(pool.broker_state or {}), "history_sampled_at": 0})

@@ -22,10 +22,10 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from chalicelib.domain.cloud import PowerState
 from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
+from chalicelib.domain.entities.policies import Policy, PoolAssignment
 
 FAVOR_RANDOM = 0
 FAVOR_PREVIOUS = 1
@@ -78,19 +78,20 @@ class AssignmentTerms:
     prevent_release: bool = False
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> AssignmentTerms:
+    def of(cls, assignment: PoolAssignment) -> AssignmentTerms:
+        """As the offer reads a stored assignment: a quantity below 1 offers one, no display mode the name."""
         return cls(
-            id=int(doc.get("id") or 0),
-            pool_id=int(doc["pool_id"]),
-            backup_pool_id=int(doc.get("backup_pool_id") or 0),
-            offer_quantity=max(1, int(doc.get("offer_quantity") or 1)),
-            favor_previous_assigned=int(doc.get("favor_previous_assigned") or 0),
-            power_on=bool(doc.get("power_on")),
-            start_if_stopped=bool(doc.get("start_if_stopped")),
-            kiosk=bool(doc.get("kiosk")),
-            display_mode=str(doc.get("display_mode") or "name"),
-            plan_protocol_id=int(doc.get("plan_protocol_id") or 0),
-            prevent_release=bool(doc.get("prevent_release")),
+            id=int(assignment.id or 0),
+            pool_id=int(assignment.pool_id),
+            backup_pool_id=int(assignment.backup_pool_id or 0),
+            offer_quantity=max(1, int(assignment.offer_quantity or 1)),
+            favor_previous_assigned=int(assignment.favor_previous_assigned or 0),
+            power_on=bool(assignment.power_on),
+            start_if_stopped=bool(assignment.start_if_stopped),
+            kiosk=bool(assignment.kiosk),
+            display_mode=str(assignment.display_mode or "name"),
+            plan_protocol_id=int(assignment.plan_protocol_id or 0),
+            prevent_release=bool(assignment.prevent_release),
         )
 
     @property
@@ -105,11 +106,11 @@ class PolicyTerms:
     assignments: tuple[AssignmentTerms, ...] = ()
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> PolicyTerms:
+    def of(cls, policy: Policy) -> PolicyTerms:
         return cls(
-            max_desktops=int(doc.get("max_desktops") or 0),
-            single_desktop_only=bool(doc.get("single_desktop_only")),
-            assignments=tuple(AssignmentTerms.from_doc(a) for a in doc.get("pool_assignments") or []),
+            max_desktops=int(policy.max_desktops or 0),
+            single_desktop_only=bool(policy.single_desktop_only),
+            assignments=tuple(AssignmentTerms.of(a) for a in policy.pool_assignments),
         )
 
     @property

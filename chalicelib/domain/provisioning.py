@@ -174,12 +174,13 @@ def desktop_names(provision: dict[str, Any], sequence: int) -> tuple[str, str]:
 
 def server_spec(
     provision: dict[str, Any],
-    center_doc: dict[str, Any],
+    center_network: str,
     name: str,
     metadata: dict[str, str],
     user_data: str | None = None,
 ) -> ServerSpec:
-    """The create request for one desktop: the pool's parameters over the center type's defaults."""
+    """The create request for one desktop: the pool's parameters over the center type's defaults (the network:
+    over the center's `network_uuid`, `center_network`)."""
     center = provision["center"]
     defaults = provisioning_defaults(CenterType(center["type"]))
     create_volume = center.get("create_new_volume")
@@ -188,7 +189,7 @@ def server_spec(
         metadata=metadata,
         image=center["image"],
         flavor=center["flavor"],
-        network=center.get("network") or center_doc.get("network_uuid") or "",
+        network=center.get("network") or center_network or "",
         availability_zone=center.get("availability_zone") or defaults["availability_zone"],
         security_groups=tuple(center.get("security_groups") or ()),
         boot_from_volume=bool(defaults["boot_from_volume"] if create_volume is None else create_volume),

@@ -23,6 +23,7 @@ from chalicelib.domain import pools as pool_rules
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.connection import ProtocolPlan
 from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
+from chalicelib.domain.entities.policies import Policy
 from chalicelib.domain.errors import (
     Conflict,
     InsufficientPermissions,
@@ -36,7 +37,7 @@ from chalicelib.settings import get_settings
 from chalicelib.store import stores
 from chalicelib.store.claims import DesktopClaims, HolderChanged
 from chalicelib.store.desktops import DesktopStore, user_key
-from chalicelib.store.models import DesktopRecord, PolicyRecord, UserRecord
+from chalicelib.store.models import DesktopRecord, UserRecord
 from chalicelib.store.pending_checks import PendingChecks
 from chalicelib.store.repos import AuditEvent
 from chalicelib.store.transactions import StoreUnavailable
@@ -129,14 +130,14 @@ def facts_of(record: DesktopRecord) -> DesktopFacts:
 # ------------------------------------------------------------------------------------------- the offer
 
 
-def build_offer(user: UserRecord, policy: PolicyRecord | None, rng: random.Random | None = None) -> Offer:
+def build_offer(user: UserRecord, policy: Policy | None, rng: random.Random | None = None) -> Offer:
     """Offer the user's held desktops again, then claim what the policy still owes them.
 
     The decision reads the user's holdings consistently; each claim commits only if they are still as
     read, so logins of one user racing each other never take more than the policy allows: the loser
     reads again, sees the winner's desktop and takes no more (ARCHITECTURE.md invariant 7)."""
     tenant_id = int(user.tenant_id)
-    terms = PolicyTerms.from_doc(policy.doc) if policy is not None else PolicyTerms()
+    terms = PolicyTerms.of(policy) if policy is not None else PolicyTerms()
     claimed: set[int] = set()
     touched: list[int] = []
     offered: list[OfferedDesktop] = []
@@ -215,7 +216,7 @@ def _claim_from(holder: UserRecord, pool_id: int, favor: int, count: int, rng: r
     return got
 
 
-def _explain_empty(tenant_id: int, offer: Offer, policy: PolicyRecord | None, terms: PolicyTerms) -> None:
+def _explain_empty(tenant_id: int, offer: Offer, policy: Policy | None, terms: PolicyTerms) -> None:
     if policy is None or not terms.assignments:
         offer.empty_reason = NO_POLICY
         offer.message = "Your account has no policy that offers desktops; ask your administrator."
@@ -276,7 +277,7 @@ def claim_events(tenant_id: int, user: UserRecord, offer: Offer) -> list[AuditEv
 # ------------------------------------------------------------------------------- the signed-in user
 
 
-def _token_policy(caller: Caller) -> PolicyRecord | None:
+def _token_policy(caller: Caller) -> Policy | None:
     """The policy chosen at login (the token carries it); None when there was none or it is gone."""
     policy_id = int(caller.extra.get("policy_id") or 0)
     return stores.policies.find(caller.tenant_id, policy_id) if policy_id else None
@@ -284,7 +285,7 @@ def _token_policy(caller: Caller) -> PolicyRecord | None:
 
 def _policy_terms(caller: Caller) -> PolicyTerms:
     policy = _token_policy(caller)
-    return PolicyTerms.from_doc(policy.doc) if policy is not None else PolicyTerms()
+    return PolicyTerms.of(policy) if policy is not None else PolicyTerms()
 
 
 def offer_again(caller: Caller) -> Offer:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.caller import Caller
+from chalicelib.domain.entities.policies import Policy
 from chalicelib.domain.errors import (
     Conflict,
     InvalidCredentials,
@@ -34,7 +35,7 @@ from chalicelib.services.auth_servers import TYPE_ACTIVE_DIRECTORY, Realm
 from chalicelib.services.tokens import user_enabled
 from chalicelib.store import stores
 from chalicelib.store.login_attempts import Slot
-from chalicelib.store.models import PolicyRecord, UserRecord
+from chalicelib.store.models import UserRecord
 from chalicelib.store.repos import AuditEvent
 
 log = logging.getLogger("broker.client_login")
@@ -134,7 +135,7 @@ def _sign_in(realm: Realm, identity: _Identity, slot: Slot) -> LoginResult:
         user = _sync_role(user, choice)
     policy = _policy_for(tenant_id, choice)
     offer = assignment.build_offer(user, policy)
-    policy_id = int(policy.id) if policy is not None else None
+    policy_id = policy.id if policy is not None else None
     token, claims = tokens.issue(tenant_id=tenant_id, user_id=int(user.id), login=user.login,
                                  policy_id=policy_id, auth_server_id=realm.server_id)
     _audit_login(tenant_id, user, realm, choice, policy_id, offer, slot)
@@ -226,7 +227,7 @@ def _sync_role(user: UserRecord, choice: PolicyChoice) -> UserRecord:
     return user
 
 
-def _policy_for(tenant_id: int, choice: PolicyChoice) -> PolicyRecord | None:
+def _policy_for(tenant_id: int, choice: PolicyChoice) -> Policy | None:
     if choice.policy_id:
         policy = stores.policies.find(tenant_id, choice.policy_id)
         if policy is not None:
@@ -236,10 +237,10 @@ def _policy_for(tenant_id: int, choice: PolicyChoice) -> PolicyRecord | None:
     return default_policy(tenant_id)
 
 
-def default_policy(tenant_id: int) -> PolicyRecord | None:
-    for record in stores.policies.iterate(tenant_id):
-        if record.doc.get("is_default"):
-            return record
+def default_policy(tenant_id: int) -> Policy | None:
+    for policy in stores.policies.iterate(tenant_id):
+        if policy.is_default:
+            return policy
     return None
 
 

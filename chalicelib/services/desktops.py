@@ -77,11 +77,11 @@ def register_desktop(caller: Caller, body: DesktopRegister) -> DesktopRecord:
     center = stores.centers.find(caller.tenant_id, body.center_id)
     if center is None:
         raise BadData.field("/body/center_id", f"Center {body.center_id} does not exist")
-    if center.doc.get("type") != UNCATEGORIZED:
+    if center.type != UNCATEGORIZED:
         raise BadData.field("/body/center_id", "Desktops are registered by hand in an uncategorized center "
                                                "only; a cloud's desktops come from its scans")
     display_name = body.display_name or body.name
-    available = bool(body.available) if body.available is not None else not center.doc.get("init_unavailable")
+    available = bool(body.available) if body.available is not None else not center.init_unavailable
     desktop = _store.new(caller.tenant_id, body.center_id, None, body.name, display_name=display_name,
                          lifecycle=DesktopLifecycle.ACTIVE, available=available, deletable=False,
                          power_state=PowerState.RUNNING,

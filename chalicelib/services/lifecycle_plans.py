@@ -16,11 +16,12 @@ from typing import Any
 
 from chalicelib.domain import lifecycle as rules
 from chalicelib.domain.caller import Caller
+from chalicelib.domain.entities.policies import Policy, PoolAssignment
 from chalicelib.domain.kinds import KIND_POWER_CONTROL, KIND_RELEASE
 from chalicelib.services import plans
 from chalicelib.services.client_cache import TtlCache
 from chalicelib.store import stores
-from chalicelib.store.models import DesktopRecord, PlanRecord, PolicyRecord
+from chalicelib.store.models import DesktopRecord, PlanRecord
 
 log = logging.getLogger("broker.lifecycle_plans")
 
@@ -77,26 +78,25 @@ def delete_plan(caller: Caller, kind: str, plan_id: int) -> None:
 # ---------------------------------------------------------------------------- the plans of a desktop
 
 
-def _assignment_doc(policy: PolicyRecord, pool_id: int) -> dict[str, Any] | None:
+def _assignment_of(policy: Policy, pool_id: int) -> PoolAssignment | None:
     """The policy's assignment a desktop of `pool_id` is offered under (primary pools before backups)."""
-    assignments = [a for a in policy.doc.get("pool_assignments") or [] if isinstance(a, dict)]
     for field in ("pool_id", "backup_pool_id"):
-        for assignment in assignments:
-            if int(assignment.get(field) or 0) == pool_id:
+        for assignment in policy.pool_assignments:
+            if int(getattr(assignment, field) or 0) == pool_id:
                 return assignment
     return None
 
 
-def _policy_of_user(tenant_id: int, user_id: int) -> PolicyRecord | None:
+def _policy_of_user(tenant_id: int, user_id: int) -> Policy | None:
     user = stores.users.find(tenant_id, user_id)
     policy_id = int((user.doc.get("policy_id") if user else None) or 0)
     if policy_id:
         policy = stores.policies.find(tenant_id, policy_id)
         if policy is not None:
             return policy
-    for record in stores.policies.iterate(tenant_id):
-        if record.doc.get("is_default"):
-            return record
+    for policy in stores.policies.iterate(tenant_id):
+        if policy.is_default:
+            return policy
     return None
 
 
@@ -123,15 +123,15 @@ def resolve_assignment(desktop: DesktopRecord, user_id: int | None = None) -> di
     policy = _policy_of_user(tenant_id, user_id)
     if policy is None:
         return None
-    assignment = _assignment_doc(policy, int(desktop.pool_id))
+    assignment = _assignment_of(policy, int(desktop.pool_id))
     if assignment is None:
         return None
     return {
-        "policy_id": int(policy.id),
-        "assignment_id": int(assignment.get("id") or 0),
-        "plan_release_id": int(assignment.get("plan_release_id") or 0),
-        "plan_power_control_id": int(assignment.get("plan_power_control_id") or 0),
-        "plan_protocol_id": int(assignment.get("plan_protocol_id") or 0),
+        "policy_id": policy.id,
+        "assignment_id": int(assignment.id or 0),
+        "plan_release_id": int(assignment.plan_release_id or 0),
+        "plan_power_control_id": int(assignment.plan_power_control_id or 0),
+        "plan_protocol_id": int(assignment.plan_protocol_id or 0),
         "user_id": user_id,
         "source": "resolved",
     }

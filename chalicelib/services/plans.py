@@ -116,8 +116,8 @@ def update_protocol_plan(caller: Caller, plan_id: int, name: str | None,
 def delete_plan(caller: Caller, kind: str, plan_id: int) -> None:
     record = get_plan(caller, kind, plan_id)
     field = ASSIGNMENT_FIELDS.get(kind)
-    users = sorted({int(p.id) for p in stores.policies.iterate(caller.tenant_id)
-                    for a in p.doc.get("pool_assignments", []) if field and a.get(field) == plan_id})
+    users = sorted({p.id for p in stores.policies.iterate(caller.tenant_id)
+                    for a in p.pool_assignments if field and getattr(a, field) == plan_id})
     if users:
         raise Conflict(f"{_label(kind)} {plan_id} is used by policy(ies) {', '.join(map(str, users))}")
     stores.plans.delete(record)

@@ -171,10 +171,10 @@ def due_center_scans(now: float | None = None) -> int:
     queued = 0
     for tenant_id in all_tenant_ids():
         for center in stores.centers.iterate(tenant_id):
-            interval = int(center.doc.get("poll_interval", 5)) * 60
-            if not center.doc.get("active", 1) or interval <= 0:  # 0: never polled (uncategorized)
+            interval = center.poll_interval * 60
+            if not center.active or interval <= 0:  # 0: never polled (uncategorized)
                 continue
-            last = center.doc.get("last_scan")
+            last = center.last_scan
             last_ts = (
                 datetime.strptime(last, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp() if last else 0
             )

@@ -40,11 +40,10 @@ def _validate_references(caller: Caller, body: PoolBody, pool_id: int | None) ->
         center = centers.get(provision_center.id)
         if center is None:
             errors.add("/body/provision/center/id", f"Center {provision_center.id} does not exist")
-        elif center.doc.get("type") != provision_center.type:
-            errors.add("/body/provision/center/type",
-                       f"Center {center.id} is of type '{center.doc.get('type')}'")
+        elif center.type != provision_center.type:
+            errors.add("/body/provision/center/type", f"Center {center.id} is of type '{center.type}'")
         else:
-            rules.inventory_problems(provision_center.model_dump(), center.doc.get("inventory"), errors)
+            rules.inventory_problems(provision_center.model_dump(), center.inventory, errors)
     parent_id = definition.parent_pool_id
     if parent_id:
         parents = {int(p.id): int(p.doc["pool_definition"].get("parent_pool_id") or 0)
@@ -130,9 +129,7 @@ def delete_pool(caller: Caller, pool_id: int) -> None:
                 if int(p.doc["pool_definition"].get("parent_pool_id") or 0) == pool_id]
     if children:
         raise Conflict(f"Pool {pool_id} is the parent of pool(s) {', '.join(map(str, children))}")
-    used_by = [int(p.id) for p in stores.policies.iterate(caller.tenant_id)
-               if any(pool_id in (a.get("pool_id"), a.get("backup_pool_id"))
-                      for a in p.doc.get("pool_assignments", []))]
+    used_by = [p.id for p in stores.policies.iterate(caller.tenant_id) if p.assigns(pool_id)]
     if used_by:
         raise Conflict(f"Pool {pool_id} is assigned in policy(ies) {', '.join(map(str, used_by))}")
     stores.pools.delete(record)

@@ -34,6 +34,7 @@ from chalicelib.domain.cloud import (
     ServerInfo,
 )
 from chalicelib.domain.desktop_lifecycle import GONE_OR_FAILED, DesktopLifecycle
+from chalicelib.domain.entities.centers import Center
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.sessions import LOGGED_OUT, Session
 from chalicelib.services import action_requests, agents, audit, tenants
@@ -41,7 +42,7 @@ from chalicelib.services.centers import center_access, has_cloud
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore, PoolCounters, set_pool_side_state
-from chalicelib.store.models import CenterRecord, DesktopRecord, PoolRecord
+from chalicelib.store.models import DesktopRecord, PoolRecord
 from chalicelib.store.pending_checks import clear_pending_check
 
 log = logging.getLogger("broker.provisioning")
@@ -79,7 +80,7 @@ def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
         return 0
     provision = pool.doc["provision"]
     center = stores.centers.find(tenant_id, provision["center"]["id"])
-    if center is None or not center.doc.get("active", 1) or not has_cloud(center):
+    if center is None or not center.active or not has_cloud(center):
         return 0
     members = desktops.of_pool(tenant_id, pool_id)
     if provision.get("provision_limits_enforce"):
@@ -161,7 +162,7 @@ def enforce_maximum(pool: PoolRecord, members: list[DesktopRecord]) -> list[int]
 def _create_all(
     cloud: CloudPort,
     pool: PoolRecord,
-    center: CenterRecord,
+    center: Center,
     fresh: list[DesktopRecord],
     stuck: list[DesktopRecord],
 ) -> int:
@@ -205,7 +206,7 @@ def _claim_create(desktop: DesktopRecord) -> bool:
     return desktops.stamp_create(desktop, int(now))
 
 
-def _resume_abandoned_reservation(pool: PoolRecord, center: CenterRecord) -> list[DesktopRecord]:
+def _resume_abandoned_reservation(pool: PoolRecord, center: Center) -> list[DesktopRecord]:
     """A check that died between its reservation and the last of its records left the reservation open
     (the total counts records that were never written). Once it is abandoned, write the missing records
     (each one once, whoever writes it) and close it; this check creates the records it wrote."""
@@ -228,7 +229,7 @@ def _resume_abandoned_reservation(pool: PoolRecord, center: CenterRecord) -> lis
     return written
 
 
-def _reserve(pool: PoolRecord, center: CenterRecord, members: list[DesktopRecord]) -> list[DesktopRecord]:
+def _reserve(pool: PoolRecord, center: Center, members: list[DesktopRecord]) -> list[DesktopRecord]:
     """Reserve the whole deficit on the pool's total, then write its records: racing checks re-read and
     recompute instead of overshooting (ARCHITECTURE.md invariant 2), and a check that loses the race
     takes no {SEQUENCE} number."""
@@ -236,7 +237,7 @@ def _reserve(pool: PoolRecord, center: CenterRecord, members: list[DesktopRecord
     provision = pool.doc["provision"]
     assigned = sum(1 for d in members if d.assigned_user_id is not None)
     building: int | None = None  # read only when there is something to create: it reads the whole center
-    limit = int(center.doc.get("build_limit") or rules.DEFAULT_CENTER_BUILD_LIMIT)
+    limit = center.build_limit or rules.DEFAULT_CENTER_BUILD_LIMIT
     ids = range(0)  # desktop ids drawn for this check, kept across lost races
     tenant_zone = tenants.default_time_zone(tenant_id)
     for _ in range(MAX_RESERVE_ATTEMPTS):
@@ -275,7 +276,7 @@ def _reserve(pool: PoolRecord, center: CenterRecord, members: list[DesktopRecord
 
 
 def _new_desktop_record(
-    pool: PoolRecord, center: CenterRecord, sequence: int, desktop_id: int
+    pool: PoolRecord, center: Center, sequence: int, desktop_id: int
 ) -> DesktopRecord:
     provision = pool.doc["provision"]
     name, display_name = rules.desktop_names(provision, sequence)
@@ -325,7 +326,7 @@ def _ours(server: ServerInfo, desktop: DesktopRecord) -> bool:
 
 
 def _create_instance(
-    cloud: CloudPort, pool: PoolRecord, center: CenterRecord, desktop: DesktopRecord, look_first: bool = True
+    cloud: CloudPort, pool: PoolRecord, center: Center, desktop: DesktopRecord, look_first: bool = True
 ) -> bool:
     """Ask the cloud for this desktop's instance unless it already exists. False on a cloud error."""
     try:
@@ -335,7 +336,7 @@ def _create_instance(
         else:
             spec = rules.server_spec(
                 pool.doc["provision"],
-                center.doc,
+                center.network_uuid,
                 desktop.name,
                 metadata_for(desktop),
                 user_data=agents.user_data_for(desktop, _registration_token(desktop)),

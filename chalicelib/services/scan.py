@@ -8,6 +8,7 @@ fails its write and leaves it to the next run.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from chalicelib import clock
@@ -18,15 +19,16 @@ from chalicelib.domain import pools as pool_rules
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.cloud import CloudError, Inventory, PowerState, ServerInfo
 from chalicelib.domain.desktop_lifecycle import GONE_OR_FAILED, DesktopLifecycle
+from chalicelib.domain.entities.centers import STATUS_OFFLINE, STATUS_ONLINE, Center
 from chalicelib.domain.errors import Conflict
 from chalicelib.services import audit
 from chalicelib.services import retire as retirement
-from chalicelib.services.centers import STATUS_OFFLINE, STATUS_ONLINE, center_access, has_cloud
+from chalicelib.services.centers import center_access, has_cloud
 from chalicelib.services.provisioning import apply_server, counters, desktops
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
 from chalicelib.store.desktops import instance_guard
-from chalicelib.store.models import CenterRecord, DesktopRecord, PoolRecord
+from chalicelib.store.models import DesktopRecord, PoolRecord
 from chalicelib.store.orphan_markers import OrphanMarkers
 
 log = logging.getLogger("broker.scan")
@@ -48,14 +50,13 @@ def inventory_doc(inventory: Inventory) -> dict[str, Any]:
     }
 
 
-def _save_center_status(center: CenterRecord, **changes: Any) -> CenterRecord:
+def _save_center_status(center: Center, **changes: Any) -> Center:
     """Write status fields; re-read and retry once if an admin saved the center meanwhile."""
     for _ in range(2):
-        center.doc = {**center.doc, **changes}
         try:
-            return stores.centers.save_doc(center)
+            return stores.centers.update(center, replace(center, **changes))
         except Conflict:
-            fresh = stores.centers.find(int(center.tenant_id), int(center.id))
+            fresh = stores.centers.find(center.tenant_id, center.id)
             if fresh is None:
                 return center
             center = fresh
@@ -76,7 +77,7 @@ def check_center(tenant_id: int, center_id: int) -> bool:
                             last_checked=utc_iso())
         audit.record(tenant_id, "center.offline", f"Center '{center.name}' is offline: {error.message}")
         return False
-    was_online = center.doc.get("status") == STATUS_ONLINE
+    was_online = center.status == STATUS_ONLINE
     _save_center_status(
         center,
         status=STATUS_ONLINE,
@@ -176,9 +177,9 @@ def scan_center(tenant_id: int, center_id: int, now: float | None = None) -> dic
     return result
 
 
-def _refresh_memberships(center: CenterRecord) -> int:
+def _refresh_memberships(center: Center) -> int:
     """Move the center's desktops to the pools their definitions name now; how many moved."""
-    tenant_id, center_id = int(center.tenant_id), int(center.id)
+    tenant_id, center_id = center.tenant_id, center.id
     pools = [(int(p.id), p.doc) for p in stores.pools.list(tenant_id)]
     moved = 0
     for desktop in desktops.of_center(tenant_id, center_id):

@@ -213,17 +213,6 @@ class EntityStore(Generic[E]):
         record.name, record.doc, record.updated = name, doc, updated
         return record
 
-    def save_doc(self, record: E) -> E:
-        """Write back a record read earlier (no rename), refusing if it changed in between."""
-        record.updated = clock.utc_iso()
-        try:
-            record.save()
-        except PutError as error:
-            if condition_failed(error):
-                raise Conflict(f"{self.label} {record.id} was changed by someone else; try again") from error
-            raise
-        return record
-
     def delete(self, record: E, *, also: ExtraItems | None = None, refusals: Refusals | None = None) -> None:
         names = self._names(self._scope_of(record))
         try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from chalicelib.domain.entities.centers import Center
 from chalicelib.domain.entities.gateways import Gateway
+from chalicelib.domain.entities.policies import Policy
 from chalicelib.store.login_names import LOGIN_NAMES
 from chalicelib.store.models import (
     AuthServerRecord,
@@ -19,9 +21,9 @@ from chalicelib.store.secrets import SecretStore
 
 # A tenant's name is a login name: one namespace with the login domains (chalicelib/store/login_names.py).
 tenants = EntityStore(TenantRecord, "tenant", "Tenant", name_kind=LOGIN_NAMES)
-centers = EntityStore(CenterRecord, "center", "Center")
+centers = TypedEntityStore(EntityStore(CenterRecord, "center", "Center"), Center)
 pools = EntityStore(PoolRecord, "pool", "Pool")
-policies = EntityStore(PolicyRecord, "policy", "Policy")
+policies = TypedEntityStore(EntityStore(PolicyRecord, "policy", "Policy"), Policy)
 plans = EntityStore(PlanRecord, "plan", "Plan", name_scope="kind")  # a "Default" of each kind
 auth_servers = EntityStore(AuthServerRecord, "auth_server", "Authentication server")
 gateways = TypedEntityStore(EntityStore(GatewayRecord, "gateway", "Gateway"), Gateway)

@@ -31,6 +31,7 @@ from chalicelib.clouds import cloud_for
 from chalicelib.domain import messages
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.cloud import CenterAccess
+from chalicelib.domain.entities.centers import Center
 from chalicelib.jobs.worker import handle_message
 from chalicelib.schemas.centers import CenterCreate, CenterDefinition
 from chalicelib.schemas.pools import PoolBody
@@ -40,7 +41,7 @@ from chalicelib.settings import reset_settings
 from chalicelib.store import stores
 from chalicelib.store.aws import client
 from chalicelib.store.desktops import DesktopStore, PoolCounters
-from chalicelib.store.models import CenterRecord, DesktopRecord, PoolRecord
+from chalicelib.store.models import DesktopRecord, PoolRecord
 from localdev.openstack import sdk, stack
 from tests.fixtures.openstack import RealOpenStack
 from tests.integration.provisioning.conftest import Broker, broker  # noqa: F401 - the fixture, re-exported
@@ -216,7 +217,7 @@ class World:
     access: CenterAccess
     queue_url: str
     tenant_id: int = TENANT
-    center: CenterRecord | None = None
+    center: Center | None = None
     worker: Worker = field(init=False)
 
     def __post_init__(self) -> None:

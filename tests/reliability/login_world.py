@@ -15,6 +15,7 @@ def seed_login_world(users: int, desktops: int, favor: int = 0) -> dict[str, Any
     """In the AWS this process is pointed at: a tenant (LOGIN_TENANT), a pool of `desktops` free desktops, a
     default policy offering one, `users` local users (user000, user001, ...) with LOGIN_PASSWORD."""
     from chalicelib.domain.caller import SYSTEM_TENANT_ID
+    from chalicelib.domain.entities.policies import Policy, PoolAssignment
     from chalicelib.store import stores
     from chalicelib.store.desktops import DesktopStore
 
@@ -29,29 +30,12 @@ def seed_login_world(users: int, desktops: int, favor: int = 0) -> dict[str, Any
             },
         ).id
     )
-    stores.policies.create(
-        tenant_id,
-        "Default",
-        {
-            "is_default": 1,
-            "max_desktops": 0,
-            "single_desktop_only": 0,
-            "pool_assignments": [
-                {
-                    "id": 1,
-                    "pool_id": pool_id,
-                    "backup_pool_id": 0,
-                    "offer_quantity": 1,
-                    "favor_previous_assigned": favor,
-                    "power_on": 0,
-                    "start_if_stopped": 0,
-                    "kiosk": 0,
-                    "display_mode": "name",
-                    "plan_protocol_id": 0,
-                }
-            ],
-        },
-    )
+    stores.policies.create(Policy(
+        tenant_id=tenant_id, name="Default", is_default=1, max_desktops=0, single_desktop_only=0,
+        pool_assignments=(PoolAssignment(id=1, pool_id=pool_id, backup_pool_id=0, offer_quantity=1,
+                                         favor_previous_assigned=favor, power_on=0, start_if_stopped=0,
+                                         kiosk=0, display_mode="name", plan_protocol_id=0),),
+    ))
     store = DesktopStore()
     for index in range(desktops):
         record = store.new(

@@ -242,9 +242,9 @@ def test_a_paused_nova_api_leaves_desktops_provisioning_and_the_center_offline(
     assert_bounded(window, "a paused Nova API")
 
     assert outcomes[0] is False and outcomes[2] == 0
-    center = stores.centers.get(TENANT, world.center_id).doc
-    assert center["status"] == centers.STATUS_OFFLINE
-    assert "did not answer in time" in center["status_message"], center["status_message"]
+    center = stores.centers.get(TENANT, world.center_id)
+    assert center.status == centers.STATUS_OFFLINE
+    assert "did not answer in time" in center.status_message, center.status_message
     assert errors_of(world) == [] and world.failures(pool_id) == 0 and stopped_reason(world, pool_id) is None
     members = {d.name: d for d in world.members(pool_id)}
     assert all(d.lifecycle == "provisioning" for d in members.values())
@@ -292,7 +292,7 @@ def test_refused_connections_and_http_500s_are_retried_with_backoff_and_then_con
         assert provisioning.check_pool(TENANT, pool_id, "pool saved") == 0
         world.worker.run(seconds=8, tick=lambda: world.queue_pool_check(pool_id))
     assert_bounded(refused, "Nova refusing connections")
-    assert "connection refused" in stores.centers.get(TENANT, world.center_id).doc["status_message"]
+    assert "connection refused" in stores.centers.get(TENANT, world.center_id).status_message
 
     nova.clear()
     nova.fail(status=500)  # Nova up, answering 500 to everything

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from chalicelib.domain import offer
+from chalicelib.domain.entities.policies import Policy, PoolAssignment
 from chalicelib.domain.offer import AssignmentTerms, DesktopFacts, PolicyTerms
 
 USER = "1#7"
@@ -198,7 +199,7 @@ def test_assignment_terms_from_a_stored_doc() -> None:
         "display_mode": "display_name",
         "plan_protocol_id": 9,
     }
-    parsed = AssignmentTerms.from_doc(doc)
+    parsed = AssignmentTerms.of(PoolAssignment.from_stored(doc))
     assert (
         parsed.pool_id,
         parsed.offer_quantity,
@@ -219,7 +220,7 @@ def test_a_stored_policy_is_read_with_every_term_its_admin_set() -> None:
             "plan_protocol_id": 4, "prevent_release": 1,
         }],
     }
-    assert PolicyTerms.from_doc(doc) == PolicyTerms(
+    assert PolicyTerms.of(Policy.from_stored(doc, tenant_id=1, name="p")) == PolicyTerms(
         max_desktops=3, single_desktop_only=True,
         assignments=(AssignmentTerms(id=5, pool_id=7, backup_pool_id=8, offer_quantity=2,
                                      favor_previous_assigned=3, power_on=True, start_if_stopped=True,
@@ -229,13 +230,17 @@ def test_a_stored_policy_is_read_with_every_term_its_admin_set() -> None:
 
 
 def test_a_stored_policy_without_its_optional_terms_reads_as_the_defaults() -> None:
-    assert PolicyTerms.from_doc({}) == PolicyTerms(max_desktops=0, single_desktop_only=False, assignments=())
-    bare = AssignmentTerms.from_doc({"pool_id": 7, "offer_quantity": 0, "display_mode": ""})
+    empty = Policy.from_stored({}, tenant_id=1, name="p")
+    assert PolicyTerms.of(empty) == PolicyTerms(max_desktops=0, single_desktop_only=False, assignments=())
+    def stored(doc: dict[str, object]) -> AssignmentTerms:
+        return AssignmentTerms.of(PoolAssignment.from_stored(doc))
+
+    bare = stored({"pool_id": 7, "offer_quantity": 0, "display_mode": ""})
     assert bare == AssignmentTerms(id=0, pool_id=7, backup_pool_id=0, offer_quantity=1,
                                    favor_previous_assigned=offer.FAVOR_RANDOM, power_on=False,
                                    start_if_stopped=False, kiosk=False, display_mode="name",
                                    plan_protocol_id=0, prevent_release=False)
-    assert AssignmentTerms.from_doc({"pool_id": 7, "offer_quantity": -4}).offer_quantity == 1
+    assert stored({"pool_id": 7, "offer_quantity": -4}).offer_quantity == 1
 
 
 def test_a_capped_user_is_offered_the_held_desktop_least_recently_offered() -> None:

@@ -58,10 +58,10 @@ def test_vhi_defaults_boot_from_volume_in_zone_nova() -> None:
         "provision_vm_name": "v-{SEQUENCE}",
         "center": {"type": "virtuozzo", "id": 1, "image": "img", "flavor": "f", "network": "net"},
     }
-    spec = rules.server_spec(provision, {}, "v-1", {})
+    spec = rules.server_spec(provision, "", "v-1", {})
     assert spec.availability_zone == "nova" and spec.boot_from_volume
     plain = rules.server_spec(
-        {**provision, "center": {**provision["center"], "type": "openstack"}}, {}, "v-1", {}
+        {**provision, "center": {**provision["center"], "type": "openstack"}}, "", "v-1", {}
     )
     assert plain.availability_zone is None and not plain.boot_from_volume
 

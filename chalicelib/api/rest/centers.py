@@ -8,8 +8,8 @@ from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 from chalicelib.domain.kinds import CENTER_TYPE_LABELS, UNCATEGORIZED, UNCATEGORIZED_LABEL, center_type_label
 
 if TYPE_CHECKING:
+    from chalicelib.domain.entities.centers import Center
     from chalicelib.schemas.centers import CenterItemOut, CenterOut, RespCenterCreated, RespCenterScan
-    from chalicelib.store.models import CenterRecord
 
 
 router = Router("/rest/v1", "Centers", schemas="chalicelib.schemas.centers")
@@ -19,38 +19,36 @@ CENTER_FLAVOR = "K"
 FLAVORS = {UNCATEGORIZED: "U"}
 
 
-def center_item(record: CenterRecord) -> CenterItemOut:
+def center_item(center: Center) -> CenterItemOut:
     from chalicelib.schemas import centers as schemas
     from chalicelib.services import centers
-    doc = record.doc
-    status = centers.status_of(doc)
+    status = centers.status_of(center)
     return schemas.CenterItemOut(
-        id=int(record.id),
-        name=record.name,
-        type=doc["type"],
-        type_label=center_type_label(doc["type"]),
-        flavor=FLAVORS.get(doc["type"], CENTER_FLAVOR),
+        id=center.id,
+        name=center.name,
+        type=center.type,
+        type_label=center_type_label(center.type),
+        flavor=FLAVORS.get(center.type, CENTER_FLAVOR),
         online=int(status.online),
         status=status.code,
         status_label=status.label,
     )
 
 
-def center_out(record: CenterRecord, short: bool = False) -> CenterOut:
+def center_out(center: Center, short: bool = False) -> CenterOut:
     from chalicelib.schemas import centers as schemas
     from chalicelib.services import centers
-    doc = record.doc
-    item = center_item(record)
-    inventory = {} if short else (doc.get("inventory") or {})
+    item = center_item(center)
+    inventory = {} if short else (center.inventory or {})
     return schemas.CenterOut(
         **item.model_dump(),
-        active=int(doc.get("active", 1)),
-        center_definition=schemas.CenterDefinitionOut(**centers.definition_of(record)),
+        active=int(center.active),
+        center_definition=schemas.CenterDefinitionOut(**centers.definition_of(center)),
         center_info=schemas.CenterInfoOut.model_validate(inventory),
-        last_checked=doc.get("last_checked"),
-        last_scan=doc.get("last_scan"),
-        created=record.created,
-        updated=record.updated,
+        last_checked=center.last_checked,
+        last_scan=center.last_scan,
+        created=center.created,
+        updated=center.updated,
     )
 
 
@@ -58,7 +56,7 @@ def center_out(record: CenterRecord, short: bool = False) -> CenterOut:
               response=list["CenterItemOut"])
 def list_centers(request: ApiRequest) -> list[CenterItemOut]:
     from chalicelib.services import centers
-    return [center_item(r) for r in centers.list_centers(request.who)]
+    return [center_item(c) for c in centers.list_centers(request.who)]
 
 
 @router.route("GET", "/centers/{id}", access=Access.ADMIN_READ, query="CenterGetQuery",
@@ -81,8 +79,8 @@ def delete_center(request: ApiRequest) -> Reply:
 def scan_center(request: ApiRequest) -> RespCenterScan:
     from chalicelib.schemas import centers as schemas
     from chalicelib.services import centers
-    record, job_id = centers.request_scan(request.who, request.ids["id"])
-    message = f'A job to scan the "{record.name}" center was successfully submitted'
+    center, job_id = centers.request_scan(request.who, request.ids["id"])
+    message = f'A job to scan the "{center.name}" center was successfully submitted'
     return schemas.RespCenterScan(is_scanning=1, job_id=job_id, message=message)
 
 
@@ -90,8 +88,8 @@ def _create(center_type: str):
     def handler(request: ApiRequest) -> RespCenterCreated:
         from chalicelib.schemas import centers as schemas
         from chalicelib.services import centers
-        record = centers.create_center(request.who, center_type, request.body)
-        return schemas.RespCenterCreated(stored_data=center_out(record))
+        center = centers.create_center(request.who, center_type, request.body)
+        return schemas.RespCenterCreated(stored_data=center_out(center))
 
     handler.__name__ = f"create_{center_type}_center"
     return handler
@@ -101,8 +99,8 @@ def _update(center_type: str):
     def handler(request: ApiRequest) -> RespCenterCreated:
         from chalicelib.schemas import centers as schemas
         from chalicelib.services import centers
-        record = centers.update_center(request.who, center_type, request.ids["id"], request.body)
-        return schemas.RespCenterCreated(stored_data=center_out(record))
+        center = centers.update_center(request.who, center_type, request.ids["id"], request.body)
+        return schemas.RespCenterCreated(stored_data=center_out(center))
 
     handler.__name__ = f"update_{center_type}_center"
     return handler
@@ -124,8 +122,8 @@ def create_uncategorized_center(request: ApiRequest) -> RespCenterCreated:
 def update_uncategorized_center(request: ApiRequest) -> RespCenterCreated:
     from chalicelib.schemas import centers as schemas
     from chalicelib.services import centers
-    record = centers.update_uncategorized(request.who, request.ids["id"], request.body)
-    return schemas.RespCenterCreated(stored_data=center_out(record))
+    center = centers.update_uncategorized(request.who, request.ids["id"], request.body)
+    return schemas.RespCenterCreated(stored_data=center_out(center))
 
 
 for _type, _label in CENTER_TYPE_LABELS.items():

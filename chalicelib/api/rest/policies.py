@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 
 if TYPE_CHECKING:
+    from chalicelib.domain.entities.policies import Policy, PoolAssignment
     from chalicelib.schemas.policies import (
         PolicyItemOut,
         PolicyOut,
@@ -15,44 +16,47 @@ if TYPE_CHECKING:
         RespPolicyCreated,
         RespPoolAssignmentCreated,
     )
-    from chalicelib.store.models import PolicyRecord
 
 
 router = Router("/rest/v1", "Policies", schemas="chalicelib.schemas.policies")
 
 
-def policy_out(request: ApiRequest, record: PolicyRecord) -> PolicyOut:
+def policy_out(request: ApiRequest, policy: Policy) -> PolicyOut:
     from chalicelib.schemas import policies as schemas
     from chalicelib.services import policies
-    doc = record.doc
-    assignments = doc.get("pool_assignments", [])
-    names = policies.pool_names(request.who, [a["pool_id"] for a in assignments])
+    assignments = policy.pool_assignments
+    names = policies.pool_names(request.who, [a.pool_id for a in assignments])
     return schemas.PolicyOut(
-        id=int(record.id),
-        name=record.name,
-        **{
-            f: doc.get(f, 0)
-            for f in ("is_default", "max_desktops", "single_desktop_only", "offer_empty_pools")
-        },
-        session_expire_delay=doc.get("session_expire_delay", -1),
-        notes=doc.get("notes", ""),
+        id=policy.id,
+        name=policy.name,
+        is_default=policy.is_default,
+        max_desktops=policy.max_desktops,
+        single_desktop_only=policy.single_desktop_only,
+        offer_empty_pools=policy.offer_empty_pools,
+        session_expire_delay=policy.session_expire_delay,
+        notes=policy.notes,
         pool_assignments=[
-            schemas.PoolAssignmentItemOut(id=a["id"], pool_id=a["pool_id"], pool_name=names.get(a["pool_id"]))
+            schemas.PoolAssignmentItemOut(id=a.id, pool_id=a.pool_id, pool_name=names.get(a.pool_id))
             for a in assignments
         ],
-        created=record.created,
-        updated=record.updated,
+        created=policy.created,
+        updated=policy.updated,
     )
 
 
-def assignment_out(
-    request: ApiRequest, record: PolicyRecord, assignment: dict[str, Any]
-) -> PoolAssignmentOut:
+def assignment_out(request: ApiRequest, policy: Policy, assignment: PoolAssignment) -> PoolAssignmentOut:
     from chalicelib.schemas import policies as schemas
     from chalicelib.services import policies
-    names = policies.pool_names(request.who, [assignment["pool_id"]])
+    names = policies.pool_names(request.who, [assignment.pool_id])
+    a = assignment
     return schemas.PoolAssignmentOut(
-        policy_id=int(record.id), pool_name=names.get(assignment["pool_id"]), **assignment
+        id=a.id, policy_id=policy.id, pool_id=a.pool_id, pool_name=names.get(a.pool_id),
+        backup_pool_id=a.backup_pool_id, offer_quantity=a.offer_quantity,
+        favor_previous_assigned=a.favor_previous_assigned, power_on=a.power_on,
+        start_if_stopped=a.start_if_stopped, kiosk=a.kiosk, display_mode=a.display_mode,
+        plan_protocol_id=a.plan_protocol_id, plan_power_control_id=a.plan_power_control_id,
+        plan_release_id=a.plan_release_id, prevent_release=a.prevent_release, created=a.created,
+        updated=a.updated,
     )
 
 
@@ -62,7 +66,7 @@ def assignment_out(
 def list_policies(request: ApiRequest) -> list[PolicyItemOut]:
     from chalicelib.schemas import policies as schemas
     from chalicelib.services import policies
-    return [schemas.PolicyItemOut(id=int(r.id), name=r.name) for r in policies.list_policies(request.who)]
+    return [schemas.PolicyItemOut(id=p.id, name=p.name) for p in policies.list_policies(request.who)]
 
 
 @router.route(
@@ -100,8 +104,8 @@ def get_policy(request: ApiRequest) -> PolicyOut:
 def update_policy(request: ApiRequest) -> RespPolicyCreated:
     from chalicelib.schemas import policies as schemas
     from chalicelib.services import policies
-    record = policies.update_policy(request.who, request.ids["id"], request.body)
-    return schemas.RespPolicyCreated(stored_data=policy_out(request, record))
+    policy = policies.update_policy(request.who, request.ids["id"], request.body)
+    return schemas.RespPolicyCreated(stored_data=policy_out(request, policy))
 
 
 @router.route("DELETE", "/policies/{id}", access=Access.ADMIN_WRITE, summary="Delete a policy", status=204)
@@ -135,8 +139,8 @@ def list_assignments(request: ApiRequest) -> list[PoolAssignmentItemOut]:
 def add_assignment(request: ApiRequest) -> RespPoolAssignmentCreated:
     from chalicelib.schemas import policies as schemas
     from chalicelib.services import policies
-    record, assignment = policies.add_assignment(request.who, request.ids["policy_id"], request.body)
-    return schemas.RespPoolAssignmentCreated(stored_data=assignment_out(request, record, assignment))
+    policy, assignment = policies.add_assignment(request.who, request.ids["policy_id"], request.body)
+    return schemas.RespPoolAssignmentCreated(stored_data=assignment_out(request, policy, assignment))
 
 
 @router.route(
@@ -148,8 +152,8 @@ def add_assignment(request: ApiRequest) -> RespPoolAssignmentCreated:
 )
 def get_assignment(request: ApiRequest) -> PoolAssignmentOut:
     from chalicelib.services import policies
-    record, assignment = policies.get_assignment(request.who, request.ids["policy_id"], request.ids["id"])
-    return assignment_out(request, record, assignment)
+    policy, assignment = policies.get_assignment(request.who, request.ids["policy_id"], request.ids["id"])
+    return assignment_out(request, policy, assignment)
 
 
 @router.route(
@@ -164,10 +168,10 @@ def get_assignment(request: ApiRequest) -> PoolAssignmentOut:
 def update_assignment(request: ApiRequest) -> RespPoolAssignmentCreated:
     from chalicelib.schemas import policies as schemas
     from chalicelib.services import policies
-    record, assignment = policies.update_assignment(
+    policy, assignment = policies.update_assignment(
         request.who, request.ids["policy_id"], request.ids["id"], request.body
     )
-    return schemas.RespPoolAssignmentCreated(stored_data=assignment_out(request, record, assignment))
+    return schemas.RespPoolAssignmentCreated(stored_data=assignment_out(request, policy, assignment))
 
 
 @router.route(

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -157,12 +158,14 @@ def test_a_center_stored_before_the_project_domain_shows_the_users(api: Api, ten
     from chalicelib.store import stores
 
     center = create_center(api, tenant.sid, vc_domain="ldap")
-    record = stores.centers.get(tenant.tenant_id, center["id"])
-    record = stores.centers.update(record, record.name,
-                                   {k: v for k, v in record.doc.items() if k != "project_domain"})
+    # The document as a broker of that time wrote it: beneath the typed store.
+    record = stores.centers.records.get(tenant.tenant_id, center["id"])
+    stores.centers.records.update(record, record.name,
+                                  {k: v for k, v in record.doc.items() if k != "project_domain"})
     shown = api.call("GET", f"/rest/v1/centers/{center['id']}", sid=tenant.sid).body
     assert shown["center_definition"]["vc_project_domain"] == "ldap"
-    assert centers.center_access(record).project_domain_name == "ldap"
+    legacy = stores.centers.get(tenant.tenant_id, center["id"])
+    assert centers.center_access(legacy).project_domain_name == "ldap"
     moved = api.call("PUT", f"/rest/v1/centers/openstack/{center['id']}",
                      change(vc_domain="corp", vc_password="Again-Pw-1"), sid=tenant.sid)
     assert moved.body["stored_data"]["center_definition"]["vc_project_domain"] == "ldap"
@@ -373,6 +376,27 @@ def test_scan_queues_a_job(api: Api, tenant: TenantAdmin) -> None:
     assert messages[0]["job_id"] == reply.body["job_id"]
 
 
+def test_a_center_is_polled_once_its_interval_has_passed_and_only_while_active(
+    api: Api, tenant: TenantAdmin
+) -> None:
+    from chalicelib.clock import epoch_of
+    from chalicelib.services import pool_stats
+    from chalicelib.store import stores
+
+    center = create_center(api, tenant.sid, poll_interval=10)
+    stored = stores.centers.get(tenant.tenant_id, center["id"])
+    stores.centers.update(stored, replace(stored, last_scan="2030-01-01T00:00:00Z"))
+    scanned = epoch_of("2030-01-01T00:00:00Z") or 0
+    api.aws.queued()
+    assert pool_stats.due_center_scans(now=scanned + 9 * 60) == 0
+    assert pool_stats.due_center_scans(now=scanned + 10 * 60) == 1
+    [message] = api.aws.queued()
+    assert message["type"] == "center.scan" and message["center_id"] == center["id"]
+    off = api.call("PUT", f"/rest/v1/centers/openstack/{center['id']}", {"active": 0}, sid=tenant.sid)
+    assert off.status == 200, off.body
+    assert pool_stats.due_center_scans(now=scanned + 60 * 60) == 0
+
+
 # ------------------------------------------------------------- the stored password and its recipient
 
 MOVES = [  # (change, why it is a new recipient)
@@ -471,6 +495,5 @@ def test_a_cleartext_center_saved_before_the_flag_is_not_used(api: Api, tenant: 
     [used] = [r for r in caplog.records if r.name == "broker.centers"]
     assert "in clear" in used.getMessage() and used.__dict__["center_id"] == center["id"]
     assert used.__dict__["allow_cleartext_password"] == 1
-    record.doc = {k: v for k, v in record.doc.items() if k != "allow_cleartext_password"}
     with pytest.raises(CloudAuthFailed, match="allow_cleartext_password"):
-        centers.center_access(record)
+        centers.center_access(replace(record, allow_cleartext_password=0))  # saved before the flag existed

@@ -13,12 +13,13 @@ import pytest
 
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.cloud import ServerSpec
+from chalicelib.domain.entities.centers import Center
 from chalicelib.schemas.pools import PoolBody
 from chalicelib.services import pools as pool_service
 from chalicelib.services import scan
 from chalicelib.settings import reset_settings
 from chalicelib.store.desktops import DesktopStore, PoolCounters
-from chalicelib.store.models import AuditRecord, CenterRecord, DesktopRecord
+from chalicelib.store.models import AuditRecord, DesktopRecord
 from tests.integration.provisioning.conftest import ADMIN, TENANT, Broker
 
 desktops = DesktopStore()
@@ -46,7 +47,7 @@ def race(function: Callable[[], Any], runs: int = 2) -> list[Any]:
     return results
 
 
-def make_pool(center: CenterRecord, name: str, deletable: int) -> int:
+def make_pool(center: Center, name: str, deletable: int) -> int:
     pool = pool_service.create_pool(ADMIN, PoolBody.model_validate({
         "name": name,
         "pool_definition": {"restrict_by": "C", "server_ids": [int(center.id)]},
@@ -80,7 +81,7 @@ def records_of(instance_id: str) -> list[DesktopRecord]:
     return [d for d in desktops.of_tenant(TENANT) if d.instance_id == instance_id]
 
 
-def deleted_long_ago(center: CenterRecord, days: float) -> DesktopRecord:
+def deleted_long_ago(center: Center, days: float) -> DesktopRecord:
     deleted_at = datetime.fromtimestamp(time.time() - days * DAY, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     record = desktops.new(TENANT, int(center.id), None, "old-desktop", display_name="old",
                           lifecycle="deleted", available=False, deletable=True, power_state="deleted",

@@ -13,6 +13,7 @@ import pytest
 
 from chalicelib.clouds import use_cloud_factory
 from chalicelib.domain.caller import Caller
+from chalicelib.domain.entities.centers import Center
 from chalicelib.jobs.worker import handle_message
 from chalicelib.schemas.centers import CenterCreate, CenterDefinition
 from chalicelib.schemas.pools import PoolBody
@@ -20,7 +21,7 @@ from chalicelib.services import centers, pools
 from chalicelib.store.aws import client
 from chalicelib.store.binding import dynamodb_client
 from chalicelib.store.desktops import DesktopStore
-from chalicelib.store.models import CenterRecord, PoolRecord
+from chalicelib.store.models import PoolRecord
 from tests.fakes.cloud import InMemoryCloud
 from tests.fixtures.aws import AwsStack
 
@@ -67,7 +68,7 @@ class Broker:
             for message in batch:
                 sqs.delete_message(QueueUrl=self.aws.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
-    def center(self, name: str = "lab", **settings: Any) -> CenterRecord:
+    def center(self, name: str = "lab", **settings: Any) -> Center:
         return centers.create_center(
             ADMIN,
             "openstack",
@@ -79,7 +80,7 @@ class Broker:
 
     def pool(
         self,
-        center: CenterRecord,
+        center: Center,
         threshold: int = 3,
         maximum: int = 5,
         provision: dict[str, Any] | None = None,

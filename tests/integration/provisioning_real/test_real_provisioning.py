@@ -97,8 +97,8 @@ def _cleanup(access: CenterAccess, prefix: str) -> None:
 def test_center_check_reads_the_inventory_and_goes_online(aws: AwsStack, demo_center: int) -> None:
     assert scan.check_center(TENANT, demo_center)
     center = stores.centers.get(TENANT, demo_center)
-    assert center.doc["status"] == centers.STATUS_ONLINE
-    inventory = center.doc["inventory"]
+    assert center.status == centers.STATUS_ONLINE
+    inventory = center.inventory or {}
     assert "cirros-fake" in [i["name"] for i in inventory["images"]]
     assert "m1.tiny" in [f["name"] for f in inventory["flavors"]]
     assert {"private", "public"} <= {n["name"] for n in inventory["networks"]}
@@ -122,9 +122,9 @@ def test_wrong_password_shows_the_center_offline_with_a_reason(
         )),
     )
     assert not scan.check_center(TENANT, int(record.id))
-    doc = stores.centers.get(TENANT, int(record.id)).doc
-    assert doc["status"] == centers.STATUS_OFFLINE
-    assert "password" in doc["status_message"].lower() or "auth" in doc["status_message"].lower()
+    center = stores.centers.get(TENANT, record.id)
+    assert center.status == centers.STATUS_OFFLINE
+    assert "password" in center.status_message.lower() or "auth" in center.status_message.lower()
 
 
 @pytest.mark.parametrize("center_type", ["openstack", "virtuozzo"])
