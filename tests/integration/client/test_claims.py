@@ -99,7 +99,11 @@ def test_a_desktop_taken_away_elsewhere_leaves_the_holdings_at_the_next_read(aws
     """A release plan, an admin or the scan may unassign a desktop without the user's item."""
     alice = user("alice")
     kept, lost = add_desktop(1, 1, 1, "d1"), add_desktop(1, 1, 1, "d2")
-    assert claims.claim(alice, int(kept.id)) and claims.claim(alice, int(lost.id))
+    holding_one = claims.claim(alice, int(kept.id))  # each claim: the user as written, for the next one
+    assert holding_one is not None
+    holding_two = claims.claim(holding_one, int(lost.id))
+    assert holding_two is not None
+    alice = holding_two
     record = DesktopStore().find(1, int(lost.id))
     assert record is not None
     record.assigned_user_id, record.user_key = None, None
