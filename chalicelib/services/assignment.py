@@ -24,6 +24,7 @@ from chalicelib.domain.caller import Caller
 from chalicelib.domain.connection import ProtocolPlan
 from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
 from chalicelib.domain.entities.policies import Policy
+from chalicelib.domain.entities.users import User
 from chalicelib.domain.errors import (
     Conflict,
     InsufficientPermissions,
@@ -37,7 +38,7 @@ from chalicelib.settings import get_settings
 from chalicelib.store import stores
 from chalicelib.store.claims import DesktopClaims, HolderChanged
 from chalicelib.store.desktops import DesktopStore, user_key
-from chalicelib.store.models import DesktopRecord, UserRecord
+from chalicelib.store.models import DesktopRecord
 from chalicelib.store.pending_checks import PendingChecks
 from chalicelib.store.repos import AuditEvent
 from chalicelib.store.transactions import StoreUnavailable
@@ -130,13 +131,13 @@ def facts_of(record: DesktopRecord) -> DesktopFacts:
 # ------------------------------------------------------------------------------------------- the offer
 
 
-def build_offer(user: UserRecord, policy: Policy | None, rng: random.Random | None = None) -> Offer:
+def build_offer(user: User, policy: Policy | None, rng: random.Random | None = None) -> Offer:
     """Offer the user's held desktops again, then claim what the policy still owes them.
 
     The decision reads the user's holdings consistently; each claim commits only if they are still as
     read, so logins of one user racing each other never take more than the policy allows: the loser
     reads again, sees the winner's desktop and takes no more (ARCHITECTURE.md invariant 7)."""
-    tenant_id = int(user.tenant_id)
+    tenant_id = user.tenant_id
     terms = PolicyTerms.of(policy) if policy is not None else PolicyTerms()
     claimed: set[int] = set()
     touched: list[int] = []
@@ -152,17 +153,19 @@ def build_offer(user: UserRecord, policy: Policy | None, rng: random.Random | No
                 assignment = need.assignment
                 taken = {d.facts.id for d in offered}
                 touched.append(assignment.pool_id)
-                got = _claim_from(user, assignment.pool_id, assignment.favor_previous_assigned, need.count,
-                                  rng, taken, claimed)
+                got, user = _claim_from(user, assignment.pool_id, assignment.favor_previous_assigned,
+                                        need.count, rng, taken, claimed)
                 if len(got) < need.count and assignment.backup_pool_id:
                     touched.append(assignment.backup_pool_id)
-                    got += _claim_from(user, assignment.backup_pool_id, assignment.favor_previous_assigned,
-                                       need.count - len(got), rng, taken, claimed)
+                    more, user = _claim_from(user, assignment.backup_pool_id,
+                                             assignment.favor_previous_assigned, need.count - len(got), rng,
+                                             taken, claimed)
+                    got += more
                 offered += [_offered(tenant_id, d, assignment, True, terms)
                             for d in map(facts_of, _claims.get_many(tenant_id, got))]
             break
         except HolderChanged:  # another login of this user changed its holdings: decide again
-            user = stores.users.find_by_login(tenant_id, str(user.login)) or user
+            user = stores.users.find_by_login(tenant_id, user.login) or user
     result = Offer(desktops=offered, pools_checked=list(dict.fromkeys(touched)))
     for pool_id in result.pools_checked:
         request_pool_check(tenant_id, pool_id, "user login")
@@ -181,39 +184,42 @@ def _offered(tenant_id: int, facts: DesktopFacts, assignment: AssignmentTerms | 
                           starting=rules.needs_start(facts, assignment, newly_claimed), kiosk=terms.kiosk)
 
 
-def _claim_from(holder: UserRecord, pool_id: int, favor: int, count: int, rng: random.Random | None,
-                taken: set[int], claimed: set[int]) -> list[int]:
+def _claim_from(holder: User, pool_id: int, favor: int, count: int, rng: random.Random | None,
+                taken: set[int], claimed: set[int]) -> tuple[list[int], User]:
     """Claim up to `count` desktops of the pool for `holder`, trying its free desktops in the assignment's
-    order; the ids claimed. `taken` (the ids already in this offer) grows with each claim, so a lagging
-    index that still lists one of them as free can never put it in the offer twice; `claimed` (what this
-    login claimed) too, at once, since HolderChanged (the user's holdings changed meanwhile, nothing more
-    is claimed) may end the call before it returns."""
-    tenant_id, user_id = int(holder.tenant_id), int(holder.id)
+    order; the ids claimed, and the holder as its last claim wrote it (each claim checks the version of
+    the holdings the previous one left). `taken` (the ids already in this offer) grows with each claim, so
+    a lagging index that still lists one of them as free can never put it in the offer twice; `claimed`
+    (what this login claimed) too, at once, since HolderChanged (the user's holdings changed meanwhile,
+    nothing more is claimed) may end the call before it returns."""
+    tenant_id, user_id = holder.tenant_id, holder.id
     got: list[int] = []
     mine = user_key(tenant_id, user_id)
     for round_number in range(MAX_ROUNDS):
         free = [facts_of(r) for r in _claims.free_in_pool(tenant_id, pool_id) if int(r.id) not in taken]
         candidates = rules.order_candidates(free, favor, mine, rng)
         if not candidates:
-            return got
+            return got, holder
         losses_in_a_row = 0
         read_again = False
         for candidate in candidates:
-            if _claims.claim(holder, candidate.id):
+            written = _claims.claim(holder, candidate.id)
+            if written is not None:
+                holder = written
                 got.append(candidate.id)
                 taken.add(candidate.id)
                 claimed.add(candidate.id)
                 losses_in_a_row = 0
                 if len(got) >= count:
-                    return got
+                    return got, holder
                 continue
             losses_in_a_row += 1
             if losses_in_a_row >= REQUERY_AFTER_LOSSES and round_number < MAX_ROUNDS - 1:
                 read_again = True  # many racers on this pool: a fresh read skips what they took
                 break
         if not read_again:
-            return got  # every desktop of a fresh list was tried
-    return got
+            return got, holder  # every desktop of a fresh list was tried
+    return got, holder
 
 
 def _explain_empty(tenant_id: int, offer: Offer, policy: Policy | None, terms: PolicyTerms) -> None:
@@ -266,11 +272,11 @@ def _queue_start(tenant_id: int, desktop: OfferedDesktop) -> None:
         log.warning("desktop %s: could not queue its start", desktop.id)
 
 
-def claim_events(tenant_id: int, user: UserRecord, offer: Offer) -> list[AuditEvent]:
+def claim_events(tenant_id: int, user: User, offer: Offer) -> list[AuditEvent]:
     """One `client.assigned` audit event per desktop the offer claimed (a login's or a new offer's)."""
     return [AuditEvent(tenant_id, "client.assigned", f"Desktop '{desktop.facts.name}' assigned",
                        user=user.login, pool_id=desktop.facts.pool_id, desktop_id=desktop.id,
-                       details={"user_id": int(user.id), "starting": desktop.starting})
+                       details={"user_id": user.id, "starting": desktop.starting})
             for desktop in offer.claimed]
 
 
@@ -305,9 +311,9 @@ def offer_again(caller: Caller) -> Offer:
     return offer
 
 
-def _signed_in_user(caller: Caller) -> UserRecord:
+def _signed_in_user(caller: Caller) -> User:
     user = stores.users.find_by_login(caller.tenant_id, caller.login)
-    if user is None or int(user.id) != caller.user_id:  # deleted since the token was checked
+    if user is None or user.id != caller.user_id:  # deleted since the token was checked
         raise Unauthorized("This session has ended; log in again")
     return user
 
@@ -390,7 +396,7 @@ def release(caller: Caller, desktop_id: int) -> DesktopRecord:
     return record
 
 
-def release_everything(user: UserRecord) -> list[int]:
+def release_everything(user: User) -> list[int]:
     """Release every desktop the user holds (its account is going away); the ids released."""
     released = []
     for desktop in _claims.holdings(user).desktops:
@@ -399,7 +405,7 @@ def release_everything(user: UserRecord) -> list[int]:
     return released
 
 
-def _release(user: UserRecord, desktop_id: int, by: str | None) -> DesktopRecord | None:
+def _release(user: User, desktop_id: int, by: str | None) -> DesktopRecord | None:
     """The user's desktop back to its pool, by the one release (services/releases.py)."""
     from chalicelib.services import releases  # the plans' code loads on a release, not on every login
 

@@ -15,11 +15,12 @@ event. A directory that cannot be reached gives 503 and does not count as a fail
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.entities.policies import Policy
+from chalicelib.domain.entities.users import User
 from chalicelib.domain.errors import (
     Conflict,
     InvalidCredentials,
@@ -35,7 +36,6 @@ from chalicelib.services.auth_servers import TYPE_ACTIVE_DIRECTORY, Realm
 from chalicelib.services.tokens import user_enabled
 from chalicelib.store import stores
 from chalicelib.store.login_attempts import Slot
-from chalicelib.store.models import UserRecord
 from chalicelib.store.repos import AuditEvent
 
 log = logging.getLogger("broker.client_login")
@@ -64,7 +64,7 @@ class LoginResult:
 
 @dataclass(frozen=True)
 class _Identity:
-    user: UserRecord | None  # None: a directory user seen for the first time
+    user: User | None  # None: a directory user seen for the first time
     login: str  # the canonical login (lower-cased), the user record's key
     display_name: str
     matches: Any  # group -> bool
@@ -128,7 +128,7 @@ def _sign_in(realm: Realm, identity: _Identity, slot: Slot) -> LoginResult:
     """The password was right: choose the policy, build the offer, issue the token."""
     tenant_id = realm.tenant_id
     rules = auth_servers.rules_of(realm.server)
-    own_policy = identity.user.doc.get("policy_id") if identity.user else None
+    own_policy = identity.user.policy_id if identity.user else None
     choice = choose_policy(own_policy, rules, identity.matches)
     user = identity.user if identity.user is not None else _create_directory_user(realm, identity, choice)
     if realm.server is not None and realm.server_type != "local":
@@ -136,10 +136,10 @@ def _sign_in(realm: Realm, identity: _Identity, slot: Slot) -> LoginResult:
     policy = _policy_for(tenant_id, choice)
     offer = assignment.build_offer(user, policy)
     policy_id = policy.id if policy is not None else None
-    token, claims = tokens.issue(tenant_id=tenant_id, user_id=int(user.id), login=user.login,
+    token, claims = tokens.issue(tenant_id=tenant_id, user_id=user.id, login=user.login,
                                  policy_id=policy_id, auth_server_id=realm.server_id)
     _audit_login(tenant_id, user, realm, choice, policy_id, offer, slot)
-    return LoginResult(token=token, expires_at=claims.expires_at, tenant_id=tenant_id, user_id=int(user.id),
+    return LoginResult(token=token, expires_at=claims.expires_at, tenant_id=tenant_id, user_id=user.id,
                        login=user.login, policy_id=policy_id, offer=offer)
 
 
@@ -149,13 +149,13 @@ def _known_login(tenant_id: int, login: str) -> str | None:
     return user.login if user is not None else None
 
 
-def _authenticate(realm: Realm, user: UserRecord | None, key: str, request: LoginRequest) -> _Identity:
+def _authenticate(realm: Realm, user: User | None, key: str, request: LoginRequest) -> _Identity:
     if realm.server is None or realm.server_type == "local":
-        local = user if user is not None and user.doc.get("is_local", 1) else None
+        local = user if user is not None and user.is_local else None
         # check() verifies a dummy hash when there is no user or hash, so every failure takes as long.
         if not local_passwords.check(local, request.password) or local is None or not user_enabled(local):
             raise InvalidCredentials(INVALID_MESSAGE)
-        return _Identity(local, local.login, str(local.doc.get("name") or local.login), no_groups)
+        return _Identity(local, local.login, local.name, no_groups)
 
     try:
         directory_user = auth_servers.authenticate_directory(realm.server, request.user_login,
@@ -188,23 +188,23 @@ def _directory_trouble(realm: Realm, detail: str) -> str:
             f"try again in {DIRECTORY_RETRY_AFTER_SECONDS} seconds.")
 
 
-def _belongs_to(user: UserRecord, realm: Realm) -> bool:
+def _belongs_to(user: User, realm: Realm) -> bool:
     """A directory login may only be the user record of that same server (or one not yet tied to any)."""
-    if user.doc.get("is_local", 1):
+    if user.is_local:
         return False
-    server_id = user.doc.get("auth_server_id")
-    return server_id is None or int(server_id) == realm.server_id
+    return user.auth_server_id is None or int(user.auth_server_id) == realm.server_id
 
 
-def _create_directory_user(realm: Realm, identity: _Identity, choice: PolicyChoice) -> UserRecord:
+def _create_directory_user(realm: Realm, identity: _Identity, choice: PolicyChoice) -> User:
     """The first login of a directory user creates their record, so assignments have a user id."""
     server = realm.server
     if server is None:  # local users always have a record; nothing to create
         raise InvalidCredentials(INVALID_MESSAGE)
-    doc = {"name": identity.display_name, "is_local": 0, "role": choice.role or DEFAULT_ROLE, "notes": "",
-           "policy_id": None, "auth_server_id": int(server.id), "auth_server_name": server.name}
+    new = User(tenant_id=realm.tenant_id, login=identity.login, name=identity.display_name, is_local=0,
+               role=choice.role or DEFAULT_ROLE, notes="", policy_id=None, auth_server_id=int(server.id),
+               auth_server_name=server.name)
     try:
-        record = stores.users.create(realm.tenant_id, identity.login, doc, None)
+        user = stores.users.create(new)
     except NotUnique:  # the same user's other login created it a moment ago
         found = stores.users.find_by_login(realm.tenant_id, identity.login)
         if found is None or not _belongs_to(found, realm):
@@ -212,18 +212,18 @@ def _create_directory_user(realm: Realm, identity: _Identity, choice: PolicyChoi
         return found
     audit.record(realm.tenant_id, "user.created", f"User '{identity.login}' created at first login",
                  user=identity.login,
-                 details={"user_id": int(record.id), "auth_server_id": int(server.id)})
-    return record
+                 details={"user_id": user.id, "auth_server_id": int(server.id)})
+    return user
 
 
-def _sync_role(user: UserRecord, choice: PolicyChoice) -> UserRecord:
+def _sync_role(user: User, choice: PolicyChoice) -> User:
     """A directory user's role follows the first matching rule (written only when it changes)."""
-    if choice.role and user.doc.get("role") != choice.role:
+    if choice.role and user.role != choice.role:
         try:
-            return stores.users.update(user, {**user.doc, "role": choice.role})
+            return stores.users.update(user, replace(user, role=choice.role))
         except Conflict:  # a concurrent login or an administrator wrote it; the next login settles it
             log.info("role of %r not updated this time", user.login)
-            return stores.users.find_by_login(int(user.tenant_id), user.login) or user
+            return stores.users.find_by_login(user.tenant_id, user.login) or user
     return user
 
 
@@ -244,14 +244,14 @@ def default_policy(tenant_id: int) -> Policy | None:
     return None
 
 
-def _audit_login(tenant_id: int, user: UserRecord, realm: Realm, choice: PolicyChoice, policy_id: int | None,
+def _audit_login(tenant_id: int, user: User, realm: Realm, choice: PolicyChoice, policy_id: int | None,
                  offer: Offer, slot: Slot) -> None:
     """The login and each new assignment, written with the login's attempt slot given back (one request)."""
     offered = [d.id for d in offer.desktops]
     message = (f"Login; offered desktop(s) {', '.join(map(str, offered))}" if offered
                else f"Login; nothing offered ({offer.empty_reason})")
     events = [AuditEvent(tenant_id, "client.login", message, user=user.login, details={
-        "user_id": int(user.id), "auth_server_id": realm.server_id, "policy_id": policy_id,
+        "user_id": user.id, "auth_server_id": realm.server_id, "policy_id": policy_id,
         "policy_source": choice.source, "offered": offered, "claimed": [d.id for d in offer.claimed],
         "pools_checked": offer.pools_checked})]
     events += assignment.claim_events(tenant_id, user, offer)

@@ -89,7 +89,7 @@ def _assignment_of(policy: Policy, pool_id: int) -> PoolAssignment | None:
 
 def _policy_of_user(tenant_id: int, user_id: int) -> Policy | None:
     user = stores.users.find(tenant_id, user_id)
-    policy_id = int((user.doc.get("policy_id") if user else None) or 0)
+    policy_id = int((user.policy_id if user else None) or 0)
     if policy_id:
         policy = stores.policies.find(tenant_id, policy_id)
         if policy is not None:

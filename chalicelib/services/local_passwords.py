@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 
 from chalicelib.auth.passwords import hash_password, needs_rehash, verify_password
+from chalicelib.domain.entities.users import User
 from chalicelib.store import stores
-from chalicelib.store.models import UserRecord
 
 log = logging.getLogger("broker.passwords")
 
 
-def check(user: UserRecord | None, password: str) -> bool:
+def check(user: User | None, password: str) -> bool:
     stored = user.password_hash if user is not None else None
     if not verify_password(stored, password) or user is None or stored is None:
         return False

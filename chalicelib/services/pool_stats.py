@@ -37,8 +37,7 @@ def all_tenant_ids() -> list[int]:
 
 def tenant_zones() -> dict[int, str]:
     """Every tenant's id and its default time zone ("" = UTC), the system tenant first."""
-    return {SYSTEM_TENANT_ID: "", **{int(t.id): t.doc.get("time_zone") or ""
-                                     for t in stores.tenants.iterate(SYSTEM_TENANT_ID)}}
+    return {SYSTEM_TENANT_ID: "", **{t.id: t.time_zone for t in stores.tenants.iterate(SYSTEM_TENANT_ID)}}
 
 
 def agent_running(desktop: DesktopRecord, now: float | None = None) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 
 from chalicelib.domain.caller import SYSTEM_TENANT_ID, Caller
+from chalicelib.domain.entities.users import User
 from chalicelib.domain.errors import (
     InsufficientPermissions,
     InvalidCredentials,
@@ -26,7 +27,6 @@ from chalicelib.services.tenants import tenant_id_for_domain
 from chalicelib.services.tokens import user_accepts
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
-from chalicelib.store.models import UserRecord
 from chalicelib.store.repos import AuditEvent
 from chalicelib.store.transactions import Transaction
 
@@ -49,16 +49,16 @@ def login(body: SessionLogin) -> str:
     user = stores.users.find_by_login(tenant_id, key)
     if user is None and tenant_id == SYSTEM_TENANT_ID and key == canonical(get_settings().admin_login):
         user = _bootstrap_from_secret()
-    role = parse_role(user.doc.get("role")) if user is not None else None
+    role = parse_role(user.role) if user is not None else None
     if (not local_passwords.check(user, body.password) or user is None or role is None
-            or not role.api_access or not user.doc.get("enabled", 1)):
+            or not role.api_access or not user.enabled):
         locked = lockout.failed(slot)
         audit.record_unauthenticated(tenant_id, "admin.login_failed", "Admin API login failed",
                                      user=user.login if user is not None else None,
                                      details={"locked": locked})
         raise InvalidCredentials(_INVALID)
     sid = secrets.token_urlsafe(32)
-    stores.sessions.create(sid, tenant_id, int(user.id), user.login, role.value,
+    stores.sessions.create(sid, tenant_id, user.id, user.login, role.value,
                            get_settings().session_idle_minutes * 60)
 
     def give_slot_back(tx: Transaction) -> None:
@@ -102,7 +102,7 @@ def authenticate(authorization: str | None, write: bool, system_only: bool) -> C
     if not user_accepts(user, int(record.user_id), int(record.created or record.last_seen)):
         raise Unauthorized("Unknown or expired session")
     assert user is not None
-    role = parse_role(user.doc.get("role"))
+    role = parse_role(user.role)
     if role is None or not role.api_access:
         raise InsufficientPermissions("Your role does not allow access to the API")
     if write and not role.may_write:
@@ -128,16 +128,16 @@ def ensure_system_admin(password: str, login: str | None = None) -> bool:
     if stores.users.find_by_login(SYSTEM_TENANT_ID, login) is not None:
         return False
     try:
-        stores.users.create(SYSTEM_TENANT_ID, login, {"name": "System administrator", "is_local": 1,
-                                                      "role": Role.ADMINISTRATOR.value, "notes": ""},
-                            hash_password(password))
+        stores.users.create(User(tenant_id=SYSTEM_TENANT_ID, login=login, name="System administrator",
+                                 is_local=1, role=Role.ADMINISTRATOR.value, notes="",
+                                 password_hash=hash_password(password)))
     except NotUnique:
         return False  # another process bootstrapped it at the same moment
     audit.record(SYSTEM_TENANT_ID, "admin.bootstrapped", f"System administrator '{login}' created")
     return True
 
 
-def _bootstrap_from_secret() -> UserRecord | None:
+def _bootstrap_from_secret() -> User | None:
     """First start in AWS: the deployment stored the administrator's initial password as a secret."""
     from chalicelib.store.secrets import secret_name
 

@@ -12,8 +12,11 @@ public list never enumerates a tenant that did not choose it (an MSP's customers
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from chalicelib.domain import time_limits
 from chalicelib.domain.caller import SYSTEM_TENANT_ID, Caller
+from chalicelib.domain.entities.tenants import Tenant
 from chalicelib.domain.errors import (
     BadData,
     BrokerError,
@@ -28,7 +31,6 @@ from chalicelib.services import audit
 from chalicelib.services.client_cache import TtlCache
 from chalicelib.store import stores
 from chalicelib.store.login_names import LISTING_LABEL, MAX_LISTED_TENANTS, LoginListing, LoginNames, label
-from chalicelib.store.models import TenantRecord
 from chalicelib.store.transactions import Transaction
 
 _login_names = LoginNames()
@@ -76,11 +78,11 @@ def default_time_zone(tenant_id: int) -> str:
     """The zone a pool of this tenant that names none reads its times in ("" = UTC)."""
     if tenant_id == SYSTEM_TENANT_ID:
         return ""
-    record = stores.tenants.find(SYSTEM_TENANT_ID, tenant_id)
-    return (record.doc.get("time_zone") or "") if record else ""
+    tenant = stores.tenants.find(SYSTEM_TENANT_ID, tenant_id)
+    return tenant.time_zone if tenant else ""
 
 
-def create_tenant(caller: Caller, body: TenantBody) -> TenantRecord:
+def create_tenant(caller: Caller, body: TenantBody) -> Tenant:
     require_system_admin(caller)
     zone = _checked_zone(body.time_zone)
     if canonical(body.name) == SYSTEM_LOGIN_NAME:
@@ -92,16 +94,16 @@ def create_tenant(caller: Caller, body: TenantBody) -> TenantRecord:
     if listed:
         _listing.ensure()
 
-    def grants(tx: Transaction, record: TenantRecord) -> None:
+    def grants(tx: Transaction, tenant: Tenant) -> None:
         for domain in domains:
-            _login_names.grant(tx, domain, int(record.id))
+            _login_names.grant(tx, domain, tenant.id)
         if listed:
-            _listing.put(tx, int(record.id), [record.name, *domains])
+            _listing.put(tx, tenant.id, [tenant.name, *domains])
 
     try:
-        record = stores.tenants.create(SYSTEM_TENANT_ID, body.name,
-                                       {"notes": body.notes, "login_domains": domains,
-                                        "listed_at_login": int(listed), "time_zone": zone},
+        tenant = stores.tenants.create(Tenant(tenant_id=SYSTEM_TENANT_ID, name=body.name, notes=body.notes,
+                                              login_domains=tuple(domains), listed_at_login=int(listed),
+                                              time_zone=zone),
                                        also=grants, refusals={**_taken(domains, _positions(domains)),
                                                               LISTING_LABEL: _listing_full()})
     except NotUnique as error:
@@ -110,52 +112,52 @@ def create_tenant(caller: Caller, body: TenantBody) -> TenantRecord:
                             "name") from error
         raise
     _listed_cache.clear()
-    audit.record(SYSTEM_TENANT_ID, "tenant.created", f"Tenant '{record.name}' created", user=caller.login,
-                 details={"tenant_id": int(record.id), "login_domains": domains,
+    audit.record(SYSTEM_TENANT_ID, "tenant.created", f"Tenant '{tenant.name}' created", user=caller.login,
+                 details={"tenant_id": tenant.id, "login_domains": domains,
                           "listed_at_login": int(listed)})
-    return record
+    return tenant
 
 
-def update_tenant(caller: Caller, tenant_id: int, body: TenantUpdate) -> TenantRecord:
+def update_tenant(caller: Caller, tenant_id: int, body: TenantUpdate) -> Tenant:
     require_system_admin(caller)
-    record = stores.tenants.get(SYSTEM_TENANT_ID, tenant_id)
-    if body.name is not None and canonical(body.name) != canonical(record.name):
+    before = stores.tenants.get(SYSTEM_TENANT_ID, tenant_id)
+    if body.name is not None and canonical(body.name) != canonical(before.name):
         raise BadData.field("/body/name", "A tenant's name is its login domain and cannot change; "
                                           "grant another name in login_domains instead")
-    zone = (record.doc.get("time_zone") or "") if body.time_zone is None else _checked_zone(body.time_zone)
-    old = list(record.doc.get("login_domains") or [])
-    new = old if body.login_domains is None else _checked_domains(record.name, body.login_domains)
+    zone = before.time_zone if body.time_zone is None else _checked_zone(body.time_zone)
+    old = list(before.login_domains)
+    new = old if body.login_domains is None else _checked_domains(before.name, body.login_domains)
     added = [d for d in new if d not in old]
     removed = [d for d in old if d not in new]
-    notes = record.doc.get("notes", "") if body.notes is None else body.notes
-    was_listed = bool(record.doc.get("listed_at_login"))
+    notes = before.notes if body.notes is None else body.notes
+    was_listed = bool(before.listed_at_login)
     listed = was_listed if body.listed_at_login is None else bool(body.listed_at_login)
     if listed:
         _listing.ensure()
 
-    def grants(tx: Transaction, _record: TenantRecord) -> None:
+    def grants(tx: Transaction, _tenant: Tenant) -> None:
         for domain in added:
             _login_names.grant(tx, domain, tenant_id)
         for domain in removed:
             _login_names.revoke(tx, domain, tenant_id)
         if listed:
-            _listing.put(tx, tenant_id, [record.name, *new])
+            _listing.put(tx, tenant_id, [before.name, *new])
         elif was_listed:
             _listing.remove(tx, tenant_id)
 
     in_use = {label(d): BadData.field("/body/login_domains", f"The login domain '{d}' is used by an "
                                       "authentication server of this tenant; change or delete that server "
                                       "first") for d in removed}
-    doc = {**record.doc, "notes": notes, "login_domains": new, "listed_at_login": int(listed),
-           "time_zone": zone}
-    record = stores.tenants.update(record, record.name, doc, also=grants,
+    after = replace(before, notes=notes, login_domains=tuple(new), listed_at_login=int(listed),
+                    time_zone=zone)
+    tenant = stores.tenants.update(before, after, also=grants,
                                    refusals={**_taken(added, _positions(new)), **in_use,
                                              LISTING_LABEL: _listing_full()})
     _listed_cache.clear()
-    audit.record(SYSTEM_TENANT_ID, "tenant.updated", f"Tenant '{record.name}' updated", user=caller.login,
+    audit.record(SYSTEM_TENANT_ID, "tenant.updated", f"Tenant '{tenant.name}' updated", user=caller.login,
                  details={"tenant_id": tenant_id, "granted": added, "revoked": removed,
                           "listed_at_login": int(listed)})
-    return record
+    return tenant
 
 
 def listed_login_names() -> list[str]:
@@ -168,12 +170,12 @@ def _positions(domains: list[str]) -> dict[str, int]:
     return {domain: index for index, domain in enumerate(domains)}
 
 
-def list_tenants(caller: Caller) -> list[TenantRecord]:
+def list_tenants(caller: Caller) -> list[Tenant]:
     require_system_admin(caller)
     return stores.tenants.list(SYSTEM_TENANT_ID)
 
 
-def get_tenant(caller: Caller, tenant_id: int) -> TenantRecord:
+def get_tenant(caller: Caller, tenant_id: int) -> Tenant:
     require_system_admin(caller)
     return stores.tenants.get(SYSTEM_TENANT_ID, tenant_id)
 

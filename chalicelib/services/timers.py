@@ -24,13 +24,14 @@ from chalicelib.clock import epoch_of, utc_iso
 from chalicelib.domain import lifecycle as rules
 from chalicelib.domain import messages
 from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
+from chalicelib.domain.entities.users import User
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.sessions import Session
 from chalicelib.services import action_requests, audit, lifecycle_plans
 from chalicelib.store import stores
 from chalicelib.store.claims import DesktopClaims, take_back
 from chalicelib.store.desktops import DesktopStore
-from chalicelib.store.models import DesktopRecord, UserRecord
+from chalicelib.store.models import DesktopRecord
 
 log = logging.getLogger("broker.timers")
 desktops = DesktopStore()
@@ -55,7 +56,7 @@ class Changes:
     messages: list[dict[str, Any]] = field(default_factory=list)
     audits: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     written: bool = False
-    released_from: tuple[int, UserRecord | None] | None = None  # (user id, user as read) after a release
+    released_from: tuple[int, User | None] | None = None  # (user id, user as read) after a release
 
     def audit(self, event_type: str, message: str, **kwargs: Any) -> None:
         self.audits.append((event_type, message, kwargs))
@@ -116,7 +117,7 @@ class Changes:
             self.audit("lifecycle.skipped", f"'{desktop.name}': {effect.action} skipped: {effect.reason}")
 
     def release(self, reason: str, plans: rules.Plans | None, *, event: str = RELEASED_EVENT,
-                by: str | None = None, holder: UserRecord | None = None) -> None:
+                by: str | None = None, holder: User | None = None) -> None:
         """The release (services/releases.py): the holder taken back (`take_back`), the user's `held` set
         updated when the record is written, a pool check and an audit event after it, and the release's
         own steps. `by`: who asked (the audit event's user); `holder`: the user as the caller read it."""

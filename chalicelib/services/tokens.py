@@ -14,12 +14,12 @@ from chalicelib import clock
 from chalicelib.auth import tokens as jwt_tokens
 from chalicelib.auth.tokens import TokenClaims, TokenInvalid
 from chalicelib.domain.caller import Caller
+from chalicelib.domain.entities.users import User
 from chalicelib.domain.errors import Unauthorized
 from chalicelib.services.client_cache import TtlCache
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
 from chalicelib.store.client_tokens import ClientTokens
-from chalicelib.store.models import UserRecord
 from chalicelib.store.secrets import secret_name
 
 log = logging.getLogger("broker.tokens")
@@ -90,15 +90,15 @@ def authenticate(authorization: str | None) -> Caller:
                          "auth_server_id": claims.auth_server_id})
 
 
-def user_accepts(user: UserRecord | None, user_id: int, issued_at: float) -> bool:
+def user_accepts(user: User | None, user_id: int, issued_at: float) -> bool:
     """Whether a token or session of user `user_id` issued at `issued_at` is still good for `user`."""
-    if user is None or int(user.id) != user_id or not user_enabled(user):
+    if user is None or user.id != user_id or not user_enabled(user):
         return False
-    return user.tokens_after is None or issued_at >= int(user.tokens_after)
+    return user.tokens_after is None or issued_at >= user.tokens_after
 
 
-def user_enabled(user: UserRecord) -> bool:
-    return bool(user.doc.get("enabled", 1))
+def user_enabled(user: User) -> bool:
+    return bool(user.enabled)
 
 
 def revoke(caller: Caller) -> None:

@@ -18,11 +18,12 @@ while: the next read of the holdings sees that it is no longer the user's and dr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib import clock
 from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
+from chalicelib.domain.entities.users import User
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.offer import UNUSABLE_POWER_STATES
 from chalicelib.store import indexes
@@ -49,7 +50,7 @@ class HolderChanged(Exception):
 class Holdings:
     """A user as read consistently, and the desktops it holds (each one checked to be the user's)."""
 
-    user: UserRecord
+    user: User
     desktops: list[DesktopRecord]
 
 
@@ -67,7 +68,7 @@ def claimable_condition(user_id: int | None = None) -> Any:
     )
 
 
-def _unchanged_holder(user: UserRecord) -> Any:
+def _unchanged_holder(user: User) -> Any:
     seen = user.held_version
     return UserRecord.held_version.does_not_exist() if seen is None else UserRecord.held_version == seen
 
@@ -85,33 +86,33 @@ def _batch_get(tenant_id: int, ids: list[int]) -> list[DesktopRecord]:
 
 
 class DesktopClaims:
-    def holdings(self, user: UserRecord) -> Holdings:
+    def holdings(self, user: User) -> Holdings:
         """The desktops the user holds: one consistent BatchGetItem of its `held` set (none when empty).
         Ids that are no longer the user's are dropped from the set, and the user read again."""
-        tenant_id, user_id = int(user.tenant_id), int(user.id)
-        ids = sorted(int(i) for i in user.held or ())
+        tenant_id, user_id = user.tenant_id, user.id
+        ids = sorted(user.held)
         records = _batch_get(tenant_id, ids) if ids else []
         mine = [r for r in records if r.assigned_user_id is not None and int(r.assigned_user_id) == user_id]
         gone = sorted(set(ids) - {int(r.id) for r in mine})
         if not gone:
             return Holdings(user, sorted(mine, key=lambda r: int(r.id)))
         self._forget(user, gone)
-        fresh = _users.find_by_login(tenant_id, str(user.login))
+        fresh = _users.find_by_login(tenant_id, user.login)
         if fresh is None:
             return Holdings(user, [])
-        return Holdings(fresh, [r for r in mine if int(r.id) in set(int(i) for i in fresh.held or ())])
+        return Holdings(fresh, [r for r in mine if int(r.id) in fresh.held])
 
-    def _forget(self, user: UserRecord, gone: list[int]) -> None:
+    def _forget(self, user: User, gone: list[int]) -> None:
         """Drop desktops that are not the user's any more, each only if it still is not (a concurrent
         login of the same user may claim it again meanwhile)."""
-        tenant_id, user_id = int(user.tenant_id), int(user.id)
+        tenant_id, user_id = user.tenant_id, user.id
         for desktop_id in gone:
             try:
                 with transaction() as tx:
                     tx.check(DESKTOP, DesktopRecord, tenant_id, desktop_id,
                              condition=DesktopRecord.assigned_user_id.does_not_exist()
                              | (DesktopRecord.assigned_user_id != user_id))
-                    tx.update_key(HOLDER, UserRecord, tenant_id, str(user.login),
+                    tx.update_key(HOLDER, UserRecord, tenant_id, user.login,
                                   _holder_actions(UserRecord.held.delete({desktop_id})),
                                   condition=UserRecord.id == user_id)
             except TransactionFailed:
@@ -130,12 +131,12 @@ class DesktopClaims:
         found = {int(r.id): r for r in _batch_get(tenant_id, sorted(set(desktop_ids)))}
         return [found[i] for i in desktop_ids if i in found]
 
-    def claim(self, holder: UserRecord, desktop_id: int) -> bool:
-        """Assign the desktop to the user if it is still free and the user's holdings are as read.
-        False: another login took the desktop. HolderChanged: the user's holdings changed. On success
-        `holder` is updated to what was written."""
+    def claim(self, holder: User, desktop_id: int) -> User | None:
+        """Assign the desktop to the user if it is still free and the user's holdings are as read: the
+        user as written (the desktop in `held`, the next `held_version`), to claim its next desktop with.
+        None: another login took the desktop. HolderChanged: the user's holdings changed."""
         ensure_bound()
-        tenant_id, user_id = int(holder.tenant_id), int(holder.id)
+        tenant_id, user_id = holder.tenant_id, holder.id
         now = int(clock.time())
         desktop = [
             DesktopRecord.assigned_user_id.set(user_id),
@@ -148,20 +149,18 @@ class DesktopClaims:
             with transaction() as tx:
                 tx.update_key(DESKTOP, DesktopRecord, tenant_id, desktop_id, desktop,
                               condition=claimable_condition(user_id))
-                tx.update_key(HOLDER, UserRecord, tenant_id, str(holder.login),
+                tx.update_key(HOLDER, UserRecord, tenant_id, holder.login,
                               _holder_actions(UserRecord.held.add({desktop_id})),
                               condition=_unchanged_holder(holder) & (UserRecord.id == user_id))
         except TransactionFailed as failure:
             if HOLDER in failure.failed:
                 raise HolderChanged from failure
             if DESKTOP in failure.failed:
-                return False
+                return None
             raise
-        holder.held = {*(holder.held or ()), desktop_id}
-        holder.held_version = int(holder.held_version or 0) + 1
-        return True
+        return replace(holder, held=holder.held | {desktop_id}, held_version=(holder.held_version or 0) + 1)
 
-    def save_released(self, desktop: DesktopRecord, user_id: int, holder: UserRecord | None = None) -> None:
+    def save_released(self, desktop: DesktopRecord, user_id: int, holder: User | None = None) -> None:
         """Write a desktop that `take_back` released from `user_id`, with its version check, and take it
         out of the user's `held` set in the same transaction, so the per-user limit counts it free at once.
         `holder` is the user as the caller read it (else it is read by id). A user gone meanwhile has no
@@ -177,7 +176,7 @@ class DesktopClaims:
         try:
             with transaction() as tx:
                 tx.put(DESKTOP, desktop)  # pynamodb adds the version check and bumps the version
-                tx.update_key(HOLDER, UserRecord, tenant_id, str(holder.login),
+                tx.update_key(HOLDER, UserRecord, tenant_id, holder.login,
                               _holder_actions(UserRecord.held.delete({desktop_id})),
                               condition=UserRecord.id == user_id)
         except TransactionFailed as failure:
@@ -202,7 +201,7 @@ def take_back(desktop: DesktopRecord, released_at: str) -> int | None:
     return user_id
 
 
-def released_by(desktop: DesktopRecord, user: UserRecord) -> bool:
+def released_by(desktop: DesktopRecord, user: User) -> bool:
     """The desktop is free and `user` was the last to hold it (a release sent again after it was applied)."""
     return (desktop.assigned_user_id is None
-            and desktop.last_user_key == user_key(int(desktop.tenant_id), int(user.id)))
+            and desktop.last_user_key == user_key(int(desktop.tenant_id), user.id))

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.domain.entities.users import User
 from chalicelib.store.binding import ensure_bound
 from chalicelib.store.models import MarkerRecord, UserRecord
+from chalicelib.store.repos import user_of
 
 UNPROCESSED_ROUNDS = 5
 
@@ -21,7 +23,7 @@ def revoked_key(jti: str) -> str:
 @dataclass(frozen=True)
 class TokenFacts:
     revoked: bool
-    user: UserRecord | None
+    user: User | None
 
 
 class ClientTokens:
@@ -40,12 +42,12 @@ class ClientTokens:
             markers: {"Keys": [{"key": {"S": revoked_key(jti)}}], "ConsistentRead": True},
         }
         connection = UserRecord._get_connection().connection
-        user: UserRecord | None = None
+        user: User | None = None
         revoked = False
         for _ in range(UNPROCESSED_ROUNDS):
             answer = connection.dispatch("BatchGetItem", {"RequestItems": request})
             for item in answer.get("Responses", {}).get(users, []):
-                user = UserRecord.from_raw_data(item)
+                user = user_of(UserRecord.from_raw_data(item))
             revoked = revoked or bool(answer.get("Responses", {}).get(markers))
             request = answer.get("UnprocessedKeys") or {}
             if not request:

@@ -15,6 +15,7 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, PynamoDBExc
 
 from chalicelib import clock
 from chalicelib.domain.entities.base import Entity
+from chalicelib.domain.entities.users import User
 from chalicelib.domain.errors import BrokerError, Conflict, NotFound, NotUnique
 from chalicelib.domain.token_digest import token_hash
 from chalicelib.store.binding import ensure_bound
@@ -300,43 +301,60 @@ class TypedEntityStore(Generic[E, T]):
         self.records.delete(self._record(entity), also=self._also(also), refusals=refusals)
 
 
-class UserStore:
-    """Users keyed by (tenant, lower-cased login); the integer id is served by the `by_id` LSI."""
+def user_of(record: UserRecord) -> User:
+    """The typed user of a stored record (the one reading of a user's document)."""
+    return User.from_stored(
+        record.doc or {}, tenant_id=int(record.tenant_id), login=str(record.login), id=int(record.id),
+        password_hash=record.password_hash, held=frozenset(int(i) for i in record.held or ()),
+        held_version=None if record.held_version is None else int(record.held_version),
+        tokens_after=None if record.tokens_after is None else int(record.tokens_after),
+        created=record.created, updated=record.updated,
+        version=None if record.version is None else int(record.version))
 
-    def find_by_login(self, tenant_id: int, login: str) -> UserRecord | None:
+
+def user_key_record(user: User) -> UserRecord:
+    """A record naming the stored user (its key and the version it was read at), to write it by."""
+    return UserRecord(tenant_id=user.tenant_id, login=user.login, version=user.version)
+
+
+class UserStore:
+    """Users keyed by (tenant, lower-cased login); the integer id is served by the `by_id` LSI. Typed
+    users in and out (chalicelib/domain/entities/users.py), the records kept inside."""
+
+    def find_by_login(self, tenant_id: int, login: str) -> User | None:
         """The user as it is now (a consistent read: its `held` desktops decide a login's claims)."""
         ensure_bound()
         try:
-            return UserRecord.get(tenant_id, login.strip().casefold(), consistent_read=True)
+            return user_of(UserRecord.get(tenant_id, login.strip().casefold(), consistent_read=True))
         except DoesNotExist:
             return None
 
-    def find(self, tenant_id: int, user_id: int) -> UserRecord | None:
+    def find(self, tenant_id: int, user_id: int) -> User | None:
         ensure_bound()
         for record in UserRecord.by_id.query(tenant_id, UserRecord.id == user_id, limit=1):
-            return record
+            return user_of(record)
         return None
 
-    def get(self, tenant_id: int, user_id: int) -> UserRecord:
-        record = self.find(tenant_id, user_id)
-        if record is None:
+    def get(self, tenant_id: int, user_id: int) -> User:
+        user = self.find(tenant_id, user_id)
+        if user is None:
             raise NotFound(f"User {user_id} not found")
-        return record
+        return user
 
-    def list(self, tenant_id: int) -> list[UserRecord]:
+    def list(self, tenant_id: int) -> list[User]:
         ensure_bound()
-        return list(UserRecord.by_id.query(tenant_id))
+        return [user_of(record) for record in UserRecord.by_id.query(tenant_id)]
 
-    def create(
-        self, tenant_id: int, login: str, doc: dict[str, Any], password_hash: str | None
-    ) -> UserRecord:
+    def create(self, user: User) -> User:
+        """Write a new user with its settings and password hash (its id, dates and version are the
+        store's; it holds nothing); the user as stored."""
         now = clock.utc_iso()
         record = UserRecord(
-            tenant_id=tenant_id,
-            login=login.strip().casefold(),
+            tenant_id=user.tenant_id,
+            login=user.login.strip().casefold(),
             id=next_id("user"),
-            doc=doc,
-            password_hash=password_hash,
+            doc=user.stored_doc(),
+            password_hash=user.password_hash,
             created=now,
             updated=now,
         )
@@ -344,44 +362,47 @@ class UserStore:
             record.save(condition=UserRecord.login.does_not_exist())
         except PutError as error:
             if condition_failed(error):
-                raise NotUnique(f"A user with login '{login}' already exists", "user_login") from error
+                raise NotUnique(f"A user with login '{user.login}' already exists", "user_login") from error
             raise
-        return record
+        return user_of(record)
 
-    def update(self, record: UserRecord, doc: dict[str, Any], *, password_hash: str | None = None,
-               tokens_after: int | None = None) -> UserRecord:
-        """Save new settings (and a new password hash, or a new start for valid tokens), refusing a
-        write based on a stale read. Only these attributes are written, never the held desktops."""
+    def update(self, current: User, changed: User) -> User:
+        """Save `changed`, made from `current` as it was read, refusing a write based on a stale read
+        (Conflict). Written: the settings, and the password hash or the start of valid tokens when
+        `changed` brings a new one; never the held desktops."""
+        if (changed.tenant_id, changed.login, changed.id) != (current.tenant_id, current.login, current.id):
+            raise ValueError("a user's tenant, login and id never change")
         ensure_bound()
-        updated = clock.utc_iso()
-        actions = [UserRecord.doc.set(doc), UserRecord.updated.set(updated)]
-        if password_hash is not None:
-            actions.append(UserRecord.password_hash.set(password_hash))
-        if tokens_after is not None:
-            actions.append(UserRecord.tokens_after.set(tokens_after))
+        actions = [UserRecord.doc.set(changed.stored_doc()), UserRecord.updated.set(clock.utc_iso())]
+        if changed.password_hash is not None and changed.password_hash != current.password_hash:
+            actions.append(UserRecord.password_hash.set(changed.password_hash))
+        if changed.tokens_after is not None and changed.tokens_after != current.tokens_after:
+            actions.append(UserRecord.tokens_after.set(changed.tokens_after))
+        record = user_key_record(current)
         try:
             record.update(actions=actions, condition=UserRecord.login.exists())
         except UpdateError as error:
             if condition_failed(error):
-                raise Conflict(f"User {record.id} was changed by someone else; read it again") from error
+                raise Conflict(f"User {current.id} was changed by someone else; read it again") from error
             raise
-        return record
+        return user_of(record)
 
-    def replace_hash(self, record: UserRecord, old_hash: str, new_hash: str) -> None:
+    def replace_hash(self, user: User, old_hash: str, new_hash: str) -> None:
         """Store a re-made hash of the same password, unless the password was changed meanwhile."""
         ensure_bound()
         try:
-            record.update(actions=[UserRecord.password_hash.set(new_hash)],
-                          condition=UserRecord.password_hash == old_hash, add_version_condition=False)
+            user_key_record(user).update(actions=[UserRecord.password_hash.set(new_hash)],
+                                         condition=UserRecord.password_hash == old_hash,
+                                         add_version_condition=False)
         except UpdateError as error:
             if not condition_failed(error):
                 raise
 
-    def delete_if_holding_nothing(self, record: UserRecord) -> bool:
+    def delete_if_holding_nothing(self, user: User) -> bool:
         """Delete the user unless it holds a desktop (a login claimed one meanwhile) or changed."""
         ensure_bound()
         try:
-            record.delete(condition=UserRecord.held.does_not_exist())
+            user_key_record(user).delete(condition=UserRecord.held.does_not_exist())
         except DeleteError as error:
             if condition_failed(error):
                 return False

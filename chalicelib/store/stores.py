@@ -5,6 +5,7 @@ from __future__ import annotations
 from chalicelib.domain.entities.centers import Center
 from chalicelib.domain.entities.gateways import Gateway
 from chalicelib.domain.entities.policies import Policy
+from chalicelib.domain.entities.tenants import Tenant
 from chalicelib.store.login_names import LOGIN_NAMES
 from chalicelib.store.models import (
     AuthServerRecord,
@@ -20,7 +21,7 @@ from chalicelib.store.repos import AuditStore, EntityStore, SessionStore, TypedE
 from chalicelib.store.secrets import SecretStore
 
 # A tenant's name is a login name: one namespace with the login domains (chalicelib/store/login_names.py).
-tenants = EntityStore(TenantRecord, "tenant", "Tenant", name_kind=LOGIN_NAMES)
+tenants = TypedEntityStore(EntityStore(TenantRecord, "tenant", "Tenant", name_kind=LOGIN_NAMES), Tenant)
 centers = TypedEntityStore(EntityStore(CenterRecord, "center", "Center"), Center)
 pools = EntityStore(PoolRecord, "pool", "Pool")
 policies = TypedEntityStore(EntityStore(PolicyRecord, "policy", "Policy"), Policy)

@@ -16,10 +16,12 @@ def seed_login_world(users: int, desktops: int, favor: int = 0) -> dict[str, Any
     default policy offering one, `users` local users (user000, user001, ...) with LOGIN_PASSWORD."""
     from chalicelib.domain.caller import SYSTEM_TENANT_ID
     from chalicelib.domain.entities.policies import Policy, PoolAssignment
+    from chalicelib.domain.entities.tenants import Tenant
+    from chalicelib.domain.entities.users import User
     from chalicelib.store import stores
     from chalicelib.store.desktops import DesktopStore
 
-    tenant_id = int(stores.tenants.create(SYSTEM_TENANT_ID, LOGIN_TENANT, {"notes": ""}).id)
+    tenant_id = stores.tenants.create(Tenant(tenant_id=SYSTEM_TENANT_ID, name=LOGIN_TENANT)).id
     pool_id = int(
         stores.pools.create(
             tenant_id,
@@ -58,7 +60,6 @@ def seed_login_world(users: int, desktops: int, favor: int = 0) -> dict[str, Any
     # argon2id with small costs: the algorithm is the one production verifies, the load is the claims
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(LOGIN_PASSWORD)
     for index in range(users):
-        stores.users.create(
-            tenant_id, f"user{index:03d}", {"name": f"User {index}", "is_local": 1, "role": "User"}, cheap
-        )
+        stores.users.create(User(tenant_id=tenant_id, login=f"user{index:03d}", name=f"User {index}",
+                                 is_local=1, role="User", password_hash=cheap))
     return {"tenant_id": tenant_id, "pool_id": pool_id}

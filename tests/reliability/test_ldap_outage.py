@@ -404,7 +404,7 @@ def test_ldap_outage_mid_run(
         desktop = next(iter(named))[0]
         handed_out.append(desktop)
         user = stores.users.find_by_login(tenant_id, login)
-        assert user is not None and user.doc["is_local"] == 0, login
+        assert user is not None and user.is_local == 0, login
         assert held.get(int(user.id)) == [desktop], (login, held.get(int(user.id)))
         assert events[(login, "user.created")] == 1, login
         assert events[(login, "client.login")] == len(replies), login

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 
 if TYPE_CHECKING:
+    from chalicelib.domain.entities.tenants import Tenant
+    from chalicelib.domain.entities.users import User
     from chalicelib.schemas.admin import (
         RespTenantCreated,
         RespUserCreated,
@@ -15,19 +17,16 @@ if TYPE_CHECKING:
         UserItemOut,
         UserOut,
     )
-    from chalicelib.store.models import TenantRecord, UserRecord
 
 
 router = Router("/rest/v1", "Tenants and users", schemas="chalicelib.schemas.admin")
 
 
-def tenant_out(record: TenantRecord) -> TenantOut:
+def tenant_out(tenant: Tenant) -> TenantOut:
     from chalicelib.schemas import admin as schemas
-    return schemas.TenantOut(id=int(record.id), name=record.name, notes=record.doc.get("notes", ""),
-                             login_domains=list(record.doc.get("login_domains") or []),
-                             listed_at_login=int(record.doc.get("listed_at_login") or 0),
-                             time_zone=record.doc.get("time_zone") or "",
-                             created=record.created, updated=record.updated)
+    return schemas.TenantOut(id=tenant.id, name=tenant.name, notes=tenant.notes,
+                             login_domains=list(tenant.login_domains), listed_at_login=tenant.listed_at_login,
+                             time_zone=tenant.time_zone, created=tenant.created, updated=tenant.updated)
 
 
 @router.route("POST", "/tenants", access=Access.SYSTEM, summary="Create a tenant", body="TenantBody",
@@ -42,7 +41,7 @@ def create_tenant(request: ApiRequest) -> RespTenantCreated:
 def list_tenants(request: ApiRequest) -> list[TenantItemOut]:
     from chalicelib.schemas import admin as schemas
     from chalicelib.services import tenants
-    return [schemas.TenantItemOut(id=int(r.id), name=r.name) for r in tenants.list_tenants(request.who)]
+    return [schemas.TenantItemOut(id=t.id, name=t.name) for t in tenants.list_tenants(request.who)]
 
 
 @router.route("GET", "/tenants/{id}", access=Access.SYSTEM, summary="Get a tenant", response="TenantOut")
@@ -59,24 +58,23 @@ def update_tenant(request: ApiRequest) -> TenantOut:
     return tenant_out(tenants.update_tenant(request.who, request.ids["id"], request.body))
 
 
-def user_out(record: UserRecord) -> UserOut:
+def user_out(user: User) -> UserOut:
     from chalicelib.schemas import admin as schemas
     from chalicelib.services import users
-    doc = record.doc
     return schemas.UserOut(
-        id=int(record.id),
-        tenant_id=int(record.tenant_id),
-        user_login=record.login,
-        name=doc.get("name", record.login),
-        is_local=int(doc.get("is_local", 1)),
-        enabled=int(doc.get("enabled", 1)),
-        role_name=doc.get("role") or "User",
-        policy_id=doc.get("policy_id"),
-        policy_name=users.policy_name_of(int(record.tenant_id), doc.get("policy_id")),
-        auth_server=doc.get("auth_server_name"),
-        notes=doc.get("notes", ""),
-        created=record.created,
-        updated=record.updated,
+        id=user.id,
+        tenant_id=user.tenant_id,
+        user_login=user.login,
+        name=user.name,
+        is_local=user.is_local,
+        enabled=user.enabled,
+        role_name=user.role,
+        policy_id=user.policy_id,
+        policy_name=users.policy_name_of(user.tenant_id, user.policy_id),
+        auth_server=user.auth_server_name,
+        notes=user.notes,
+        created=user.created,
+        updated=user.updated,
     )
 
 
@@ -85,8 +83,8 @@ def user_out(record: UserRecord) -> UserOut:
 def create_user(request: ApiRequest) -> RespUserCreated:
     from chalicelib.schemas import admin as schemas
     from chalicelib.services import users
-    record = users.create_user(request.who, request.body)
-    return schemas.RespUserCreated(stored_data={"id": int(record.id)})
+    user = users.create_user(request.who, request.body)
+    return schemas.RespUserCreated(stored_data={"id": user.id})
 
 
 @router.route("GET", "/users", access=Access.ADMIN_READ, summary="List the tenant's users",
@@ -94,9 +92,9 @@ def create_user(request: ApiRequest) -> RespUserCreated:
 def list_users(request: ApiRequest) -> list[UserItemOut]:
     from chalicelib.schemas import admin as schemas
     from chalicelib.services import users
-    return [schemas.UserItemOut(id=int(r.id), user_login=r.login, name=r.doc.get("name", r.login),
-                        role_name=r.doc.get("role") or "User", is_local=int(r.doc.get("is_local", 1)))
-            for r in users.list_users(request.who)]
+    return [schemas.UserItemOut(id=u.id, user_login=u.login, name=u.name, role_name=u.role,
+                                is_local=u.is_local)
+            for u in users.list_users(request.who)]
 
 
 @router.route("GET", "/users/{id}", access=Access.ADMIN_READ, summary="Get a user", response="UserOut")

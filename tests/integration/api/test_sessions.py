@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -10,7 +11,8 @@ import pytest
 from chalicelib import clock
 from chalicelib.domain.token_digest import token_hash
 from chalicelib.settings import get_settings, reset_settings
-from chalicelib.store.models import SessionRecord, UserRecord
+from chalicelib.store import stores
+from chalicelib.store.models import SessionRecord
 from chalicelib.store.repos import SessionStore
 from tests.integration.api.builders import (
     Snapshot,
@@ -206,23 +208,23 @@ def test_an_absolute_lifetime_ends_even_a_busy_session(api: Api, tenant: TenantA
 
 
 def test_a_role_changed_after_login_applies_at_once(api: Api, tenant: TenantAdmin) -> None:
-    user = UserRecord.get(tenant.tenant_id, "boss")
-    user.doc = {**user.doc, "role": "Read-only Administrator"}
-    user.save()
+    user = stores.users.find_by_login(tenant.tenant_id, "boss")
+    assert user is not None
+    stores.users.update(user, replace(user, role="Read-only Administrator"))
     assert api.call("GET", "/rest/v1/pools", sid=tenant.sid).status == 200
     _assert_error(
         api.call("POST", "/rest/v1/policies", {"name": "p"}, sid=tenant.sid), 403, "INSUFFICIENT_PERMISSIONS"
     )
-    user = UserRecord.get(tenant.tenant_id, "boss")
-    user.doc = {**user.doc, "role": "User"}
-    user.save()
+    user = stores.users.find_by_login(tenant.tenant_id, "boss")
+    assert user is not None
+    stores.users.update(user, replace(user, role="User"))
     _assert_error(api.call("GET", "/rest/v1/pools", sid=tenant.sid), 403, "INSUFFICIENT_PERMISSIONS")
 
 
 def test_the_sessions_of_a_deleted_user_end_at_once(api: Api, tenant: TenantAdmin) -> None:
     sid = login_as(api, tenant, "leaver", "Administrator")
     assert api.call("GET", "/rest/v1/pools", sid=sid).status == 200
-    user_id = UserRecord.get(tenant.tenant_id, "leaver").id
+    user_id = stores.users.find_by_login(tenant.tenant_id, "leaver").id  # type: ignore[union-attr]
     assert api.call("DELETE", f"/rest/v1/users/{user_id}", sid=tenant.sid).status == 204
     _assert_error(api.call("GET", "/rest/v1/pools", sid=sid), 401, "UNAUTHORIZED")
     # A new user with the same login is someone else: the old session does not become theirs.

@@ -75,8 +75,8 @@ def test_first_login_creates_a_directory_user_once(
     assert desktops_of(first) == desktops_of(second)
     user = stores.users.find_by_login(world.tenant.tenant_id, "bob")
     assert user is not None and user.password_hash is None
-    assert user.doc["is_local"] == 0 and user.doc["auth_server_id"] == ldap_world["server"]["id"]
-    assert user.doc["name"] == "Bob Builder" and user.doc["role"] == "User"
+    assert user.is_local == 0 and user.auth_server_id == ldap_world["server"]["id"]
+    assert user.name == "Bob Builder" and user.role == "User"
     listed = world.api.call("GET", "/rest/v1/users", sid=world.tenant.sid).body
     assert [u["user_login"] for u in listed].count("bob") == 1
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.domain.entities.users import User
 from chalicelib.domain.errors import Conflict
 from chalicelib.services import releases
 from chalicelib.store import stores
 from chalicelib.store.claims import DesktopClaims, HolderChanged
 from chalicelib.store.desktops import DesktopStore
-from chalicelib.store.models import UserRecord
 from chalicelib.store.pending_checks import PendingChecks
 from tests.fixtures.aws import AwsStack
 from tests.integration.client.conftest import add_desktop
@@ -17,8 +17,8 @@ from tests.integration.client.conftest import add_desktop
 claims = DesktopClaims()
 
 
-def user(login: str) -> UserRecord:
-    stores.users.create(1, login, {"name": login, "is_local": 1, "role": "User"}, None)
+def user(login: str) -> User:
+    stores.users.create(User(tenant_id=1, login=login, name=login, is_local=1, role="User"))
     found = stores.users.find_by_login(1, login)
     assert found is not None
     return found
@@ -77,7 +77,7 @@ def test_unusable_desktops_cannot_be_claimed(aws: AwsStack) -> None:
     ):
         desktop = add_desktop(1, 1, 1, f"d{index}", **fields)  # type: ignore[arg-type]
         assert not claims.claim(alice, int(desktop.id)), fields
-    assert stores.users.find_by_login(1, "alice").held is None  # type: ignore[union-attr]
+    assert stores.users.find_by_login(1, "alice").held == frozenset()  # type: ignore[union-attr]
 
 
 def test_release_is_for_the_holder(aws: AwsStack) -> None:
@@ -88,7 +88,7 @@ def test_release_is_for_the_holder(aws: AwsStack) -> None:
     released = releases.release_held(alice, int(desktop.id))
     assert released is not None and released.assigned_user_id is None
     assert released.last_user_key == f"1#{alice.id}"
-    assert stores.users.find_by_login(1, "alice").held is None  # type: ignore[union-attr]
+    assert stores.users.find_by_login(1, "alice").held == frozenset()  # type: ignore[union-attr]
     assert releases.release_held(alice, int(desktop.id)) is not None  # a retried release: the same answer
     bob = stores.users.find_by_login(1, "bob")  # type: ignore[assignment]
     assert claims.claim(bob, int(desktop.id))
@@ -99,7 +99,11 @@ def test_a_desktop_taken_away_elsewhere_leaves_the_holdings_at_the_next_read(aws
     """A release plan, an admin or the scan may unassign a desktop without the user's item."""
     alice = user("alice")
     kept, lost = add_desktop(1, 1, 1, "d1"), add_desktop(1, 1, 1, "d2")
-    assert claims.claim(alice, int(kept.id)) and claims.claim(alice, int(lost.id))
+    holding_one = claims.claim(alice, int(kept.id))  # each claim: the user as written, for the next one
+    assert holding_one is not None
+    holding_two = claims.claim(holding_one, int(lost.id))
+    assert holding_two is not None
+    alice = holding_two
     record = DesktopStore().find(1, int(lost.id))
     assert record is not None
     record.assigned_user_id, record.user_key = None, None

@@ -321,11 +321,11 @@ def test_unknown_user_wrong_password_and_unknown_domain_get_one_answer(
 
 def test_a_directory_user_record_cannot_log_in_locally(world: ClientWorld, client: ClientApi) -> None:
     basic(world)
+    from chalicelib.domain.entities.users import User
     from chalicelib.store import stores
 
-    stores.users.create(
-        world.tenant.tenant_id, "remote", {"name": "Remote", "is_local": 0, "role": "User"}, None
-    )
+    stores.users.create(User(tenant_id=world.tenant.tenant_id, login="remote", name="Remote", is_local=0,
+                             role="User"))
     client.login("remote", USER_PASSWORD, expect=401)
 
 

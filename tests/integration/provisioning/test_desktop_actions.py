@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from chalicelib import clock
+from chalicelib.domain.entities.users import User
 from chalicelib.domain.errors import Conflict
 from chalicelib.services import desktop_actions, releases
 from chalicelib.store import stores
 from chalicelib.store.claims import DesktopClaims
 from chalicelib.store.desktops import DesktopStore, PoolCounters
-from chalicelib.store.models import UserRecord
 from chalicelib.store.repos import AuditStore
 from tests.integration.provisioning.conftest import ADMIN, TENANT, Broker
 
@@ -74,11 +74,11 @@ def test_deleting_a_deletable_desktop_removes_instance_and_volume_and_refills(br
 claims = DesktopClaims()
 
 
-def user_42() -> UserRecord:
+def user_42() -> User:
     """The end user who claims the desktops below (created once per test)."""
     user = stores.users.find_by_login(TENANT, "user42")
     if user is None:
-        stores.users.create(TENANT, "user42", {"name": "User 42", "is_local": 1, "role": "User"}, None)
+        stores.users.create(User(tenant_id=TENANT, login="user42", name="User 42", is_local=1, role="User"))
         user = stores.users.find_by_login(TENANT, "user42")
     assert user is not None
     return user
