@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from chalicelib.domain.entities.auth_servers import AuthServer
 from chalicelib.domain.entities.gateways import Gateway
+from chalicelib.domain.entities.plans import PlanEntity
 from chalicelib.store.login_names import LOGIN_NAMES
 from chalicelib.store.models import (
     AuthServerRecord,
@@ -22,8 +24,10 @@ tenants = EntityStore(TenantRecord, "tenant", "Tenant", name_kind=LOGIN_NAMES)
 centers = EntityStore(CenterRecord, "center", "Center")
 pools = EntityStore(PoolRecord, "pool", "Pool")
 policies = EntityStore(PolicyRecord, "policy", "Policy")
-plans = EntityStore(PlanRecord, "plan", "Plan", name_scope="kind")  # a "Default" of each kind
-auth_servers = EntityStore(AuthServerRecord, "auth_server", "Authentication server")
+# a "Default" of each kind; each record is read as the entity of its kind
+plans = TypedEntityStore(EntityStore(PlanRecord, "plan", "Plan", name_scope="kind"), PlanEntity)
+auth_servers = TypedEntityStore(EntityStore(AuthServerRecord, "auth_server", "Authentication server"),
+                                AuthServer)
 gateways = TypedEntityStore(EntityStore(GatewayRecord, "gateway", "Gateway"), Gateway)
 users = UserStore()
 sessions = SessionStore()
