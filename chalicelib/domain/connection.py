@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.offer import DEFAULT_PORTS, DEFAULT_PROTOCOL
+
+if TYPE_CHECKING:
+    from chalicelib.domain.entities.plans import ProtocolPlanEntity
 
 RDP_CONTENT_TYPE = "application/x-rdp"
 # Settings the broker writes itself; a plan may not override them.
@@ -30,11 +33,9 @@ class ProtocolPlan:
     gateway_id: int = 0  # html5: the gateway the desktops are reached through
 
     @classmethod
-    def from_doc(cls, plan_id: int, name: str, doc: dict[str, Any]) -> ProtocolPlan:
-        protocol = str(doc.get("protocol") or DEFAULT_PROTOCOL)
-        options = dict(doc.get("options") or {})
-        return cls(protocol=protocol, port=int(doc.get("port") or default_port(protocol, options)),
-                   options=options, plan_id=plan_id, name=name, gateway_id=int(doc.get("gateway_id") or 0))
+    def from_plan(cls, plan: ProtocolPlanEntity) -> ProtocolPlan:
+        return cls(protocol=plan.protocol, port=plan.port, options=dict(plan.options), plan_id=plan.id,
+                   name=plan.name, gateway_id=plan.gateway_id)
 
 
 DEFAULT_PLAN = ProtocolPlan()

@@ -12,7 +12,7 @@ claimed again) does nothing, even if an event that should have cancelled it was 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.errors import ErrorList
 from chalicelib.domain.sessions import (
@@ -31,6 +31,9 @@ from chalicelib.domain.sessions import (
     Session,
     Transition,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.domain.entities.plans import PowerControlPlanEntity, ReleasePlanEntity
 
 NONE = "none"
 
@@ -113,6 +116,10 @@ class ReleasePlan:
             plan_id=plan_id,
         )
 
+    @classmethod
+    def from_plan(cls, plan: ReleasePlanEntity) -> ReleasePlan:
+        return cls.from_doc(plan.steps(), plan.id)
+
 
 @dataclass(frozen=True)
 class PowerPlan:
@@ -129,6 +136,10 @@ class PowerPlan:
             on_release=Step.from_doc(doc.get("on_release"), POWER_ACTIONS),
             plan_id=plan_id,
         )
+
+    @classmethod
+    def from_plan(cls, plan: PowerControlPlanEntity) -> PowerPlan:
+        return cls.from_doc(plan.steps(), plan.id)
 
 
 @dataclass(frozen=True)

@@ -180,7 +180,7 @@ def _authenticate(realm: Realm, user: User | None, key: str, request: LoginReque
 def _directory_trouble(realm: Realm, detail: str) -> str:
     """What an end user is told: clear, without the directory's addresses or account names (those are
     in the log and in the administrator's test of the server)."""
-    domain = realm.server.doc.get("domain") if realm.server is not None else ""
+    domain = realm.server.domain if realm.server is not None else ""
     if "service account" in detail or "Secrets Manager" in detail:
         return (f"The directory of domain '{domain}' refused the broker's service account; "
                 "ask your administrator to check the authentication server.")

@@ -25,6 +25,7 @@ from chalicelib.domain.caller import Caller
 from chalicelib.domain.connection import ProtocolPlan
 from chalicelib.domain.endpoints import endpoint_of, sends_in_clear, why_secret_needed_again
 from chalicelib.domain.entities.gateways import Gateway
+from chalicelib.domain.entities.plans import ProtocolPlanEntity
 from chalicelib.domain.errors import Conflict, ErrorList, ServiceUnavailable
 from chalicelib.services import audit
 from chalicelib.services.client_cache import TtlCache
@@ -120,8 +121,8 @@ def update_gateway(caller: Caller, gateway_id: int, body: GatewayUpdate) -> Gate
 
 def delete_gateway(caller: Caller, gateway_id: int) -> None:
     gateway = stores.gateways.get(caller.tenant_id, gateway_id)
-    users = sorted(int(p.id) for p in stores.plans.iterate(caller.tenant_id)
-                   if p.kind == "protocol" and int(p.doc.get("gateway_id") or 0) == gateway_id)
+    users = sorted(plan.id for plan in stores.plans.iterate(caller.tenant_id)
+                   if isinstance(plan, ProtocolPlanEntity) and plan.gateway_id == gateway_id)
     if users:
         raise Conflict(f"Gateway {gateway_id} is used by protocol plan(s) {', '.join(map(str, users))}; "
                        "change them first")
@@ -188,11 +189,11 @@ def _check_key_change(before: Gateway, after: Gateway, body: GatewayUpdate, erro
 # ---------------------------------------------------------------------------------- protocol plans
 
 
-def plan_problems(tenant_id: int, doc: dict[str, Any], errors: ErrorList) -> None:
+def plan_problems(tenant_id: int, plan: ProtocolPlanEntity, errors: ErrorList) -> None:
     """An html5 plan names a gateway of the tenant that can carry its remote protocol; other plans none."""
-    gateway_id = int(doc.get("gateway_id") or 0)
-    remote = remote_protocol(doc.get("options") or {})
-    if doc.get("protocol") != "html5":
+    gateway_id = plan.gateway_id
+    remote = remote_protocol(plan.options)
+    if plan.protocol != "html5":
         if gateway_id:
             errors.add("/body/gateway_id", "Only an html5 plan goes through a gateway: set it to 0")
         return
@@ -208,7 +209,7 @@ def plan_problems(tenant_id: int, doc: dict[str, Any], errors: ErrorList) -> Non
         errors.add("/body/options/remote_protocol",
                    f"A {gateway.type} gateway carries {', '.join(allowed)} only")
     if gateway.type == GUACAMOLE:
-        for key in (doc.get("options") or {}):
+        for key in plan.options:
             if key in GUACAMOLE_RESERVED:
                 errors.add(f"/body/options/{key}", "The broker sets this Guacamole parameter itself")
 

@@ -5,7 +5,7 @@ A desktop's plans are those of the pool assignment through which it was assigned
 records that assignment on the desktop when it claims it (`doc["assignment"]`, see docs/lifecycle.md);
 for a desktop without that record, `effective_plans` finds it from the user's own policy (else the
 tenant's default policy) and the desktop's pool, and `remember_assignment` keeps what it found.
-Plan documents are cached in-process for a short while (`PLAN_CACHE_SECONDS`); a change made through
+Plans are cached in-process for a short while (`PLAN_CACHE_SECONDS`); a change made through
 this process drops the entry at once.
 """
 
@@ -16,58 +16,41 @@ from typing import Any
 
 from chalicelib.domain import lifecycle as rules
 from chalicelib.domain.caller import Caller
+from chalicelib.domain.entities.plans import PlanEntity, PowerControlPlanEntity, ReleasePlanEntity
 from chalicelib.domain.entities.policies import Policy, PoolAssignment
-from chalicelib.domain.kinds import KIND_POWER_CONTROL, KIND_RELEASE
 from chalicelib.services import plans
 from chalicelib.services.client_cache import TtlCache
 from chalicelib.store import stores
-from chalicelib.store.models import DesktopRecord, PlanRecord
+from chalicelib.store.models import DesktopRecord
 
 log = logging.getLogger("broker.lifecycle_plans")
 
 PLAN_CACHE_SECONDS = 60.0
-RELEASE_SECTIONS = ("on_disconnect", "on_idle", "on_logout", "on_release")
-POWER_SECTIONS = ("on_disconnect", "on_logout", "on_release")
 
-_cache: TtlCache[tuple[str, dict[str, Any]]] = TtlCache("lifecycle-plans")
-
-
-def _sections(kind: str) -> tuple[str, ...]:
-    return RELEASE_SECTIONS if kind == KIND_RELEASE else POWER_SECTIONS
-
-
-def complete_doc(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
-    """Every section present, so the stored document reads the same whatever the request left out."""
-    defaults: dict[str, Any] = {"action": "none", "after_minutes": 0}
-    completed = {**doc, "notes": doc.get("notes") or ""}
-    for section in _sections(kind):
-        if kind == KIND_RELEASE and section == "on_logout":
-            completed[section] = {"action": (doc.get(section) or {}).get("action") or "keep"}
-        else:
-            completed[section] = {**defaults, **(doc.get(section) or {})}
-    return completed
+_cache: TtlCache[PlanEntity] = TtlCache("lifecycle-plans")
 
 
 # ------------------------------------------------------------------------------------ admin use cases
 
 
-def list_plans(caller: Caller, kind: str) -> list[PlanRecord]:
+def list_plans(caller: Caller, kind: str) -> list[PlanEntity]:
     return plans.list_plans(caller, kind)
 
 
-def get_plan(caller: Caller, kind: str, plan_id: int) -> PlanRecord:
+def get_plan(caller: Caller, kind: str, plan_id: int) -> PlanEntity:
     return plans.get_plan(caller, kind, plan_id)
 
 
-def create_plan(caller: Caller, kind: str, name: str, doc: dict[str, Any]) -> PlanRecord:
-    return plans.create_plan(caller, kind, name, complete_doc(kind, doc))
+def create_plan(caller: Caller, kind: str, name: str, settings: dict[str, Any]) -> PlanEntity:
+    """Sections the request left out read as their defaults (the entity completes them)."""
+    return plans.create_plan(caller, kind, name, settings)
 
 
 def update_plan(caller: Caller, kind: str, plan_id: int, name: str | None,
-                changes: dict[str, Any]) -> PlanRecord:
-    record = plans.update_plan(caller, kind, plan_id, name, changes, complete=lambda d: complete_doc(kind, d))
+                changes: dict[str, Any]) -> PlanEntity:
+    plan = plans.update_plan(caller, kind, plan_id, name, changes)
     _cache.drop((caller.tenant_id, plan_id))
-    return record
+    return plan
 
 
 def delete_plan(caller: Caller, kind: str, plan_id: int) -> None:
@@ -156,9 +139,9 @@ def remember_assignment(desktop: DesktopRecord) -> bool:
     return True
 
 
-def _load(tenant_id: int, plan_ids: list[int]) -> dict[int, tuple[str, dict[str, Any]]]:
-    """Plan documents by id, from the cache or one BatchGetItem."""
-    found: dict[int, tuple[str, dict[str, Any]]] = {}
+def _load(tenant_id: int, plan_ids: list[int]) -> dict[int, PlanEntity]:
+    """Plans by id, from the cache or one BatchGetItem."""
+    found: dict[int, PlanEntity] = {}
     missing = []
     for plan_id in plan_ids:
         cached = _cache.get((tenant_id, plan_id), lambda: None, ttl=PLAN_CACHE_SECONDS)
@@ -167,10 +150,9 @@ def _load(tenant_id: int, plan_ids: list[int]) -> dict[int, tuple[str, dict[str,
         else:
             missing.append(plan_id)
     if missing:
-        for plan_id, record in stores.plans.batch_get(tenant_id, missing).items():
-            value = (record.kind, dict(record.doc))
-            _cache.get((tenant_id, plan_id), lambda v=value: v, ttl=PLAN_CACHE_SECONDS)
-            found[plan_id] = value
+        for plan_id, plan in stores.plans.batch_get(tenant_id, missing).items():
+            _cache.get((tenant_id, plan_id), lambda p=plan: p, ttl=PLAN_CACHE_SECONDS)
+            found[plan_id] = plan
     return found
 
 
@@ -182,13 +164,11 @@ def plans_for(tenant_id: int, assignment: dict[str, Any] | None) -> rules.Plans:
     wanted = [i for i in (release_id, power_id) if i]
     if not wanted:
         return rules.Plans()
-    docs = _load(tenant_id, wanted)
-    release = power = None
-    if release_id in docs and docs[release_id][0] == KIND_RELEASE:
-        release = rules.ReleasePlan.from_doc(docs[release_id][1], release_id)
-    if power_id in docs and docs[power_id][0] == KIND_POWER_CONTROL:
-        power = rules.PowerPlan.from_doc(docs[power_id][1], power_id)
-    return rules.Plans(release=release, power=power)
+    found = _load(tenant_id, wanted)
+    release, power = found.get(release_id), found.get(power_id)
+    return rules.Plans(
+        release=rules.ReleasePlan.from_plan(release) if isinstance(release, ReleasePlanEntity) else None,
+        power=rules.PowerPlan.from_plan(power) if isinstance(power, PowerControlPlanEntity) else None)
 
 
 def effective_plans(desktop: DesktopRecord, resolve: bool = True) -> rules.Plans:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from chalicelib.domain.entities.auth_servers import AuthServer
 from chalicelib.domain.entities.centers import Center
 from chalicelib.domain.entities.gateways import Gateway
+from chalicelib.domain.entities.plans import PlanEntity
 from chalicelib.domain.entities.policies import Policy
 from chalicelib.domain.entities.tenants import Tenant
 from chalicelib.store.login_names import LOGIN_NAMES
@@ -25,8 +27,10 @@ tenants = TypedEntityStore(EntityStore(TenantRecord, "tenant", "Tenant", name_ki
 centers = TypedEntityStore(EntityStore(CenterRecord, "center", "Center"), Center)
 pools = EntityStore(PoolRecord, "pool", "Pool")
 policies = TypedEntityStore(EntityStore(PolicyRecord, "policy", "Policy"), Policy)
-plans = EntityStore(PlanRecord, "plan", "Plan", name_scope="kind")  # a "Default" of each kind
-auth_servers = EntityStore(AuthServerRecord, "auth_server", "Authentication server")
+# a "Default" of each kind; each record is read as the entity of its kind
+plans = TypedEntityStore(EntityStore(PlanRecord, "plan", "Plan", name_scope="kind"), PlanEntity)
+auth_servers = TypedEntityStore(EntityStore(AuthServerRecord, "auth_server", "Authentication server"),
+                                AuthServer)
 gateways = TypedEntityStore(EntityStore(GatewayRecord, "gateway", "Gateway"), Gateway)
 users = UserStore()
 sessions = SessionStore()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.domain import connection
+from chalicelib.domain.entities.plans import ProtocolPlanEntity
 
 
 def test_rdp_file_names_the_address_port_and_user() -> None:
@@ -46,8 +47,10 @@ def test_option_problems() -> None:
 def test_an_html5_plan_defaults_to_the_port_of_its_remote_protocol() -> None:
     assert connection.default_port("html5") == 5900
     assert connection.default_port("html5", {"remote_protocol": "rdp"}) == 3389
-    plan = connection.ProtocolPlan.from_doc(3, "web", {"protocol": "html5", "gateway_id": 7})
-    assert (plan.port, plan.gateway_id) == (5900, 7)
+    stored = ProtocolPlanEntity.from_stored({"protocol": "html5", "gateway_id": 7}, tenant_id=1, id=3,
+                                            name="web", kind="protocol")
+    plan = connection.ProtocolPlan.from_plan(stored)
+    assert (plan.port, plan.gateway_id, plan.plan_id, plan.name) == (5900, 7, 3, "web")
 
 
 def test_rdp_filename_is_safe() -> None:

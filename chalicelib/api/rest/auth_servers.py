@@ -8,48 +8,45 @@ from typing import TYPE_CHECKING
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 
 if TYPE_CHECKING:
+    from chalicelib.domain.entities.auth_servers import AuthServer
     from chalicelib.schemas.auth_servers import (
         AuthServerItemOut,
         AuthServerOut,
         AuthServerTestOut,
         RespAuthServerCreated,
     )
-    from chalicelib.store.models import AuthServerRecord
 
 
 router = Router("/rest/v1", "Authentication servers", schemas="chalicelib.schemas.auth_servers")
 
 
-def auth_server_out(record: AuthServerRecord) -> AuthServerOut:
+def auth_server_out(server: AuthServer) -> AuthServerOut:
     from chalicelib.schemas import auth_servers as schemas
-    from chalicelib.services import auth_servers
-    doc = record.doc
-    directory = auth_servers.is_directory(doc)
     return schemas.AuthServerOut(
-        id=int(record.id),
-        name=record.name,
-        type=doc["type"],
-        domain=doc["domain"],
-        urls=list(doc.get("urls") or []),
-        start_tls=int(doc.get("start_tls") or 0),
-        bind_dn=doc.get("bind_dn"),
-        bind_password_set=int(directory),
-        search_base=doc.get("search_base"),
-        login_attribute=doc.get("login_attribute"),
-        group_membership=doc.get("group_membership") or "memberOf",
-        group_search_base=doc.get("group_search_base"),
-        group_member_attribute=doc.get("group_member_attribute") or "member",
-        connect_timeout_seconds=float(doc.get("connect_timeout_seconds") or 5.0),
-        receive_timeout_seconds=float(doc.get("receive_timeout_seconds") or 10.0),
-        verify_tls=int(doc.get("verify_tls", 1)),
-        ca_certificate_pem=doc.get("ca_certificate_pem"),
-        allow_cleartext_password=int(doc.get("allow_cleartext_password") or 0),
+        id=server.id,
+        name=server.name,
+        type=server.type,
+        domain=server.domain,
+        urls=list(server.urls),
+        start_tls=server.start_tls,
+        bind_dn=server.bind_dn,
+        bind_password_set=int(server.is_directory),
+        search_base=server.search_base,
+        login_attribute=server.login_attribute,
+        group_membership=server.group_membership,
+        group_search_base=server.group_search_base,
+        group_member_attribute=server.group_member_attribute,
+        connect_timeout_seconds=server.connect_timeout_seconds,
+        receive_timeout_seconds=server.receive_timeout_seconds,
+        verify_tls=server.verify_tls,
+        ca_certificate_pem=server.ca_certificate_pem,
+        allow_cleartext_password=server.allow_cleartext_password,
         rules=[schemas.AssignmentRuleOut(group=r.get("group"), any_user=int(r.get("any_user") or 0),
                                  policy_id=int(r["policy_id"]), role_name=r.get("role_name") or "User")
-               for r in doc.get("rules") or []],
-        notes=doc.get("notes", ""),
-        created=record.created,
-        updated=record.updated,
+               for r in server.rules],
+        notes=server.notes,
+        created=server.created,
+        updated=server.updated,
     )
 
 
@@ -58,8 +55,8 @@ def auth_server_out(record: AuthServerRecord) -> AuthServerOut:
 def list_auth_servers(request: ApiRequest) -> list[AuthServerItemOut]:
     from chalicelib.schemas import auth_servers as schemas
     from chalicelib.services import auth_servers
-    return [schemas.AuthServerItemOut(id=int(r.id), name=r.name, type=r.doc["type"], domain=r.doc["domain"])
-            for r in auth_servers.list_servers(request.who)]
+    return [schemas.AuthServerItemOut(id=server.id, name=server.name, type=server.type, domain=server.domain)
+            for server in auth_servers.list_servers(request.who)]
 
 
 @router.route("POST", "/auth-servers", access=Access.ADMIN_WRITE, summary="Add an authentication server",
@@ -86,8 +83,8 @@ def get_auth_server(request: ApiRequest) -> AuthServerOut:
 def update_auth_server(request: ApiRequest) -> RespAuthServerCreated:
     from chalicelib.schemas import auth_servers as schemas
     from chalicelib.services import auth_servers
-    record = auth_servers.update_server(request.who, request.ids["id"], request.body)
-    return schemas.RespAuthServerCreated(stored_data=auth_server_out(record))
+    server = auth_servers.update_server(request.who, request.ids["id"], request.body)
+    return schemas.RespAuthServerCreated(stored_data=auth_server_out(server))
 
 
 @router.route("DELETE", "/auth-servers/{id}", access=Access.ADMIN_WRITE,

@@ -15,23 +15,23 @@ from chalicelib.domain.kinds import KIND_POWER_CONTROL, KIND_RELEASE
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from chalicelib.domain.entities.plans import PlanEntity
     from chalicelib.schemas.lifecycle import (
         LogPageOut,
         PlanItemOut,
         PoolHistoryOut,
         PoolHistoryQuery,
     )
-    from chalicelib.store.models import PlanRecord
 
 
 router = Router("/rest/v1", "Lifecycle", schemas="chalicelib.schemas.lifecycle")
 
 
-def _plan_fields(record: PlanRecord) -> dict[str, Any]:
-    from chalicelib.services import lifecycle_plans
-    doc = lifecycle_plans.complete_doc(record.kind, record.doc)
-    return {"id": int(record.id), "name": record.name, "created": record.created, "updated": record.updated,
-            **doc}
+def _plan_fields(plan: PlanEntity) -> dict[str, Any]:
+    from chalicelib.domain.entities.plans import PowerControlPlanEntity, ReleasePlanEntity
+    assert isinstance(plan, ReleasePlanEntity | PowerControlPlanEntity)  # the routes' kinds only
+    return {"id": plan.id, "name": plan.name, "created": plan.created, "updated": plan.updated,
+            "notes": plan.notes, **plan.steps()}
 
 
 def _changes(body: BaseModel) -> dict[str, Any]:
@@ -61,14 +61,14 @@ PLAN_KINDS = (
 )
 
 
-def _plan_out(plan: PlanKind, record: PlanRecord) -> BaseModel:
+def _plan_out(plan: PlanKind, stored: PlanEntity) -> BaseModel:
     from chalicelib.schemas import lifecycle as schemas
-    return getattr(schemas, f"{plan.model}Out").model_validate(_plan_fields(record))
+    return getattr(schemas, f"{plan.model}Out").model_validate(_plan_fields(stored))
 
 
-def _created(plan: PlanKind, record: PlanRecord) -> BaseModel:
+def _created(plan: PlanKind, stored: PlanEntity) -> BaseModel:
     from chalicelib.schemas import lifecycle as schemas
-    return getattr(schemas, f"Resp{plan.model}Created")(stored_data=_plan_out(plan, record))
+    return getattr(schemas, f"Resp{plan.model}Created")(stored_data=_plan_out(plan, stored))
 
 
 def _named(name: str, handler: Callable[[ApiRequest], Any]) -> Callable[[ApiRequest], Any]:
@@ -80,15 +80,15 @@ def _declare_plan_routes(plan: PlanKind) -> None:
     def list_plans(request: ApiRequest) -> list[PlanItemOut]:
         from chalicelib.schemas import lifecycle as schemas
         from chalicelib.services import lifecycle_plans
-        return [schemas.PlanItemOut(id=int(r.id), name=r.name)
-                for r in lifecycle_plans.list_plans(request.who, plan.kind)]
+        return [schemas.PlanItemOut(id=stored.id, name=stored.name)
+                for stored in lifecycle_plans.list_plans(request.who, plan.kind)]
 
     def create_plan(request: ApiRequest) -> BaseModel:
         from chalicelib.services import lifecycle_plans
         body = request.body
-        record = lifecycle_plans.create_plan(request.who, plan.kind, body.name,
+        stored = lifecycle_plans.create_plan(request.who, plan.kind, body.name,
                                              body.model_dump(exclude={"name"}))
-        return _created(plan, record)
+        return _created(plan, stored)
 
     def get_plan(request: ApiRequest) -> BaseModel:
         from chalicelib.services import lifecycle_plans
@@ -97,9 +97,9 @@ def _declare_plan_routes(plan: PlanKind) -> None:
     def update_plan(request: ApiRequest) -> BaseModel:
         from chalicelib.services import lifecycle_plans
         plan_id = request.ids["id"]
-        record = lifecycle_plans.update_plan(request.who, plan.kind, plan_id, request.body.name,
+        stored = lifecycle_plans.update_plan(request.who, plan.kind, plan_id, request.body.name,
                                              _changes(request.body))
-        return _created(plan, record)
+        return _created(plan, stored)
 
     def delete_plan(request: ApiRequest) -> Reply:
         from chalicelib.services import lifecycle_plans

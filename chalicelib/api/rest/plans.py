@@ -9,6 +9,7 @@ from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 from chalicelib.domain.kinds import KIND_PROTOCOL as KIND
 
 if TYPE_CHECKING:
+    from chalicelib.domain.entities.plans import PlanEntity
     from chalicelib.schemas.plans import (
         ProtocolPlanBody,
         ProtocolPlanItemOut,
@@ -16,28 +17,28 @@ if TYPE_CHECKING:
         ProtocolPlanUpdate,
         RespProtocolPlanCreated,
     )
-    from chalicelib.store.models import PlanRecord
 
 
 router = Router("/rest/v1", "Plans", schemas="chalicelib.schemas.plans")
 
 
-def protocol_plan_out(record: PlanRecord) -> ProtocolPlanOut:
+def protocol_plan_out(plan: PlanEntity) -> ProtocolPlanOut:
+    from chalicelib.domain.entities.plans import ProtocolPlanEntity
     from chalicelib.schemas import plans as schemas
-    doc = record.doc
-    return schemas.ProtocolPlanOut(id=int(record.id), name=record.name, protocol=doc["protocol"],
-                                   port=int(doc["port"]), options=doc.get("options") or {},
-                                   gateway_id=int(doc.get("gateway_id") or 0), notes=doc.get("notes", ""),
-                                   created=record.created, updated=record.updated)
+    assert isinstance(plan, ProtocolPlanEntity)  # the service returns protocol plans only here
+    return schemas.ProtocolPlanOut(id=plan.id, name=plan.name, protocol=plan.protocol, port=plan.port,
+                                   options=plan.options, gateway_id=plan.gateway_id, notes=plan.notes,
+                                   created=plan.created, updated=plan.updated)
 
 
 @router.route("GET", "/plans/protocol", access=Access.ADMIN_READ, summary="List protocol plans",
               response=list["ProtocolPlanItemOut"])
 def list_protocol_plans(request: ApiRequest) -> list[ProtocolPlanItemOut]:
+    from chalicelib.domain.entities.plans import ProtocolPlanEntity
     from chalicelib.schemas import plans as schemas
     from chalicelib.services import plans
-    return [schemas.ProtocolPlanItemOut(id=int(r.id), name=r.name, protocol=r.doc["protocol"],
-                                port=int(r.doc["port"])) for r in plans.list_plans(request.who, KIND)]
+    return [schemas.ProtocolPlanItemOut(id=plan.id, name=plan.name, protocol=plan.protocol, port=plan.port)
+            for plan in plans.list_plans(request.who, KIND) if isinstance(plan, ProtocolPlanEntity)]
 
 
 @router.route("POST", "/plans/protocol", access=Access.ADMIN_WRITE, summary="Add a protocol plan",
@@ -46,8 +47,8 @@ def create_protocol_plan(request: ApiRequest) -> RespProtocolPlanCreated:
     from chalicelib.schemas import plans as schemas
     from chalicelib.services import plans
     body: ProtocolPlanBody = request.body
-    record = plans.create_protocol_plan(request.who, body.name, body.model_dump(exclude={"name"}))
-    return schemas.RespProtocolPlanCreated(stored_data=protocol_plan_out(record))
+    plan = plans.create_protocol_plan(request.who, body.name, body.model_dump(exclude={"name"}))
+    return schemas.RespProtocolPlanCreated(stored_data=protocol_plan_out(plan))
 
 
 @router.route("GET", "/plans/protocol/{id}", access=Access.ADMIN_READ, summary="Get a protocol plan",
@@ -65,8 +66,8 @@ def update_protocol_plan(request: ApiRequest) -> RespProtocolPlanCreated:
     from chalicelib.services import plans
     body: ProtocolPlanUpdate = request.body
     changes = body.model_dump(exclude_unset=True, exclude={"id", "name"})
-    record = plans.update_protocol_plan(request.who, request.ids["id"], body.name, changes)
-    return schemas.RespProtocolPlanCreated(stored_data=protocol_plan_out(record))
+    plan = plans.update_protocol_plan(request.who, request.ids["id"], body.name, changes)
+    return schemas.RespProtocolPlanCreated(stored_data=protocol_plan_out(plan))
 
 
 @router.route("DELETE", "/plans/protocol/{id}", access=Access.ADMIN_WRITE, summary="Delete a protocol plan",

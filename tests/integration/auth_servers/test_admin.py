@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.domain.entities.auth_servers import AuthServer
 from chalicelib.services.auth_servers import server_secret_name
 from chalicelib.store import stores
 from tests.fixtures.aws import AwsStack
@@ -315,9 +316,13 @@ def test_a_cleartext_server_saved_before_the_flag_is_not_used(api: Api, tenant: 
     assert auth_servers.directory_settings(record).bind_password == SECRET  # cached: logged once
     [used] = [r for r in caplog.records if r.name == "broker.auth_servers"]
     assert "in clear" in used.getMessage() and used.__dict__["auth_server_id"] == server["id"]
-    record.doc = {k: v for k, v in record.doc.items() if k != "allow_cleartext_password"}
+    # Saved before the flag existed: the stored document lacks it, which reads as its default, 0.
+    before_the_flag = AuthServer.from_stored(
+        {k: v for k, v in record.stored_doc().items() if k != "allow_cleartext_password"},
+        tenant_id=record.tenant_id, id=record.id, name=record.name)
+    assert before_the_flag.allow_cleartext_password == 0
     with pytest.raises(ServiceUnavailable, match="allow_cleartext_password"):
-        auth_servers.directory_settings(record)
+        auth_servers.directory_settings(before_the_flag)
 
 
 def test_secrets_manager_failing_leaves_the_old_password_with_the_old_urls(
