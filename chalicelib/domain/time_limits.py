@@ -261,6 +261,13 @@ def shrink(total: int, maximum: int, desktops: list[SurplusCandidate]) -> Shrink
     return Shrink(chosen, excess - len(chosen))
 
 
+def needs_tenant_zone(provision: dict[str, Any]) -> bool:
+    """Whether the limits in force depend on the tenant's default zone: only a pool with time limits and no
+    zone of its own that resolves reads them in it (without time limits the zone changes nothing)."""
+    own = provision.get("provision_time_zone")
+    return bool(provision.get("time_limits")) and not (own and zone_problem(own) is None)
+
+
 def for_provision(provision: dict[str, Any], now: float, tenant_zone: str | None = None
                   ) -> tuple[str, LimitsInForce]:
     """The limits in force for a pool's stored `provision` at `now`, and the name of the zone read."""

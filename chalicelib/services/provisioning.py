@@ -127,13 +127,20 @@ def _removable(desktop: DesktopRecord) -> bool:
             and not desktop.doc.get("pending_action"))
 
 
+def _tenant_zone_if_needed(pool: PoolRecord) -> str | None:
+    """The tenant's default zone when the pool's limits depend on it, else None: a pool check reads the
+    tenant only for a pool with time limits and no zone of its own (one GetItem less on every other)."""
+    if not time_limits.needs_tenant_zone(pool.doc["provision"]):
+        return None
+    return tenants.default_time_zone(int(pool.tenant_id))
+
+
 def enforce_maximum(pool: PoolRecord, members: list[DesktopRecord]) -> list[int]:
     """`provision_limits_enforce`: a pool above the maximum in force shrinks to it, through the same
     deletion path as release plans (a pending delete the worker carries out, refused if the desktop is
     claimed meanwhile). Assigned or in-use desktops are kept; how many stay above is in the pool's state."""
     live = [d for d in members if d.lifecycle not in GONE_OR_FAILED]
-    _, limits = time_limits.for_provision(pool.doc["provision"], clock(),
-                                          tenants.default_time_zone(int(pool.tenant_id)))
+    _, limits = time_limits.for_provision(pool.doc["provision"], clock(), _tenant_zone_if_needed(pool))
     plan = time_limits.shrink(len(live), limits.maximum, [
         time_limits.SurplusCandidate(int(d.id), _idle_since(d), _removable(d),
                                      d.doc.get("pending_action") == "delete") for d in live])
@@ -239,7 +246,7 @@ def _reserve(pool: PoolRecord, center: Center, members: list[DesktopRecord]) -> 
     building: int | None = None  # read only when there is something to create: it reads the whole center
     limit = center.build_limit or rules.DEFAULT_CENTER_BUILD_LIMIT
     ids = range(0)  # desktop ids drawn for this check, kept across lost races
-    tenant_zone = tenants.default_time_zone(tenant_id)
+    tenant_zone = _tenant_zone_if_needed(pool)
     for _ in range(MAX_RESERVE_ATTEMPTS):
         seen, open_reservation = counters.state(tenant_id, pool_id)
         if open_reservation is not None:

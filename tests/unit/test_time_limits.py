@@ -206,3 +206,14 @@ def test_zones_resolve_without_the_systems_time_zone_database() -> None:
     finally:
         zoneinfo.reset_tzpath()
         zoneinfo.ZoneInfo.clear_cache()
+
+
+def test_only_time_limits_without_a_zone_of_their_own_need_the_tenant_s_zone() -> None:
+    ranges = [{"provision_time_day": 0, "provision_time_start": "08:00", "provision_time_stop": "10:00",
+               "provision_time_threshold": 1, "provision_time_max_size": 1}]
+    assert not tl.needs_tenant_zone({"time_limits": []})
+    assert not tl.needs_tenant_zone({"time_limits": ranges, "provision_time_zone": "Asia/Tokyo"})
+    assert tl.needs_tenant_zone({"time_limits": ranges})
+    assert tl.needs_tenant_zone({"time_limits": ranges, "provision_time_zone": ""})
+    # A stored zone that no longer resolves (a time zone database change) falls back to the tenant's.
+    assert tl.needs_tenant_zone({"time_limits": ranges, "provision_time_zone": "Mars/Base"})

@@ -105,6 +105,30 @@ def test_a_check_reads_the_time_limits_in_the_tenant_s_zone(
         assert provisioning.check_pool(TENANT, int(pool.id), "range") == 2
 
 
+def test_a_check_reads_the_tenant_only_when_a_time_limit_needs_its_zone(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tenant's zone costs a read: a pool without time limits, or with a zone of its own, never reads
+    it; a pool whose ranges are read in it reads it once per check."""
+    from chalicelib.services import tenants
+
+    reads: list[int] = []
+    monkeypatch.setattr(tenants, "default_time_zone", lambda tenant_id: reads.append(tenant_id) or "")
+    center = broker.center()
+    ranges = [{"provision_time_day": 0, "provision_time_start": "08:00", "provision_time_stop": "10:00",
+               "provision_time_threshold": 1, "provision_time_max_size": 1}]
+    plain = broker.pool(center, threshold=1, maximum=1, name="plain")
+    own_zone = broker.pool(center, threshold=1, maximum=1, name="own-zone",
+                           provision={"time_limits": ranges, "provision_time_zone": "Europe/Berlin"})
+    tenant_zone = broker.pool(center, threshold=1, maximum=1, name="tenant-zone",
+                              provision={"time_limits": ranges})
+    for pool in (plain, own_zone):
+        assert provisioning.check_pool(TENANT, int(pool.id), "saved") == 1
+    assert reads == []
+    assert provisioning.check_pool(TENANT, int(tenant_zone.id), "saved") == 1
+    assert reads == [TENANT]
+
+
 def test_assignment_makes_the_pool_grow_until_its_maximum(broker: Broker) -> None:
     center = broker.center()
     pool = broker.pool(center, threshold=2, maximum=3)
