@@ -41,14 +41,6 @@ class ProtocolPlan:
 DEFAULT_PLAN = ProtocolPlan()
 
 
-def default_port(protocol: str, options: dict[str, Any] | None = None) -> int:
-    """The protocol's usual port; an html5 plan's is that of the protocol the gateway speaks to the
-    desktop (`options.remote_protocol`, VNC by default), since the port is the desktop's."""
-    if protocol == "html5":
-        return DEFAULT_PORTS.get(str((options or {}).get("remote_protocol") or "vnc"), DEFAULT_PORTS["vnc"])
-    return DEFAULT_PORTS[protocol]
-
-
 def option_problems(protocol: str, options: dict[str, Any]) -> list[tuple[str, str]]:
     """(key, message) for each option a plan of `protocol` may not carry."""
     problems = []

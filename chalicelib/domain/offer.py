@@ -22,6 +22,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from chalicelib.domain.cloud import PowerState
 from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
@@ -39,6 +40,16 @@ UNUSABLE_POWER_STATES = frozenset({PowerState.ERROR, PowerState.BUILDING, PowerS
 
 DEFAULT_PROTOCOL = "rdp"
 DEFAULT_PORTS = {"rdp": 3389, "vnc": 5900, "ssh": 22, "html5": 443}
+
+
+def default_port(protocol: str, options: dict[str, Any] | None = None) -> int:
+    """The protocol's usual port; an html5 plan's is that of the protocol the gateway speaks to the
+    desktop (`options.remote_protocol`, VNC by default), since the port is the desktop's."""
+    if protocol == "html5":
+        return DEFAULT_PORTS.get(str((options or {}).get("remote_protocol") or "vnc"), DEFAULT_PORTS["vnc"])
+    return DEFAULT_PORTS[protocol]
+
+
 STARTING = "starting"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.domain import connection
+from chalicelib.domain import connection, offer
 from chalicelib.domain.entities.plans import ProtocolPlanEntity
 
 
@@ -45,8 +45,8 @@ def test_option_problems() -> None:
 
 
 def test_an_html5_plan_defaults_to_the_port_of_its_remote_protocol() -> None:
-    assert connection.default_port("html5") == 5900
-    assert connection.default_port("html5", {"remote_protocol": "rdp"}) == 3389
+    assert offer.default_port("html5") == 5900
+    assert offer.default_port("html5", {"remote_protocol": "rdp"}) == 3389
     stored = ProtocolPlanEntity.from_stored({"protocol": "html5", "gateway_id": 7}, tenant_id=1, id=3,
                                             name="web", kind="protocol")
     plan = connection.ProtocolPlan.from_plan(stored)

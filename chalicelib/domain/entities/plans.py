@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
-from chalicelib.domain.connection import default_port
 from chalicelib.domain.entities.base import Entity
 from chalicelib.domain.kinds import KIND_POWER_CONTROL, KIND_PROTOCOL, KIND_RELEASE
-from chalicelib.domain.offer import DEFAULT_PROTOCOL
+from chalicelib.domain.offer import DEFAULT_PROTOCOL, default_port
 
 Step = dict[str, Any]  # {"action": ..., "after_minutes": ...}; release plans' on_logout: {"action": ...}
 
