@@ -67,7 +67,17 @@ class ProtocolPlanEntity(PlanEntity):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReleasePlanEntity(PlanEntity):
+class LifecyclePlanEntity(PlanEntity):
+    """A release or power-control plan: a step (action, after how many minutes) per section."""
+
+    SECTIONS: ClassVar[tuple[str, ...]] = ()
+
+    def steps(self) -> dict[str, Step]:
+        return {section: getattr(self, section) for section in self.SECTIONS}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleasePlanEntity(LifecyclePlanEntity):
     """What happens when the user disconnects, goes idle, logs out, and when the desktop is released."""
 
     kind: str = KIND_RELEASE
@@ -84,12 +94,9 @@ class ReleasePlanEntity(PlanEntity):
             self._set(section, _step(getattr(self, section)))
         self._set("on_logout", {"action": (self.on_logout or {}).get("action") or "keep"})
 
-    def steps(self) -> dict[str, Step]:
-        return {section: getattr(self, section) for section in self.SECTIONS}
-
 
 @dataclass(frozen=True, kw_only=True)
-class PowerControlPlanEntity(PlanEntity):
+class PowerControlPlanEntity(LifecyclePlanEntity):
     """What happens to the instance when the user disconnects, logs out, and when it is released."""
 
     kind: str = KIND_POWER_CONTROL
@@ -103,9 +110,6 @@ class PowerControlPlanEntity(PlanEntity):
         super().__post_init__()
         for section in self.SECTIONS:
             self._set(section, _step(getattr(self, section)))
-
-    def steps(self) -> dict[str, Step]:
-        return {section: getattr(self, section) for section in self.SECTIONS}
 
 
 PLAN_CLASSES: dict[str, type[PlanEntity]] = {
