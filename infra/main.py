@@ -104,6 +104,10 @@ def main(argv: list[str] | None = None) -> None:
     # Chalice asks botocore for a region while packaging (it calls nothing): any will do.
     os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
 
+    # aws-cdk-lib's modules are megabytes of Python each and infra/.venv is installed without bytecode
+    # (synth.sh): keep what this run compiles, even under PYTHONDONTWRITEBYTECODE, so that the next
+    # synthesis does not compile them again (about 25 s each). The project's copy gets none (below).
+    sys.dont_write_bytecode = False
     import aws_cdk as cdk
     from broker_infra.stack import BrokerStack, StageSettings
 

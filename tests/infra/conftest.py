@@ -34,8 +34,10 @@ def clean_environment(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BROKER_", "CDK_"))}
     # No AWS credentials here, so botocore's chain would end at the instance metadata service
     # (169.254.169.254, off this machine): synth.sh turns that step off, and so must every other command.
+    # CDK_VALIDATION=false: the CDK's built-in template check (cfn-guard in WebAssembly) takes about 20 s of
+    # each synthesis and only warns; these tests run cfn-lint on every template and fail on any finding.
     env.update(JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20", AWS_DEFAULT_REGION="us-east-1",
-               AWS_EC2_METADATA_DISABLED="true", **extra)
+               AWS_EC2_METADATA_DISABLED="true", CDK_VALIDATION="false", **extra)
     return env
 
 

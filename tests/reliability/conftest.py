@@ -100,7 +100,9 @@ def project(
     with contextlib.ExitStack() as made:
 
         def make(instances: int = 20) -> Project:
-            scratch = made.enter_context(sdk.scratch_project(f"rel-{test_part}", instances=instances))
+            scratch = made.enter_context(
+                sdk.scratch_project(f"rel-{test_part}", instances=instances, late_creates=True)
+            )
             return Project(scratch.access, scratch.id, admin)
 
         yield make
