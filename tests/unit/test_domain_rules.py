@@ -224,6 +224,8 @@ def test_not_unique_names_the_body_field() -> None:
     error = NotUnique("taken", "/body/user_login")
     assert error.errors == [FieldError("/body/user_login", "taken")] and error.field == "user_login"
     assert error.status == "NOT_UNIQUE"
+    error = NotUnique("taken")  # most callers name no field: it is the resource's name
+    assert error.errors == [FieldError("/body/name", "taken")] and error.field == "name"
 
 
 def test_error_list_reports_everything_at_once() -> None:

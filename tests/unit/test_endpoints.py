@@ -77,3 +77,11 @@ def test_the_reason_names_the_new_endpoint() -> None:
     assert why_secret_needed_again(["https://k.example/v3"], ["https://k.example/x/v3"], ["u"], ["u"]) is None
     assert why_secret_needed_again(["https://k.example/v3"], ["https://k.example/v3"], ["u"], ["v"]) == (
         "it would now be sent for another account")
+
+
+def test_the_reason_shows_an_ipv6_endpoint_in_brackets_and_an_unparsable_url_quoted_and_cut() -> None:
+    before = ["https://k.example/v3"]
+    assert why_secret_needed_again(before, ["https://[2001:db8::1]/v3"], ["u"], ["u"]) == (
+        "it would now be sent to https://[2001:db8::1]:443")
+    long = "k" * 150
+    assert why_secret_needed_again(before, [long], ["u"], ["u"]) == f"it would now be sent to {'k' * 100!r}"

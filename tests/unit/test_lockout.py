@@ -55,3 +55,10 @@ def test_settings_must_be_positive() -> None:
 def test_keep_seconds_outlives_window_and_lock() -> None:
     assert lockout.keep_seconds(POLICY) > 600
     assert lockout.keep_seconds(LockoutPolicy(window_seconds=900, lockout_seconds=60)) > 900
+
+
+def test_one_is_a_valid_setting_and_the_error_says_what_is_wrong() -> None:
+    """The smallest allowed value of each setting is 1 (one try, one second), not 2."""
+    assert LockoutPolicy(max_failures=1, window_seconds=1, lockout_seconds=1).max_failures == 1
+    with pytest.raises(ValueError, match=r"^lockout settings must be positive$"):
+        LockoutPolicy(window_seconds=-5)

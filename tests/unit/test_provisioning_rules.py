@@ -135,3 +135,39 @@ def test_the_pool_size_counts_each_desktop_under_each_of_its_states() -> None:
         "total_agent_running": 2, "total_logged_in": 2, "total_connected": 1,
     }
     assert size.unassigned == 3
+
+
+def _rule(field: str, condition: str, text: str) -> dict[str, str]:
+    return {"vm_table_field": field, "condition_type": condition, "text_to_match": text}
+
+
+def test_each_attribute_condition_like_the_reference() -> None:
+    """eq/ne/ct/nc/bw/ew, case-insensitive; a positive condition holds when any address matches, a
+    negative one when no address does; no rules match nothing."""
+    desktop = {"name": "Win-Desk-07", "display_name": "Desk 7", "ip": "10.0.0.5,198.51.100.7"}
+
+    def match(condition: str, text: str, field: str = "name") -> bool:
+        return rules.matches_attribute_rules([_rule(field, condition, text)], "A", desktop)
+
+    assert match("eq", "win-desk-07") and not match("eq", "win-desk")
+    assert match("ne", "win-desk") and not match("ne", "WIN-DESK-07")
+    assert match("nc", "server") and not match("nc", "desk")
+    assert match("ew", "-07") and not match("ew", "win")
+    assert match("bw", "win-") and not match("bw", "desk")
+    assert match("eq", "desk 7", "display_name")
+    assert match("eq", "10.0.0.5", "ip") and match("ew", ".7", "ip")  # any address
+    assert not match("ne", "10.0.0.5", "ip") and not match("nc", "198.51", "ip")  # every address
+    assert match("ne", "10.0.0.6", "ip") and match("nc", "172.16", "ip")
+    assert not rules.matches_attribute_rules([], "A", desktop)
+    assert not rules.matches_attribute_rules([], "O", desktop)
+
+
+def test_a_desktop_without_addresses_has_an_empty_address() -> None:
+    """`ip eq ""` picks the desktops with no address, `ip ne ""` those with one."""
+    no_ip = {"name": "desk-1", "display_name": "desk-1", "ip": ""}
+    with_ip = {**no_ip, "ip": "10.0.0.5"}
+    assert rules.matches_attribute_rules([_rule("ip", "eq", "")], "A", no_ip)
+    assert not rules.matches_attribute_rules([_rule("ip", "ne", "")], "A", no_ip)
+    assert rules.matches_attribute_rules([_rule("ip", "ne", "")], "A", with_ip)
+    assert not rules.matches_attribute_rules([_rule("ip", "ct", "x")], "A", no_ip)
+    assert rules.matches_attribute_rules([_rule("ip", "nc", "x")], "A", no_ip)

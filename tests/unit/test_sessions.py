@@ -80,3 +80,8 @@ def test_agent_running_window() -> None:
     assert sessions.agent_running(NOW - 100, NOW, 180)
     assert not sessions.agent_running(NOW - 200, NOW, 180)
     assert not sessions.agent_running(None, NOW, 180)
+
+
+def test_an_agent_seen_exactly_the_window_ago_still_runs() -> None:
+    assert sessions.agent_running(NOW - 180, NOW, 180)
+    assert not sessions.agent_running(NOW - 180.5, NOW, 180)
