@@ -276,3 +276,14 @@ def test_domain_modules_import_no_io_library(module: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]", f"chalicelib.domain.{module} pulls in {result.stdout.strip()}"
+
+
+def test_queue_messages_carry_their_fields_by_name() -> None:
+    from chalicelib.domain import messages
+
+    assert messages.pool_check(1, 2, "saved") == {"type": "pool.check", "tenant_id": 1, "pool_id": 2,
+                                                  "reason": "saved"}
+    assert messages.center_check(1, 3, "saved") == {"type": "center.check", "tenant_id": 1, "center_id": 3,
+                                                    "reason": "saved"}
+    assert messages.center_scan(1, 3, "timer") == {"type": "center.scan", "tenant_id": 1, "center_id": 3,
+                                                   "reason": "timer"}

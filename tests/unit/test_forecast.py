@@ -187,3 +187,21 @@ def test_every_recommendation_is_a_valid_time_limits_list(peaks: list[tuple[int,
             for h in range(hour, min(hour + hours, 24)):
                 at = MONDAY + day * 86400 + h * 3600 + 1800
                 assert tl.limits_in_force(own, own + 2, ranges, UTC, at).time_limit is not None
+
+
+def test_a_recommended_range_is_a_time_limits_item_with_every_field() -> None:
+    late = fc.Recommended(4, 20 * 60, tl.MINUTES_PER_DAY, 3, 9, 6, 5, "")
+    assert late.as_time_limit() == {"provision_time_day": 4, "provision_time_start": "20:00",
+                                    "provision_time_stop": "24:00", "provision_time_threshold": 3,
+                                    "provision_time_max_size": 9}
+
+
+def test_ranges_that_overlap_once_started_early_are_merged_and_keep_their_weeks() -> None:
+    """Two busy hours an hour apart, and desktops that take 70 minutes: the second range, started 70
+    minutes early, runs into the first; one range results, over the weeks behind both."""
+    samples, now = week_of_samples(6, lambda week, day, minute: 40 if day == 0 and minute // 60 in (8, 10)
+                                   else 0)
+    result = fc.recommend(samples, [70 * 60.0] * 5, UTC, now, 1, 5)
+    assert [(r.day, tl.format_minutes(r.start), tl.format_minutes(r.stop)) for r in result.ranges] == [
+        (0, "06:50", "11:00")]
+    assert result.ranges[0].weeks == 6 and " over 6 weeks" in result.ranges[0].sentence

@@ -206,3 +206,9 @@ def test_zones_resolve_without_the_systems_time_zone_database() -> None:
     finally:
         zoneinfo.reset_tzpath()
         zoneinfo.ZoneInfo.clear_cache()
+
+
+def test_an_overlap_message_writes_24_00_and_next_day() -> None:
+    found = problems_of([item(0, "20:00", "24:00"), item(0, "23:00", "01:00")])
+    assert found == [("/body/provision/time_limits/1/provision_time_start",
+                      "Monday 23:00-01:00 (next day) overlaps time_limits/0 (Monday 20:00-24:00)")]
