@@ -287,3 +287,17 @@ def test_queue_messages_carry_their_fields_by_name() -> None:
                                                     "reason": "saved"}
     assert messages.center_scan(1, 3, "timer") == {"type": "center.scan", "tenant_id": 1, "center_id": 3,
                                                    "reason": "timer"}
+
+
+def test_center_type_labels_and_retry_hints() -> None:
+    from chalicelib.domain import kinds
+    from chalicelib.domain.errors import LoginBusy, ServiceUnavailable, TooManyAttempts
+
+    assert kinds.center_type_label("uncategorized") == "Uncategorized Desktops"
+    assert kinds.center_type_label("virtuozzo") == "Virtuozzo Hybrid Infrastructure"
+    assert kinds.center_type_label("openstack") == "OpenStack"
+    locked = TooManyAttempts("wait", 30)
+    assert (locked.message, locked.retry_after, locked.status) == ("wait", 30, "TOO_MANY_ATTEMPTS")
+    assert LoginBusy("busy", 1).retry_after == 1
+    down = ServiceUnavailable("down", 30)
+    assert (down.message, down.retry_after, ServiceUnavailable("down").retry_after) == ("down", 30, None)

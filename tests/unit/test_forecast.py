@@ -205,3 +205,11 @@ def test_ranges_that_overlap_once_started_early_are_merged_and_keep_their_weeks(
     assert [(r.day, tl.format_minutes(r.start), tl.format_minutes(r.stop)) for r in result.ranges] == [
         (0, "06:50", "11:00")]
     assert result.ranges[0].weeks == 6 and " over 6 weeks" in result.ranges[0].sentence
+
+
+def test_the_profile_and_readiness_are_shown_with_every_figure() -> None:
+    cell = fc.Cell(1, 9, 4, 11.0, 13.0, 10.0, 12.0, 0.5)
+    assert cell.as_doc() == {"day": 1, "hour": 9, "weeks": 4, "assigned_median": 11.0, "assigned_p90": 13.0,
+                             "connected_median": 10.0, "connected_p90": 12.0}
+    assert fc.Readiness(5, 300.0, 420.0).as_doc() == {"count": 5, "median_seconds": 300.0,
+                                                      "p90_seconds": 420.0, "lead_minutes": 10}

@@ -171,3 +171,11 @@ def test_a_desktop_without_addresses_has_an_empty_address() -> None:
     assert rules.matches_attribute_rules([_rule("ip", "ne", "")], "A", with_ip)
     assert not rules.matches_attribute_rules([_rule("ip", "ct", "x")], "A", no_ip)
     assert rules.matches_attribute_rules([_rule("ip", "nc", "x")], "A", no_ip)
+
+
+def test_a_provisioning_action_waits_in_its_unit() -> None:
+    assert rules.wait_seconds({"prov_action_wait_value": 3, "prov_action_wait_unit": "seconds"}) == 3
+    assert rules.wait_seconds({"prov_action_wait_value": 3, "prov_action_wait_unit": "minutes"}) == 180
+    assert rules.wait_seconds({"prov_action_wait_value": 2, "prov_action_wait_unit": "hours"}) == 7200
+    assert rules.wait_seconds({"prov_action_wait_value": 4}) == 4  # seconds unless said
+    assert rules.wait_seconds({}) == 0

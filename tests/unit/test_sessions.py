@@ -124,3 +124,9 @@ def test_an_agent_clock_up_to_the_allowed_skew_ahead_is_believed() -> None:
 def test_an_unknown_event_is_named_in_the_error() -> None:
     with pytest.raises(ValueError, match="unknown event 'explode'"):
         apply_event(Session(), "explode", None, None, NOW, None)
+
+
+def test_a_session_is_stored_with_its_state_user_and_time() -> None:
+    session = Session("idle", "bob", iso(NOW))
+    assert session.as_doc() == {"state": "idle", "user": "bob", "since": iso(NOW)}
+    assert Session.from_doc(session.as_doc()) == session

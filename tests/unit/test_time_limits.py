@@ -212,3 +212,8 @@ def test_an_overlap_message_writes_24_00_and_next_day() -> None:
     found = problems_of([item(0, "20:00", "24:00"), item(0, "23:00", "01:00")])
     assert found == [("/body/provision/time_limits/1/provision_time_start",
                       "Monday 23:00-01:00 (next day) overlaps time_limits/0 (Monday 20:00-24:00)")]
+
+
+def test_a_range_is_stored_with_every_field_and_24_00() -> None:
+    assert tl.from_docs([item(2, "9:30", "24:00", 3, 7)])[0].as_doc() == item(2, "09:30", "24:00", 3, 7)
+    assert tl.from_docs([item(6, "22:00", "06:00", 1, 2)])[0].as_doc() == item(6, "22:00", "06:00", 1, 2)
