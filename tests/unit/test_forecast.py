@@ -213,3 +213,78 @@ def test_the_profile_and_readiness_are_shown_with_every_figure() -> None:
                              "connected_median": 10.0, "connected_p90": 12.0}
     assert fc.Readiness(5, 300.0, 420.0).as_doc() == {"count": 5, "median_seconds": 300.0,
                                                       "p90_seconds": 420.0, "lead_minutes": 10}
+
+
+def test_the_threshold_covers_the_arrivals_during_the_lead_and_their_spread() -> None:
+    assert fc.threshold_for(0.0, 10) == 0
+    assert fc.threshold_for(2.0, 10) == 26  # 20 expected, plus 1.3 x sqrt(20) = 5.8
+
+
+def test_a_sentence_ending_at_midnight_says_24_00() -> None:
+    words = fc.sentence(0, 22 * 60, tl.MINUTES_PER_DAY, 21 * 60 + 50, 5, 4, 7, 2, 9)
+    assert words == ("Mondays 22:00\u201324:00: demand reaches 5 at the 90th percentile over 4 weeks; "
+                     "desktops take 7 min to be ready here; start at 21:50 with threshold 2 and maximum 9")
+    one_past = fc.sentence(0, 22 * 60, 23 * 60 + 1, 21 * 60, 5, 4, 7, 2, 9)
+    assert one_past.startswith("Mondays 22:00\u201323:01:")
+
+
+def test_the_ramp_s_threshold_is_its_fastest_rise_with_headroom_over_the_lead() -> None:
+    samples, now = week_of_samples(6, monday_morning)
+    ramp = fc.recommend(samples, SEVEN_MINUTES, UTC, now, own_threshold=1, own_max=5).ranges[0]
+    # the fastest rise in 08:00-09:00 is 15 desktops in 15 minutes; the lead is 10 minutes
+    assert ramp.threshold == fc.threshold_for(1.0 * (1 + fc.HEADROOM), 10) == 17
+
+
+def test_a_quiet_hour_that_fits_exactly_under_the_maximum_needs_no_range() -> None:
+    samples, now = week_of_samples(6, lambda week, day, minute: 3)
+    assert fc.recommend(samples, SEVEN_MINUTES, UTC, now, own_threshold=2, own_max=5).ranges == []
+    assert fc.recommend(samples, SEVEN_MINUTES, UTC, now, own_threshold=2, own_max=4).ranges
+
+
+def test_a_plateau_above_the_maximum_is_covered_even_when_the_demand_alone_fits() -> None:
+    """Six desktops from 09:00 to 11:00, the pool's own maximum 5 and threshold 2: 10:00-11:00 needs no
+    spares for a rise, but 6 + 2 is above 5."""
+    samples, now = week_of_samples(6, lambda week, day, minute: 6 if day == 0 and 9 <= minute // 60 < 11
+                                   else 0)
+    result = fc.recommend(samples, SEVEN_MINUTES, UTC, now, own_threshold=2, own_max=5)
+    ranges = tl.from_docs(result.time_limits)
+    assert tl.limits_in_force(2, 5, ranges, UTC, MONDAY + 10.5 * 3600).time_limit is not None
+
+
+def test_three_weeks_of_history_are_enough_for_a_cell() -> None:
+    samples, now = week_of_samples(3, monday_morning)
+    assert fc.recommend(samples, SEVEN_MINUTES, UTC, now, 1, 5).ranges
+
+
+def test_a_cell_with_too_few_weeks_does_not_stop_the_later_ones() -> None:
+    samples, now = week_of_samples(6, lambda week, day, minute: 50 if day in (2, 3) and minute // 60 == 14
+                                   else 0)
+    wednesday = 2 * 86400
+    kept = [s for s in samples if not ((s.at - MONDAY) % WEEK // 86400 * 86400 == wednesday
+                                       and s.at < MONDAY + 4 * WEEK)]
+    result = fc.recommend(kept, SEVEN_MINUTES, UTC, now, 1, 5)
+    assert {r.day for r in result.ranges} == {3}  # Thursday's, though Wednesday's cell comes first
+
+
+def test_a_longer_plateau_is_one_range_to_the_hour_with_its_weeks() -> None:
+    samples, now = week_of_samples(6, lambda week, day, minute: 40 if day == 0 and 8 <= minute // 60 < 11
+                                   else 0)
+    result = fc.recommend(samples, SEVEN_MINUTES, UTC, now, 1, 5)
+    assert [(tl.format_minutes(r.start), tl.format_minutes(r.stop), r.weeks) for r in result.ranges] == [
+        ("07:50", "09:00", 6), ("09:00", "11:00", 6)]
+    assert all(" over 6 weeks" in r.sentence for r in result.ranges)
+
+
+def test_a_step_up_inside_a_block_starts_the_lead_earlier() -> None:
+    """10 desktops from 08:00, then a climb to 40 from 09:00: the higher threshold starts 10 minutes
+    before 09:00, and the lower range ends there."""
+    def demand(week: int, day: int, minute: int) -> int:
+        if day != 0 or not 8 * 60 <= minute < 10 * 60:
+            return 0
+        return 10 if minute < 9 * 60 else min(40, 25 + (minute - 9 * 60))
+
+    samples, now = week_of_samples(6, demand)
+    result = fc.recommend(samples, SEVEN_MINUTES, UTC, now, 1, 5)
+    spans = [(tl.format_minutes(r.start), tl.format_minutes(r.stop)) for r in result.ranges]
+    assert spans[:2] == [("07:50", "08:50"), ("08:50", "10:00")]
+    assert result.ranges[0].threshold < result.ranges[1].threshold
