@@ -217,3 +217,37 @@ def test_an_overlap_message_writes_24_00_and_next_day() -> None:
 def test_a_range_is_stored_with_every_field_and_24_00() -> None:
     assert tl.from_docs([item(2, "9:30", "24:00", 3, 7)])[0].as_doc() == item(2, "09:30", "24:00", 3, 7)
     assert tl.from_docs([item(6, "22:00", "06:00", 1, 2)])[0].as_doc() == item(6, "22:00", "06:00", 1, 2)
+
+
+def test_only_text_is_a_time_and_any_minute_of_the_hour_counts() -> None:
+    assert tl.parse_time(None) is None and tl.parse_time(800) is None  # type: ignore[arg-type]
+    assert tl.parse_time("08:59") == 539 and tl.parse_time("23:59") == 1439
+
+
+def test_each_bad_field_says_what_to_write() -> None:
+    found = problems_of([item(0, "8h", "10:00"), item(1, "08:00", "25:00"), item(2, "09:00", "09:00"),
+                         item(3, "08:00", "10:00", threshold=6, maximum=5)])
+    assert [message for _, message in found] == [
+        "Give the start as HH:MM (00:00 to 23:59)", "Give the stop as HH:MM (00:01 to 24:00)",
+        "The stop equals the start: for the whole day write 00:00 to 24:00",
+        "The range's maximum must be greater than or equal to its threshold"]
+
+
+def test_a_maximum_equal_to_its_threshold_is_fine_and_missing_numbers_are_zero() -> None:
+    assert problems_of([item(0, "08:00", "10:00", threshold=5, maximum=5)]) == []
+    bare = {"provision_time_day": 0, "provision_time_start": "08:00", "provision_time_stop": "10:00"}
+    assert problems_of([bare]) == []
+    assert [p for p, _ in problems_of([{**bare, "provision_time_threshold": 1}])] == [
+        "/body/provision/time_limits/0/provision_time_max_size"]
+    assert tl.from_docs([bare]) == [tl.TimeLimit(0, 0, 480, 600, 0, 0)]
+
+
+def test_at_most_100_ranges() -> None:
+    hours = [item(slot // 24, f"{slot % 24:02d}:00", f"{slot % 24:02d}:30") for slot in range(101)]
+    assert not [p for p, _ in problems_of(hours[:100]) if p == "/body/provision/time_limits"]
+    assert problems_of(hours) == [("/body/provision/time_limits", "At most 100 time ranges")]
+
+
+def test_a_stored_item_that_does_not_parse_is_left_out_and_the_others_kept() -> None:
+    ranges = tl.from_docs([item(0, "08:00", "25:00"), item(1, "25:00", "10:00"), item(2, "08:00", "10:00")])
+    assert [r.index for r in ranges] == [2]
