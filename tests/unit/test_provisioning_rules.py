@@ -179,3 +179,37 @@ def test_a_provisioning_action_waits_in_its_unit() -> None:
     assert rules.wait_seconds({"prov_action_wait_value": 2, "prov_action_wait_unit": "hours"}) == 7200
     assert rules.wait_seconds({"prov_action_wait_value": 4}) == 4  # seconds unless said
     assert rules.wait_seconds({}) == 0
+
+
+def test_the_next_sequence_number_follows_the_last_and_the_pool_s_next_value() -> None:
+    assert rules.first_sequence(None, 1) == 1
+    assert rules.first_sequence(5, 1) == 6
+    assert rules.first_sequence(None, 10) == 10  # the admin's "next value"
+    assert rules.first_sequence(3, 10) == 10
+    assert rules.first_sequence(12, 10) == 13  # lowering it never reuses a number
+
+
+def test_a_reservation_hands_out_consecutive_ids_and_numbers_and_is_stored_as_is() -> None:
+    reservation = rules.Reservation(first_id=100, first_sequence=7, count=3, at=1000)
+    assert reservation.slots() == [(100, 7), (101, 8), (102, 9)]
+    doc = {"first_id": 100, "first_sequence": 7, "count": 3, "at": 1000}
+    assert reservation.as_doc() == doc
+    assert rules.Reservation.from_doc(doc) == reservation
+    assert rules.Reservation.from_doc({k: str(v) for k, v in doc.items()}) == reservation  # stored numbers
+
+
+def test_the_threshold_met_exactly_is_no_deficit_and_a_record_without_instance_is_work() -> None:
+    assert rules.deficit(total=4, assigned=2, threshold=2, maximum=10) == 0
+    assert rules.deficit(total=4, assigned=3, threshold=2, maximum=10) == 1
+    assert rules.has_work(total=4, assigned=2, threshold=2, maximum=10, without_instance=1)
+
+
+def test_id_one_is_an_id_and_a_bad_value_is_quoted_cut_at_40_characters() -> None:
+    import pytest
+
+    from chalicelib.domain.provisioning import METADATA_DESKTOP, BadMetadata, BrokerMarks, broker_marks
+
+    assert broker_marks({METADATA_DESKTOP: "1"}) == BrokerMarks(desktop_id=1)
+    with pytest.raises(BadMetadata) as raised:
+        broker_marks({METADATA_DESKTOP: "x" * 60})
+    assert str(raised.value) == f"{METADATA_DESKTOP}={'x' * 40!r} is not an id"
