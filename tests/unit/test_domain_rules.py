@@ -415,3 +415,10 @@ def test_each_definition_and_log_problem_says_what_is_wrong() -> None:
         ("/body/log/log_error_threshold", "Error threshold must be less than information threshold"),
         ("/body/log/log_warning_threshold", "Warning threshold must be less than information threshold")]
     assert _errors(rules.log_problems, {"log_warning_threshold": 1, "log_information_threshold": 2}) == []
+
+
+def test_attribute_rules_without_a_join_must_all_match() -> None:
+    both = _pool("A", attributes=[{"vm_table_field": "name", "condition_type": "bw", "text_to_match": "win-"},
+                                  {"vm_table_field": "name", "condition_type": "ew", "text_to_match": "-7"}])
+    assert rules.pool_for_desktop([(1, both)], 1, "win-7", "", []) == 1
+    assert rules.pool_for_desktop([(1, both)], 1, "win-8", "", []) is None
