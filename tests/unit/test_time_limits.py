@@ -251,3 +251,14 @@ def test_at_most_100_ranges() -> None:
 def test_a_stored_item_that_does_not_parse_is_left_out_and_the_others_kept() -> None:
     ranges = tl.from_docs([item(0, "08:00", "25:00"), item(1, "25:00", "10:00"), item(2, "08:00", "10:00")])
     assert [r.index for r in ranges] == [2]
+
+
+def test_a_pool_s_stored_provisioning_gives_its_zone_and_the_limits_in_force() -> None:
+    provision = {"provision_threshold": 2, "provision_max": 10, "provision_time_zone": "Europe/Berlin",
+                 "time_limits": [item(0, "08:00", "10:00", 12, 45)]}
+    monday_9 = epoch("2026-12-07T09:00", BERLIN)
+    name, now = tl.for_provision(provision, monday_9, "America/New_York")
+    assert (name, now.threshold, now.maximum, now.time_limit.index) == ("Europe/Berlin", 12, 45, 0)
+    name, now = tl.for_provision({**provision, "provision_time_zone": None}, monday_9, "America/New_York")
+    assert (name, now.threshold, now.maximum) == ("America/New_York", 2, 10)  # 03:00 in New York
+    assert tl.for_provision({}, monday_9) == ("UTC", tl.LimitsInForce(0, 0, None, None, None, None))
