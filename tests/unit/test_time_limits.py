@@ -262,3 +262,29 @@ def test_a_pool_s_stored_provisioning_gives_its_zone_and_the_limits_in_force() -
     name, now = tl.for_provision({**provision, "provision_time_zone": None}, monday_9, "America/New_York")
     assert (name, now.threshold, now.maximum) == ("America/New_York", 2, 10)  # 03:00 in New York
     assert tl.for_provision({}, monday_9) == ("UTC", tl.LimitsInForce(0, 0, None, None, None, None))
+
+
+def test_items_are_stored_with_two_digit_hours_and_24_00() -> None:
+    assert tl.normalized([item(1, "0:00", "8:05")]) == [item(1, "00:00", "08:05")]
+    assert tl.normalized([item(1, "9:30", "24:00")]) == [item(1, "09:30", "24:00")]
+    assert tl.zone_problem("../x") == "Give an IANA time zone name such as Europe/Berlin or America/New_York"
+
+
+def test_the_field_named_is_the_one_that_runs_into_the_earlier_range_to_the_minute() -> None:
+    assert [p for p, _ in problems_of([item(0, "07:59", "10:00"), item(0, "08:00", "09:00")])] == [
+        "/body/provision/time_limits/1/provision_time_start"]
+    assert [p for p, _ in problems_of([item(0, "08:01", "10:00"), item(0, "08:00", "09:00")])] == [
+        "/body/provision/time_limits/1/provision_time_stop"]
+
+
+def test_an_overlap_does_not_stop_the_check_of_the_next_items() -> None:
+    found = problems_of([item(0, "08:00", "10:00"), item(0, "09:00", "11:00"), item(1, "8h", "10:00")])
+    assert [p for p, _ in found] == ["/body/provision/time_limits/1/provision_time_start",
+                                     "/body/provision/time_limits/2/provision_time_start"]
+
+
+def test_at_a_range_s_first_minute_the_next_start_is_another_range() -> None:
+    ranges = tl.from_docs([item(0, "08:00", "10:00", 12, 45), item(4, "22:00", "06:00", 1, 3)])
+    now = tl.limits_in_force(2, 10, ranges, BERLIN, epoch("2026-12-07T08:00", BERLIN))
+    assert now.time_limit.index == 0 and now.next_limit.index == 1
+    assert now.next_start == datetime(2026, 12, 11, 22, 0, tzinfo=BERLIN)
