@@ -213,3 +213,38 @@ def test_id_one_is_an_id_and_a_bad_value_is_quoted_cut_at_40_characters() -> Non
     with pytest.raises(BadMetadata) as raised:
         broker_marks({METADATA_DESKTOP: "x" * 60})
     assert str(raised.value) == f"{METADATA_DESKTOP}={'x' * 40!r} is not an id"
+
+
+def test_a_desktop_s_names_come_from_the_pool_s_templates() -> None:
+    provision = {"provision_vm_name": "d-{SEQUENCE:3}", "provision_vm_display_name": "Desk {SEQUENCE}"}
+    assert rules.desktop_names(provision, 7) == ("d-007", "Desk 7")
+    assert rules.desktop_names({**provision, "provision_vm_display_name": ""}, 7) == ("d-007", "d-007")
+
+
+def test_the_create_request_carries_the_pool_s_parameters_over_the_center_type_s_defaults() -> None:
+    from chalicelib.domain.cloud import ServerSpec
+
+    center = {"type": "openstack", "image": "img-1", "flavor": "fl-1", "network": "net-1",
+              "availability_zone": "az-2", "security_groups": ["default", "rdp"], "create_new_volume": True,
+              "new_volume_size": 40, "new_volume_type": "ssd", "delete_volume_on_instance_delete": 0}
+    spec = rules.server_spec({"center": center}, {"network_uuid": "net-c"}, "d-1", {"k": "v"}, "#!/bin/sh")
+    assert spec == ServerSpec(name="d-1", metadata={"k": "v"}, image="img-1", flavor="fl-1", network="net-1",
+                              availability_zone="az-2", security_groups=("default", "rdp"),
+                              boot_from_volume=True, volume_size_gb=40, volume_type="ssd",
+                              delete_volume_on_termination=False, user_data="#!/bin/sh")
+    bare = {"type": "virtuozzo", "image": "img-1", "flavor": "fl-1"}
+    assert rules.server_spec({"center": bare}, {"network_uuid": "net-c"}, "d-2", {}) == ServerSpec(
+        name="d-2", metadata={}, image="img-1", flavor="fl-1", network="net-c", availability_zone="nova",
+        security_groups=(), boot_from_volume=True, volume_size_gb=None, volume_type=None,
+        delete_volume_on_termination=True, user_data=None)
+    no_volume = rules.server_spec({"center": {**bare, "create_new_volume": False}}, {}, "d-3", {})
+    assert (no_volume.boot_from_volume, no_volume.network) == (False, "")
+
+
+def test_a_new_desktop_is_available_unless_the_pool_says_otherwise() -> None:
+    assert rules.initially_available({})
+    assert not rules.initially_available({"mark_unavailable": 1})
+
+
+def test_provisioning_stops_at_the_third_failure_in_a_row() -> None:
+    assert [rules.should_stop_after(n) for n in (2, 3, 4)] == [False, True, True]
