@@ -422,3 +422,36 @@ def test_attribute_rules_without_a_join_must_all_match() -> None:
                                   {"vm_table_field": "name", "condition_type": "ew", "text_to_match": "-7"}])
     assert rules.pool_for_desktop([(1, both)], 1, "win-7", "", []) == 1
     assert rules.pool_for_desktop([(1, both)], 1, "win-8", "", []) is None
+
+
+def test_desktop_messages_carry_their_fields_and_the_holder_and_request_only_when_given() -> None:
+    from chalicelib.domain import messages
+
+    assert messages.desktop_follow(1, 5) == {"type": "desktop.follow", "tenant_id": 1, "desktop_id": 5,
+                                             "attempt": 0, "step": 0}
+    later = messages.desktop_follow(1, 5, attempt=2, step=1)
+    assert (later["attempt"], later["step"]) == (2, 1)
+    holder = {"user_id": 9, "claimed": 100}
+    assert messages.desktop_power(1, 5, "start", "login", holder=holder, request="r-1") == {
+        "type": "desktop.power", "tenant_id": 1, "desktop_id": 5, "action": "start", "reason": "login",
+        "holder": holder, "request": "r-1"}
+    assert messages.desktop_power(1, 5, "stop") == {"type": "desktop.power", "tenant_id": 1, "desktop_id": 5,
+                                                    "action": "stop", "reason": ""}
+    assert messages.desktop_delete(1, 5, "too many", holder=holder, request="r-2") == {
+        "type": "desktop.delete", "tenant_id": 1, "desktop_id": 5, "reason": "too many", "holder": holder,
+        "request": "r-2"}
+    assert messages.desktop_delete(1, 5) == {"type": "desktop.delete", "tenant_id": 1, "desktop_id": 5,
+                                             "reason": ""}
+
+
+def test_error_texts() -> None:
+    from chalicelib.domain.errors import NotFound
+
+    assert str(NotFound("No pool 7")) == "No pool 7"
+    assert naming.template_problems("{SEQUENCE:0}") == ["{SEQUENCE:0} pads to no digits: use 1 to 9"]
+    errors = ErrorList()
+    errors.add("/body/name", "Give a name")
+    with pytest.raises(BadData) as raised:
+        errors.raise_if_any()
+    assert raised.value.message == "Invalid data"
+    assert raised.value.errors == [FieldError("/body/name", "Give a name")]
