@@ -288,3 +288,39 @@ def test_a_step_up_inside_a_block_starts_the_lead_earlier() -> None:
     spans = [(tl.format_minutes(r.start), tl.format_minutes(r.stop)) for r in result.ranges]
     assert spans[:2] == [("07:50", "08:50"), ("08:50", "10:00")]
     assert result.ranges[0].threshold < result.ranges[1].threshold
+
+
+def test_a_week_s_weight_halves_every_two_weeks_and_ages_count_whole_weeks() -> None:
+    assert fc.week_weight(0) == 1.0 and fc.week_weight(2) == 0.5 and fc.week_weight(4) == 0.25
+    now = MONDAY + 10 * WEEK
+    assert [fc.week_age(now, at) for at in (now, now - 1, now - WEEK, now - WEEK - 1)] == [0, 0, 0, 1]
+
+
+def test_the_window_holds_a_sample_taken_now_and_one_exactly_eight_weeks_old() -> None:
+    now = MONDAY + 10 * WEEK
+    for at in (now, now - fc.WEEKS_CONSIDERED * WEEK):
+        assert len(fc.profile([fc.Sample(at, 3, 2)], UTC, now)[0]) == 1
+    assert fc.profile([fc.Sample(now + 1, 3, 2)], UTC, now) == ([], 0)  # from the future: not yet
+
+
+def test_too_little_history_still_shows_what_was_learned() -> None:
+    samples, now = week_of_samples(2, monday_morning)
+    short = fc.recommend(samples, SEVEN_MINUTES, UTC, now, 1, 5)
+    assert short.enough_history is False and short.weeks == 2 and short.cells and short.readiness is not None
+    assert short.reason == ("Too little history: 2 week(s) of samples, at least 3 are needed (keep "
+                            "pool_history_age at 21 days or more). Nothing is recommended.")
+    samples, now = week_of_samples(6, monday_morning)
+    few = fc.recommend(samples, [400.0, 420.0], UTC, now, 1, 5)
+    assert few.enough_history is False and few.weeks == 6 and few.cells and few.readiness.count == 2
+    none_ready = fc.recommend(samples, [], UTC, now, 1, 5)
+    assert "0 desktop(s) seen from create request to ready" in none_ready.reason
+    assert fc.recommend(samples, SEVEN_MINUTES, UTC, now, 1, 5).reason == ""
+    # a desktop ready at once counts; a negative duration is bad data
+    assert fc.readiness([0.0, 60.0, -1.0]).count == 2
+
+
+def test_recommended_ranges_are_in_the_pool_s_local_time() -> None:
+    # 07:00-09:00 UTC on winter Mondays is 08:00-10:00 in Berlin.
+    samples, now = week_of_samples(6, lambda week, day, minute: monday_morning(week, day, minute + 60))
+    result = fc.recommend(samples, SEVEN_MINUTES, ZoneInfo("Europe/Berlin"), now, 1, 5)
+    assert [(r.day, tl.format_minutes(r.start)) for r in result.ranges][:1] == [(0, "07:50")]
