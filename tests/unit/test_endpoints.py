@@ -122,3 +122,7 @@ def test_the_reason_lists_every_new_endpoint() -> None:
     after = ["https://a.example", "https://b.example"]
     reason = why_secret_needed_again(["https://k.example"], after, ["u"], ["u"])
     assert reason == "it would now be sent to https://a.example:443, https://b.example:443"
+
+
+def test_a_url_without_host_still_says_whether_it_travels_in_clear() -> None:
+    assert sends_in_clear("http://") and sends_in_clear("ldap://") and not sends_in_clear("https://")

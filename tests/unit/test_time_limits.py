@@ -288,3 +288,8 @@ def test_at_a_range_s_first_minute_the_next_start_is_another_range() -> None:
     now = tl.limits_in_force(2, 10, ranges, BERLIN, epoch("2026-12-07T08:00", BERLIN))
     assert now.time_limit.index == 0 and now.next_limit.index == 1
     assert now.next_start == datetime(2026, 12, 11, 22, 0, tzinfo=BERLIN)
+
+
+def test_a_monday_range_runs_into_an_earlier_item_s_sunday_night() -> None:
+    found = problems_of([item(6, "22:00", "06:00"), item(0, "05:00", "07:00")])
+    assert [p for p, _ in found] == ["/body/provision/time_limits/1/provision_time_start"]
