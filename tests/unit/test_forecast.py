@@ -4,6 +4,7 @@ zone, and that every recommendation is a valid `time_limits` list."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -324,3 +325,27 @@ def test_recommended_ranges_are_in_the_pool_s_local_time() -> None:
     samples, now = week_of_samples(6, lambda week, day, minute: monday_morning(week, day, minute + 60))
     result = fc.recommend(samples, SEVEN_MINUTES, ZoneInfo("Europe/Berlin"), now, 1, 5)
     assert [(r.day, tl.format_minutes(r.start)) for r in result.ranges][:1] == [(0, "07:50")]
+
+
+def test_a_range_that_runs_past_the_week_s_end_is_merged_with_monday_s() -> None:
+    """Busy Mondays 00:00-01:00 and 02:00-03:00, desktops ready in 70 minutes: the first range starts on
+    Sunday evening and runs into the second; one valid range, not two overlapping items."""
+    samples, now = week_of_samples(6, lambda week, day, minute: 40 if day == 0 and minute // 60 in (0, 2)
+                                   else 0)
+    result = fc.recommend(samples, [70 * 60.0] * 5, UTC, now, 1, 5)
+    assert [(r.day, tl.format_minutes(r.start), tl.format_minutes(r.stop)) for r in result.ranges] == [
+        (6, "22:50", "03:00")]
+    assert not valid(result.time_limits)
+
+
+def test_the_maximum_is_the_peak_with_headroom_plus_the_threshold() -> None:
+    samples, now = week_of_samples(6, monday_morning)
+    ramp = fc.recommend(samples, SEVEN_MINUTES, UTC, now, 1, 5).ranges[0]
+    assert ramp.maximum == math.ceil(40 * (1 + fc.MAX_HEADROOM)) + ramp.threshold == 71
+
+
+def test_assigned_and_connected_are_profiled_apart() -> None:
+    samples = [fc.Sample(MONDAY + week * WEEK + 9 * 3600, 10 + week, week) for week in range(4)]
+    cell = fc.profile(samples, UTC, MONDAY + 4 * WEEK)[0][0]
+    figures = (cell.assigned_median, cell.assigned_p90, cell.connected_median, cell.connected_p90)
+    assert figures == (12, 13, 2, 3)
