@@ -349,3 +349,12 @@ def test_assigned_and_connected_are_profiled_apart() -> None:
     cell = fc.profile(samples, UTC, MONDAY + 4 * WEEK)[0][0]
     figures = (cell.assigned_median, cell.assigned_p90, cell.connected_median, cell.connected_p90)
     assert figures == (12, 13, 2, 3)
+
+
+def test_an_old_peak_fades_out_of_the_90th_percentile() -> None:
+    """Eight weeks at 10, but 50 in the oldest: its weight (a half-life of two weeks) is under a tenth."""
+    now = MONDAY + 8 * WEEK
+    samples = [fc.Sample(MONDAY + week * WEEK + 9 * 3600, 50 if week == 0 else 10, 50 if week == 0 else 10)
+               for week in range(8)]
+    cell = fc.profile(samples, UTC, now)[0][0]
+    assert (cell.assigned_p90, cell.connected_p90) == (10, 10)
