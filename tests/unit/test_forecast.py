@@ -330,11 +330,11 @@ def test_recommended_ranges_are_in_the_pool_s_local_time() -> None:
 def test_a_range_that_runs_past_the_week_s_end_is_merged_with_monday_s() -> None:
     """Busy Mondays 00:00-01:00 and 02:00-03:00, desktops ready in 70 minutes: the first range starts on
     Sunday evening and runs into the second; one valid range, not two overlapping items."""
-    samples, now = week_of_samples(6, lambda week, day, minute: 40 if day == 0 and minute // 60 in (0, 2)
-                                   else 0)
+    busy = ((0, 0), (0, 2), (2, 14))  # (day, hour); Wednesday's makes a third range in the middle
+    samples, now = week_of_samples(6, lambda week, day, minute: 40 if (day, minute // 60) in busy else 0)
     result = fc.recommend(samples, [70 * 60.0] * 5, UTC, now, 1, 5)
     assert [(r.day, tl.format_minutes(r.start), tl.format_minutes(r.stop)) for r in result.ranges] == [
-        (6, "22:50", "03:00")]
+        (2, "12:50", "15:00"), (6, "22:50", "03:00")]
     assert not valid(result.time_limits)
 
 
@@ -358,3 +358,14 @@ def test_an_old_peak_fades_out_of_the_90th_percentile() -> None:
                for week in range(8)]
     cell = fc.profile(samples, UTC, now)[0][0]
     assert (cell.assigned_p90, cell.connected_p90) == (10, 10)
+
+
+def test_a_cell_s_peak_is_the_highest_sample_of_the_hour() -> None:
+    at = MONDAY + 9 * 3600
+    samples = [fc.Sample(at + week * WEEK + minutes * 60, assigned, connected)
+               for week in range(4) for minutes, assigned, connected in ((0, 40, 30), (15, 10, 0), (30, 8, 0))]
+    cell = fc.profile(samples, UTC, MONDAY + 4 * WEEK)[0][0]
+    assert (cell.assigned_p90, cell.connected_p90) == (40, 30)
+    quiet_samples = [fc.Sample(at + week * WEEK, 5, 0) for week in range(4)]
+    quiet = fc.profile(quiet_samples, UTC, MONDAY + 4 * WEEK)[0][0]
+    assert quiet.connected_p90 == 0
