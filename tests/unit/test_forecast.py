@@ -362,8 +362,9 @@ def test_an_old_peak_fades_out_of_the_90th_percentile() -> None:
 
 def test_a_cell_s_peak_is_the_highest_sample_of_the_hour() -> None:
     at = MONDAY + 9 * 3600
+    hour = ((0, 40, 30), (15, 10, 0), (30, 8, 0))  # (minute, assigned, connected): the peak comes first
     samples = [fc.Sample(at + week * WEEK + minutes * 60, assigned, connected)
-               for week in range(4) for minutes, assigned, connected in ((0, 40, 30), (15, 10, 0), (30, 8, 0))]
+               for week in range(4) for minutes, assigned, connected in hour]
     cell = fc.profile(samples, UTC, MONDAY + 4 * WEEK)[0][0]
     assert (cell.assigned_p90, cell.connected_p90) == (40, 30)
     quiet_samples = [fc.Sample(at + week * WEEK, 5, 0) for week in range(4)]
