@@ -370,3 +370,16 @@ def test_a_cell_s_peak_is_the_highest_sample_of_the_hour() -> None:
     quiet_samples = [fc.Sample(at + week * WEEK, 5, 0) for week in range(4)]
     quiet = fc.profile(quiet_samples, UTC, MONDAY + 4 * WEEK)[0][0]
     assert quiet.connected_p90 == 0
+
+
+def test_the_rise_is_counted_per_minute() -> None:
+    at = MONDAY + 9 * 3600
+    samples = [fc.Sample(at + week * WEEK + minutes * 60, assigned, assigned)
+               for week in range(4) for minutes, assigned in ((0, 10), (15, 25))]
+    assert fc.profile(samples, UTC, MONDAY + 4 * WEEK)[0][0].rise_per_minute_p90 == 1.0  # 15 in 15 minutes
+
+
+def test_a_span_of_exactly_a_day_not_starting_at_midnight_is_cut_there() -> None:
+    """One item of 24 hours from 01:00 would stop where it starts, which no item may."""
+    span = fc._Span(begin=60, end=60 + tl.MINUTES_PER_DAY, demand_begin=60, threshold=1, peak=1.0, weeks=3)
+    assert fc._pieces(span) == [(60, tl.MINUTES_PER_DAY), (tl.MINUTES_PER_DAY, tl.MINUTES_PER_DAY + 60)]
