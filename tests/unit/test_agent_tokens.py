@@ -72,3 +72,8 @@ def test_registration_expiry_is_a_point_in_time() -> None:
     assert not registration_expired(1000.0, 999.9)
     assert registration_expired(1000.0, 1000.0)
     assert registration_expired(None, 0.0)
+
+
+def test_a_stored_legacy_hash_that_is_not_text_is_no_token() -> None:
+    assert AgentTokens.from_doc({"agent_token_hash": 12345}) == AgentTokens()
+    assert AgentTokens.from_doc({"agent_token_hash": "abc"}) == AgentTokens(current="abc")

@@ -224,6 +224,8 @@ def test_not_unique_names_the_body_field() -> None:
     error = NotUnique("taken", "/body/user_login")
     assert error.errors == [FieldError("/body/user_login", "taken")] and error.field == "user_login"
     assert error.status == "NOT_UNIQUE"
+    error = NotUnique("taken")  # most callers name no field: it is the resource's name
+    assert error.errors == [FieldError("/body/name", "taken")] and error.field == "name"
 
 
 def test_error_list_reports_everything_at_once() -> None:
@@ -274,3 +276,182 @@ def test_domain_modules_import_no_io_library(module: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]", f"chalicelib.domain.{module} pulls in {result.stdout.strip()}"
+
+
+def test_queue_messages_carry_their_fields_by_name() -> None:
+    from chalicelib.domain import messages
+
+    assert messages.pool_check(1, 2, "saved") == {"type": "pool.check", "tenant_id": 1, "pool_id": 2,
+                                                  "reason": "saved"}
+    assert messages.center_check(1, 3, "saved") == {"type": "center.check", "tenant_id": 1, "center_id": 3,
+                                                    "reason": "saved"}
+    assert messages.center_scan(1, 3, "timer") == {"type": "center.scan", "tenant_id": 1, "center_id": 3,
+                                                   "reason": "timer"}
+
+
+def test_center_type_labels_and_retry_hints() -> None:
+    from chalicelib.domain import kinds
+    from chalicelib.domain.errors import LoginBusy, ServiceUnavailable, TooManyAttempts
+
+    assert kinds.center_type_label("uncategorized") == "Uncategorized Desktops"
+    assert kinds.center_type_label("virtuozzo") == "Virtuozzo Hybrid Infrastructure"
+    assert kinds.center_type_label("openstack") == "OpenStack"
+    locked = TooManyAttempts("wait", 30)
+    assert (locked.message, locked.retry_after, locked.status) == ("wait", 30, "TOO_MANY_ATTEMPTS")
+    assert LoginBusy("busy", 1).retry_after == 1
+    down = ServiceUnavailable("down", 30)
+    assert (down.message, down.retry_after, ServiceUnavailable("down").retry_after) == ("down", 30, None)
+
+
+# ------------------------------------------------------------------------ pool membership, inventory
+
+
+def _pool(restrict_by: str, **definition: Any) -> dict[str, Any]:
+    return {"pool_definition": {"restrict_by": restrict_by, **definition}}
+
+
+def test_a_desktop_belongs_to_the_lowest_pool_that_matches_it() -> None:
+    by_name = _pool("A", attributes=[{"vm_table_field": "name", "condition_type": "bw",
+                                      "text_to_match": "win-"}])
+    by_display = _pool("A", attributes=[{"vm_table_field": "display_name", "condition_type": "eq",
+                                         "text_to_match": "Front Desk"}])
+    by_ip = _pool("A", attributes=[
+        {"vm_table_field": "ip", "condition_type": "eq", "text_to_match": "10.0.0.9"},
+        {"vm_table_field": "name", "condition_type": "eq", "text_to_match": "nope"}], pool_attribute_join="O")
+    pools = [(9, by_name), (4, _pool("C", server_ids=[2, 3])), (7, by_display), (8, by_ip), (1, {})]
+
+    def pool(center: int, name: str, display: str = "", addresses: tuple[str, ...] = ()) -> int | None:
+        return rules.pool_for_desktop(pools, center, name, display, list(addresses))
+
+    assert pool(3, "win-1") == 4  # both 4 (its center) and 9 (its name) match: the lower id
+    assert pool(5, "win-1") == 9
+    assert pool(5, "x", "front desk") == 7
+    assert pool(5, "x", "", ("10.0.0.1", "10.0.0.9")) == 8  # any of its addresses; any rule (O)
+    assert pool(5, "x", "", ("10.0.0.1",)) is None
+    assert pool(5, "x", "Front Desk", ("10.0.0.9",)) == 7
+    assert rules.pool_for_desktop([(2, _pool("A", attributes=[]))], 1, "a", "", []) is None
+    assert rules.pool_for_desktop([(2, _pool("C"))], 1, "a", "", []) is None
+
+
+INVENTORY = {"inventory_updated": "2026-12-06T10:00:00Z",
+             "images": [{"id": "img-1", "name": "ubuntu"}], "flavors": [{"id": "fl-1", "name": "m1.small"}],
+             "networks": [{"id": "net-1", "name": "private"}], "availability_zones": ["nova"],
+             "security_groups": [{"id": "sg-1", "name": "default"}],
+             "volume_types": [{"id": "vt-1", "name": "ssd"}]}
+
+
+def _inventory_errors(settings: dict[str, Any], inventory: dict[str, Any] | None = INVENTORY
+                      ) -> list[tuple[str, str]]:
+    errors = ErrorList()
+    rules.inventory_problems(settings, inventory, errors)
+    return [(e.path, e.message) for e in errors.errors]
+
+
+def test_the_center_must_offer_what_the_pool_asks_for_by_id_or_name() -> None:
+    good = {"image": "ubuntu", "flavor": "fl-1", "network": "private", "availability_zone": "nova",
+            "security_groups": ["default", "sg-1"], "new_volume_type": "vt-1"}
+    assert _inventory_errors(good) == []
+    assert _inventory_errors({**good, "image": "img-1", "flavor": "m1.small", "new_volume_type": "ssd"}) == []
+    assert _inventory_errors({}) == []
+    bad = {"image": "centos", "flavor": "m1.huge", "network": "public", "availability_zone": "az-9",
+           "security_groups": ["default", "open"], "new_volume_type": "gold"}
+    assert _inventory_errors(bad) == [
+        ("/body/provision/center/image", "The center has no image 'centos'"),
+        ("/body/provision/center/flavor", "The center has no flavor 'm1.huge'"),
+        ("/body/provision/center/network", "The center has no network 'public'"),
+        ("/body/provision/center/availability_zone", "The center has no availability zone 'az-9'"),
+        ("/body/provision/center/security_groups/1", "The center has no security group 'open'"),
+        ("/body/provision/center/new_volume_type", "The center has no volume type 'gold'"),
+    ]
+    # Before the center's first check there is nothing to check against.
+    assert _inventory_errors(bad, None) == []
+    assert _inventory_errors(bad, {**INVENTORY, "inventory_updated": None}) == []
+    assert len(_inventory_errors(bad, {"inventory_updated": "2026-12-06T10:00:00Z"})) == 7  # all unknown
+
+
+# ---------------------------------------------------------------------- provisioning, each message
+
+
+def test_each_provisioning_problem_names_its_field_and_says_what_to_do() -> None:
+    assert _errors(rules.provisioning_problems, _provision(center=None, provision_vm_name="")) == [
+        ("/body/provision/center", "Provisioning is on: choose the center to provision in"),
+        ("/body/provision/provision_vm_name", "Provisioning is on: give the name of new desktops")]
+    assert _errors(rules.provisioning_problems, _provision(provision_vm_name="desk", provision_max=2)) == [
+        ("/body/provision/provision_vm_name",
+         "Use the {SEQUENCE} tag so that the desktops of this pool get distinct names")]
+    assert _errors(rules.provisioning_problems, _provision(provision_vm_name="d-{X}-{SEQUENCE}")) == [
+        ("/body/provision/provision_vm_name",
+         "unknown tag {X}: use {SEQUENCE} or {SEQUENCE:n} with n from 1 to 9")]
+    assert _errors(rules.provisioning_problems, _provision(provision_forecast_auto=True)) == [
+        ("/body/provision/provision_forecast_max_cap",
+         "The automatic forecast needs a cap: the highest maximum it may set (1 or more)")]
+    assert _errors(rules.provisioning_problems,
+                   _provision(provision_forecast_auto=True, provision_forecast_max_cap=9)) == []
+    assert _errors(rules.provisioning_problems, _provision(provision_time_zone="Mars/Olympus")) == [
+        ("/body/provision/provision_time_zone", "Unknown time zone 'Mars/Olympus'")]
+    assert _errors(rules.provisioning_problems, _provision(provision_time_zone="Europe/Berlin")) == []
+    limits = [{"provision_time_day": 0, "provision_time_start": "8h", "provision_time_stop": "10:00"}]
+    assert [p for p, _ in _errors(rules.provisioning_problems, _provision(time_limits=limits))] == [
+        "/body/provision/time_limits/0/provision_time_start"]
+    last = _provision(center={"id": 1, "provisioning_actions": [{"prov_action_action": "start"}]})
+    assert _errors(rules.provisioning_problems, last) == [
+        ("/body/provision/center/provisioning_actions/0/prov_action_action",
+         "The last provisioning action must be set_available or set_unavailable")]
+
+
+def test_each_definition_and_log_problem_says_what_is_wrong() -> None:
+    assert _errors(rules.definition_problems, {"restrict_by": "C", "server_ids": [4, 4]}) == [
+        ("/body/pool_definition/server_ids/1", "Center 4 is listed twice")]
+    assert _errors(rules.definition_problems, {"restrict_by": "C"}) == [
+        ("/body/pool_definition/server_ids", "restrict_by 'C' needs at least one center id in server_ids")]
+    assert _errors(rules.definition_problems, {"restrict_by": "A"}) == [
+        ("/body/pool_definition/attributes", "restrict_by 'A' needs at least one rule in attributes")]
+    rule = {"vm_table_field": "name", "condition_type": "ct", "text_to_match": "d"}
+    assert _errors(rules.definition_problems, {"restrict_by": "A", "attributes": [rule]}) == []
+    # equal thresholds are not ordered either
+    assert _errors(rules.log_problems, {"log_error_threshold": 2, "log_warning_threshold": 2,
+                                        "log_information_threshold": 2}) == [
+        ("/body/log/log_error_threshold", "Error threshold must be less than warning threshold"),
+        ("/body/log/log_error_threshold", "Error threshold must be less than information threshold"),
+        ("/body/log/log_warning_threshold", "Warning threshold must be less than information threshold")]
+    assert _errors(rules.log_problems, {"log_warning_threshold": 1, "log_information_threshold": 2}) == []
+
+
+def test_attribute_rules_without_a_join_must_all_match() -> None:
+    both = _pool("A", attributes=[{"vm_table_field": "name", "condition_type": "bw", "text_to_match": "win-"},
+                                  {"vm_table_field": "name", "condition_type": "ew", "text_to_match": "-7"}])
+    assert rules.pool_for_desktop([(1, both)], 1, "win-7", "", []) == 1
+    assert rules.pool_for_desktop([(1, both)], 1, "win-8", "", []) is None
+
+
+def test_desktop_messages_carry_their_fields_and_the_holder_and_request_only_when_given() -> None:
+    from chalicelib.domain import messages
+
+    assert messages.desktop_follow(1, 5) == {"type": "desktop.follow", "tenant_id": 1, "desktop_id": 5,
+                                             "attempt": 0, "step": 0}
+    later = messages.desktop_follow(1, 5, attempt=2, step=1)
+    assert (later["attempt"], later["step"]) == (2, 1)
+    holder = {"user_id": 9, "claimed": 100}
+    assert messages.desktop_power(1, 5, "start", "login", holder=holder, request="r-1") == {
+        "type": "desktop.power", "tenant_id": 1, "desktop_id": 5, "action": "start", "reason": "login",
+        "holder": holder, "request": "r-1"}
+    assert messages.desktop_power(1, 5, "stop") == {"type": "desktop.power", "tenant_id": 1, "desktop_id": 5,
+                                                    "action": "stop", "reason": ""}
+    assert messages.desktop_delete(1, 5, "too many", holder=holder, request="r-2") == {
+        "type": "desktop.delete", "tenant_id": 1, "desktop_id": 5, "reason": "too many", "holder": holder,
+        "request": "r-2"}
+    assert messages.desktop_delete(1, 5) == {"type": "desktop.delete", "tenant_id": 1, "desktop_id": 5,
+                                             "reason": ""}
+
+
+def test_error_texts() -> None:
+    from chalicelib.domain.errors import NotFound
+
+    assert str(NotFound("No pool 7")) == "No pool 7"
+    assert naming.template_problems("{SEQUENCE:0}") == ["{SEQUENCE:0} pads to no digits: use 1 to 9"]
+    errors = ErrorList()
+    errors.add("/body/name", "Give a name")
+    with pytest.raises(BadData) as raised:
+        errors.raise_if_any()
+    assert raised.value.message == "Invalid data"
+    assert raised.value.errors == [FieldError("/body/name", "Give a name")]

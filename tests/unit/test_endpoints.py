@@ -77,3 +77,52 @@ def test_the_reason_names_the_new_endpoint() -> None:
     assert why_secret_needed_again(["https://k.example/v3"], ["https://k.example/x/v3"], ["u"], ["u"]) is None
     assert why_secret_needed_again(["https://k.example/v3"], ["https://k.example/v3"], ["u"], ["v"]) == (
         "it would now be sent for another account")
+
+
+def test_the_reason_shows_an_ipv6_endpoint_in_brackets_and_an_unparsable_url_quoted_and_cut() -> None:
+    before = ["https://k.example/v3"]
+    assert why_secret_needed_again(before, ["https://[2001:db8::1]/v3"], ["u"], ["u"]) == (
+        "it would now be sent to https://[2001:db8::1]:443")
+    long = "k" * 150
+    assert why_secret_needed_again(before, [long], ["u"], ["u"]) == f"it would now be sent to {'k' * 100!r}"
+
+
+def test_dn_blanks_around_equals_and_plus_do_not_make_another_account() -> None:
+    assert same_account(["cn = Broker + uid = b , dc=example"], ["cn=broker+uid=b,dc=example"])
+    assert not same_account([None], ["xxxx"])  # no account named is not the account "xxxx"
+
+
+@pytest.mark.parametrize(("after", "reason"), [
+    (Transport(False, True, "CA"), "StartTLS is turned off"),
+    (Transport(True, False, "CA"), "certificate verification is turned off"),
+    (Transport(True, True, "other CA"), "the trusted CA certificate changes"),
+])
+def test_each_weakening_is_named(after: Transport, reason: str) -> None:
+    urls = ["ldap://dir.example"]
+    assert why_secret_needed_again(urls, urls, ["cn=b"], ["cn=b"], SAFE, after) == reason
+    # a URL that cannot be parsed is no plain LDAP, and no crash
+    assert SAFE.weakened_in(after, ["garbage", *urls]) == reason
+    if not after.start_tls:
+        assert SAFE.weakened_in(after, ["garbage"]) is None
+
+
+def test_no_ca_and_an_empty_ca_are_the_same_trust() -> None:
+    none, empty = Transport(True, True, None), Transport(True, True, "")
+    assert none.weakened_in(empty, ["ldaps://d.example"]) is None
+    assert empty.weakened_in(none, ["ldaps://d.example"]) is None
+
+
+def test_without_both_transports_only_endpoints_and_accounts_count() -> None:
+    urls = ["ldap://dir.example"]
+    assert why_secret_needed_again(urls, urls, ["cn=b"], ["cn=b"], SAFE, None) is None
+    assert why_secret_needed_again(urls, urls, ["cn=b"], ["cn=b"], None, SAFE) is None
+
+
+def test_the_reason_lists_every_new_endpoint() -> None:
+    after = ["https://a.example", "https://b.example"]
+    reason = why_secret_needed_again(["https://k.example"], after, ["u"], ["u"])
+    assert reason == "it would now be sent to https://a.example:443, https://b.example:443"
+
+
+def test_a_url_without_host_still_says_whether_it_travels_in_clear() -> None:
+    assert sends_in_clear("http://") and sends_in_clear("ldap://") and not sends_in_clear("https://")

@@ -55,3 +55,18 @@ def test_settings_must_be_positive() -> None:
 def test_keep_seconds_outlives_window_and_lock() -> None:
     assert lockout.keep_seconds(POLICY) > 600
     assert lockout.keep_seconds(LockoutPolicy(window_seconds=900, lockout_seconds=60)) > 900
+
+
+def test_one_is_a_valid_setting_and_the_error_says_what_is_wrong() -> None:
+    """The smallest allowed value of each setting is 1 (one try, one second), not 2."""
+    assert LockoutPolicy(max_failures=1, window_seconds=1, lockout_seconds=1).max_failures == 1
+    with pytest.raises(ValueError, match=r"^lockout settings must be positive$"):
+        LockoutPolicy(window_seconds=-5)
+
+
+def test_a_window_with_the_limit_of_failures_waits_for_its_end_even_with_an_attempt_unfinished() -> None:
+    """The limit lowered while a window is open (5 slots, 3 of them failures, the limit now 3): the login
+    waits for the window's end; it is not told to retry in a second."""
+    lowered = LockoutPolicy(max_failures=3, window_seconds=300, lockout_seconds=600)
+    state = AttemptState(slots=5, window_start=1000.0, failures=3)
+    assert lockout.wait_before_next_attempt(state, 1010.0, lowered) == Wait(290, busy=False)

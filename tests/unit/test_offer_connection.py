@@ -56,3 +56,43 @@ def test_an_html5_plan_defaults_to_the_port_of_its_remote_protocol() -> None:
 def test_rdp_filename_is_safe() -> None:
     assert connection.rdp_filename("desk 001/../x") == "desk-001-..-x.rdp"
     assert connection.rdp_filename("..") == "desktop.rdp"
+
+
+def test_a_stored_protocol_plan_is_read_with_every_field() -> None:
+    def read(plan_id: int, name: str, doc: dict) -> connection.ProtocolPlan:
+        return connection.ProtocolPlan.from_plan(ProtocolPlanEntity.from_stored(
+            doc, tenant_id=1, id=plan_id, name=name, kind="protocol"))
+
+    doc = {"protocol": "vnc", "port": 5901, "options": {"quality": 5}, "gateway_id": 0}
+    assert read(4, "vnc plan", doc) == connection.ProtocolPlan(
+        protocol="vnc", port=5901, options={"quality": 5}, plan_id=4, name="vnc plan", gateway_id=0)
+    bare = read(2, "bare", {})
+    assert bare == connection.ProtocolPlan(protocol="rdp", port=3389, options={}, plan_id=2, name="bare",
+                                           gateway_id=0)
+    web = read(3, "web", {"protocol": "html5", "options": {"remote_protocol": "rdp"}})
+    assert web.port == 3389  # the port of the protocol the gateway speaks to the desktop
+
+
+def test_an_html5_plan_with_an_unknown_remote_protocol_uses_vnc_s_port() -> None:
+    assert offer.default_port("html5", {"remote_protocol": "telnet"}) == 5900
+
+
+def test_each_option_problem_says_what_is_wrong() -> None:
+    options = {"bad:key": 1, "username": "x", "note": "a\rb", "nul": "a\x00b"}
+    assert connection.option_problems("rdp", options) == [
+        ("bad:key", "Option names start with a letter and use letters, digits, space, _ . -"),
+        ("username", "The broker sets this RDP setting itself"),
+        ("note", "Option values must be on one line"),
+        ("nul", "Option values must be on one line"),
+    ]
+
+
+def test_an_rdp_value_keeps_to_its_line() -> None:
+    text = connection.render_rdp("203.0.113.5", 3389, "al\rice\x00", {"note": "a\r\nb\x00c"})
+    assert text.split("\r\n")[1] == "username:s:al ice"
+    assert "note:s:a  bc" in text.split("\r\n")
+
+
+def test_rdp_filenames_are_trimmed_and_at_most_64_characters_before_the_extension() -> None:
+    assert connection.rdp_filename("-.desk X.-") == "desk-X.rdp"
+    assert connection.rdp_filename("d" * 80) == "d" * 64 + ".rdp"

@@ -135,3 +135,116 @@ def test_the_pool_size_counts_each_desktop_under_each_of_its_states() -> None:
         "total_agent_running": 2, "total_logged_in": 2, "total_connected": 1,
     }
     assert size.unassigned == 3
+
+
+def _rule(field: str, condition: str, text: str) -> dict[str, str]:
+    return {"vm_table_field": field, "condition_type": condition, "text_to_match": text}
+
+
+def test_each_attribute_condition_like_the_reference() -> None:
+    """eq/ne/ct/nc/bw/ew, case-insensitive; a positive condition holds when any address matches, a
+    negative one when no address does; no rules match nothing."""
+    desktop = {"name": "Win-Desk-07", "display_name": "Desk 7", "ip": "10.0.0.5,198.51.100.7"}
+
+    def match(condition: str, text: str, field: str = "name") -> bool:
+        return rules.matches_attribute_rules([_rule(field, condition, text)], "A", desktop)
+
+    assert match("eq", "win-desk-07") and not match("eq", "win-desk")
+    assert match("ne", "win-desk") and not match("ne", "WIN-DESK-07")
+    assert match("nc", "server") and not match("nc", "desk")
+    assert match("ew", "-07") and not match("ew", "win")
+    assert match("bw", "win-") and not match("bw", "desk")
+    assert match("eq", "desk 7", "display_name")
+    assert match("eq", "10.0.0.5", "ip") and match("ew", ".7", "ip")  # any address
+    assert not match("ne", "10.0.0.5", "ip") and not match("nc", "198.51", "ip")  # every address
+    assert match("ne", "10.0.0.6", "ip") and match("nc", "172.16", "ip")
+    assert not rules.matches_attribute_rules([], "A", desktop)
+    assert not rules.matches_attribute_rules([], "O", desktop)
+
+
+def test_a_desktop_without_addresses_has_an_empty_address() -> None:
+    """`ip eq ""` picks the desktops with no address, `ip ne ""` those with one."""
+    no_ip = {"name": "desk-1", "display_name": "desk-1", "ip": ""}
+    with_ip = {**no_ip, "ip": "10.0.0.5"}
+    assert rules.matches_attribute_rules([_rule("ip", "eq", "")], "A", no_ip)
+    assert not rules.matches_attribute_rules([_rule("ip", "ne", "")], "A", no_ip)
+    assert rules.matches_attribute_rules([_rule("ip", "ne", "")], "A", with_ip)
+    assert not rules.matches_attribute_rules([_rule("ip", "ct", "x")], "A", no_ip)
+    assert rules.matches_attribute_rules([_rule("ip", "nc", "x")], "A", no_ip)
+
+
+def test_a_provisioning_action_waits_in_its_unit() -> None:
+    assert rules.wait_seconds({"prov_action_wait_value": 3, "prov_action_wait_unit": "seconds"}) == 3
+    assert rules.wait_seconds({"prov_action_wait_value": 3, "prov_action_wait_unit": "minutes"}) == 180
+    assert rules.wait_seconds({"prov_action_wait_value": 2, "prov_action_wait_unit": "hours"}) == 7200
+    assert rules.wait_seconds({"prov_action_wait_value": 4}) == 4  # seconds unless said
+    assert rules.wait_seconds({}) == 0
+
+
+def test_the_next_sequence_number_follows_the_last_and_the_pool_s_next_value() -> None:
+    assert rules.first_sequence(None, 1) == 1
+    assert rules.first_sequence(5, 1) == 6
+    assert rules.first_sequence(None, 10) == 10  # the admin's "next value"
+    assert rules.first_sequence(3, 10) == 10
+    assert rules.first_sequence(12, 10) == 13  # lowering it never reuses a number
+
+
+def test_a_reservation_hands_out_consecutive_ids_and_numbers_and_is_stored_as_is() -> None:
+    reservation = rules.Reservation(first_id=100, first_sequence=7, count=3, at=1000)
+    assert reservation.slots() == [(100, 7), (101, 8), (102, 9)]
+    doc = {"first_id": 100, "first_sequence": 7, "count": 3, "at": 1000}
+    assert reservation.as_doc() == doc
+    assert rules.Reservation.from_doc(doc) == reservation
+    assert rules.Reservation.from_doc({k: str(v) for k, v in doc.items()}) == reservation  # stored numbers
+
+
+def test_the_threshold_met_exactly_is_no_deficit_and_a_record_without_instance_is_work() -> None:
+    assert rules.deficit(total=4, assigned=2, threshold=2, maximum=10) == 0
+    assert rules.deficit(total=4, assigned=3, threshold=2, maximum=10) == 1
+    assert rules.has_work(total=4, assigned=2, threshold=2, maximum=10, without_instance=1)
+
+
+def test_id_one_is_an_id_and_a_bad_value_is_quoted_cut_at_40_characters() -> None:
+    import pytest
+
+    from chalicelib.domain.provisioning import METADATA_DESKTOP, BadMetadata, BrokerMarks, broker_marks
+
+    assert broker_marks({METADATA_DESKTOP: "1"}) == BrokerMarks(desktop_id=1)
+    with pytest.raises(BadMetadata) as raised:
+        broker_marks({METADATA_DESKTOP: "x" * 60})
+    assert str(raised.value) == f"{METADATA_DESKTOP}={'x' * 40!r} is not an id"
+
+
+def test_a_desktop_s_names_come_from_the_pool_s_templates() -> None:
+    provision = {"provision_vm_name": "d-{SEQUENCE:3}", "provision_vm_display_name": "Desk {SEQUENCE}"}
+    assert rules.desktop_names(provision, 7) == ("d-007", "Desk 7")
+    assert rules.desktop_names({**provision, "provision_vm_display_name": ""}, 7) == ("d-007", "d-007")
+
+
+def test_the_create_request_carries_the_pool_s_parameters_over_the_center_type_s_defaults() -> None:
+    from chalicelib.domain.cloud import ServerSpec
+
+    center = {"type": "openstack", "image": "img-1", "flavor": "fl-1", "network": "net-1",
+              "availability_zone": "az-2", "security_groups": ["default", "rdp"], "create_new_volume": True,
+              "new_volume_size": 40, "new_volume_type": "ssd", "delete_volume_on_instance_delete": 0}
+    spec = rules.server_spec({"center": center}, "net-c", "d-1", {"k": "v"}, "#!/bin/sh")
+    assert spec == ServerSpec(name="d-1", metadata={"k": "v"}, image="img-1", flavor="fl-1", network="net-1",
+                              availability_zone="az-2", security_groups=("default", "rdp"),
+                              boot_from_volume=True, volume_size_gb=40, volume_type="ssd",
+                              delete_volume_on_termination=False, user_data="#!/bin/sh")
+    bare = {"type": "virtuozzo", "image": "img-1", "flavor": "fl-1"}
+    assert rules.server_spec({"center": bare}, "net-c", "d-2", {}) == ServerSpec(
+        name="d-2", metadata={}, image="img-1", flavor="fl-1", network="net-c", availability_zone="nova",
+        security_groups=(), boot_from_volume=True, volume_size_gb=None, volume_type=None,
+        delete_volume_on_termination=True, user_data=None)
+    no_volume = rules.server_spec({"center": {**bare, "create_new_volume": False}}, "", "d-3", {})
+    assert (no_volume.boot_from_volume, no_volume.network) == (False, "")
+
+
+def test_a_new_desktop_is_available_unless_the_pool_says_otherwise() -> None:
+    assert rules.initially_available({})
+    assert not rules.initially_available({"mark_unavailable": 1})
+
+
+def test_provisioning_stops_at_the_third_failure_in_a_row() -> None:
+    assert [rules.should_stop_after(n) for n in (2, 3, 4)] == [False, True, True]

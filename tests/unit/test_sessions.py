@@ -80,3 +80,53 @@ def test_agent_running_window() -> None:
     assert sessions.agent_running(NOW - 100, NOW, 180)
     assert not sessions.agent_running(NOW - 200, NOW, 180)
     assert not sessions.agent_running(None, NOW, 180)
+
+
+def test_an_agent_seen_exactly_the_window_ago_still_runs() -> None:
+    assert sessions.agent_running(NOW - 180, NOW, 180)
+    assert not sessions.agent_running(NOW - 180.5, NOW, 180)
+
+
+def test_an_event_at_the_same_second_as_the_last_one_of_another_type_is_applied() -> None:
+    assert run(("login", "alice", NOW - 50), ("lock", None, NOW - 50)).state == "locked"
+
+
+def test_the_same_event_later_is_applied_again() -> None:
+    """A second login (another user, after a missed logout) is news, not a retry."""
+    session = run(("login", "alice", NOW - 50), ("login", "bob", NOW - 40))
+    assert (session.user, session.since) == ("bob", iso(NOW - 40))
+
+
+def test_a_transition_carries_the_session_before_and_after_and_the_time_taken() -> None:
+    connected = Session("connected", "alice", iso(NOW - 50))
+    beat = apply_event(connected, "heartbeat", None, NOW - 5, NOW, ("login", NOW - 50))
+    assert beat == sessions.Transition(False, connected, connected, NOW - 5) and not beat.changed
+    stale = apply_event(connected, "lock", None, NOW - 60, NOW, ("login", NOW - 50))
+    assert stale == sessions.Transition(False, connected, connected, NOW - 60) and not stale.changed
+    login = apply_event(Session(), "login", "alice", NOW - 5, NOW, None)
+    assert login.before == Session() and login.changed
+
+
+def test_logging_out_or_starting_names_the_time_and_only_a_logout_its_user() -> None:
+    connected = Session("connected", "alice", iso(NOW - 50))
+    assert apply_event(connected, "logout", "alice", NOW - 5, NOW, None).after == Session(
+        "logged_out", "alice", iso(NOW - 5))
+    assert apply_event(connected, "startup", "alice", NOW - 5, NOW, None).after == Session(
+        "logged_out", None, iso(NOW - 5))
+
+
+def test_an_agent_clock_up_to_the_allowed_skew_ahead_is_believed() -> None:
+    skew = sessions.MAX_CLOCK_SKEW_SECONDS
+    assert sessions.event_time(NOW + skew, NOW) == NOW + skew
+    assert sessions.event_time(NOW + skew + 1, NOW) == NOW
+
+
+def test_an_unknown_event_is_named_in_the_error() -> None:
+    with pytest.raises(ValueError, match="unknown event 'explode'"):
+        apply_event(Session(), "explode", None, None, NOW, None)
+
+
+def test_a_session_is_stored_with_its_state_user_and_time() -> None:
+    session = Session("idle", "bob", iso(NOW))
+    assert session.as_doc() == {"state": "idle", "user": "bob", "since": iso(NOW)}
+    assert Session.from_doc(session.as_doc()) == session

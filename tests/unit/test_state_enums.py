@@ -38,3 +38,12 @@ def test_no_lifecycle_is_compared_as_a_bare_string() -> None:
              for number, line in enumerate(path.read_text().splitlines(), 1)
              if BARE_LIFECYCLE.search(line)]
     assert found == []
+
+
+def test_nova_statuses_map_to_power_states_in_any_case_and_the_rest_is_unknown() -> None:
+    from chalicelib.domain.cloud import CloudNotFound, PowerState, power_state_of
+
+    assert power_state_of("active") == PowerState.RUNNING and power_state_of("SHUTOFF") == PowerState.STOPPED
+    assert power_state_of(None) == PowerState.UNKNOWN and power_state_of("weird") == PowerState.UNKNOWN
+    error = CloudNotFound("No server abc")
+    assert (error.message, str(error)) == ("No server abc", "No server abc")

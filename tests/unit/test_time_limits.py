@@ -217,3 +217,90 @@ def test_only_time_limits_without_a_zone_of_their_own_need_the_tenant_s_zone() -
     assert tl.needs_tenant_zone({"time_limits": ranges, "provision_time_zone": ""})
     # A stored zone that no longer resolves (a time zone database change) falls back to the tenant's.
     assert tl.needs_tenant_zone({"time_limits": ranges, "provision_time_zone": "Mars/Base"})
+
+
+def test_an_overlap_message_writes_24_00_and_next_day() -> None:
+    found = problems_of([item(0, "20:00", "24:00"), item(0, "23:00", "01:00")])
+    assert found == [("/body/provision/time_limits/1/provision_time_start",
+                      "Monday 23:00-01:00 (next day) overlaps time_limits/0 (Monday 20:00-24:00)")]
+
+
+def test_a_range_is_stored_with_every_field_and_24_00() -> None:
+    assert tl.from_docs([item(2, "9:30", "24:00", 3, 7)])[0].as_doc() == item(2, "09:30", "24:00", 3, 7)
+    assert tl.from_docs([item(6, "22:00", "06:00", 1, 2)])[0].as_doc() == item(6, "22:00", "06:00", 1, 2)
+
+
+def test_only_text_is_a_time_and_any_minute_of_the_hour_counts() -> None:
+    assert tl.parse_time(None) is None and tl.parse_time(800) is None  # type: ignore[arg-type]
+    assert tl.parse_time("08:59") == 539 and tl.parse_time("23:59") == 1439
+
+
+def test_each_bad_field_says_what_to_write() -> None:
+    found = problems_of([item(0, "8h", "10:00"), item(1, "08:00", "25:00"), item(2, "09:00", "09:00"),
+                         item(3, "08:00", "10:00", threshold=6, maximum=5)])
+    assert [message for _, message in found] == [
+        "Give the start as HH:MM (00:00 to 23:59)", "Give the stop as HH:MM (00:01 to 24:00)",
+        "The stop equals the start: for the whole day write 00:00 to 24:00",
+        "The range's maximum must be greater than or equal to its threshold"]
+
+
+def test_a_maximum_equal_to_its_threshold_is_fine_and_missing_numbers_are_zero() -> None:
+    assert problems_of([item(0, "08:00", "10:00", threshold=5, maximum=5)]) == []
+    bare = {"provision_time_day": 0, "provision_time_start": "08:00", "provision_time_stop": "10:00"}
+    assert problems_of([bare]) == []
+    assert [p for p, _ in problems_of([{**bare, "provision_time_threshold": 1}])] == [
+        "/body/provision/time_limits/0/provision_time_max_size"]
+    assert tl.from_docs([bare]) == [tl.TimeLimit(0, 0, 480, 600, 0, 0)]
+
+
+def test_at_most_100_ranges() -> None:
+    hours = [item(slot // 24, f"{slot % 24:02d}:00", f"{slot % 24:02d}:30") for slot in range(101)]
+    assert not [p for p, _ in problems_of(hours[:100]) if p == "/body/provision/time_limits"]
+    assert problems_of(hours) == [("/body/provision/time_limits", "At most 100 time ranges")]
+
+
+def test_a_stored_item_that_does_not_parse_is_left_out_and_the_others_kept() -> None:
+    ranges = tl.from_docs([item(0, "08:00", "25:00"), item(1, "25:00", "10:00"), item(2, "08:00", "10:00")])
+    assert [r.index for r in ranges] == [2]
+
+
+def test_a_pool_s_stored_provisioning_gives_its_zone_and_the_limits_in_force() -> None:
+    provision = {"provision_threshold": 2, "provision_max": 10, "provision_time_zone": "Europe/Berlin",
+                 "time_limits": [item(0, "08:00", "10:00", 12, 45)]}
+    monday_9 = epoch("2026-12-07T09:00", BERLIN)
+    name, now = tl.for_provision(provision, monday_9, "America/New_York")
+    assert (name, now.threshold, now.maximum, now.time_limit.index) == ("Europe/Berlin", 12, 45, 0)
+    name, now = tl.for_provision({**provision, "provision_time_zone": None}, monday_9, "America/New_York")
+    assert (name, now.threshold, now.maximum) == ("America/New_York", 2, 10)  # 03:00 in New York
+    assert tl.for_provision({}, monday_9) == ("UTC", tl.LimitsInForce(0, 0, None, None, None, None))
+
+
+def test_items_are_stored_with_two_digit_hours_and_24_00() -> None:
+    assert tl.normalized([item(1, "0:00", "8:05")]) == [item(1, "00:00", "08:05")]
+    assert tl.normalized([item(1, "9:30", "24:00")]) == [item(1, "09:30", "24:00")]
+    assert tl.zone_problem("../x") == "Give an IANA time zone name such as Europe/Berlin or America/New_York"
+
+
+def test_the_field_named_is_the_one_that_runs_into_the_earlier_range_to_the_minute() -> None:
+    assert [p for p, _ in problems_of([item(0, "07:59", "10:00"), item(0, "08:00", "09:00")])] == [
+        "/body/provision/time_limits/1/provision_time_start"]
+    assert [p for p, _ in problems_of([item(0, "08:01", "10:00"), item(0, "08:00", "09:00")])] == [
+        "/body/provision/time_limits/1/provision_time_stop"]
+
+
+def test_an_overlap_does_not_stop_the_check_of_the_next_items() -> None:
+    found = problems_of([item(0, "08:00", "10:00"), item(0, "09:00", "11:00"), item(1, "8h", "10:00")])
+    assert [p for p, _ in found] == ["/body/provision/time_limits/1/provision_time_start",
+                                     "/body/provision/time_limits/2/provision_time_start"]
+
+
+def test_at_a_range_s_first_minute_the_next_start_is_another_range() -> None:
+    ranges = tl.from_docs([item(0, "08:00", "10:00", 12, 45), item(4, "22:00", "06:00", 1, 3)])
+    now = tl.limits_in_force(2, 10, ranges, BERLIN, epoch("2026-12-07T08:00", BERLIN))
+    assert now.time_limit.index == 0 and now.next_limit.index == 1
+    assert now.next_start == datetime(2026, 12, 11, 22, 0, tzinfo=BERLIN)
+
+
+def test_a_monday_range_runs_into_an_earlier_item_s_sunday_night() -> None:
+    found = problems_of([item(6, "22:00", "06:00"), item(0, "05:00", "07:00")])
+    assert [p for p, _ in found] == ["/body/provision/time_limits/1/provision_time_start"]
