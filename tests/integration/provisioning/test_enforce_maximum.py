@@ -116,6 +116,34 @@ def test_the_desktop_idle_longest_goes_first(broker: Broker) -> None:
     assert provisioning.enforce_maximum(pool, members(pool)) == [ids[1]]
 
 
+def test_a_session_that_ended_later_keeps_its_desktop(broker: Broker) -> None:
+    """The agent's last session change is use: of two desktops logged out, the one left earlier goes."""
+    pool, ids = enforced_pool(broker, count=2, maximum=1)
+    edit(ids[0], session={"state": "logged_out", "user": None, "since": utc_iso(time.time() + 120)})
+    edit(ids[1], session={"state": "logged_out", "user": None, "since": utc_iso(time.time() + 60)})
+    assert provisioning.enforce_maximum(pool, members(pool)) == [ids[1]]
+
+
+def test_a_desktop_offered_later_is_kept(broker: Broker) -> None:
+    """A claim by a login is use too: the desktop offered earlier goes."""
+    pool, ids = enforced_pool(broker, count=2, maximum=1)
+    for desktop_id, offered in zip(ids, (time.time() + 120, time.time() + 60), strict=True):
+        desktop = desktops.get(TENANT, desktop_id)
+        desktop.last_offered = int(offered)
+        desktops.save(desktop)
+    assert provisioning.enforce_maximum(pool, members(pool)) == [ids[1]]
+
+
+def test_a_desktop_never_used_is_idle_since_its_creation(broker: Broker) -> None:
+    """Neither was released, offered or logged into: the one created earlier goes."""
+    pool, ids = enforced_pool(broker, count=2, maximum=1)
+    older = desktops.get(TENANT, ids[1])
+    older.created = utc_iso(time.time() - 3600)
+    desktops.save(older)
+    assert {d.last_offered for d in members(pool)} == {None}
+    assert provisioning.enforce_maximum(pool, members(pool)) == [ids[1]]
+
+
 def test_a_desktop_written_meanwhile_is_skipped_and_the_next_one_still_goes(broker: Broker) -> None:
     """The first choice was saved after the check read it (a claim, a heartbeat): its write conflicts,
     it is left for the next check, and the other surplus desktop is still requested."""
