@@ -173,3 +173,31 @@ def test_a_ready_desktop_records_what_the_cloud_reports(broker: Broker) -> None:
     assert event.message == f"Desktop '{desktop.name}' is ready"
     assert event.details["instance_id"] == server_id
     assert event.details["addresses"] == list(server.fixed_addresses)
+
+
+def test_a_failed_floating_ip_association_is_tried_again(
+    broker: Broker, sent: list[tuple[dict[str, Any], int]]
+) -> None:
+    _, server_id, follow = building(broker, assign_floating_ip=1)
+    broker.cloud.advance_builds()
+    broker.cloud.fail_next("associate_floating_ip", CloudTransient("Neutron did not answer"))
+    sent.clear()
+    provisioning.follow_desktop(follow)
+    [(again, delay)] = sent
+    assert (again["type"], again["desktop_id"], again["attempt"], again["step"], delay) == (
+        messages.DESKTOP_FOLLOW, int(the_desktop().id), 1, 0, 5)
+    assert the_desktop().lifecycle == "provisioning"
+    provisioning.follow_desktop(again)
+    desktop = the_desktop()
+    assert desktop.lifecycle == "active"
+    assert desktop.doc["floating_addresses"] == list(broker.cloud.servers[server_id].floating_addresses)
+
+
+def test_a_ready_desktop_restarts_the_count_of_failures_in_a_row(broker: Broker) -> None:
+    pool_id, _, follow = building(broker)
+    counters.add_failure(TENANT, pool_id)
+    counters.add_failure(TENANT, pool_id)
+    broker.cloud.advance_builds()
+    provisioning.follow_desktop(follow)
+    assert the_desktop().lifecycle == "active"
+    assert counters.add_failure(TENANT, pool_id) == 1  # two more would not stop the pool
