@@ -4,6 +4,7 @@ row (in-memory cloud, moto). Written from the mutation-testing survivors of
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -202,3 +203,18 @@ def test_a_ready_desktop_restarts_the_count_of_failures_in_a_row(broker: Broker)
     provisioning.follow_desktop(follow)
     assert the_desktop().lifecycle == "active"
     assert counters.add_failure(TENANT, pool_id) == 1  # two more would not stop the pool
+
+
+def test_a_floating_ip_not_yet_shown_by_nova_is_kept(broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nova's view of a new floating IP lags behind Neutron's: the address associated is recorded even
+    when the server read just after does not show it yet."""
+    _, server_id, follow = building(broker, assign_floating_ip=1)
+    broker.cloud.advance_builds()
+    read = broker.cloud.get_server
+    monkeypatch.setattr(broker.cloud, "get_server",
+                        lambda sid: dataclasses.replace(read(sid), floating_addresses=()))
+    provisioning.follow_desktop(follow)
+    desktop = the_desktop()
+    (address,) = read(server_id).floating_addresses
+    assert desktop.lifecycle == "active"
+    assert (desktop.doc["floating_ip"], desktop.doc["floating_addresses"]) == (address, [address])
