@@ -191,8 +191,11 @@ def test_a_failed_floating_ip_association_is_tried_again(
     assert the_desktop().lifecycle == "provisioning"
     provisioning.follow_desktop(again)
     desktop = the_desktop()
+    (address,) = broker.cloud.servers[server_id].floating_addresses
     assert desktop.lifecycle == "active"
-    assert desktop.doc["floating_addresses"] == list(broker.cloud.servers[server_id].floating_addresses)
+    assert desktop.doc["floating_addresses"] == [address]
+    [event] = events("provision.completed")  # the server read again after the association
+    assert event.details["addresses"] == [*broker.cloud.servers[server_id].fixed_addresses, address]
 
 
 def test_a_ready_desktop_restarts_the_count_of_failures_in_a_row(broker: Broker) -> None:
