@@ -221,3 +221,23 @@ def test_a_floating_ip_not_yet_shown_by_nova_is_kept(broker: Broker, monkeypatch
     (address,) = read(server_id).floating_addresses
     assert desktop.lifecycle == "active"
     assert (desktop.doc["floating_ip"], desktop.doc["floating_addresses"]) == (address, [address])
+
+
+def test_creates_left_when_the_pool_stops_are_handed_back_not_counted_as_failures(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One create at a time: the third refusal stops the pool, and the two reservations not yet used are
+    failed as "stopped" without counting: the pool's reason stays the cloud's, stopped once."""
+    monkeypatch.setattr(provisioning, "CREATE_CONCURRENCY", 1)
+    center = broker.center()
+    broker.drain(only={"center.check"})
+    broker.cloud.max_instances = 0
+    pool = broker.pool(center, threshold=5, maximum=5)
+    broker.drain(only={"pool.check"})
+    errors = sorted(d.doc["error"] for d in desktops.of_tenant(TENANT) if d.lifecycle == "error")
+    assert len(errors) == 5
+    assert errors.count("Provisioning stopped before this desktop was created") == 2
+    state = stores.pools.get(TENANT, int(pool.id)).broker_state
+    assert state["reason"].startswith("3 provisioning errors in a row; last: ")
+    assert "stopped before" not in state["reason"]
+    assert len(events("provision.stopped")) == 1
