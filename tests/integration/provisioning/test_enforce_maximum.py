@@ -117,10 +117,15 @@ def test_the_desktop_idle_longest_goes_first(broker: Broker) -> None:
 
 
 def test_a_session_that_ended_later_keeps_its_desktop(broker: Broker) -> None:
-    """The agent's last session change is use: of two desktops logged out, the one left earlier goes."""
+    """The agent's last session change is use: of two desktops logged out, the one left earlier goes
+    (both were released and offered at the same earlier time: the latest of all four moments counts)."""
     pool, ids = enforced_pool(broker, count=2, maximum=1)
-    edit(ids[0], session={"state": "logged_out", "user": None, "since": utc_iso(time.time() + 120)})
-    edit(ids[1], session={"state": "logged_out", "user": None, "since": utc_iso(time.time() + 60)})
+    for desktop_id, since in zip(ids, (time.time() + 120, time.time() + 60), strict=True):
+        desktop = desktops.get(TENANT, desktop_id)
+        desktop.last_offered = int(time.time() + 30)
+        desktops.save(desktop)
+        edit(desktop_id, released_at=utc_iso(time.time() + 30),
+             session={"state": "logged_out", "user": None, "since": utc_iso(since)})
     assert provisioning.enforce_maximum(pool, members(pool)) == [ids[1]]
 
 
