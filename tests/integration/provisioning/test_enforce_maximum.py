@@ -8,8 +8,12 @@ import json
 import time
 from typing import Any
 
+import pytest
+
+from chalicelib import clock
 from chalicelib.clock import utc_iso
-from chalicelib.services import provisioning
+from chalicelib.domain import time_limits
+from chalicelib.services import provisioning, tenants
 from chalicelib.store import stores
 from chalicelib.store.aws import client
 from chalicelib.store.desktops import DesktopStore
@@ -147,6 +151,21 @@ def test_a_desktop_never_used_is_idle_since_its_creation(broker: Broker) -> None
     desktops.save(older)
     assert {d.last_offered for d in members(pool)} == {None}
     assert provisioning.enforce_maximum(pool, members(pool)) == [ids[1]]
+
+
+def test_the_maximum_in_force_is_read_in_the_tenant_s_zone(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pool naming no zone reads its ranges in its tenant's: Monday 08:00-10:00 in Berlin, maximum 1,
+    is in force at 07:30 UTC in March (UTC+1); read in UTC it would not be, and the maximum is then 2."""
+    monkeypatch.setattr(tenants, "default_time_zone", lambda tenant_id: "Europe/Berlin")
+    pool, _ = enforced_pool(broker, count=2, maximum=2)
+    pool.doc = {**pool.doc, "provision": {**pool.doc["provision"], "time_limits": time_limits.normalized([
+        {"provision_time_day": 0, "provision_time_start": "08:00", "provision_time_stop": "10:00",
+         "provision_time_threshold": 0, "provision_time_max_size": 1}])}}
+    monday = 1772409600  # 2026-03-02 00:00 UTC, a Monday
+    with clock.controlled(monday + 7.5 * 3600):
+        assert len(provisioning.enforce_maximum(pool, members(pool))) == 1
 
 
 def test_a_desktop_written_meanwhile_is_skipped_and_the_next_one_still_goes(broker: Broker) -> None:
