@@ -25,6 +25,7 @@ from chalicelib.domain import messages, time_limits
 from chalicelib.domain import pools as pool_rules
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.cloud import (
+    CloudConflict,
     CloudError,
     CloudNotFound,
     CloudPort,
@@ -487,6 +488,8 @@ def _finish(
                 )
                 return
             _run_action(cloud, desktop, action["prov_action_action"])
+        if any(a["prov_action_action"] in _POWER_ACTIONS for a in actions[max(step, 0):]):
+            server = cloud.get_server(server.id) or server  # its power state after the actions
     except CloudError as error:
         _retry_follow(desktop, 0, step, f"finishing failed: {error.message}")
         return
@@ -513,15 +516,31 @@ def _finish(
     )
 
 
+# The provisioning actions that power the instance: the call, and the state that shows it done.
+_POWER_ACTIONS = {
+    "start": (PowerAction.START, PowerState.RUNNING),
+    "poweroff": (PowerAction.STOP, PowerState.STOPPED),
+}
+
+
 def _run_action(cloud: CloudPort, desktop: DesktopRecord, action: str) -> None:
-    if action == "start":
-        cloud.power(desktop.instance_id, PowerAction.START)
-    elif action == "poweroff":
-        cloud.power(desktop.instance_id, PowerAction.STOP)
+    if action in _POWER_ACTIONS:
+        _power(cloud, desktop.instance_id, *_POWER_ACTIONS[action])
     elif action == "set_available":
         desktop.available = True
     elif action == "set_unavailable":
         desktop.available = False
+
+
+def _power(cloud: CloudPort, server_id: str, action: PowerAction, result: PowerState) -> None:
+    """Nova refuses (409) to start a running instance or to stop a stopped one: such an action is already
+    done (a new instance is running; a retried follow meets the actions it carried out before)."""
+    try:
+        cloud.power(server_id, action)
+    except CloudConflict:
+        current = cloud.get_server(server_id)
+        if current is None or current.power_state is not result:
+            raise
 
 
 def apply_server(desktop: DesktopRecord, server: ServerInfo) -> None:

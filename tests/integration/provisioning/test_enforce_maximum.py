@@ -8,8 +8,12 @@ import json
 import time
 from typing import Any
 
+import pytest
+
+from chalicelib import clock
 from chalicelib.clock import utc_iso
-from chalicelib.services import provisioning
+from chalicelib.domain import time_limits
+from chalicelib.services import provisioning, tenants
 from chalicelib.store import stores
 from chalicelib.store.aws import client
 from chalicelib.store.desktops import DesktopStore
@@ -114,6 +118,54 @@ def test_the_desktop_idle_longest_goes_first(broker: Broker) -> None:
     edit(ids[0], released_at=utc_iso(time.time() + 120))  # later than their creation
     edit(ids[1], released_at=utc_iso(time.time() + 60))
     assert provisioning.enforce_maximum(pool, members(pool)) == [ids[1]]
+
+
+def test_a_session_that_ended_later_keeps_its_desktop(broker: Broker) -> None:
+    """The agent's last session change is use: of two desktops logged out, the one left earlier goes
+    (both were released and offered at the same earlier time: the latest of all four moments counts)."""
+    pool, ids = enforced_pool(broker, count=2, maximum=1)
+    for desktop_id, since in zip(ids, (time.time() + 120, time.time() + 60), strict=True):
+        desktop = desktops.get(TENANT, desktop_id)
+        desktop.last_offered = int(time.time() + 30)
+        desktops.save(desktop)
+        edit(desktop_id, released_at=utc_iso(time.time() + 30),
+             session={"state": "logged_out", "user": None, "since": utc_iso(since)})
+    assert provisioning.enforce_maximum(pool, members(pool)) == [ids[1]]
+
+
+def test_a_desktop_offered_later_is_kept(broker: Broker) -> None:
+    """A claim by a login is use too: the desktop offered earlier goes."""
+    pool, ids = enforced_pool(broker, count=2, maximum=1)
+    for desktop_id, offered in zip(ids, (time.time() + 120, time.time() + 60), strict=True):
+        desktop = desktops.get(TENANT, desktop_id)
+        desktop.last_offered = int(offered)
+        desktops.save(desktop)
+    assert provisioning.enforce_maximum(pool, members(pool)) == [ids[1]]
+
+
+def test_a_desktop_never_used_is_idle_since_its_creation(broker: Broker) -> None:
+    """Neither was released, offered or logged into: the one created earlier goes."""
+    pool, ids = enforced_pool(broker, count=2, maximum=1)
+    older = desktops.get(TENANT, ids[1])
+    older.created = utc_iso(time.time() - 3600)
+    desktops.save(older)
+    assert {d.last_offered for d in members(pool)} == {None}
+    assert provisioning.enforce_maximum(pool, members(pool)) == [ids[1]]
+
+
+def test_the_maximum_in_force_is_read_in_the_tenant_s_zone(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pool naming no zone reads its ranges in its tenant's: Monday 08:00-10:00 in Berlin, maximum 1,
+    is in force at 07:30 UTC in March (UTC+1); read in UTC it would not be, and the maximum is then 2."""
+    monkeypatch.setattr(tenants, "default_time_zone", lambda tenant_id: "Europe/Berlin")
+    pool, _ = enforced_pool(broker, count=2, maximum=2)
+    pool.doc = {**pool.doc, "provision": {**pool.doc["provision"], "time_limits": time_limits.normalized([
+        {"provision_time_day": 0, "provision_time_start": "08:00", "provision_time_stop": "10:00",
+         "provision_time_threshold": 0, "provision_time_max_size": 1}])}}
+    monday = 1772409600  # 2026-03-02 00:00 UTC, a Monday
+    with clock.controlled(monday + 7.5 * 3600):
+        assert len(provisioning.enforce_maximum(pool, members(pool))) == 1
 
 
 def test_a_desktop_written_meanwhile_is_skipped_and_the_next_one_still_goes(broker: Broker) -> None:
