@@ -18,6 +18,7 @@ from chalicelib.jobs.worker import handle_message
 from chalicelib.schemas.centers import CenterCreate, CenterDefinition
 from chalicelib.schemas.pools import PoolBody
 from chalicelib.services import centers, pools
+from chalicelib.store import stores
 from chalicelib.store.aws import client
 from chalicelib.store.binding import dynamodb_client
 from chalicelib.store.desktops import DesktopStore
@@ -204,3 +205,18 @@ def dynamodb_request_sizes() -> Iterator[RequestSizes]:
         yield tally
     finally:
         events.unregister("before-parameter-build.dynamodb", unique_id="test-request-sizes")
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[dict[str, Any], int]]:
+    """Every message the worker queues from now on, with the delay it asked for (the tests' queue drops
+    delays)."""
+    calls: list[tuple[dict[str, Any], int]] = []
+    send = stores.queue.send
+
+    def recording(message: dict[str, Any], delay_seconds: int = 0) -> None:
+        calls.append((message, delay_seconds))
+        send(message, delay_seconds)
+
+    monkeypatch.setattr(stores.queue, "send", recording)
+    return calls

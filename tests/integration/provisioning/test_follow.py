@@ -24,20 +24,6 @@ desktops = DesktopStore()
 counters = PoolCounters()
 
 
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[dict[str, Any], int]]:
-    """Every message the worker queues from now on, with the delay it asked for."""
-    calls: list[tuple[dict[str, Any], int]] = []
-    send = stores.queue.send
-
-    def recording(message: dict[str, Any], delay_seconds: int = 0) -> None:
-        calls.append((message, delay_seconds))
-        send(message, delay_seconds)
-
-    monkeypatch.setattr(stores.queue, "send", recording)
-    return calls
-
-
 def building(broker: Broker, **settings: Any) -> tuple[int, str, dict[str, Any]]:
     """A pool of one desktop whose create was sent: the pool's id, the server's id and the first follow
     (taken off the queue)."""

@@ -7,12 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from chalicelib.domain import messages
 from chalicelib.domain.cloud import CloudTransient
 from chalicelib.services import provisioning
-from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore
 from chalicelib.store.models import AuditRecord, DesktopRecord
 from tests.integration.provisioning.conftest import TENANT, Broker
@@ -39,20 +36,6 @@ def built(broker: Broker, actions: list[dict[str, Any]], **settings: Any) -> tup
 def the_desktop(pool_id: int) -> DesktopRecord:
     (desktop,) = desktops.of_pool(TENANT, pool_id)
     return desktop
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[dict[str, Any], int]]:
-    """Every message the worker queues, with the delay it asked for (the tests' queue drops delays)."""
-    calls: list[tuple[dict[str, Any], int]] = []
-    send = stores.queue.send
-
-    def recording(message: dict[str, Any], delay_seconds: int = 0) -> None:
-        calls.append((message, delay_seconds))
-        send(message, delay_seconds)
-
-    monkeypatch.setattr(stores.queue, "send", recording)
-    return calls
 
 
 def test_poweroff_then_set_available_leaves_a_stopped_available_desktop(broker: Broker) -> None:
