@@ -70,6 +70,10 @@ class ProtocolPlanEntity(PlanEntity):
 class LifecyclePlanEntity(PlanEntity):
     """A release or power-control plan: a step (action, after how many minutes) per section."""
 
+    on_disconnect: Step = field(default_factory=dict)
+    on_logout: Step = field(default_factory=dict)
+    on_release: Step = field(default_factory=dict)
+
     SECTIONS: ClassVar[tuple[str, ...]] = ()
 
     def steps(self) -> dict[str, Step]:
@@ -81,10 +85,7 @@ class ReleasePlanEntity(LifecyclePlanEntity):
     """What happens when the user disconnects, goes idle, logs out, and when the desktop is released."""
 
     kind: str = KIND_RELEASE
-    on_disconnect: Step = field(default_factory=dict)
     on_idle: Step = field(default_factory=dict)
-    on_logout: Step = field(default_factory=dict)
-    on_release: Step = field(default_factory=dict)
 
     SECTIONS: ClassVar[tuple[str, ...]] = ("on_disconnect", "on_idle", "on_logout", "on_release")
 
@@ -100,9 +101,6 @@ class PowerControlPlanEntity(LifecyclePlanEntity):
     """What happens to the instance when the user disconnects, logs out, and when it is released."""
 
     kind: str = KIND_POWER_CONTROL
-    on_disconnect: Step = field(default_factory=dict)
-    on_logout: Step = field(default_factory=dict)
-    on_release: Step = field(default_factory=dict)
 
     SECTIONS: ClassVar[tuple[str, ...]] = ("on_disconnect", "on_logout", "on_release")
 
