@@ -85,3 +85,10 @@ def test_a_desktop_is_changed_only_by_making_a_new_one() -> None:
     desktop = Desktop(**RECORD)
     with pytest.raises(FrozenInstanceError):
         desktop.pending_action = "stop"  # type: ignore[misc]
+
+
+def test_a_malformed_value_reads_as_the_default_instead_of_failing_the_read() -> None:
+    """A listing or a scan reads every desktop of a center: one odd record must not fail them all."""
+    desktop = Desktop.from_stored({"fixed_addresses": 5, "agent_last_event": ["login", "soon"],
+                                   "timers": {"kind": "idle"}}, **RECORD)
+    assert (desktop.fixed_addresses, desktop.agent_last_event, desktop.timers) == ((), None, ())

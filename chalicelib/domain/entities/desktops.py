@@ -30,7 +30,7 @@ _WAITED = re.compile(r"^waited_(\d+)$")  # a provisioning action's wait, done (`
 
 
 def _strings(value: Any) -> tuple[str, ...]:
-    return tuple(str(v) for v in value or ())
+    return tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
 
 
 def _power_state(value: Any) -> PowerState:
@@ -127,7 +127,7 @@ class Desktop:
     @classmethod
     def from_stored(cls, doc: Mapping[str, Any], **record: Any) -> Self:
         """The desktop from its record's attributes and its stored document."""
-        known = set(cls.document_fields())
+        known = set(cls.document_fields()) - {"waited_steps"}  # stored as `waited_<n>` keys
         settings = {k: v for k, v in doc.items() if k in known and v is not None}
         unknown = {k: v for k, v in doc.items() if k not in known and not _WAITED.match(k)}
         waited = frozenset(int(m.group(1)) for k, v in doc.items() if (m := _WAITED.match(k)) and v)
@@ -141,7 +141,7 @@ class Desktop:
         settings["timers"] = (tuple(t for t in timers if isinstance(t, Mapping)) if isinstance(timers, list)
                               else ())
         last = settings.pop("agent_last_event", None)
-        if isinstance(last, list | tuple) and len(last) == 2:
+        if isinstance(last, list | tuple) and len(last) == 2 and isinstance(last[1], int | float):
             settings["agent_last_event"] = (str(last[0]), float(last[1]))
         for name in ("agent_tokens", "agent", "agent_command", "session", "assignment"):
             if name in settings and not isinstance(settings[name], Mapping):
