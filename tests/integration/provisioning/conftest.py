@@ -13,6 +13,7 @@ import pytest
 
 from chalicelib.clouds import use_cloud_factory
 from chalicelib.domain.caller import Caller
+from chalicelib.domain.cloud import CenterAccess
 from chalicelib.domain.entities.centers import Center
 from chalicelib.jobs.worker import handle_message
 from chalicelib.schemas.centers import CenterCreate, CenterDefinition
@@ -158,7 +159,14 @@ def run_together(
 @pytest.fixture
 def broker(aws: AwsStack) -> Iterator[Broker]:
     cloud = InMemoryCloud()
-    use_cloud_factory(lambda access: cloud)
+
+    def opened(access: CenterAccess) -> InMemoryCloud:
+        # The one cloud stands for every center's, but only a center's own settings open it.
+        if not isinstance(access, CenterAccess) or not access.auth_url:
+            raise AssertionError(f"a cloud opened without a center's access: {access!r}")
+        return cloud
+
+    use_cloud_factory(opened)
     try:
         yield Broker(aws, cloud)
     finally:
