@@ -232,3 +232,13 @@ def test_a_shrink_says_why_and_since_when_on_the_desktop_and_its_delete(
     assert epoch_of(desktops.get(TENANT, desktop_id).doc["pending_since"]) == int(now)
     [delete] = [m for m in broker.aws.queued() if m["type"] == "desktop.delete"]
     assert (delete["desktop_id"], delete["reason"]) == (desktop_id, "above the pool's maximum")
+
+
+def test_only_power_actions_cost_a_second_read_of_the_server(broker: Broker) -> None:
+    """The server is read again after the actions only when one of them changed its power state."""
+    built(broker, [action("set_unavailable"), action("set_available")])
+    (follow,) = [m for m in broker.aws.queued() if m["type"] == messages.DESKTOP_FOLLOW]
+    before = broker.cloud.calls["get_server"]
+    provisioning.follow_desktop(follow)
+    assert the_desktop().lifecycle == "active"
+    assert broker.cloud.calls["get_server"] - before == 1
