@@ -6,25 +6,23 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chalicelib.domain import naming, time_limits
-from chalicelib.domain.entities.pools import PoolDefinition
+from chalicelib.domain.entities.pools import PoolDefinition, Provision
 from chalicelib.domain.errors import ErrorList
 from chalicelib.domain.provisioning import matches_attribute_rules
 
 AVAILABILITY_ACTIONS = ("set_available", "set_unavailable")
 
 
-def provisioning_blocked(provision: Mapping[str, Any] | None,
-                         broker_state: Mapping[str, Any] | None) -> str | None:
+def provisioning_blocked(provision: Provision | None, broker_state: Mapping[str, Any] | None) -> str | None:
     """The one answer to "is this pool provisioning?": why it is not, or None when it is. A pool
     provisions when its provisioning is on, the broker has not stopped it on error, and it names a
     center to create in. (The worker's check, the login's "provisioning is under way" hint and the
     scheduled run that queues checks all ask this.)"""
-    provision = provision or {}
-    if not provision.get("provision_on_off"):
+    if provision is None or not provision.provision_on_off:
         return "provisioning is off"
     if (broker_state or {}).get("stopped_by_broker"):
         return "provisioning was stopped by the broker on error"
-    if not provision.get("center"):
+    if provision.center is None:
         return "no center to provision in"
     return None
 

@@ -12,7 +12,7 @@ from chalicelib import clock
 from chalicelib.domain import forecast as rules
 from chalicelib.domain import time_limits
 from chalicelib.domain.caller import Caller
-from chalicelib.domain.entities.pools import Pool
+from chalicelib.domain.entities.pools import Pool, Provision
 from chalicelib.domain.errors import BrokerError, Conflict
 from chalicelib.services import audit, pools, tenants
 from chalicelib.store import history, stores
@@ -58,17 +58,16 @@ def compute(pool: Pool, now: float | None = None) -> tuple[str, rules.Forecast]:
     """The zone read and the forecast of the pool, as of `now`."""
     now = clock.time() if now is None else now
     tenant_id, pool_id = pool.tenant_id, pool.id
-    provision = pool.provision or {}
-    zone_name, zone = time_limits.zone_of(provision.get("provision_time_zone"),
+    provision = pool.provision or Provision()  # not provisioning: no limits, nothing recommended above 0
+    zone_name, zone = time_limits.zone_of(provision.provision_time_zone,
                                           tenants.default_time_zone(tenant_id))
     since = now - rules.WEEKS_CONSIDERED * rules.WEEK_SECONDS
     samples = [rules.Sample(at, int(data.get("assigned_vm") or 0), int(data.get("total_connected") or 0))
                for at, data in history.samples_since(tenant_id, pool_id, since)]
     durations = ready_durations(tenant_id, pool.provision_center_id, now)
     return zone_name, rules.recommend(samples, durations, zone, now,
-                                      int(provision.get("provision_threshold") or 0),
-                                      int(provision.get("provision_max") or 0),
-                                      int(provision.get("provision_forecast_max_cap") or 0))
+                                      provision.provision_threshold, provision.provision_max,
+                                      provision.provision_forecast_max_cap)
 
 
 def forecast_of(caller: Caller, pool_id: int) -> tuple[Pool, str, rules.Forecast]:
@@ -105,9 +104,8 @@ def auto_apply_due(pool: Pool, now: float) -> Pool | None:
     last time (a day after "too little history"). Returns the pool with its new `broker_state` when a
     forecast was computed (None when none was due), so that the caller can bound how many one run
     computes. A failure is logged and tried again a day later."""
-    provision = pool.provision or {}
-    state = pool.broker_state
-    if not provision.get("provision_forecast_auto") or now < float(state.get("forecast_due_at") or 0):
+    automatic = bool(pool.provision and pool.provision.provision_forecast_auto)
+    if not automatic or now < float(pool.broker_state.get("forecast_due_at") or 0):
         return None
     try:
         _, result = compute(pool, now)

@@ -80,13 +80,14 @@ def _queue_check_if_needed(pool: Pool, members: list[DesktopRecord], reason: str
     tenant's default zone for pools that name none)."""
     if pool_rules.provisioning_blocked(pool.provision, pool.broker_state) is not None:
         return
-    provision = pool.provision or {}
+    provision = pool.provision
+    assert provision is not None  # or provisioning_blocked says so
     size = _size(members)
     waiting = sum(1 for d in members if d.lifecycle == DesktopLifecycle.PROVISIONING and not d.instance_id)
     # The limits in force now: a time range takes effect at its start, on the first run after it
     _, limits = time_limits.for_provision(provision, clock.time(), tenant_zone)
     deleting = sum(1 for d in members if d.doc.get("pending_action") == "delete")
-    over = bool(provision.get("provision_limits_enforce")) and size.total_vm - deleting > limits.maximum
+    over = bool(provision.provision_limits_enforce) and size.total_vm - deleting > limits.maximum
     if over or rules.has_work(size.total_vm, size.assigned_vm, limits.threshold, limits.maximum, waiting):
         stores.queue.send(messages.pool_check(pool.tenant_id, pool.id, reason))
 

@@ -13,7 +13,7 @@ from chalicelib import clock
 from chalicelib.domain import messages, time_limits
 from chalicelib.domain import pools as rules
 from chalicelib.domain.caller import Caller
-from chalicelib.domain.entities.pools import Pool, PoolDefinition, PoolLog
+from chalicelib.domain.entities.pools import Pool, PoolDefinition, PoolLog, Provision
 from chalicelib.domain.errors import Conflict, ErrorList, ServiceUnavailable
 from chalicelib.domain.provisioning import PoolSize
 from chalicelib.schemas.pools import PoolBody, PoolUpdate
@@ -67,6 +67,7 @@ def settings_of(body: PoolBody) -> dict[str, Any]:
     if doc.get("provision"):
         doc["provision"]["time_limits"] = time_limits.normalized(doc["provision"].get("time_limits") or [])
     return {**doc, "pool_definition": PoolDefinition.from_doc(doc["pool_definition"]),
+            "provision": Provision.from_doc(doc["provision"]) if doc["provision"] else None,
             "log": PoolLog.from_doc(doc["log"])}
 
 
@@ -113,7 +114,8 @@ def with_changes(pool: Pool, changes: dict[str, Any]) -> PoolBody:
     """The pool's settings with `changes` merged in (domain/pools.merge_update), checked as a save is."""
     stored_input = {"display_name": pool.display_name, "notes": pool.notes,
                     "running_desktops_threshold": pool.running_desktops_threshold,
-                    "pool_definition": pool.pool_definition.settings(), "provision": pool.provision,
+                    "pool_definition": pool.pool_definition.settings(),
+                    "provision": pool.provision.settings() if pool.provision else None,
                     "log": pool.log.settings()}
     try:
         return PoolBody.model_validate(rules.merge_update({"name": pool.name, **stored_input}, changes))
@@ -161,11 +163,11 @@ def request_check(pool: Pool, reason: str) -> None:
 
 
 def provision_state(pool: Pool) -> tuple[str, str | None]:
-    provision = pool.provision or {}
     state = pool.broker_state
     if state.get("stopped_by_broker"):
         return PROVISION_STOPPED_BY_BROKER, state.get("reason")
-    return (PROVISION_RUNNING if provision.get("provision_on_off") else PROVISION_STOPPED), None
+    running = bool(pool.provision and pool.provision.provision_on_off)
+    return (PROVISION_RUNNING if running else PROVISION_STOPPED), None
 
 
 def size_info(pool: Pool) -> Mapping[str, Any]:
@@ -192,8 +194,7 @@ def get_pool(caller: Caller, pool_id: int) -> Pool:
 
 def limits_now(pool: Pool) -> dict[str, Any]:
     """The pool's limits in force now, for its answer (`provision.limits_in_force`)."""
-    provision = pool.provision or {}
-    zone, limits = time_limits.for_provision(provision, clock.time(),
+    zone, limits = time_limits.for_provision(pool.provision, clock.time(),
                                              tenants.default_time_zone(pool.tenant_id))
     return {
         "time_zone": zone,

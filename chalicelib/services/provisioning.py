@@ -36,7 +36,7 @@ from chalicelib.domain.cloud import (
 )
 from chalicelib.domain.desktop_lifecycle import GONE_OR_FAILED, DesktopLifecycle
 from chalicelib.domain.entities.centers import Center
-from chalicelib.domain.entities.pools import Pool
+from chalicelib.domain.entities.pools import Pool, Provision, ProvisionCenter
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.sessions import LOGGED_OUT, Session
 from chalicelib.services import action_requests, agents, audit, tenants
@@ -80,12 +80,13 @@ def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
     pool = stores.pools.find(tenant_id, pool_id)
     if pool is None or provisioning_blocked(pool):
         return 0
-    provision = pool.provision or {}
-    center = stores.centers.find(tenant_id, provision["center"]["id"])
+    provision = pool.provision
+    assert provision is not None and provision.center is not None  # or provisioning_blocked says why
+    center = stores.centers.find(tenant_id, provision.center.id)
     if center is None or not center.active or not has_cloud(center):
         return 0
     members = desktops.of_pool(tenant_id, pool_id)
-    if provision.get("provision_limits_enforce"):
+    if provision.provision_limits_enforce:
         enforce_maximum(pool, members)
     resumed = _resume_abandoned_reservation(pool, center)
     stuck = [
@@ -132,7 +133,7 @@ def _removable(desktop: DesktopRecord) -> bool:
 def _tenant_zone_if_needed(pool: Pool) -> str | None:
     """The tenant's default zone when the pool's limits depend on it, else None: a pool check reads the
     tenant only for a pool with time limits and no zone of its own (one GetItem less on every other)."""
-    if not time_limits.needs_tenant_zone(pool.provision or {}):
+    if not time_limits.needs_tenant_zone(pool.provision):
         return None
     return tenants.default_time_zone(pool.tenant_id)
 
@@ -142,7 +143,7 @@ def enforce_maximum(pool: Pool, members: list[DesktopRecord]) -> list[int]:
     deletion path as release plans (a pending delete the worker carries out, refused if the desktop is
     claimed meanwhile). Assigned or in-use desktops are kept; how many stay above is in the pool's state."""
     live = [d for d in members if d.lifecycle not in GONE_OR_FAILED]
-    _, limits = time_limits.for_provision(pool.provision or {}, clock(), _tenant_zone_if_needed(pool))
+    _, limits = time_limits.for_provision(pool.provision, clock(), _tenant_zone_if_needed(pool))
     plan = time_limits.shrink(len(live), limits.maximum, [
         time_limits.SurplusCandidate(int(d.id), _idle_since(d), _removable(d),
                                      d.doc.get("pending_action") == "delete") for d in live])
@@ -243,7 +244,8 @@ def _reserve(pool: Pool, center: Center, members: list[DesktopRecord]) -> list[D
     recompute instead of overshooting (ARCHITECTURE.md invariant 2), and a check that loses the race
     takes no {SEQUENCE} number."""
     tenant_id, pool_id = pool.tenant_id, pool.id
-    provision = pool.provision or {}
+    provision = pool.provision
+    assert provision is not None  # a provisioning pool's
     assigned = sum(1 for d in members if d.assigned_user_id is not None)
     building: int | None = None  # read only when there is something to create: it reads the whole center
     limit = center.build_limit or rules.DEFAULT_CENTER_BUILD_LIMIT
@@ -271,7 +273,7 @@ def _reserve(pool: Pool, center: Center, members: list[DesktopRecord]) -> list[D
             ids = desktops.new_ids(count)
         reservation = counters.reserve(
             tenant_id, pool_id, seen=seen, count=count, first_id=ids[0],
-            first_value=int(provision.get("provision_vm_name_next_value") or 1), now=clock(),
+            first_value=provision.provision_vm_name_next_value or 1, now=clock(),
         )
         if reservation is None:
             continue
@@ -287,9 +289,10 @@ def _reserve(pool: Pool, center: Center, members: list[DesktopRecord]) -> list[D
 def _new_desktop_record(
     pool: Pool, center: Center, sequence: int, desktop_id: int
 ) -> DesktopRecord:
-    provision = pool.provision or {}
+    provision = pool.provision
+    assert provision is not None and provision.center is not None  # a provisioning pool's
     name, display_name = rules.desktop_names(provision, sequence)
-    delete_volume = bool(provision["center"].get("delete_volume_on_instance_delete", 1))
+    delete_volume = bool(provision.center.delete_volume_on_instance_delete)
     desktop = desktops.new(
         pool.tenant_id,
         int(center.id),
@@ -298,7 +301,7 @@ def _new_desktop_record(
         display_name=display_name,
         lifecycle=DesktopLifecycle.PROVISIONING,
         available=False,
-        deletable=bool(provision.get("mark_deletable")),
+        deletable=bool(provision.mark_deletable),
         doc={
             "sequence": sequence,
             "created_by_broker": True,
@@ -343,8 +346,9 @@ def _create_instance(
         if existing:
             server = existing[0]
         else:
+            assert pool.provision is not None and pool.provision.center is not None  # a provisioning pool's
             spec = rules.server_spec(
-                pool.provision or {},
+                pool.provision.center,
                 center.network_uuid,
                 desktop.name,
                 metadata_for(desktop),
@@ -469,14 +473,14 @@ def _delete_quietly(cloud: CloudPort, desktop: DesktopRecord) -> None:
 def _finish(
     cloud: CloudPort, desktop: DesktopRecord, pool: Pool | None, server: ServerInfo, step: int
 ) -> None:
-    provision = (pool.provision if pool else None) or {}
-    center_settings = provision.get("center") or {}
+    provision = (pool.provision if pool else None) or Provision()  # a pool deleted meanwhile: no settings
+    center = provision.center or ProvisionCenter()
+    actions = center.provisioning_actions
     try:
-        if step == 0 and center_settings.get("assign_floating_ip") and not server.floating_addresses:
+        if step == 0 and center.assign_floating_ip and not server.floating_addresses:
             address = cloud.associate_floating_ip(server.id)
             server = cloud.get_server(server.id) or server
             desktop.doc = {**desktop.doc, "floating_ip": address}
-        actions = center_settings.get("provisioning_actions") or []
         for index in range(max(step, 0), len(actions)):
             action = actions[index]
             wait = rules.wait_seconds(action)
@@ -488,13 +492,13 @@ def _finish(
                     delay_seconds=min(wait, 900),
                 )
                 return
-            _run_action(cloud, desktop, action["prov_action_action"])
-        if any(a["prov_action_action"] in _POWER_ACTIONS for a in actions[max(step, 0):]):
+            _run_action(cloud, desktop, action.prov_action_action)
+        if any(a.prov_action_action in _POWER_ACTIONS for a in actions[max(step, 0):]):
             server = cloud.get_server(server.id) or server  # its power state after the actions
     except CloudError as error:
         _retry_follow(desktop, 0, step, f"finishing failed: {error.message}")
         return
-    if not (center_settings.get("provisioning_actions") or []):
+    if not actions:
         desktop.available = rules.initially_available(provision)
     desktop.lifecycle = DesktopLifecycle.ACTIVE
     apply_server(desktop, server)

@@ -314,8 +314,8 @@ def _orphan(tenant_id: int, center_id: int, server: ServerInfo, marks: rules.Bro
         return "adopt"
     pool_id = marks.pool_id
     pool = next((p for p in pools if pool_id is not None and p.id == pool_id), None)
-    provision = (pool.provision or {}) if pool is not None else {}
-    if not provision.get("mark_deletable"):
+    provision = pool.provision if pool is not None else None
+    if provision is None or not provision.mark_deletable:
         return "adopt"
     since = _orphans.first_seen(tenant_id, server.id, now)
     if now - since < settings.orphan_grace_minutes * 60:
@@ -323,7 +323,7 @@ def _orphan(tenant_id: int, center_id: int, server: ServerInfo, marks: rules.Bro
     # Claim the removal, so that of two scans at once only one deletes and records it.
     if not _orphans.claim_removal(tenant_id, server.id, now):
         return "wait"  # another scan is removing it (or did a moment ago)
-    delete_volume = bool((provision.get("center") or {}).get("delete_volume_on_instance_delete", 1))
+    delete_volume = bool(provision.center.delete_volume_on_instance_delete if provision.center else 1)
     try:
         cloud.delete_server(server.id, delete_volumes=delete_volume)
     except CloudError as error:

@@ -38,19 +38,19 @@ def _provision_out(pool: Pool) -> ProvisionOut | None:
     from chalicelib.schemas import pools as schemas
     from chalicelib.services import pools
     provision = pool.provision
-    if not provision:
+    if provision is None:
         return None
     state, error = pools.provision_state(pool)
-    center = provision.get("center")
+    center = provision.center
     center_out = None
-    if center:
-        size = center.get("new_volume_size")
-        center_out = {**center, "name": pools.provision_center_name(pool),
+    if center is not None:
+        size = center.new_volume_size
+        center_out = {**center.settings(), "name": pools.provision_center_name(pool),
                       "new_volume_size": "" if size is None else str(size),
-                      "create_new_volume": int(center.get("create_new_volume") or 0)}
-    return schemas.ProvisionOut.model_validate({**provision, "center": center_out, "provision_state": state,
-                                        "provision_error": error,
-                                        "limits_in_force": pools.limits_now(pool)})
+                      "create_new_volume": int(center.create_new_volume or 0)}
+    return schemas.ProvisionOut.model_validate({**provision.settings(), "center": center_out,
+                                                "provision_state": state, "provision_error": error,
+                                                "limits_in_force": pools.limits_now(pool)})
 
 
 def pool_out(pool: Pool) -> PoolOut:

@@ -29,8 +29,9 @@ def enforced_pool(broker: Broker, count: int, maximum: int) -> tuple[Pool, list[
     """A pool of `count` built, idle, deletable desktops whose enforced maximum is now `maximum`."""
     pool_id, ids = broker.ready_pool(threshold=count, maximum=count, provision={"mark_deletable": 1})
     pool = stores.pools.get(TENANT, pool_id)
-    pool = replace(pool, provision={**(pool.provision or {}), "provision_threshold": 0,
-                                    "provision_max": maximum, "provision_limits_enforce": 1})
+    assert pool.provision is not None
+    pool = replace(pool, provision=replace(pool.provision, provision_threshold=0, provision_max=maximum,
+                                           provision_limits_enforce=1))
     return pool, ids
 
 
@@ -162,9 +163,10 @@ def test_the_maximum_in_force_is_read_in_the_tenant_s_zone(
     is in force at 07:30 UTC in March (UTC+1); read in UTC it would not be, and the maximum is then 2."""
     monkeypatch.setattr(tenants, "default_time_zone", lambda tenant_id: "Europe/Berlin")
     pool, _ = enforced_pool(broker, count=2, maximum=2)
-    pool = replace(pool, provision={**(pool.provision or {}), "time_limits": time_limits.normalized([
+    assert pool.provision is not None
+    pool = replace(pool, provision=replace(pool.provision, time_limits=time_limits.normalized([
         {"provision_time_day": 0, "provision_time_start": "08:00", "provision_time_stop": "10:00",
-         "provision_time_threshold": 0, "provision_time_max_size": 1}])})
+         "provision_time_threshold": 0, "provision_time_max_size": 1}])))
     monday = 1772409600  # 2026-03-02 00:00 UTC, a Monday
     with clock.controlled(monday + 7.5 * 3600):
         assert len(provisioning.enforce_maximum(pool, members(pool))) == 1
@@ -193,8 +195,9 @@ def test_the_pool_records_how_many_stay_above_and_clears_it_when_back_under(brok
     kept.lifecycle = "deleted"
     desktops.save(kept)
     pool = stores.pools.get(TENANT, int(pool.id))
-    pool = replace(pool, provision={**(pool.provision or {}), "provision_threshold": 0,
-                                    "provision_max": 0, "provision_limits_enforce": 1})
+    assert pool.provision is not None
+    pool = replace(pool, provision=replace(pool.provision, provision_threshold=0, provision_max=0,
+                                           provision_limits_enforce=1))
     provisioning.enforce_maximum(pool, members(pool))
     assert stores.pools.get(TENANT, int(pool.id)).broker_state["over_max"] == 0
 

@@ -233,7 +233,8 @@ def test_an_admin_turning_provisioning_on_resumes_a_pool_stopped_by_the_broker(b
 
     broker.cloud.max_instances = 10
     provision = stores.pools.get(TENANT, pool_id).provision
-    pools.update_pool(ADMIN, pool_id, PoolUpdate.model_validate({"provision": {**provision,
+    assert provision is not None
+    pools.update_pool(ADMIN, pool_id, PoolUpdate.model_validate({"provision": {**provision.settings(),
                                                                                "provision_on_off": 1}}))
     assert not (stores.pools.get(TENANT, pool_id).broker_state or {}).get("stopped_by_broker")
     broker.drain(only={"pool.check"})
