@@ -193,8 +193,7 @@ class Pool(Entity):
         _set(self, "broker_state", dict(self.broker_state or {}))
 
     def stored_doc(self) -> dict[str, Any]:
-        return {name: value.as_doc() if isinstance(value, Section) else value
-                for name, value in super().stored_doc().items()}
+        return {name: _as_doc(value) for name, value in super().stored_doc().items()}
 
     @property
     def parent_pool_id(self) -> int:
