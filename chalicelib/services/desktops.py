@@ -86,7 +86,7 @@ def register_desktop(caller: Caller, body: DesktopRegister) -> DesktopRecord:
                          lifecycle=DesktopLifecycle.ACTIVE, available=available, deletable=False,
                          power_state=PowerState.RUNNING,
                          doc={"fixed_addresses": [body.address], "floating_addresses": [], REGISTERED: 1})
-    pools = [(int(p.id), p.doc) for p in stores.pools.list(caller.tenant_id)]
+    pools = [(p.id, p.pool_definition) for p in stores.pools.list(caller.tenant_id)]
     pool_id = pool_rules.pool_for_desktop(pools, body.center_id, body.name, display_name, [body.address])
     try:
         _store.add_counted(desktop, pool_id, registered_guard(caller.tenant_id, body.center_id, body.name))

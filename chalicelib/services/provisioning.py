@@ -36,6 +36,7 @@ from chalicelib.domain.cloud import (
 )
 from chalicelib.domain.desktop_lifecycle import GONE_OR_FAILED, DesktopLifecycle
 from chalicelib.domain.entities.centers import Center
+from chalicelib.domain.entities.pools import Pool, Provision, ProvisionCenter
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.sessions import LOGGED_OUT, Session
 from chalicelib.services import action_requests, agents, audit, tenants
@@ -43,7 +44,7 @@ from chalicelib.services.centers import center_access, has_cloud
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore, PoolCounters, set_pool_side_state
-from chalicelib.store.models import DesktopRecord, PoolRecord
+from chalicelib.store.models import DesktopRecord
 from chalicelib.store.pending_checks import clear_pending_check
 
 log = logging.getLogger("broker.provisioning")
@@ -69,9 +70,9 @@ def _age_seconds(iso: str) -> float:
     return clock() - datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
-def provisioning_blocked(pool: PoolRecord) -> str | None:
+def provisioning_blocked(pool: Pool) -> str | None:
     """Why this pool does not provision now, or None (domain/pools.provisioning_blocked)."""
-    return pool_rules.provisioning_blocked(pool.doc.get("provision"), pool.broker_state)
+    return pool_rules.provisioning_blocked(pool.provision, pool.broker_state)
 
 
 def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
@@ -79,12 +80,13 @@ def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
     pool = stores.pools.find(tenant_id, pool_id)
     if pool is None or provisioning_blocked(pool):
         return 0
-    provision = pool.doc["provision"]
-    center = stores.centers.find(tenant_id, provision["center"]["id"])
+    provision = pool.provision
+    assert provision is not None and provision.center is not None  # or provisioning_blocked says why
+    center = stores.centers.find(tenant_id, provision.center.id)
     if center is None or not center.active or not has_cloud(center):
         return 0
     members = desktops.of_pool(tenant_id, pool_id)
-    if provision.get("provision_limits_enforce"):
+    if provision.provision_limits_enforce:
         enforce_maximum(pool, members)
     resumed = _resume_abandoned_reservation(pool, center)
     stuck = [
@@ -128,20 +130,20 @@ def _removable(desktop: DesktopRecord) -> bool:
             and not desktop.doc.get("pending_action"))
 
 
-def _tenant_zone_if_needed(pool: PoolRecord) -> str | None:
+def _tenant_zone_if_needed(pool: Pool) -> str | None:
     """The tenant's default zone when the pool's limits depend on it, else None: a pool check reads the
     tenant only for a pool with time limits and no zone of its own (one GetItem less on every other)."""
-    if not time_limits.needs_tenant_zone(pool.doc["provision"]):
+    if not time_limits.needs_tenant_zone(pool.provision):
         return None
-    return tenants.default_time_zone(int(pool.tenant_id))
+    return tenants.default_time_zone(pool.tenant_id)
 
 
-def enforce_maximum(pool: PoolRecord, members: list[DesktopRecord]) -> list[int]:
+def enforce_maximum(pool: Pool, members: list[DesktopRecord]) -> list[int]:
     """`provision_limits_enforce`: a pool above the maximum in force shrinks to it, through the same
     deletion path as release plans (a pending delete the worker carries out, refused if the desktop is
     claimed meanwhile). Assigned or in-use desktops are kept; how many stay above is in the pool's state."""
     live = [d for d in members if d.lifecycle not in GONE_OR_FAILED]
-    _, limits = time_limits.for_provision(pool.doc["provision"], clock(), _tenant_zone_if_needed(pool))
+    _, limits = time_limits.for_provision(pool.provision, clock(), _tenant_zone_if_needed(pool))
     plan = time_limits.shrink(len(live), limits.maximum, [
         time_limits.SurplusCandidate(int(d.id), _idle_since(d), _removable(d),
                                      d.doc.get("pending_action") == "delete") for d in live])
@@ -158,10 +160,10 @@ def enforce_maximum(pool: PoolRecord, members: list[DesktopRecord]) -> list[int]
             continue  # written meanwhile (a claim, a heartbeat): the next check decides again
         stores.queue.send(message)
         requested.append(desktop_id)
-        audit.record(int(pool.tenant_id), "desktop.delete_requested",
+        audit.record(pool.tenant_id, "desktop.delete_requested",
                      f"Deletion of '{desktop.name}' requested: pool '{pool.name}' is above its maximum "
-                     f"of {limits.maximum}", pool_id=int(pool.id), desktop_id=desktop_id)
-    state = pool.broker_state or {}
+                     f"of {limits.maximum}", pool_id=pool.id, desktop_id=desktop_id)
+    state = pool.broker_state
     if int(state.get("over_max") or 0) != plan.still_over:
         set_pool_side_state(pool, broker_state={**state, "over_max": plan.still_over})
     return requested
@@ -169,7 +171,7 @@ def enforce_maximum(pool: PoolRecord, members: list[DesktopRecord]) -> list[int]
 
 def _create_all(
     cloud: CloudPort,
-    pool: PoolRecord,
+    pool: Pool,
     center: Center,
     fresh: list[DesktopRecord],
     stuck: list[DesktopRecord],
@@ -192,7 +194,7 @@ def _create_all(
         if claim and not _claim_create(desktop):
             return False  # another check is creating it
         done = _create_instance(cloud, pool, center, desktop, look_first=claim)
-        if not done and provisioning_blocked(stores.pools.get(int(pool.tenant_id), int(pool.id))):
+        if not done and provisioning_blocked(stores.pools.get(pool.tenant_id, pool.id)):
             stopped.set()
         return done
 
@@ -214,11 +216,11 @@ def _claim_create(desktop: DesktopRecord) -> bool:
     return desktops.stamp_create(desktop, int(now))
 
 
-def _resume_abandoned_reservation(pool: PoolRecord, center: Center) -> list[DesktopRecord]:
+def _resume_abandoned_reservation(pool: Pool, center: Center) -> list[DesktopRecord]:
     """A check that died between its reservation and the last of its records left the reservation open
     (the total counts records that were never written). Once it is abandoned, write the missing records
     (each one once, whoever writes it) and close it; this check creates the records it wrote."""
-    tenant_id, pool_id = int(pool.tenant_id), int(pool.id)
+    tenant_id, pool_id = pool.tenant_id, pool.id
     reservation = counters.reservation(tenant_id, pool_id)
     if reservation is None or not reservation.abandoned(clock()):
         return []
@@ -237,12 +239,13 @@ def _resume_abandoned_reservation(pool: PoolRecord, center: Center) -> list[Desk
     return written
 
 
-def _reserve(pool: PoolRecord, center: Center, members: list[DesktopRecord]) -> list[DesktopRecord]:
+def _reserve(pool: Pool, center: Center, members: list[DesktopRecord]) -> list[DesktopRecord]:
     """Reserve the whole deficit on the pool's total, then write its records: racing checks re-read and
     recompute instead of overshooting (ARCHITECTURE.md invariant 2), and a check that loses the race
     takes no {SEQUENCE} number."""
-    tenant_id, pool_id = int(pool.tenant_id), int(pool.id)
-    provision = pool.doc["provision"]
+    tenant_id, pool_id = pool.tenant_id, pool.id
+    provision = pool.provision
+    assert provision is not None  # a provisioning pool's
     assigned = sum(1 for d in members if d.assigned_user_id is not None)
     building: int | None = None  # read only when there is something to create: it reads the whole center
     limit = center.build_limit or rules.DEFAULT_CENTER_BUILD_LIMIT
@@ -270,7 +273,7 @@ def _reserve(pool: PoolRecord, center: Center, members: list[DesktopRecord]) -> 
             ids = desktops.new_ids(count)
         reservation = counters.reserve(
             tenant_id, pool_id, seen=seen, count=count, first_id=ids[0],
-            first_value=int(provision.get("provision_vm_name_next_value") or 1), now=clock(),
+            first_value=provision.provision_vm_name_next_value or 1, now=clock(),
         )
         if reservation is None:
             continue
@@ -284,20 +287,21 @@ def _reserve(pool: PoolRecord, center: Center, members: list[DesktopRecord]) -> 
 
 
 def _new_desktop_record(
-    pool: PoolRecord, center: Center, sequence: int, desktop_id: int
+    pool: Pool, center: Center, sequence: int, desktop_id: int
 ) -> DesktopRecord:
-    provision = pool.doc["provision"]
+    provision = pool.provision
+    assert provision is not None and provision.center is not None  # a provisioning pool's
     name, display_name = rules.desktop_names(provision, sequence)
-    delete_volume = bool(provision["center"].get("delete_volume_on_instance_delete", 1))
+    delete_volume = bool(provision.center.delete_volume_on_instance_delete)
     desktop = desktops.new(
-        int(pool.tenant_id),
+        pool.tenant_id,
         int(center.id),
-        int(pool.id),
+        pool.id,
         name,
         display_name=display_name,
         lifecycle=DesktopLifecycle.PROVISIONING,
         available=False,
-        deletable=bool(provision.get("mark_deletable")),
+        deletable=bool(provision.mark_deletable),
         doc={
             "sequence": sequence,
             "created_by_broker": True,
@@ -334,7 +338,7 @@ def _ours(server: ServerInfo, desktop: DesktopRecord) -> bool:
 
 
 def _create_instance(
-    cloud: CloudPort, pool: PoolRecord, center: Center, desktop: DesktopRecord, look_first: bool = True
+    cloud: CloudPort, pool: Pool, center: Center, desktop: DesktopRecord, look_first: bool = True
 ) -> bool:
     """Ask the cloud for this desktop's instance unless it already exists. False on a cloud error."""
     try:
@@ -342,8 +346,9 @@ def _create_instance(
         if existing:
             server = existing[0]
         else:
+            assert pool.provision is not None and pool.provision.center is not None  # a provisioning pool's
             spec = rules.server_spec(
-                pool.doc["provision"],
+                pool.provision.center,
                 center.network_uuid,
                 desktop.name,
                 metadata_for(desktop),
@@ -367,7 +372,7 @@ def _create_instance(
     return True
 
 
-def _fail(desktop: DesktopRecord, pool: PoolRecord | None, message: str, count_failure: bool = True) -> None:
+def _fail(desktop: DesktopRecord, pool: Pool | None, message: str, count_failure: bool = True) -> None:
     """The desktop failed to provision: keep it visible with the cloud's message, out of the pool's count."""
     tenant_id = int(desktop.tenant_id)
     pool_id = int(desktop.pool_id) if desktop.pool_id else None
@@ -389,7 +394,7 @@ def _fail(desktop: DesktopRecord, pool: PoolRecord | None, message: str, count_f
             stop_pool_provisioning(pool, f"{failures} provisioning errors in a row; last: {message}")
 
 
-def stop_pool_provisioning(pool: PoolRecord, reason: str) -> None:
+def stop_pool_provisioning(pool: Pool, reason: str) -> None:
     """Leostream's "stopped by the broker on error": nothing loops; an admin turns it back on."""
     set_pool_side_state(
         pool,
@@ -400,10 +405,10 @@ def stop_pool_provisioning(pool: PoolRecord, reason: str) -> None:
         },
     )
     audit.record(
-        int(pool.tenant_id),
+        pool.tenant_id,
         "provision.stopped",
         f"Pool '{pool.name}': provisioning stopped: {reason}",
-        pool_id=int(pool.id),
+        pool_id=pool.id,
     )
 
 
@@ -466,16 +471,16 @@ def _delete_quietly(cloud: CloudPort, desktop: DesktopRecord) -> None:
 
 
 def _finish(
-    cloud: CloudPort, desktop: DesktopRecord, pool: PoolRecord | None, server: ServerInfo, step: int
+    cloud: CloudPort, desktop: DesktopRecord, pool: Pool | None, server: ServerInfo, step: int
 ) -> None:
-    provision = (pool.doc.get("provision") if pool else None) or {}
-    center_settings = provision.get("center") or {}
+    provision = (pool.provision if pool else None) or Provision()  # a pool deleted meanwhile: no settings
+    center = provision.center or ProvisionCenter()
+    actions = center.provisioning_actions
     try:
-        if step == 0 and center_settings.get("assign_floating_ip") and not server.floating_addresses:
+        if step == 0 and center.assign_floating_ip and not server.floating_addresses:
             address = cloud.associate_floating_ip(server.id)
             server = cloud.get_server(server.id) or server
             desktop.doc = {**desktop.doc, "floating_ip": address}
-        actions = center_settings.get("provisioning_actions") or []
         for index in range(max(step, 0), len(actions)):
             action = actions[index]
             wait = rules.wait_seconds(action)
@@ -487,13 +492,13 @@ def _finish(
                     delay_seconds=min(wait, 900),
                 )
                 return
-            _run_action(cloud, desktop, action["prov_action_action"])
-        if any(a["prov_action_action"] in _POWER_ACTIONS for a in actions[max(step, 0):]):
+            _run_action(cloud, desktop, action.prov_action_action)
+        if any(a.prov_action_action in _POWER_ACTIONS for a in actions[max(step, 0):]):
             server = cloud.get_server(server.id) or server  # its power state after the actions
     except CloudError as error:
         _retry_follow(desktop, 0, step, f"finishing failed: {error.message}")
         return
-    if not (center_settings.get("provisioning_actions") or []):
+    if not actions:
         desktop.available = rules.initially_available(provision)
     desktop.lifecycle = DesktopLifecycle.ACTIVE
     apply_server(desktop, server)

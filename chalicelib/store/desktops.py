@@ -14,6 +14,7 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 
 from chalicelib.clock import utc_iso
+from chalicelib.domain.entities.pools import Pool
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.provisioning import Reservation, first_sequence
 from chalicelib.store.binding import ensure_bound, transaction
@@ -393,7 +394,7 @@ class PoolCounters:
 
 
 def set_pool_side_state(
-    record: PoolRecord,
+    pool: Pool,
     *,
     stats: dict[str, Any] | None = None,
     broker_state: dict[str, Any] | None = None,
@@ -410,5 +411,5 @@ def set_pool_side_state(
         actions.append(PoolRecord.broker_state.remove())
     if actions:
         PoolRecord._get_connection().update_item(
-            str(int(record.tenant_id)), str(int(record.id)), actions=actions, condition=PoolRecord.id.exists()
+            str(pool.tenant_id), str(pool.id), actions=actions, condition=PoolRecord.id.exists()
         )
