@@ -2,42 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chalicelib.domain import naming, time_limits
+from chalicelib.domain.entities.pools import PoolDefinition, Provision
 from chalicelib.domain.errors import ErrorList
 from chalicelib.domain.provisioning import matches_attribute_rules
 
 AVAILABILITY_ACTIONS = ("set_available", "set_unavailable")
 
 
-def provisioning_blocked(provision: dict[str, Any] | None, broker_state: dict[str, Any] | None) -> str | None:
+def provisioning_blocked(provision: Provision | None, broker_state: Mapping[str, Any] | None) -> str | None:
     """The one answer to "is this pool provisioning?": why it is not, or None when it is. A pool
     provisions when its provisioning is on, the broker has not stopped it on error, and it names a
     center to create in. (The worker's check, the login's "provisioning is under way" hint and the
     scheduled run that queues checks all ask this.)"""
-    provision = provision or {}
-    if not provision.get("provision_on_off"):
+    if provision is None or not provision.provision_on_off:
         return "provisioning is off"
     if (broker_state or {}).get("stopped_by_broker"):
         return "provisioning was stopped by the broker on error"
-    if not provision.get("center"):
+    if provision.center is None:
         return "no center to provision in"
     return None
 
 
-def pool_for_desktop(pools: list[tuple[int, dict[str, Any]]], center_id: int, name: str, display_name: str,
-                     addresses: list[str]) -> int | None:
+def pool_for_desktop(pools: Iterable[tuple[int, PoolDefinition]], center_id: int, name: str,
+                     display_name: str, addresses: list[str]) -> int | None:
     """The pool a desktop found in (or registered with) a center belongs to: the first pool (lowest id)
     whose definition matches it, by center or by attribute rules on name, display name and addresses.
-    `pools`: (id, stored document) of the tenant's pools."""
+    `pools`: (id, definition) of the tenant's pools."""
     values = {"name": name, "display_name": display_name, "ip": ",".join(addresses)}
-    for pool_id, doc in sorted(pools, key=lambda p: p[0]):
-        definition = doc.get("pool_definition") or {}
-        if definition.get("restrict_by") == "C" and center_id in (definition.get("server_ids") or []):
+    for pool_id, definition in sorted(pools, key=lambda p: p[0]):
+        if definition.restrict_by == "C" and center_id in definition.server_ids:
             return pool_id
-        if definition.get("restrict_by") == "A" and matches_attribute_rules(
-            definition.get("attributes") or [], definition.get("pool_attribute_join", "A"), values
+        if definition.restrict_by == "A" and matches_attribute_rules(
+            definition.attributes, definition.pool_attribute_join, values
         ):
             return pool_id
     return None

@@ -14,6 +14,7 @@ from typing import Any
 from chalicelib.domain import naming
 from chalicelib.domain.center_defaults import provisioning_defaults
 from chalicelib.domain.cloud import CenterType, PowerState, ServerSpec
+from chalicelib.domain.entities.pools import Provision, ProvisionCenter, ProvisioningAction
 
 DEFAULT_CENTER_BUILD_LIMIT = 10  # a center's `build_limit` unless its admin sets one
 MAX_CENTER_BUILD_LIMIT = 500
@@ -165,53 +166,52 @@ def size_of(desktops: Iterable[DesktopView]) -> PoolSize:
     return PoolSize(**counts)
 
 
-def desktop_names(provision: dict[str, Any], sequence: int) -> tuple[str, str]:
+def desktop_names(provision: Provision, sequence: int) -> tuple[str, str]:
     """(instance name, display name) of the desktop with this sequence number."""
-    name = naming.render(provision["provision_vm_name"], sequence)
-    display_template = provision.get("provision_vm_display_name") or provision["provision_vm_name"]
+    name = naming.render(provision.provision_vm_name, sequence)
+    display_template = provision.provision_vm_display_name or provision.provision_vm_name
     return name, naming.render(display_template, sequence)
 
 
 def server_spec(
-    provision: dict[str, Any],
+    center: ProvisionCenter,
     center_network: str,
     name: str,
     metadata: dict[str, str],
     user_data: str | None = None,
 ) -> ServerSpec:
-    """The create request for one desktop: the pool's parameters over the center type's defaults (the network:
-    over the center's `network_uuid`, `center_network`)."""
-    center = provision["center"]
-    defaults = provisioning_defaults(CenterType(center["type"]))
-    create_volume = center.get("create_new_volume")
+    """The create request for one desktop: the pool's parameters (`center`, its `provision.center`) over the
+    center type's defaults (the network: over the center's `network_uuid`, `center_network`)."""
+    defaults = provisioning_defaults(CenterType(center.type))
+    create_volume = center.create_new_volume
     return ServerSpec(
         name=name,
         metadata=metadata,
-        image=center["image"],
-        flavor=center["flavor"],
-        network=center.get("network") or center_network or "",
-        availability_zone=center.get("availability_zone") or defaults["availability_zone"],
-        security_groups=tuple(center.get("security_groups") or ()),
+        image=center.image,
+        flavor=center.flavor,
+        network=center.network or center_network or "",
+        availability_zone=center.availability_zone or defaults["availability_zone"],
+        security_groups=tuple(center.security_groups),
         boot_from_volume=bool(defaults["boot_from_volume"] if create_volume is None else create_volume),
-        volume_size_gb=center.get("new_volume_size") or defaults["volume_size_gb"],
-        volume_type=center.get("new_volume_type") or defaults["volume_type"],
-        delete_volume_on_termination=bool(center.get("delete_volume_on_instance_delete", 1)),
+        volume_size_gb=center.new_volume_size or defaults["volume_size_gb"],
+        volume_type=center.new_volume_type or defaults["volume_type"],
+        delete_volume_on_termination=bool(center.delete_volume_on_instance_delete),
         user_data=user_data,
     )
 
 
-def initially_available(provision: dict[str, Any]) -> bool:
+def initially_available(provision: Provision) -> bool:
     """A new desktop is available unless the pool says "initialise as unavailable" or its last
     provisioning action is set_unavailable."""
-    actions = (provision.get("center") or {}).get("provisioning_actions") or []
+    actions = provision.center.provisioning_actions if provision.center else []
     if actions:
-        return actions[-1]["prov_action_action"] == "set_available"
-    return not provision.get("mark_unavailable")
+        return actions[-1].prov_action_action == "set_available"
+    return not provision.mark_unavailable
 
 
-def wait_seconds(action: dict[str, Any]) -> int:
-    unit = {"seconds": 1, "minutes": 60, "hours": 3600}[action.get("prov_action_wait_unit", "seconds")]
-    return int(action.get("prov_action_wait_value", 0)) * unit
+def wait_seconds(action: ProvisioningAction) -> int:
+    unit = {"seconds": 1, "minutes": 60, "hours": 3600}[action.prov_action_wait_unit]
+    return int(action.prov_action_wait_value) * unit
 
 
 def should_stop_after(consecutive_failures: int, limit: int = FAILURES_BEFORE_STOP) -> bool:

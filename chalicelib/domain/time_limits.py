@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from chalicelib.domain.entities.pools import Provision
 from chalicelib.domain.errors import ErrorList
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -261,17 +262,20 @@ def shrink(total: int, maximum: int, desktops: list[SurplusCandidate]) -> Shrink
     return Shrink(chosen, excess - len(chosen))
 
 
-def needs_tenant_zone(provision: dict[str, Any]) -> bool:
+def needs_tenant_zone(provision: Provision | None) -> bool:
     """Whether the limits in force depend on the tenant's default zone: only a pool with time limits and no
     zone of its own that resolves reads them in it (without time limits the zone changes nothing)."""
-    own = provision.get("provision_time_zone")
-    return bool(provision.get("time_limits")) and not (own and zone_problem(own) is None)
+    if provision is None:
+        return False
+    own = provision.provision_time_zone
+    return bool(provision.time_limits) and not (own and zone_problem(own) is None)
 
 
-def for_provision(provision: dict[str, Any], now: float, tenant_zone: str | None = None
+def for_provision(provision: Provision | None, now: float, tenant_zone: str | None = None
                   ) -> tuple[str, LimitsInForce]:
-    """The limits in force for a pool's stored `provision` at `now`, and the name of the zone read."""
-    name, zone = zone_of(provision.get("provision_time_zone"), tenant_zone)
-    return name, limits_in_force(int(provision.get("provision_threshold") or 0),
-                                 int(provision.get("provision_max") or 0),
-                                 from_docs(provision.get("time_limits") or []), zone, now)
+    """The limits in force for a pool's `provision` (None: a pool that does not provision, whose limits
+    are 0) at `now`, and the name of the zone read."""
+    provision = provision or Provision()
+    name, zone = zone_of(provision.provision_time_zone, tenant_zone)
+    return name, limits_in_force(provision.provision_threshold, provision.provision_max,
+                                 from_docs(provision.time_limits), zone, now)

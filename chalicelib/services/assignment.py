@@ -241,7 +241,7 @@ def _any_provisioning(tenant_id: int, pool_ids: list[int]) -> bool:
         pools = stores.pools.batch_get(tenant_id, pool_ids) if pool_ids else {}
     except StoreUnavailable:
         return False
-    return any(pool_rules.provisioning_blocked(pool.doc.get("provision"), pool.broker_state) is None
+    return any(pool_rules.provisioning_blocked(pool.provision, pool.broker_state) is None
                for pool in pools.values())
 
 

@@ -223,7 +223,7 @@ def delete_center(caller: Caller, center_id: int) -> None:
     center = stores.centers.get(caller.tenant_id, center_id)
     if is_uncategorized(center) and desktops.registered_in(caller.tenant_id, center_id):
         raise Conflict(f"Center {center_id} still has registered desktops; remove them first")
-    users = [int(p.id) for p in stores.pools.iterate(caller.tenant_id) if _pool_uses_center(p.doc, center_id)]
+    users = [p.id for p in stores.pools.iterate(caller.tenant_id) if p.uses_center(center_id)]
     if users:
         raise Conflict(f"Center {center_id} is used by pool(s) {', '.join(map(str, users))}; "
                        "change them first")
@@ -231,12 +231,6 @@ def delete_center(caller: Caller, center_id: int) -> None:
     stores.secrets.delete(center_secret_name(caller.tenant_id, center_id))
     audit.record(caller.tenant_id, "center.deleted", f"Center '{center.name}' deleted", user=caller.login,
                  details={"center_id": center_id})
-
-
-def _pool_uses_center(pool_doc: dict[str, Any], center_id: int) -> bool:
-    definition = pool_doc.get("pool_definition") or {}
-    provision_center = (pool_doc.get("provision") or {}).get("center") or {}
-    return center_id in (definition.get("server_ids") or []) or provision_center.get("id") == center_id
 
 
 def request_scan(caller: Caller, center_id: int) -> tuple[Center, int]:

@@ -84,7 +84,7 @@ def register_desktop(caller: Caller, body: DesktopRegister) -> Desktop:
     desktop = _store.new(caller.tenant_id, body.center_id, None, body.name, display_name=display_name,
                          lifecycle=DesktopLifecycle.ACTIVE, available=available, deletable=False,
                          power_state=PowerState.RUNNING, fixed_addresses=(body.address,), registered=True)
-    pools = [(int(p.id), p.doc) for p in stores.pools.list(caller.tenant_id)]
+    pools = [(p.id, p.pool_definition) for p in stores.pools.list(caller.tenant_id)]
     pool_id = pool_rules.pool_for_desktop(pools, body.center_id, body.name, display_name, [body.address])
     try:
         desktop = _store.add_counted(desktop, pool_id,

@@ -15,13 +15,14 @@ from chalicelib.domain import provisioning as rules
 from chalicelib.domain.caller import SYSTEM_TENANT_ID, Caller
 from chalicelib.domain.desktop_lifecycle import GONE_OR_FAILED, DesktopLifecycle
 from chalicelib.domain.entities.desktops import Desktop
+from chalicelib.domain.entities.pools import Pool
 from chalicelib.domain.errors import BadData
 from chalicelib.domain.sessions import CONNECTED, IDLE, LOCKED, LOGGED_IN_STATES
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
 from chalicelib.store.binding import ensure_bound
 from chalicelib.store.desktops import DesktopStore, pool_key, set_pool_side_state
-from chalicelib.store.models import PoolHistoryRecord, PoolRecord
+from chalicelib.store.models import PoolHistoryRecord
 
 desktops = DesktopStore()
 OLD_LOGGED_IN = "logged_in"  # a session state of older records: logged in and connected
@@ -68,27 +69,28 @@ def _size(members: list[Desktop]) -> rules.PoolSize:
     return rules.size_of(view_of(d, now) for d in members)
 
 
-def _refresh(pool: PoolRecord, members: list[Desktop]) -> dict[str, Any]:
+def _refresh(pool: Pool, members: list[Desktop]) -> dict[str, Any]:
     stats = {**_size(members).as_dict(), "counts_updated": clock.utc_iso()}
     set_pool_side_state(pool, stats=stats)
     return stats
 
 
-def _queue_check_if_needed(pool: PoolRecord, members: list[Desktop], reason: str,
+def _queue_check_if_needed(pool: Pool, members: list[Desktop], reason: str,
                            tenant_zone: str = "") -> None:
     """Queue the pool's provisioning check when its counts show something to create (`tenant_zone`: the
     tenant's default zone for pools that name none)."""
-    if pool_rules.provisioning_blocked(pool.doc.get("provision"), pool.broker_state) is not None:
+    if pool_rules.provisioning_blocked(pool.provision, pool.broker_state) is not None:
         return
-    provision = pool.doc["provision"]
+    provision = pool.provision
+    assert provision is not None  # or provisioning_blocked says so
     size = _size(members)
     waiting = sum(1 for d in members if d.lifecycle == DesktopLifecycle.PROVISIONING and not d.instance_id)
     # The limits in force now: a time range takes effect at its start, on the first run after it
     _, limits = time_limits.for_provision(provision, clock.time(), tenant_zone)
     deleting = sum(1 for d in members if d.pending_action == "delete")
-    over = bool(provision.get("provision_limits_enforce")) and size.total_vm - deleting > limits.maximum
+    over = bool(provision.provision_limits_enforce) and size.total_vm - deleting > limits.maximum
     if over or rules.has_work(size.total_vm, size.assigned_vm, limits.threshold, limits.maximum, waiting):
-        stores.queue.send(messages.pool_check(int(pool.tenant_id), int(pool.id), reason))
+        stores.queue.send(messages.pool_check(pool.tenant_id, pool.id, reason))
 
 
 def run_pool_stats(reason: str = "pool_stats") -> int:
@@ -96,7 +98,7 @@ def run_pool_stats(reason: str = "pool_stats") -> int:
     count = 0
     for tenant_id, zone in tenant_zones().items():
         for pool in stores.pools.iterate(tenant_id):
-            members = _live(tenant_id, int(pool.id))
+            members = _live(tenant_id, pool.id)
             _refresh(pool, members)
             _queue_check_if_needed(pool, members, reason, zone)
             count += 1
@@ -114,25 +116,26 @@ def run_pool_history(now: float | None = None) -> int:
     forecasts = 0
     for tenant_id, zone in tenant_zones().items():
         for pool in stores.pools.iterate(tenant_id):
-            if forecasts < forecast.AUTO_PER_RUN and forecast.auto_apply_due(pool, now):
+            if forecasts < forecast.AUTO_PER_RUN and (forecasted := forecast.auto_apply_due(pool, now)):
+                pool = forecasted
                 forecasts += 1
-            history = (pool.doc.get("log") or {}).get("retain_history") or {}
-            interval = int(history.get("pool_history_interval", 15))
-            age_days = int(history.get("pool_history_age", 7))
+            history = pool.log.retain_history
+            interval = int(history.pool_history_interval)
+            age_days = int(history.pool_history_age)
             if interval <= 0:
                 continue
-            last = (pool.broker_state or {}).get("history_sampled_at", 0)
+            last = pool.broker_state.get("history_sampled_at", 0)
             if now - float(last) < interval * 60 - 5:
                 continue
-            members = _live(tenant_id, int(pool.id))
+            members = _live(tenant_id, pool.id)
             stats = _refresh(pool, members)
             PoolHistoryRecord(
-                pool_key=pool_key(tenant_id, int(pool.id)),
+                pool_key=pool_key(tenant_id, pool.id),
                 ts=int(now),
                 data=stats,
                 expires_at=datetime.fromtimestamp(now, UTC) + timedelta(days=max(age_days, 1)),
             ).save()
-            set_pool_side_state(pool, broker_state={**(pool.broker_state or {}), "history_sampled_at": now})
+            set_pool_side_state(pool, broker_state={**pool.broker_state, "history_sampled_at": now})
             _queue_check_if_needed(pool, members, "pool_history_stats", zone)
             sampled += 1
     return sampled
@@ -145,7 +148,7 @@ def history_of(caller: Caller, pool_id: int, start: float | None, end: float | N
     pool = stores.pools.get(caller.tenant_id, pool_id)
     if start is not None and end is not None and start > end:
         raise BadData.field("/query/to", "`to` is before `from`")
-    samples = pool_history(caller.tenant_id, int(pool.id),
+    samples = pool_history(caller.tenant_id, pool.id,
                            None if start is None else int(start) + (start % 1 > 0),  # whole seconds inside
                            None if end is None else int(end))
     return [{**(s.data or {}), "ts": int(s.ts), "time": clock.utc_iso(int(s.ts))} for s in samples[:limit]]

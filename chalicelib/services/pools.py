@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -11,6 +13,7 @@ from chalicelib import clock
 from chalicelib.domain import messages, time_limits
 from chalicelib.domain import pools as rules
 from chalicelib.domain.caller import Caller
+from chalicelib.domain.entities.pools import Pool, PoolDefinition, PoolLog, Provision
 from chalicelib.domain.errors import Conflict, ErrorList, ServiceUnavailable
 from chalicelib.domain.provisioning import PoolSize
 from chalicelib.schemas.pools import PoolBody, PoolUpdate
@@ -18,7 +21,6 @@ from chalicelib.schemas.validation import pydantic_errors
 from chalicelib.services import audit, tenants
 from chalicelib.store import stores
 from chalicelib.store.desktops import PoolCounters, set_pool_side_state
-from chalicelib.store.models import PoolRecord
 
 log = logging.getLogger("broker.pools")
 
@@ -46,8 +48,7 @@ def _validate_references(caller: Caller, body: PoolBody, pool_id: int | None) ->
             rules.inventory_problems(provision_center.model_dump(), center.inventory, errors)
     parent_id = definition.parent_pool_id
     if parent_id:
-        parents = {int(p.id): int(p.doc["pool_definition"].get("parent_pool_id") or 0)
-                   for p in stores.pools.iterate(caller.tenant_id)}
+        parents = {p.id: p.parent_pool_id for p in stores.pools.iterate(caller.tenant_id)}
         if parent_id not in parents:
             errors.add("/body/pool_definition/parent_pool_id", f"Pool {parent_id} does not exist")
         elif pool_id is not None and rules.parent_chain_has_cycle(pool_id, parent_id, parents):
@@ -58,30 +59,39 @@ def _validate_references(caller: Caller, body: PoolBody, pool_id: int | None) ->
     errors.raise_if_any("Pool cannot be saved, some input data is not valid.")
 
 
-def stored_doc(body: PoolBody) -> dict[str, Any]:
-    """The admin's settings only: the size info and "stopped by the broker" are the jobs' side attributes
-    of the record (`stats`, `broker_state`), so that a job never makes an admin's save conflict."""
+def settings_of(body: PoolBody) -> dict[str, Any]:
+    """The admin's settings only, as the entity's fields: the size info and "stopped by the broker" are
+    the jobs' side attributes of the record (`stats`, `broker_state`), so that a job never makes an
+    admin's save conflict."""
     doc = body.model_dump(exclude={"name"})
     if doc.get("provision"):
         doc["provision"]["time_limits"] = time_limits.normalized(doc["provision"].get("time_limits") or [])
-    return doc
+    return {**doc, "pool_definition": PoolDefinition.from_doc(doc["pool_definition"]),
+            "provision": Provision.from_doc(doc["provision"]) if doc["provision"] else None,
+            "log": PoolLog.from_doc(doc["log"])}
+
+
+def with_settings(pool: Pool, body: PoolBody) -> Pool:
+    """The pool with the settings of `body` (keys of its document this broker does not know are kept)."""
+    return replace(pool, name=body.name, **settings_of(body))
 
 
 # What "stopped by the broker on error" puts in `broker_state` (other keys there belong to the jobs).
 _STOPPED_KEYS = ("stopped_by_broker", "reason", "at")
 
 
-def _restart_if_stopped_by_broker(record: PoolRecord, changes: dict[str, Any]) -> None:
+def _restart_if_stopped_by_broker(pool: Pool, changes: dict[str, Any]) -> Pool:
     """An admin who sets provisioning on (`provision.provision_on_off: 1` in the PUT) takes the pool out
     of "stopped by the broker", as in the reference, and the count of failures in a row starts again.
-    A save that does not name `provision_on_off` (a new note, say) leaves a stopped pool stopped."""
-    state = record.broker_state or {}
+    A save that does not name `provision_on_off` (a new note, say) leaves a stopped pool stopped.
+    The pool as it is then."""
+    state = pool.broker_state
     if not ((changes.get("provision") or {}).get("provision_on_off") and state.get("stopped_by_broker")):
-        return
+        return pool
     kept = {k: v for k, v in state.items() if k not in _STOPPED_KEYS}
-    set_pool_side_state(record, broker_state=kept)
-    record.broker_state = kept
-    PoolCounters().reset_failures(int(record.tenant_id), int(record.id))
+    set_pool_side_state(pool, broker_state=kept)
+    PoolCounters().reset_failures(pool.tenant_id, pool.id)
+    return replace(pool, broker_state=kept)
 
 
 def _zero_stats() -> dict[str, Any]:
@@ -89,102 +99,103 @@ def _zero_stats() -> dict[str, Any]:
     return {**PoolSize().as_dict(), "counts_updated": clock.utc_iso()}
 
 
-def create_pool(caller: Caller, body: PoolBody) -> PoolRecord:
+def create_pool(caller: Caller, body: PoolBody) -> Pool:
     _validate_references(caller, body, None)
-    record = stores.pools.create(caller.tenant_id, body.name, stored_doc(body))
-    record.stats = _zero_stats()
-    set_pool_side_state(record, stats=record.stats)
-    audit.record(caller.tenant_id, "pool.created", f"Pool '{record.name}' created", user=caller.login,
-                 pool_id=int(record.id))
-    request_check(record, "pool saved")
-    return record
+    pool = stores.pools.create(Pool(tenant_id=caller.tenant_id, name=body.name, **settings_of(body)))
+    pool = replace(pool, stats=_zero_stats())
+    set_pool_side_state(pool, stats=pool.stats)
+    audit.record(caller.tenant_id, "pool.created", f"Pool '{pool.name}' created", user=caller.login,
+                 pool_id=pool.id)
+    request_check(pool, "pool saved")
+    return pool
 
 
-def with_changes(record: PoolRecord, changes: dict[str, Any]) -> PoolBody:
+def with_changes(pool: Pool, changes: dict[str, Any]) -> PoolBody:
     """The pool's settings with `changes` merged in (domain/pools.merge_update), checked as a save is."""
-    # Only what a body may hold: the stored document also carries state (stats, provisioning state).
-    stored_input = {k: v for k, v in record.doc.items() if k in PoolBody.model_fields}
+    stored_input = {"display_name": pool.display_name, "notes": pool.notes,
+                    "running_desktops_threshold": pool.running_desktops_threshold,
+                    "pool_definition": pool.pool_definition.settings(),
+                    "provision": pool.provision.settings() if pool.provision else None,
+                    "log": pool.log.settings()}
     try:
-        return PoolBody.model_validate(rules.merge_update({"name": record.name, **stored_input}, changes))
+        return PoolBody.model_validate(rules.merge_update({"name": pool.name, **stored_input}, changes))
     except ValidationError as error:
         raise pydantic_errors(error, "body") from error
 
 
-def update_pool(caller: Caller, pool_id: int, body: PoolUpdate) -> PoolRecord:
-    record = stores.pools.get(caller.tenant_id, pool_id)
+def update_pool(caller: Caller, pool_id: int, body: PoolUpdate) -> Pool:
+    current = stores.pools.get(caller.tenant_id, pool_id)
     changes = body.model_dump(exclude_unset=True, exclude={"id"})
-    full = with_changes(record, changes)
+    full = with_changes(current, changes)
     _validate_references(caller, full, pool_id)
-    record = stores.pools.update(record, full.name, stored_doc(full))
-    _restart_if_stopped_by_broker(record, changes)
-    audit.record(caller.tenant_id, "pool.updated", f"Pool '{record.name}' updated", user=caller.login,
+    pool = stores.pools.update(current, with_settings(current, full))
+    pool = _restart_if_stopped_by_broker(pool, changes)
+    audit.record(caller.tenant_id, "pool.updated", f"Pool '{pool.name}' updated", user=caller.login,
                  pool_id=pool_id, details={"fields": sorted(changes)})
-    request_check(record, "pool saved")
-    return record
+    request_check(pool, "pool saved")
+    return pool
 
 
 def delete_pool(caller: Caller, pool_id: int) -> None:
-    record = stores.pools.get(caller.tenant_id, pool_id)
-    children = [int(p.id) for p in stores.pools.iterate(caller.tenant_id)
-                if int(p.doc["pool_definition"].get("parent_pool_id") or 0) == pool_id]
+    pool = stores.pools.get(caller.tenant_id, pool_id)
+    children = [p.id for p in stores.pools.iterate(caller.tenant_id) if p.parent_pool_id == pool_id]
     if children:
         raise Conflict(f"Pool {pool_id} is the parent of pool(s) {', '.join(map(str, children))}")
     used_by = [p.id for p in stores.policies.iterate(caller.tenant_id) if p.assigns(pool_id)]
     if used_by:
         raise Conflict(f"Pool {pool_id} is assigned in policy(ies) {', '.join(map(str, used_by))}")
-    stores.pools.delete(record)
-    audit.record(caller.tenant_id, "pool.deleted", f"Pool '{record.name}' deleted", user=caller.login,
+    stores.pools.delete(pool)
+    audit.record(caller.tenant_id, "pool.deleted", f"Pool '{pool.name}' deleted", user=caller.login,
                  pool_id=pool_id)
 
 
-def request_check(record: PoolRecord, reason: str) -> None:
+def request_check(pool: Pool, reason: str) -> None:
     """Queue a provisioning check; the worker decides whether anything needs creating.
 
     The pool is already saved when this runs: a queue that cannot be reached must not turn that
     success into an error (the caller would retry a create and get NOT_UNIQUE). The scheduled
     pool_stats run queues the check of every provisioning pool, so a missed message is made up."""
     try:
-        stores.queue.send(messages.pool_check(int(record.tenant_id), int(record.id), reason))
+        stores.queue.send(messages.pool_check(pool.tenant_id, pool.id, reason))
     except ServiceUnavailable:
         log.warning("pool check not queued; the next pool_stats run will queue it",
-                    extra={"tenant_id": int(record.tenant_id), "pool_id": int(record.id)})
+                    extra={"tenant_id": pool.tenant_id, "pool_id": pool.id})
 
 
-def provision_state(record: PoolRecord) -> tuple[str, str | None]:
-    provision = record.doc.get("provision") or {}
-    state = record.broker_state or {}
+def provision_state(pool: Pool) -> tuple[str, str | None]:
+    state = pool.broker_state
     if state.get("stopped_by_broker"):
         return PROVISION_STOPPED_BY_BROKER, state.get("reason")
-    return (PROVISION_RUNNING if provision.get("provision_on_off") else PROVISION_STOPPED), None
+    running = bool(pool.provision and pool.provision.provision_on_off)
+    return (PROVISION_RUNNING if running else PROVISION_STOPPED), None
 
 
-def size_info(record: PoolRecord) -> dict[str, Any]:
+def size_info(pool: Pool) -> Mapping[str, Any]:
     """The pool size info as the pool_stats job last counted it."""
-    return record.stats or {}
+    return pool.stats
 
 
-def provision_center_name(record: PoolRecord) -> str | None:
+def provision_center_name(pool: Pool) -> str | None:
     """The name of the center the pool provisions in (the reference echoes it in `provision.center`)."""
-    center_id = ((record.doc.get("provision") or {}).get("center") or {}).get("id")
+    center_id = pool.provision_center_id
     if not center_id:
         return None
-    center = stores.centers.find(int(record.tenant_id), int(center_id))
+    center = stores.centers.find(pool.tenant_id, center_id)
     return center.name if center else None
 
 
-def list_pools(caller: Caller) -> list[PoolRecord]:
+def list_pools(caller: Caller) -> list[Pool]:
     return stores.pools.list(caller.tenant_id)
 
 
-def get_pool(caller: Caller, pool_id: int) -> PoolRecord:
+def get_pool(caller: Caller, pool_id: int) -> Pool:
     return stores.pools.get(caller.tenant_id, pool_id)
 
 
-def limits_now(record: PoolRecord) -> dict[str, Any]:
+def limits_now(pool: Pool) -> dict[str, Any]:
     """The pool's limits in force now, for its answer (`provision.limits_in_force`)."""
-    provision = record.doc.get("provision") or {}
-    zone, limits = time_limits.for_provision(provision, clock.time(),
-                                             tenants.default_time_zone(int(record.tenant_id)))
+    zone, limits = time_limits.for_provision(pool.provision, clock.time(),
+                                             tenants.default_time_zone(pool.tenant_id))
     return {
         "time_zone": zone,
         "provision_threshold": limits.threshold,
@@ -193,5 +204,5 @@ def limits_now(record: PoolRecord) -> dict[str, Any]:
         "until": clock.utc_iso(limits.until.timestamp()) if limits.until else None,
         "next_time_limit": limits.next_limit.index if limits.next_limit else None,
         "next_start": clock.utc_iso(limits.next_start.timestamp()) if limits.next_start else None,
-        "over_max": int((record.broker_state or {}).get("over_max") or 0),
+        "over_max": int(pool.broker_state.get("over_max") or 0),
     }

@@ -38,6 +38,7 @@ from chalicelib.domain.cloud import (
 from chalicelib.domain.desktop_lifecycle import GONE_OR_FAILED, DesktopLifecycle
 from chalicelib.domain.entities.centers import Center
 from chalicelib.domain.entities.desktops import Desktop
+from chalicelib.domain.entities.pools import Pool, Provision, ProvisionCenter
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.sessions import LOGGED_OUT
 from chalicelib.services import action_requests, agents, audit, tenants
@@ -45,7 +46,6 @@ from chalicelib.services.centers import center_access, has_cloud
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore, PoolCounters, set_pool_side_state
-from chalicelib.store.models import PoolRecord
 from chalicelib.store.pending_checks import clear_pending_check
 
 log = logging.getLogger("broker.provisioning")
@@ -75,9 +75,9 @@ def _age_seconds(iso: str) -> float:
     return clock() - datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
-def provisioning_blocked(pool: PoolRecord) -> str | None:
+def provisioning_blocked(pool: Pool) -> str | None:
     """Why this pool does not provision now, or None (domain/pools.provisioning_blocked)."""
-    return pool_rules.provisioning_blocked(pool.doc.get("provision"), pool.broker_state)
+    return pool_rules.provisioning_blocked(pool.provision, pool.broker_state)
 
 
 def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
@@ -85,12 +85,13 @@ def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
     pool = stores.pools.find(tenant_id, pool_id)
     if pool is None or provisioning_blocked(pool):
         return 0
-    provision = pool.doc["provision"]
-    center = stores.centers.find(tenant_id, provision["center"]["id"])
+    provision = pool.provision
+    assert provision is not None and provision.center is not None  # or provisioning_blocked says why
+    center = stores.centers.find(tenant_id, provision.center.id)
     if center is None or not center.active or not has_cloud(center):
         return 0
     members = desktops.of_pool(tenant_id, pool_id)
-    if provision.get("provision_limits_enforce"):
+    if provision.provision_limits_enforce:
         enforce_maximum(pool, members)
     resumed = _resume_abandoned_reservation(pool, center)
     stuck = [
@@ -134,20 +135,20 @@ def _removable(desktop: Desktop) -> bool:
             and not desktop.pending_action)
 
 
-def _tenant_zone_if_needed(pool: PoolRecord) -> str | None:
+def _tenant_zone_if_needed(pool: Pool) -> str | None:
     """The tenant's default zone when the pool's limits depend on it, else None: a pool check reads the
     tenant only for a pool with time limits and no zone of its own (one GetItem less on every other)."""
-    if not time_limits.needs_tenant_zone(pool.doc["provision"]):
+    if not time_limits.needs_tenant_zone(pool.provision):
         return None
-    return tenants.default_time_zone(int(pool.tenant_id))
+    return tenants.default_time_zone(pool.tenant_id)
 
 
-def enforce_maximum(pool: PoolRecord, members: list[Desktop]) -> list[int]:
+def enforce_maximum(pool: Pool, members: list[Desktop]) -> list[int]:
     """`provision_limits_enforce`: a pool above the maximum in force shrinks to it, through the same
     deletion path as release plans (a pending delete the worker carries out, refused if the desktop is
     claimed meanwhile). Assigned or in-use desktops are kept; how many stay above is in the pool's state."""
     live = [d for d in members if d.lifecycle not in GONE_OR_FAILED]
-    _, limits = time_limits.for_provision(pool.doc["provision"], clock(), _tenant_zone_if_needed(pool))
+    _, limits = time_limits.for_provision(pool.provision, clock(), _tenant_zone_if_needed(pool))
     plan = time_limits.shrink(len(live), limits.maximum, [
         time_limits.SurplusCandidate(d.id, _idle_since(d), _removable(d), d.pending_action == "delete")
         for d in live])
@@ -163,10 +164,10 @@ def enforce_maximum(pool: PoolRecord, members: list[Desktop]) -> list[int]:
             continue  # written meanwhile (a claim, a heartbeat): the next check decides again
         stores.queue.send(message)
         requested.append(desktop_id)
-        audit.record(int(pool.tenant_id), "desktop.delete_requested",
+        audit.record(pool.tenant_id, "desktop.delete_requested",
                      f"Deletion of '{desktop.name}' requested: pool '{pool.name}' is above its maximum "
-                     f"of {limits.maximum}", pool_id=int(pool.id), desktop_id=desktop_id)
-    state = pool.broker_state or {}
+                     f"of {limits.maximum}", pool_id=pool.id, desktop_id=desktop_id)
+    state = pool.broker_state
     if int(state.get("over_max") or 0) != plan.still_over:
         set_pool_side_state(pool, broker_state={**state, "over_max": plan.still_over})
     return requested
@@ -174,7 +175,7 @@ def enforce_maximum(pool: PoolRecord, members: list[Desktop]) -> list[int]:
 
 def _create_all(
     cloud: CloudPort,
-    pool: PoolRecord,
+    pool: Pool,
     center: Center,
     fresh: list[Fresh],
     stuck: list[Desktop],
@@ -201,7 +202,7 @@ def _create_all(
                 return False  # another check is creating it
             desktop = stamped
         done = _create_instance(cloud, pool, center, desktop, token, look_first=claim)
-        if not done and provisioning_blocked(stores.pools.get(int(pool.tenant_id), int(pool.id))):
+        if not done and provisioning_blocked(stores.pools.get(pool.tenant_id, pool.id)):
             stopped.set()
         return done
 
@@ -224,7 +225,7 @@ def _claim_create(desktop: Desktop) -> Desktop | None:
     return desktops.stamp_create(desktop, int(now))
 
 
-def _write_reserved(pool: PoolRecord, center: Center, slots: list[tuple[int, int]]) -> list[Fresh]:
+def _write_reserved(pool: Pool, center: Center, slots: list[tuple[int, int]]) -> list[Fresh]:
     """Write the desktops of a reservation's slots (id, sequence); those this call wrote, with their
     registration tokens."""
     made = [_new_desktop(pool, center, sequence, desktop_id) for desktop_id, sequence in slots]
@@ -232,11 +233,11 @@ def _write_reserved(pool: PoolRecord, center: Center, slots: list[tuple[int, int
     return [(desktop, tokens[desktop.id]) for desktop in counters.write_reserved([d for d, _ in made])]
 
 
-def _resume_abandoned_reservation(pool: PoolRecord, center: Center) -> list[Fresh]:
+def _resume_abandoned_reservation(pool: Pool, center: Center) -> list[Fresh]:
     """A check that died between its reservation and the last of its records left the reservation open
     (the total counts records that were never written). Once it is abandoned, write the missing records
     (each one once, whoever writes it) and close it; this check creates the records it wrote."""
-    tenant_id, pool_id = int(pool.tenant_id), int(pool.id)
+    tenant_id, pool_id = pool.tenant_id, pool.id
     reservation = counters.reservation(tenant_id, pool_id)
     if reservation is None or not reservation.abandoned(clock()):
         return []
@@ -253,12 +254,13 @@ def _resume_abandoned_reservation(pool: PoolRecord, center: Center) -> list[Fres
     return written
 
 
-def _reserve(pool: PoolRecord, center: Center, members: list[Desktop]) -> list[Fresh]:
+def _reserve(pool: Pool, center: Center, members: list[Desktop]) -> list[Fresh]:
     """Reserve the whole deficit on the pool's total, then write its records: racing checks re-read and
     recompute instead of overshooting (ARCHITECTURE.md invariant 2), and a check that loses the race
     takes no {SEQUENCE} number."""
-    tenant_id, pool_id = int(pool.tenant_id), int(pool.id)
-    provision = pool.doc["provision"]
+    tenant_id, pool_id = pool.tenant_id, pool.id
+    provision = pool.provision
+    assert provision is not None  # a provisioning pool's
     assigned = sum(1 for d in members if d.assigned_user_id is not None)
     building: int | None = None  # read only when there is something to create: it reads the whole center
     limit = center.build_limit or rules.DEFAULT_CENTER_BUILD_LIMIT
@@ -286,7 +288,7 @@ def _reserve(pool: PoolRecord, center: Center, members: list[Desktop]) -> list[F
             ids = desktops.new_ids(count)
         reservation = counters.reserve(
             tenant_id, pool_id, seen=seen, count=count, first_id=ids[0],
-            first_value=int(provision.get("provision_vm_name_next_value") or 1), now=clock(),
+            first_value=provision.provision_vm_name_next_value or 1, now=clock(),
         )
         if reservation is None:
             continue
@@ -297,19 +299,20 @@ def _reserve(pool: PoolRecord, center: Center, members: list[Desktop]) -> list[F
     return []
 
 
-def _new_desktop(pool: PoolRecord, center: Center, sequence: int, desktop_id: int) -> Fresh:
-    provision = pool.doc["provision"]
+def _new_desktop(pool: Pool, center: Center, sequence: int, desktop_id: int) -> Fresh:
+    provision = pool.provision
+    assert provision is not None and provision.center is not None  # a provisioning pool's
     name, display_name = rules.desktop_names(provision, sequence)
-    delete_volume = bool(provision["center"].get("delete_volume_on_instance_delete", 1))
+    delete_volume = bool(provision.center.delete_volume_on_instance_delete)
     desktop = desktops.new(
-        int(pool.tenant_id),
+        pool.tenant_id,
         int(center.id),
-        int(pool.id),
+        pool.id,
         name,
         display_name=display_name,
         lifecycle=DesktopLifecycle.PROVISIONING,
         available=False,
-        deletable=bool(provision.get("mark_deletable")),
+        deletable=bool(provision.mark_deletable),
         sequence=sequence,
         created_by_broker=True,
         delete_volume_on_instance_delete=delete_volume,
@@ -331,7 +334,7 @@ def _ours(server: ServerInfo, desktop: Desktop) -> bool:
 
 
 def _create_instance(
-    cloud: CloudPort, pool: PoolRecord, center: Center, desktop: Desktop, token: str | None,
+    cloud: CloudPort, pool: Pool, center: Center, desktop: Desktop, token: str | None,
     look_first: bool = True,
 ) -> bool:
     """Ask the cloud for this desktop's instance unless it already exists. False on a cloud error.
@@ -342,10 +345,11 @@ def _create_instance(
         if existing:
             server = existing[0]
         else:
+            assert pool.provision is not None and pool.provision.center is not None  # a provisioning pool's
             if token is None:
                 desktop, token = agents.new_registration(desktop)
             spec = rules.server_spec(
-                pool.doc["provision"],
+                pool.provision.center,
                 center.network_uuid,
                 desktop.name,
                 metadata_for(desktop),
@@ -367,7 +371,7 @@ def _create_instance(
     return True
 
 
-def _fail(desktop: Desktop, pool: PoolRecord | None, message: str, count_failure: bool = True) -> None:
+def _fail(desktop: Desktop, pool: Pool | None, message: str, count_failure: bool = True) -> None:
     """The desktop failed to provision: keep it visible with the cloud's message, out of the pool's count."""
     tenant_id, pool_id = desktop.tenant_id, desktop.pool_id
     failed = replace(desktop, lifecycle=DesktopLifecycle.ERROR, power_state=PowerState.ERROR, available=False,
@@ -386,7 +390,7 @@ def _fail(desktop: Desktop, pool: PoolRecord | None, message: str, count_failure
             stop_pool_provisioning(pool, f"{failures} provisioning errors in a row; last: {message}")
 
 
-def stop_pool_provisioning(pool: PoolRecord, reason: str) -> None:
+def stop_pool_provisioning(pool: Pool, reason: str) -> None:
     """Leostream's "stopped by the broker on error": nothing loops; an admin turns it back on."""
     set_pool_side_state(
         pool,
@@ -397,10 +401,10 @@ def stop_pool_provisioning(pool: PoolRecord, reason: str) -> None:
         },
     )
     audit.record(
-        int(pool.tenant_id),
+        pool.tenant_id,
         "provision.stopped",
         f"Pool '{pool.name}': provisioning stopped: {reason}",
-        pool_id=int(pool.id),
+        pool_id=pool.id,
     )
 
 
@@ -460,16 +464,16 @@ def _delete_quietly(cloud: CloudPort, desktop: Desktop) -> None:
 
 
 def _finish(
-    cloud: CloudPort, desktop: Desktop, pool: PoolRecord | None, server: ServerInfo, step: int
+    cloud: CloudPort, desktop: Desktop, pool: Pool | None, server: ServerInfo, step: int
 ) -> None:
-    provision = (pool.doc.get("provision") if pool else None) or {}
-    center_settings = provision.get("center") or {}
+    provision = (pool.provision if pool else None) or Provision()  # a pool deleted meanwhile: no settings
+    center = provision.center or ProvisionCenter()
+    actions = center.provisioning_actions
     try:
-        if step == 0 and center_settings.get("assign_floating_ip") and not server.floating_addresses:
+        if step == 0 and center.assign_floating_ip and not server.floating_addresses:
             address = cloud.associate_floating_ip(server.id)
             server = cloud.get_server(server.id) or server
             desktop = replace(desktop, floating_ip=address)
-        actions = center_settings.get("provisioning_actions") or []
         for index in range(max(step, 0), len(actions)):
             action = actions[index]
             wait = rules.wait_seconds(action)
@@ -480,13 +484,13 @@ def _finish(
                     delay_seconds=min(wait, 900),
                 )
                 return
-            desktop = _run_action(cloud, desktop, action["prov_action_action"])
-        if any(a["prov_action_action"] in _POWER_ACTIONS for a in actions[max(step, 0):]):
+            desktop = _run_action(cloud, desktop, action.prov_action_action)
+        if any(a.prov_action_action in _POWER_ACTIONS for a in actions[max(step, 0):]):
             server = cloud.get_server(server.id) or server  # its power state after the actions
     except CloudError as error:
         _retry_follow(desktop, 0, step, f"finishing failed: {error.message}")
         return
-    if not (center_settings.get("provisioning_actions") or []):
+    if not actions:
         desktop = replace(desktop, available=rules.initially_available(provision))
     desktop = desktops.save(apply_server(replace(desktop, lifecycle=DesktopLifecycle.ACTIVE), server))
     if desktop.pool_id:

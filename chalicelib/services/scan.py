@@ -21,6 +21,7 @@ from chalicelib.domain.cloud import CloudError, Inventory, PowerState, ServerInf
 from chalicelib.domain.desktop_lifecycle import GONE_OR_FAILED, DesktopLifecycle
 from chalicelib.domain.entities.centers import STATUS_OFFLINE, STATUS_ONLINE, Center
 from chalicelib.domain.entities.desktops import Desktop
+from chalicelib.domain.entities.pools import Pool
 from chalicelib.domain.errors import Conflict
 from chalicelib.services import audit
 from chalicelib.services import retire as retirement
@@ -29,7 +30,6 @@ from chalicelib.services.provisioning import apply_server, counters, desktops
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
 from chalicelib.store.desktops import instance_guard
-from chalicelib.store.models import PoolRecord
 from chalicelib.store.orphan_markers import OrphanMarkers
 
 log = logging.getLogger("broker.scan")
@@ -91,10 +91,10 @@ def check_center(tenant_id: int, center_id: int) -> bool:
     return True
 
 
-def _pool_for_new_desktop(pools: list[PoolRecord], center_id: int, server: ServerInfo) -> int | None:
+def _pool_for_new_desktop(pools: list[Pool], center_id: int, server: ServerInfo) -> int | None:
     """The pool a desktop found in a center belongs to (chalicelib/domain/pools.py)."""
     addresses = [*server.fixed_addresses, *server.floating_addresses]
-    return pool_rules.pool_for_desktop([(int(p.id), p.doc) for p in pools], center_id, server.name,
+    return pool_rules.pool_for_desktop([(p.id, p.pool_definition) for p in pools], center_id, server.name,
                                        server.name, addresses)
 
 
@@ -181,7 +181,7 @@ def scan_center(tenant_id: int, center_id: int, now: float | None = None) -> dic
 def _refresh_memberships(center: Center) -> int:
     """Move the center's desktops to the pools their definitions name now; how many moved."""
     tenant_id, center_id = center.tenant_id, center.id
-    pools = [(int(p.id), p.doc) for p in stores.pools.list(tenant_id)]
+    pools = [(p.id, p.pool_definition) for p in stores.pools.list(tenant_id)]
     moved = 0
     for desktop in desktops.of_center(tenant_id, center_id):
         if desktop.lifecycle != DesktopLifecycle.ACTIVE:
@@ -199,7 +199,7 @@ def _refresh_memberships(center: Center) -> int:
     return moved
 
 
-def _refresh(desktop: Desktop, server: ServerInfo, cloud: Any, pools: list[PoolRecord]) -> bool:
+def _refresh(desktop: Desktop, server: ServerInfo, cloud: Any, pools: list[Pool]) -> bool:
     if (desktop.lifecycle == DesktopLifecycle.ERROR and cloud is not None
             and server.metadata.get(rules.METADATA_DESKTOP)):
         # The leftover instance of a failed provisioning: remove it (it was never offered).
@@ -240,7 +240,7 @@ def _seen(desktop: Desktop) -> tuple[Any, ...]:
 
 
 def _adopt(
-    tenant_id: int, center_id: int, server: ServerInfo, marks: rules.BrokerMarks, pools: list[PoolRecord]
+    tenant_id: int, center_id: int, server: ServerInfo, marks: rules.BrokerMarks, pools: list[Pool]
 ) -> None:
     """An instance we created whose desktop record is missing: give it one (never create it again)."""
     pool_id = marks.pool_id
@@ -260,7 +260,7 @@ def _adopt(
     )
 
 
-def _discover(tenant_id: int, center_id: int, server: ServerInfo, pools: list[PoolRecord]) -> None:
+def _discover(tenant_id: int, center_id: int, server: ServerInfo, pools: list[Pool]) -> None:
     """An instance the broker did not create (e.g. made by hand in the project)."""
     desktop = _record_of(tenant_id, center_id, server, created_by_broker=False)
     # The instance's guard makes a second scan running at the same time fail instead of adding it twice.
@@ -292,7 +292,7 @@ def _create_once(desktop: Desktop, pool_id: int | None, guard: str | None) -> No
 
 
 def _orphan(tenant_id: int, center_id: int, server: ServerInfo, marks: rules.BrokerMarks,
-            pools: list[PoolRecord], cloud: Any, now: float) -> str:
+            pools: list[Pool], cloud: Any, now: float) -> str:
     """What to do with an instance that carries our metadata but has no desktop record: "adopt" (the
     default), or with BROKER_ORPHAN_POLICY=remove, "wait" through the grace period and then "removed" —
     only if its pool makes deletable desktops; an orphan whose pool is gone or keeps its desktops is
@@ -301,9 +301,9 @@ def _orphan(tenant_id: int, center_id: int, server: ServerInfo, marks: rules.Bro
     if settings.orphan_policy != "remove":
         return "adopt"
     pool_id = marks.pool_id
-    pool = next((p for p in pools if pool_id is not None and int(p.id) == pool_id), None)
-    provision = (pool.doc.get("provision") or {}) if pool is not None else {}
-    if not provision.get("mark_deletable"):
+    pool = next((p for p in pools if pool_id is not None and p.id == pool_id), None)
+    provision = pool.provision if pool is not None else None
+    if provision is None or not provision.mark_deletable:
         return "adopt"
     since = _orphans.first_seen(tenant_id, server.id, now)
     if now - since < settings.orphan_grace_minutes * 60:
@@ -311,7 +311,7 @@ def _orphan(tenant_id: int, center_id: int, server: ServerInfo, marks: rules.Bro
     # Claim the removal, so that of two scans at once only one deletes and records it.
     if not _orphans.claim_removal(tenant_id, server.id, now):
         return "wait"  # another scan is removing it (or did a moment ago)
-    delete_volume = bool((provision.get("center") or {}).get("delete_volume_on_instance_delete", 1))
+    delete_volume = bool(provision.center.delete_volume_on_instance_delete if provision.center else 1)
     try:
         cloud.delete_server(server.id, delete_volumes=delete_volume)
     except CloudError as error:

@@ -16,6 +16,7 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWri
 
 from chalicelib.clock import utc_iso
 from chalicelib.domain.entities.desktops import Desktop
+from chalicelib.domain.entities.pools import Pool
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.provisioning import Reservation, first_sequence
 from chalicelib.store.binding import ensure_bound, transaction
@@ -422,7 +423,7 @@ class PoolCounters:
 
 
 def set_pool_side_state(
-    record: PoolRecord,
+    pool: Pool,
     *,
     stats: dict[str, Any] | None = None,
     broker_state: dict[str, Any] | None = None,
@@ -439,5 +440,5 @@ def set_pool_side_state(
         actions.append(PoolRecord.broker_state.remove())
     if actions:
         PoolRecord._get_connection().update_item(
-            str(int(record.tenant_id)), str(int(record.id)), actions=actions, condition=PoolRecord.id.exists()
+            str(pool.tenant_id), str(pool.id), actions=actions, condition=PoolRecord.id.exists()
         )

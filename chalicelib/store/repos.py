@@ -241,19 +241,23 @@ class TypedEntityStore(Generic[E, T]):
         self.records = records
         self.entity = entity
         self.label = records.label
+        # What the entity reads of its record beside the document (written: `ATTRIBUTES` only, on create).
+        self.read_attributes = entity.ATTRIBUTES | entity.SIDE_ATTRIBUTES
 
     def _entity(self, record: E) -> T:
         return self.entity.from_stored(
             record.doc or {}, tenant_id=int(record.tenant_id), id=int(record.id), name=record.name,
             created=record.created, updated=record.updated,
             version=None if record.version is None else int(record.version),
-            **{name: getattr(record, name) for name in self.entity.ATTRIBUTES})
+            **{name: getattr(record, name) for name in self.read_attributes})
 
     def _record(self, entity: T) -> E:
+        """The record of an entity as read, to update or delete it by (its key and version); `update`
+        writes only its settings, so the side attributes it carries are never written back."""
         return self.records.model(
             tenant_id=entity.tenant_id, id=entity.id, name=entity.name, doc=entity.stored_doc(),
             created=entity.created, updated=entity.updated, version=entity.version,
-            **{name: getattr(entity, name) for name in self.entity.ATTRIBUTES})
+            **{name: getattr(entity, name) for name in self.read_attributes})
 
     def _also(self, also: Callable[[Transaction, T], None] | None) -> ExtraItems | None:
         if also is None:
@@ -282,7 +286,8 @@ class TypedEntityStore(Generic[E, T]):
 
     def create(self, entity: T, *, also: Callable[[Transaction, T], None] | None = None,
                refusals: Refusals | None = None) -> T:
-        """Write a new entity (its id, dates and version are the store's); the entity as stored."""
+        """Write a new entity (its id, dates and version are the store's; its side attributes are the
+        jobs' to write); the entity as stored."""
         record = self.records.create(entity.tenant_id, entity.name, entity.stored_doc(),
                                      also=self._also(also), refusals=refusals,
                                      **{name: getattr(entity, name) for name in self.entity.ATTRIBUTES})

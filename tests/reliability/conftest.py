@@ -33,6 +33,7 @@ from chalicelib.domain.caller import Caller
 from chalicelib.domain.cloud import CenterAccess
 from chalicelib.domain.entities.centers import Center
 from chalicelib.domain.entities.desktops import Desktop
+from chalicelib.domain.entities.pools import Pool
 from chalicelib.jobs.worker import handle_message
 from chalicelib.schemas.centers import CenterCreate, CenterDefinition
 from chalicelib.schemas.pools import PoolBody
@@ -42,7 +43,6 @@ from chalicelib.settings import reset_settings
 from chalicelib.store import stores
 from chalicelib.store.aws import client
 from chalicelib.store.desktops import DesktopStore, PoolCounters
-from chalicelib.store.models import PoolRecord
 from localdev.openstack import sdk, stack
 from tests.fixtures.openstack import RealOpenStack
 from tests.integration.provisioning.conftest import Broker, broker  # noqa: F401 - the fixture, re-exported
@@ -243,7 +243,7 @@ class World:
         return int(self.center.id)
 
     def pool(self, prefix: str, threshold: int, maximum: int, flavor: str = "m1.tiny",
-             **center_settings: Any) -> PoolRecord:
+             **center_settings: Any) -> Pool:
         return pools.create_pool(
             ADMIN,
             PoolBody.model_validate({
@@ -282,7 +282,7 @@ class World:
     def records(self) -> list[Desktop]:
         return list(desktops.of_tenant(self.tenant_id))
 
-    def fresh_pool(self, pool_id: int) -> PoolRecord:
+    def fresh_pool(self, pool_id: int) -> Pool:
         return stores.pools.get(self.tenant_id, pool_id)
 
     def total(self, pool_id: int) -> int | None:

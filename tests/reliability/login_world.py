@@ -18,22 +18,18 @@ def seed_login_world(users: int, desktops: int, favor: int = 0) -> dict[str, Any
 
     from chalicelib.domain.caller import SYSTEM_TENANT_ID
     from chalicelib.domain.entities.policies import Policy, PoolAssignment
+    from chalicelib.domain.entities.pools import Pool, PoolDefinition, Provision
     from chalicelib.domain.entities.tenants import Tenant
     from chalicelib.domain.entities.users import User
     from chalicelib.store import stores
     from chalicelib.store.desktops import DesktopStore
 
     tenant_id = stores.tenants.create(Tenant(tenant_id=SYSTEM_TENANT_ID, name=LOGIN_TENANT)).id
-    pool_id = int(
-        stores.pools.create(
-            tenant_id,
-            "load",
-            {
-                "pool_definition": {"restrict_by": "C", "server_ids": [1]},
-                "provision": {"provision_on_off": 0},
-            },
-        ).id
-    )
+    pool_id = stores.pools.create(Pool(
+        tenant_id=tenant_id, name="load",
+        pool_definition=PoolDefinition(restrict_by="C", server_ids=[1]),
+        provision=Provision(provision_on_off=0),
+    )).id
     stores.policies.create(Policy(
         tenant_id=tenant_id, name="Default", is_default=1, max_desktops=0, single_desktop_only=0,
         pool_assignments=(PoolAssignment(id=1, pool_id=pool_id, backup_pool_id=0, offer_quantity=1,

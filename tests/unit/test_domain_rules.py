@@ -12,6 +12,7 @@ import pytest
 
 from chalicelib.domain import naming
 from chalicelib.domain import pools as rules
+from chalicelib.domain.entities.pools import PoolDefinition
 from chalicelib.domain.errors import BadData, ErrorList, FieldError, NotUnique
 from chalicelib.domain.roles import ROLE_NAMES, Role, parse_role
 
@@ -306,8 +307,8 @@ def test_center_type_labels_and_retry_hints() -> None:
 # ------------------------------------------------------------------------ pool membership, inventory
 
 
-def _pool(restrict_by: str, **definition: Any) -> dict[str, Any]:
-    return {"pool_definition": {"restrict_by": restrict_by, **definition}}
+def _pool(restrict_by: str, **definition: Any) -> PoolDefinition:
+    return PoolDefinition(restrict_by=restrict_by, **definition)
 
 
 def test_a_desktop_belongs_to_the_lowest_pool_that_matches_it() -> None:
@@ -318,7 +319,8 @@ def test_a_desktop_belongs_to_the_lowest_pool_that_matches_it() -> None:
     by_ip = _pool("A", attributes=[
         {"vm_table_field": "ip", "condition_type": "eq", "text_to_match": "10.0.0.9"},
         {"vm_table_field": "name", "condition_type": "eq", "text_to_match": "nope"}], pool_attribute_join="O")
-    pools = [(9, by_name), (4, _pool("C", server_ids=[2, 3])), (7, by_display), (8, by_ip), (1, {})]
+    pools = [(9, by_name), (4, _pool("C", server_ids=[2, 3])), (7, by_display), (8, by_ip),
+             (1, PoolDefinition())]
 
     def pool(center: int, name: str, display: str = "", addresses: tuple[str, ...] = ()) -> int | None:
         return rules.pool_for_desktop(pools, center, name, display, list(addresses))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.domain import naming
 from chalicelib.domain import provisioning as rules
+from chalicelib.domain.entities.pools import Provision, ProvisionCenter, ProvisioningAction
 
 
 @given(
@@ -58,10 +61,10 @@ def test_vhi_defaults_boot_from_volume_in_zone_nova() -> None:
         "provision_vm_name": "v-{SEQUENCE}",
         "center": {"type": "virtuozzo", "id": 1, "image": "img", "flavor": "f", "network": "net"},
     }
-    spec = rules.server_spec(provision, "", "v-1", {})
+    spec = rules.server_spec(Provision.from_doc(provision).center, "", "v-1", {})
     assert spec.availability_zone == "nova" and spec.boot_from_volume
     plain = rules.server_spec(
-        {**provision, "center": {**provision["center"], "type": "openstack"}}, "", "v-1", {}
+        ProvisionCenter.from_doc({**provision["center"], "type": "openstack"}), "", "v-1", {}
     )
     assert plain.availability_zone is None and not plain.boot_from_volume
 
@@ -113,11 +116,11 @@ def test_a_reservation_is_abandoned_only_once_strictly_older_than_the_limit() ->
 
 def test_a_last_set_unavailable_action_leaves_a_new_desktop_unavailable() -> None:
     unavailable = {"center": {"provisioning_actions": [{"prov_action_action": "set_unavailable"}]}}
-    assert not rules.initially_available(unavailable)
+    assert not rules.initially_available(Provision.from_doc(unavailable))
     # The actions decide over the pool's "initialise as unavailable".
     available = {"mark_unavailable": 1,
                  "center": {"provisioning_actions": [{"prov_action_action": "set_available"}]}}
-    assert rules.initially_available(available)
+    assert rules.initially_available(Provision.from_doc(available))
 
 
 def test_the_pool_size_counts_each_desktop_under_each_of_its_states() -> None:
@@ -174,11 +177,14 @@ def test_a_desktop_without_addresses_has_an_empty_address() -> None:
 
 
 def test_a_provisioning_action_waits_in_its_unit() -> None:
-    assert rules.wait_seconds({"prov_action_wait_value": 3, "prov_action_wait_unit": "seconds"}) == 3
-    assert rules.wait_seconds({"prov_action_wait_value": 3, "prov_action_wait_unit": "minutes"}) == 180
-    assert rules.wait_seconds({"prov_action_wait_value": 2, "prov_action_wait_unit": "hours"}) == 7200
-    assert rules.wait_seconds({"prov_action_wait_value": 4}) == 4  # seconds unless said
-    assert rules.wait_seconds({}) == 0
+    def wait(action: dict[str, Any]) -> int:
+        return rules.wait_seconds(ProvisioningAction.from_doc(action))
+
+    assert wait({"prov_action_wait_value": 3, "prov_action_wait_unit": "seconds"}) == 3
+    assert wait({"prov_action_wait_value": 3, "prov_action_wait_unit": "minutes"}) == 180
+    assert wait({"prov_action_wait_value": 2, "prov_action_wait_unit": "hours"}) == 7200
+    assert wait({"prov_action_wait_value": 4}) == 4  # seconds unless said
+    assert wait({}) == 0
 
 
 def test_the_next_sequence_number_follows_the_last_and_the_pool_s_next_value() -> None:
@@ -217,8 +223,9 @@ def test_id_one_is_an_id_and_a_bad_value_is_quoted_cut_at_40_characters() -> Non
 
 def test_a_desktop_s_names_come_from_the_pool_s_templates() -> None:
     provision = {"provision_vm_name": "d-{SEQUENCE:3}", "provision_vm_display_name": "Desk {SEQUENCE}"}
-    assert rules.desktop_names(provision, 7) == ("d-007", "Desk 7")
-    assert rules.desktop_names({**provision, "provision_vm_display_name": ""}, 7) == ("d-007", "d-007")
+    assert rules.desktop_names(Provision.from_doc(provision), 7) == ("d-007", "Desk 7")
+    assert rules.desktop_names(Provision.from_doc({**provision, "provision_vm_display_name": ""}), 7) == (
+        "d-007", "d-007")
 
 
 def test_the_create_request_carries_the_pool_s_parameters_over_the_center_type_s_defaults() -> None:
@@ -227,23 +234,24 @@ def test_the_create_request_carries_the_pool_s_parameters_over_the_center_type_s
     center = {"type": "openstack", "image": "img-1", "flavor": "fl-1", "network": "net-1",
               "availability_zone": "az-2", "security_groups": ["default", "rdp"], "create_new_volume": True,
               "new_volume_size": 40, "new_volume_type": "ssd", "delete_volume_on_instance_delete": 0}
-    spec = rules.server_spec({"center": center}, "net-c", "d-1", {"k": "v"}, "#!/bin/sh")
+    spec = rules.server_spec(ProvisionCenter.from_doc(center), "net-c", "d-1", {"k": "v"}, "#!/bin/sh")
     assert spec == ServerSpec(name="d-1", metadata={"k": "v"}, image="img-1", flavor="fl-1", network="net-1",
                               availability_zone="az-2", security_groups=("default", "rdp"),
                               boot_from_volume=True, volume_size_gb=40, volume_type="ssd",
                               delete_volume_on_termination=False, user_data="#!/bin/sh")
     bare = {"type": "virtuozzo", "image": "img-1", "flavor": "fl-1"}
-    assert rules.server_spec({"center": bare}, "net-c", "d-2", {}) == ServerSpec(
+    assert rules.server_spec(ProvisionCenter.from_doc(bare), "net-c", "d-2", {}) == ServerSpec(
         name="d-2", metadata={}, image="img-1", flavor="fl-1", network="net-c", availability_zone="nova",
         security_groups=(), boot_from_volume=True, volume_size_gb=None, volume_type=None,
         delete_volume_on_termination=True, user_data=None)
-    no_volume = rules.server_spec({"center": {**bare, "create_new_volume": False}}, "", "d-3", {})
+    no_volume = rules.server_spec(ProvisionCenter.from_doc({**bare, "create_new_volume": False}), "", "d-3",
+                                  {})
     assert (no_volume.boot_from_volume, no_volume.network) == (False, "")
 
 
 def test_a_new_desktop_is_available_unless_the_pool_says_otherwise() -> None:
-    assert rules.initially_available({})
-    assert not rules.initially_available({"mark_unavailable": 1})
+    assert rules.initially_available(Provision())
+    assert not rules.initially_available(Provision(mark_unavailable=1))
 
 
 def test_provisioning_stops_at_the_third_failure_in_a_row() -> None:

@@ -3,6 +3,7 @@ daylight-saving days of Europe/Berlin and America/New_York, and which surplus de
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain import time_limits as tl
+from chalicelib.domain.entities.pools import Provision
 from chalicelib.domain.errors import ErrorList
 
 
@@ -211,12 +213,17 @@ def test_zones_resolve_without_the_systems_time_zone_database() -> None:
 def test_only_time_limits_without_a_zone_of_their_own_need_the_tenant_s_zone() -> None:
     ranges = [{"provision_time_day": 0, "provision_time_start": "08:00", "provision_time_stop": "10:00",
                "provision_time_threshold": 1, "provision_time_max_size": 1}]
-    assert not tl.needs_tenant_zone({"time_limits": []})
-    assert not tl.needs_tenant_zone({"time_limits": ranges, "provision_time_zone": "Asia/Tokyo"})
-    assert tl.needs_tenant_zone({"time_limits": ranges})
-    assert tl.needs_tenant_zone({"time_limits": ranges, "provision_time_zone": ""})
+
+    def needs_zone(provision: dict[str, Any]) -> bool:
+        return tl.needs_tenant_zone(Provision.from_doc(provision))
+
+    assert not tl.needs_tenant_zone(None)  # a pool that does not provision
+    assert not needs_zone({"time_limits": []})
+    assert not needs_zone({"time_limits": ranges, "provision_time_zone": "Asia/Tokyo"})
+    assert needs_zone({"time_limits": ranges})
+    assert needs_zone({"time_limits": ranges, "provision_time_zone": ""})
     # A stored zone that no longer resolves (a time zone database change) falls back to the tenant's.
-    assert tl.needs_tenant_zone({"time_limits": ranges, "provision_time_zone": "Mars/Base"})
+    assert needs_zone({"time_limits": ranges, "provision_time_zone": "Mars/Base"})
 
 
 def test_an_overlap_message_writes_24_00_and_next_day() -> None:
@@ -265,14 +272,16 @@ def test_a_stored_item_that_does_not_parse_is_left_out_and_the_others_kept() -> 
 
 
 def test_a_pool_s_stored_provisioning_gives_its_zone_and_the_limits_in_force() -> None:
-    provision = {"provision_threshold": 2, "provision_max": 10, "provision_time_zone": "Europe/Berlin",
-                 "time_limits": [item(0, "08:00", "10:00", 12, 45)]}
+    provision = Provision.from_doc({"provision_threshold": 2, "provision_max": 10,
+                                    "provision_time_zone": "Europe/Berlin",
+                                    "time_limits": [item(0, "08:00", "10:00", 12, 45)]})
     monday_9 = epoch("2026-12-07T09:00", BERLIN)
     name, now = tl.for_provision(provision, monday_9, "America/New_York")
     assert (name, now.threshold, now.maximum, now.time_limit.index) == ("Europe/Berlin", 12, 45, 0)
-    name, now = tl.for_provision({**provision, "provision_time_zone": None}, monday_9, "America/New_York")
+    name, now = tl.for_provision(replace(provision, provision_time_zone=None), monday_9, "America/New_York")
     assert (name, now.threshold, now.maximum) == ("America/New_York", 2, 10)  # 03:00 in New York
-    assert tl.for_provision({}, monday_9) == ("UTC", tl.LimitsInForce(0, 0, None, None, None, None))
+    assert tl.for_provision(Provision(), monday_9) == ("UTC", tl.LimitsInForce(0, 0, None, None, None, None))
+    assert tl.for_provision(None, monday_9) == tl.for_provision(Provision(), monday_9)
 
 
 def test_items_are_stored_with_two_digit_hours_and_24_00() -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 
 if TYPE_CHECKING:
+    from chalicelib.domain.entities.pools import Pool
     from chalicelib.domain.forecast import Forecast
     from chalicelib.schemas.pools import (
         ForecastApplied,
@@ -16,60 +17,57 @@ if TYPE_CHECKING:
         ProvisionOut,
         RespPoolCreated,
     )
-    from chalicelib.store.models import PoolRecord
 
 
 router = Router("/rest/v1", "Pools", schemas="chalicelib.schemas.pools")
 
 
-def pool_item(record: PoolRecord) -> PoolItemOut:
+def pool_item(pool: Pool) -> PoolItemOut:
     from chalicelib.schemas import pools as schemas
     from chalicelib.services import pools
-    stats = pools.size_info(record)
+    stats = pools.size_info(pool)
     return schemas.PoolItemOut(
-        id=int(record.id),
-        name=record.name,
-        parent_pool_id=int(record.doc["pool_definition"].get("parent_pool_id") or 0),
+        id=pool.id,
+        name=pool.name,
+        parent_pool_id=pool.parent_pool_id,
         **{f: int(stats.get(f, 0)) for f in schemas.PoolSizes.model_fields},
     )
 
 
-def _provision_out(record: PoolRecord) -> ProvisionOut | None:
+def _provision_out(pool: Pool) -> ProvisionOut | None:
     from chalicelib.schemas import pools as schemas
     from chalicelib.services import pools
-    doc = record.doc
-    provision = doc.get("provision")
-    if not provision:
+    provision = pool.provision
+    if provision is None:
         return None
-    state, error = pools.provision_state(record)
-    center = provision.get("center")
+    state, error = pools.provision_state(pool)
+    center = provision.center
     center_out = None
-    if center:
-        size = center.get("new_volume_size")
-        center_out = {**center, "name": pools.provision_center_name(record),
+    if center is not None:
+        size = center.new_volume_size
+        center_out = {**center.settings(), "name": pools.provision_center_name(pool),
                       "new_volume_size": "" if size is None else str(size),
-                      "create_new_volume": int(center.get("create_new_volume") or 0)}
-    return schemas.ProvisionOut.model_validate({**provision, "center": center_out, "provision_state": state,
-                                        "provision_error": error,
-                                        "limits_in_force": pools.limits_now(record)})
+                      "create_new_volume": int(center.create_new_volume or 0)}
+    return schemas.ProvisionOut.model_validate({**provision.settings(), "center": center_out,
+                                                "provision_state": state, "provision_error": error,
+                                                "limits_in_force": pools.limits_now(pool)})
 
 
-def pool_out(record: PoolRecord) -> PoolOut:
+def pool_out(pool: Pool) -> PoolOut:
     from chalicelib.schemas import pools as schemas
     from chalicelib.services import pools
-    doc = record.doc
     return schemas.PoolOut(
-        id=int(record.id),
-        name=record.name,
-        display_name=doc.get("display_name", ""),
-        notes=doc.get("notes", ""),
-        running_desktops_threshold=int(doc.get("running_desktops_threshold", 0)),
-        pool_definition=doc["pool_definition"],
-        provision=_provision_out(record),
-        log=doc.get("log") or {},
-        pool_stats=schemas.PoolStats.model_validate(pools.size_info(record)),
-        created=record.created,
-        updated=record.updated,
+        id=pool.id,
+        name=pool.name,
+        display_name=pool.display_name,
+        notes=pool.notes,
+        running_desktops_threshold=pool.running_desktops_threshold,
+        pool_definition=pool.pool_definition.settings(),
+        provision=_provision_out(pool),
+        log=pool.log.settings(),
+        pool_stats=schemas.PoolStats.model_validate(pools.size_info(pool)),
+        created=pool.created,
+        updated=pool.updated,
     )
 
 
@@ -77,7 +75,7 @@ def pool_out(record: PoolRecord) -> PoolOut:
               response=list["PoolItemOut"])
 def list_pools(request: ApiRequest) -> list[PoolItemOut]:
     from chalicelib.services import pools
-    return [pool_item(r) for r in pools.list_pools(request.who)]
+    return [pool_item(pool) for pool in pools.list_pools(request.who)]
 
 
 @router.route("POST", "/pools", access=Access.ADMIN_WRITE, summary="Add a pool", body="PoolBody",
@@ -101,8 +99,8 @@ def get_pool(request: ApiRequest) -> PoolOut:
 def update_pool(request: ApiRequest) -> RespPoolCreated:
     from chalicelib.schemas import pools as schemas
     from chalicelib.services import pools
-    record = pools.update_pool(request.who, request.ids["id"], request.body)
-    return schemas.RespPoolCreated(stored_data=pool_out(record))
+    return schemas.RespPoolCreated(stored_data=pool_out(pools.update_pool(request.who, request.ids["id"],
+                                                                          request.body)))
 
 
 @router.route("DELETE", "/pools/{id}", access=Access.ADMIN_WRITE, summary="Delete a pool", status=204,
@@ -113,11 +111,11 @@ def delete_pool(request: ApiRequest) -> Reply:
     return Reply(None, status=204)
 
 
-def forecast_out(record: PoolRecord, zone: str, result: Forecast) -> ForecastOut:
+def forecast_out(pool: Pool, zone: str, result: Forecast) -> ForecastOut:
     from chalicelib.schemas import pools as schemas
     ready = result.readiness
     return schemas.ForecastOut(
-        pool_id=int(record.id),
+        pool_id=pool.id,
         time_zone=zone,
         enough_history=int(result.enough_history),
         message=result.reason or f"{len(result.ranges)} time limit(s) recommended from {result.weeks} weeks",
@@ -143,5 +141,5 @@ def get_forecast(request: ApiRequest) -> ForecastOut:
 def apply_forecast(request: ApiRequest) -> ForecastApplied:
     from chalicelib.schemas import pools as schemas
     from chalicelib.services import forecast as forecasts
-    record, zone, result = forecasts.apply(request.who, request.ids["id"])
-    return schemas.ForecastApplied(forecast=forecast_out(record, zone, result), stored_data=pool_out(record))
+    pool, zone, result = forecasts.apply(request.who, request.ids["id"])
+    return schemas.ForecastApplied(forecast=forecast_out(pool, zone, result), stored_data=pool_out(pool))

@@ -32,10 +32,14 @@ class Entity:
                                                          "version", "unknown"})
     # Settings kept as attributes of the record beside its document (a plan's `kind`), not in it.
     ATTRIBUTES: ClassVar[frozenset[str]] = frozenset()
+    # Attributes of the record that the jobs write beside the document, outside the version (a pool's
+    # `stats`): read with the entity, never written by the store's create or update.
+    SIDE_ATTRIBUTES: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def settings_fields(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls) if f.name not in cls.RECORD_FIELDS | cls.ATTRIBUTES)
+        return tuple(f.name for f in fields(cls)
+                     if f.name not in cls.RECORD_FIELDS | cls.ATTRIBUTES | cls.SIDE_ATTRIBUTES)
 
     @classmethod
     def from_stored(cls, doc: Mapping[str, Any], **record: Any) -> Self:

@@ -155,7 +155,7 @@ def test_the_automatic_mode_needs_a_cap(api: Api, tenant: TenantAdmin, pool: dic
 
 
 def _time_limits(tenant: TenantAdmin, pool_id: int) -> list[dict[str, Any]]:
-    return stores.pools.get(tenant.tenant_id, pool_id).doc["provision"]["time_limits"]
+    return stores.pools.get(tenant.tenant_id, pool_id).provision.time_limits
 
 
 def test_the_automatic_mode_applies_weekly_and_never_above_the_cap(

@@ -13,7 +13,9 @@ import pytest
 
 from chalicelib.clouds import use_cloud_factory
 from chalicelib.domain.caller import Caller
+from chalicelib.domain.cloud import CenterAccess
 from chalicelib.domain.entities.centers import Center
+from chalicelib.domain.entities.pools import Pool
 from chalicelib.jobs.worker import handle_message
 from chalicelib.schemas.centers import CenterCreate, CenterDefinition
 from chalicelib.schemas.pools import PoolBody
@@ -22,7 +24,6 @@ from chalicelib.store import stores
 from chalicelib.store.aws import client
 from chalicelib.store.binding import dynamodb_client
 from chalicelib.store.desktops import DesktopStore
-from chalicelib.store.models import PoolRecord
 from tests.fakes.cloud import InMemoryCloud
 from tests.fixtures.aws import AwsStack
 
@@ -87,7 +88,7 @@ class Broker:
         provision: dict[str, Any] | None = None,
         name: str | None = None,
         **center_settings: Any,
-    ) -> PoolRecord:
+    ) -> Pool:
         """A pool of `center` saved by the admin; `provision` adds pool-level provisioning settings
         (mark_unavailable, mark_deletable, provision_on_off...), the keywords go to its center part."""
         return pools.create_pool(
@@ -158,7 +159,14 @@ def run_together(
 @pytest.fixture
 def broker(aws: AwsStack) -> Iterator[Broker]:
     cloud = InMemoryCloud()
-    use_cloud_factory(lambda access: cloud)
+
+    def opened(access: CenterAccess) -> InMemoryCloud:
+        # The one cloud stands for every center's, but only a center's own settings open it.
+        if not isinstance(access, CenterAccess) or not access.auth_url:
+            raise AssertionError(f"a cloud opened without a center's access: {access!r}")
+        return cloud
+
+    use_cloud_factory(opened)
     try:
         yield Broker(aws, cloud)
     finally:

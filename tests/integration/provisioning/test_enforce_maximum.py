@@ -15,26 +15,28 @@ from chalicelib import clock
 from chalicelib.clock import utc_iso
 from chalicelib.domain import time_limits
 from chalicelib.domain.entities.desktops import Desktop
+from chalicelib.domain.entities.pools import Pool
 from chalicelib.services import provisioning, tenants
 from chalicelib.store import stores
 from chalicelib.store.aws import client
 from chalicelib.store.desktops import DesktopStore, record_of
-from chalicelib.store.models import AuditRecord, PoolRecord
+from chalicelib.store.models import AuditRecord
 from tests.integration.provisioning.conftest import TENANT, Broker
 
 desktops = DesktopStore()
 
 
-def enforced_pool(broker: Broker, count: int, maximum: int) -> tuple[PoolRecord, list[int]]:
+def enforced_pool(broker: Broker, count: int, maximum: int) -> tuple[Pool, list[int]]:
     """A pool of `count` built, idle, deletable desktops whose enforced maximum is now `maximum`."""
     pool_id, ids = broker.ready_pool(threshold=count, maximum=count, provision={"mark_deletable": 1})
     pool = stores.pools.get(TENANT, pool_id)
-    pool.doc = {**pool.doc, "provision": {**pool.doc["provision"], "provision_threshold": 0,
-                                          "provision_max": maximum, "provision_limits_enforce": 1}}
+    assert pool.provision is not None
+    pool = replace(pool, provision=replace(pool.provision, provision_threshold=0, provision_max=maximum,
+                                           provision_limits_enforce=1))
     return pool, ids
 
 
-def members(pool: PoolRecord) -> list[Desktop]:
+def members(pool: Pool) -> list[Desktop]:
     return desktops.of_pool(TENANT, int(pool.id))
 
 
@@ -160,9 +162,10 @@ def test_the_maximum_in_force_is_read_in_the_tenant_s_zone(
     is in force at 07:30 UTC in March (UTC+1); read in UTC it would not be, and the maximum is then 2."""
     monkeypatch.setattr(tenants, "default_time_zone", lambda tenant_id: "Europe/Berlin")
     pool, _ = enforced_pool(broker, count=2, maximum=2)
-    pool.doc = {**pool.doc, "provision": {**pool.doc["provision"], "time_limits": time_limits.normalized([
+    assert pool.provision is not None
+    pool = replace(pool, provision=replace(pool.provision, time_limits=time_limits.normalized([
         {"provision_time_day": 0, "provision_time_start": "08:00", "provision_time_stop": "10:00",
-         "provision_time_threshold": 0, "provision_time_max_size": 1}])}}
+         "provision_time_threshold": 0, "provision_time_max_size": 1}])))
     monday = 1772409600  # 2026-03-02 00:00 UTC, a Monday
     with clock.controlled(monday + 7.5 * 3600):
         assert len(provisioning.enforce_maximum(pool, members(pool))) == 1
@@ -187,8 +190,9 @@ def test_the_pool_records_how_many_stay_above_and_clears_it_when_back_under(brok
     assert stores.pools.get(TENANT, int(pool.id)).broker_state["over_max"] == 1
     kept = desktops.save(replace(desktops.get(TENANT, ids[0]), assigned_user_id=None, lifecycle="deleted"))
     pool = stores.pools.get(TENANT, int(pool.id))
-    pool.doc = {**pool.doc, "provision": {**pool.doc["provision"], "provision_threshold": 0,
-                                          "provision_max": 0, "provision_limits_enforce": 1}}
+    assert pool.provision is not None
+    pool = replace(pool, provision=replace(pool.provision, provision_threshold=0, provision_max=0,
+                                           provision_limits_enforce=1))
     provisioning.enforce_maximum(pool, members(pool))
     assert stores.pools.get(TENANT, int(pool.id)).broker_state["over_max"] == 0
 

@@ -232,8 +232,9 @@ def test_an_admin_turning_provisioning_on_resumes_a_pool_stopped_by_the_broker(b
     assert provisioning.check_pool(TENANT, pool_id, "a note saved") == 0
 
     broker.cloud.max_instances = 10
-    provision = stores.pools.get(TENANT, pool_id).doc["provision"]
-    pools.update_pool(ADMIN, pool_id, PoolUpdate.model_validate({"provision": {**provision,
+    provision = stores.pools.get(TENANT, pool_id).provision
+    assert provision is not None
+    pools.update_pool(ADMIN, pool_id, PoolUpdate.model_validate({"provision": {**provision.settings(),
                                                                                "provision_on_off": 1}}))
     assert not (stores.pools.get(TENANT, pool_id).broker_state or {}).get("stopped_by_broker")
     broker.drain(only={"pool.check"})
@@ -248,14 +249,14 @@ def test_an_admin_save_from_a_stale_read_keeps_what_the_jobs_wrote_meanwhile(bro
     counted = {**(stale.stats or {}), "total_vm": 7, "counts_updated": "2026-11-21T10:00:00Z"}
     set_pool_side_state(stale, stats=counted, broker_state={"stopped_by_broker": True, "reason": "quota"})
 
-    stores.pools.update(stale, "renamed", {**stale.doc, "notes": "edited"})
+    saved = stores.pools.update(stale, replace(stale, name="renamed", notes="edited"))
 
     fresh = stores.pools.get(TENANT, int(pool.id))
-    assert (fresh.name, fresh.doc["notes"]) == ("renamed", "edited")
+    assert (fresh.name, fresh.notes) == ("renamed", "edited")
     assert fresh.stats == counted
     assert fresh.broker_state == {"stopped_by_broker": True, "reason": "quota"}
-    assert fresh.version == stale.version  # the local copy followed the write: a second save is allowed
-    stores.pools.update(stale, "renamed again", stale.doc)
+    assert fresh.version == saved.version  # the copy the save returned follows it: a second save is allowed
+    stores.pools.update(saved, replace(saved, name="renamed again"))
 
 
 def test_quota_error_is_recognised_as_quota(broker: Broker) -> None:

@@ -1,0 +1,245 @@
+"""A pool check and a build's follow at their edges: a pool the broker stopped, a center switched off or
+gone, a pool deleted or left while its desktop builds, the reason a check was asked for, the failures a
+build counts, the precision of "seconds to ready", and a clock in another time zone (in-memory cloud,
+moto). Written from the fourth run's mutation survivors of `chalicelib/services/provisioning.py`
+(docs/reliability.md, "Mutation testing")."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chalicelib.clock import epoch_of
+from chalicelib.domain import messages
+from chalicelib.domain.cloud import CloudConflict, CloudTransient, PowerState
+from chalicelib.domain.entities.desktops import Desktop
+from chalicelib.services import pools, provisioning
+from chalicelib.store import stores
+from chalicelib.store.desktops import DesktopStore, PoolCounters
+from chalicelib.store.models import AuditRecord
+from chalicelib.store.pending_checks import PendingChecks
+from tests.integration.provisioning.conftest import ADMIN, TENANT, Broker
+from tests.integration.provisioning.test_follow import building
+from tests.integration.provisioning.test_provisioning_actions import action, built
+
+desktops = DesktopStore()
+counters = PoolCounters()
+
+
+def the_desktop() -> Desktop:
+    (desktop,) = desktops.of_tenant(TENANT)
+    return desktop
+
+
+def events(kind: str) -> list[AuditRecord]:
+    return [e for e in AuditRecord.query(TENANT) if e.type == kind]
+
+
+def saved_pool(broker: Broker, **center_settings: Any) -> int:
+    """A pool of three whose first check is left on the queue: the pool's id."""
+    center = broker.center()
+    broker.drain(only={"center.check"})
+    return int(broker.pool(center, threshold=3, maximum=3, **center_settings).id)
+
+
+def test_a_check_clears_its_pending_mark_and_its_audit_says_why_it_ran(broker: Broker) -> None:
+    pool_id = saved_pool(broker)
+    marks = PendingChecks()
+    assert marks.try_mark(TENANT, pool_id, 300) is True
+    assert marks.try_mark(TENANT, pool_id, 300) is False  # the login burst queues one check, not many
+    provisioning.handle_pool_check(messages.pool_check(TENANT, pool_id, "login"))
+    assert marks.try_mark(TENANT, pool_id, 300) is True  # the next login after this check queues again
+    [event] = events("provision.requested")
+    assert event.message.endswith("creating 3 desktop(s) (login)")
+
+
+@pytest.mark.parametrize("ask", [
+    lambda pool_id: provisioning.check_pool(TENANT, pool_id),
+    lambda pool_id: provisioning.handle_pool_check(
+        {"type": "pool.check", "tenant_id": TENANT, "pool_id": pool_id}),
+], ids=["called", "message without a reason"])
+def test_a_check_asked_without_a_reason_says_check(broker: Broker, ask: Any) -> None:
+    pool_id = saved_pool(broker)
+    ask(pool_id)
+    [event] = events("provision.requested")
+    assert event.message.endswith("creating 3 desktop(s) (check)")
+
+
+def test_a_pool_the_broker_stopped_creates_nothing(broker: Broker) -> None:
+    pool_id = saved_pool(broker)
+    provisioning.stop_pool_provisioning(stores.pools.get(TENANT, pool_id), "three failures")
+    assert provisioning.check_pool(TENANT, pool_id, "login") == 0
+    assert broker.cloud.servers == {} and desktops.of_pool(TENANT, pool_id) == []
+
+
+def test_a_pool_whose_center_is_switched_off_creates_nothing(broker: Broker) -> None:
+    pool_id = saved_pool(broker)
+    (center,) = stores.centers.list(TENANT)
+    stores.centers.update(center, dataclasses.replace(center, active=0))
+    assert provisioning.check_pool(TENANT, pool_id, "login") == 0
+    assert broker.cloud.servers == {} and desktops.of_pool(TENANT, pool_id) == []
+
+
+def test_a_pool_whose_center_is_gone_creates_nothing(broker: Broker) -> None:
+    pool_id = saved_pool(broker)
+    (center,) = stores.centers.list(TENANT)
+    stores.centers.delete(center)
+    assert provisioning.check_pool(TENANT, pool_id, "login") == 0
+    assert broker.cloud.servers == {} and desktops.of_pool(TENANT, pool_id) == []
+
+
+def test_a_desktop_whose_pool_was_deleted_while_it_built_still_becomes_ready(broker: Broker) -> None:
+    pool_id, _, follow = building(broker)
+    pools.delete_pool(ADMIN, pool_id)
+    broker.cloud.advance_builds()
+    provisioning.follow_desktop(follow)
+    desktop = the_desktop()
+    assert (desktop.lifecycle, desktop.available, desktop.power_state) == ("active", True, "running")
+
+
+def test_a_desktop_that_left_its_pool_while_it_built_fails_without_a_pool(broker: Broker) -> None:
+    pool_id, server_id, follow = building(broker)
+    counters.move(the_desktop(), None)
+    broker.cloud.vanish(server_id)
+    provisioning.follow_desktop(follow)
+    failed = the_desktop()
+    assert (failed.lifecycle, failed.failed_pool_id) == ("error", None)
+    [event] = events("provision.failed")
+    assert event.pool_id is None
+    assert counters.add_failure(TENANT, pool_id) == 1  # the pool it left counts no failure of it
+
+
+def test_an_instance_gone_during_its_build_counts_a_failure_of_its_pool(broker: Broker) -> None:
+    pool_id, server_id, follow = building(broker)
+    broker.cloud.vanish(server_id)
+    provisioning.follow_desktop(follow)
+    assert counters.add_failure(TENANT, pool_id) == 2
+
+
+def test_a_build_past_its_timeout_counts_a_failure_of_its_pool(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool_id, _, follow = building(broker)
+    monkeypatch.setattr(provisioning, "clock", lambda: time.time() + 31 * 60)
+    provisioning.follow_desktop(follow)
+    assert the_desktop().lifecycle == "error"
+    assert counters.add_failure(TENANT, pool_id) == 2
+
+
+@pytest.fixture
+def tokyo() -> Iterator[None]:
+    """The process's local time zone nine hours ahead of UTC (Lambda runs in UTC, a laptop may not)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TZ", "Asia/Tokyo")
+        time.tzset()
+        yield
+    time.tzset()
+
+
+def test_a_build_s_age_is_the_same_in_any_local_time_zone(
+    broker: Broker, tokyo: None, sent: list[tuple[dict[str, Any], int]]
+) -> None:
+    _, server_id, follow = building(broker)
+    sent.clear()
+    provisioning.follow_desktop(follow)
+    assert the_desktop().lifecycle == "provisioning"  # a fresh build, not nine hours old
+    assert server_id in broker.cloud.servers and len(sent) == 1
+
+
+@pytest.mark.parametrize(("took", "told"), [(12.34, 12.3), (0.25, 0.2)])
+def test_seconds_to_ready_are_told_to_a_tenth(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch, took: float, told: float
+) -> None:
+    _, _, follow = building(broker)
+    created = epoch_of(the_desktop().created)
+    assert created is not None
+    monkeypatch.setattr(provisioning, "clock", lambda: created + took)
+    broker.cloud.advance_builds()
+    provisioning.follow_desktop(follow)
+    [event] = events("provision.completed")
+    assert event.details["seconds_to_ready"] == told
+
+
+def test_a_start_refused_while_the_instance_is_not_running_is_tried_again(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch, sent: list[tuple[dict[str, Any], int]]
+) -> None:
+    """A 409 counts as done only when the server shows the action's state; otherwise the follow retries."""
+    pool_id, _ = built(broker, [action("start"), action("set_available")])
+    read = broker.cloud.get_server
+    monkeypatch.setattr(broker.cloud, "get_server",
+                        lambda sid: dataclasses.replace(read(sid), power_state=PowerState.STOPPED))
+
+    def refused(*_: Any) -> None:
+        raise CloudConflict("Cannot 'start' instance while it is in task_state powering-off")
+
+    monkeypatch.setattr(broker.cloud, "power", refused)
+    (follow,) = [m for m in broker.aws.queued() if m["type"] == messages.DESKTOP_FOLLOW]
+    sent.clear()
+    provisioning.follow_desktop(follow)
+    (desktop,) = desktops.of_pool(TENANT, pool_id)
+    assert desktop.lifecycle == "provisioning"
+    [(again, delay)] = sent
+    assert (again["type"], again["step"], delay) == (messages.DESKTOP_FOLLOW, 0, 5)
+
+
+def test_a_start_refused_for_an_instance_gone_meanwhile_is_tried_again(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch, sent: list[tuple[dict[str, Any], int]]
+) -> None:
+    pool_id, _ = built(broker, [action("start"), action("set_available")])
+    refusals: list[str] = []
+    read = broker.cloud.get_server
+    monkeypatch.setattr(broker.cloud, "get_server", lambda sid: None if refusals else read(sid))
+
+    def refused(server_id: str, *_: Any) -> None:
+        refusals.append(server_id)  # from now on the server reads as gone
+        raise CloudConflict("Cannot 'start' instance")
+
+    monkeypatch.setattr(broker.cloud, "power", refused)
+    (follow,) = [m for m in broker.aws.queued() if m["type"] == messages.DESKTOP_FOLLOW]
+    sent.clear()
+    provisioning.follow_desktop(follow)
+    (desktop,) = desktops.of_pool(TENANT, pool_id)
+    assert desktop.lifecycle == "provisioning" and len(refusals) == 1
+    assert [m["type"] for m, _ in sent] == [messages.DESKTOP_FOLLOW]
+
+
+def test_a_retried_follow_keeps_the_step_it_was_at(
+    broker: Broker, sent: list[tuple[dict[str, Any], int]]
+) -> None:
+    """A follow that resumed at an action after its wait and then met a cloud error retries that action,
+    not the list from the start."""
+    built(broker, [action("poweroff"), action("set_available", wait=30)])
+    broker.cloud.fail_next("get_server", CloudTransient("Nova is restarting"))
+    sent.clear()
+    provisioning.follow_desktop(messages.desktop_follow(TENANT, int(the_desktop().id), 0, 1))
+    [(again, _)] = sent
+    assert (again["attempt"], again["step"]) == (1, 1)
+
+
+def test_a_shrink_says_why_and_since_when_on_the_desktop_and_its_delete(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool_id, _ = broker.ready_pool(threshold=2, maximum=2, provision={"mark_deletable": 1})
+    pool = stores.pools.get(TENANT, pool_id)
+    pool.doc = {**pool.doc, "provision": {**pool.doc["provision"], "provision_threshold": 0,
+                                          "provision_max": 1, "provision_limits_enforce": 1}}
+    now = time.time() - 7200.0  # the check's own clock, not the wall's
+    monkeypatch.setattr(provisioning, "clock", lambda: now)
+    [desktop_id] = provisioning.enforce_maximum(pool, desktops.of_pool(TENANT, pool_id))
+    assert epoch_of(desktops.get(TENANT, desktop_id).pending_since) == int(now)
+    [delete] = [m for m in broker.aws.queued() if m["type"] == "desktop.delete"]
+    assert (delete["desktop_id"], delete["reason"]) == (desktop_id, "above the pool's maximum")
+
+
+def test_only_power_actions_cost_a_second_read_of_the_server(broker: Broker) -> None:
+    """The server is read again after the actions only when one of them changed its power state."""
+    built(broker, [action("set_unavailable"), action("set_available")])
+    (follow,) = [m for m in broker.aws.queued() if m["type"] == messages.DESKTOP_FOLLOW]
+    before = broker.cloud.calls["get_server"]
+    provisioning.follow_desktop(follow)
+    assert the_desktop().lifecycle == "active"
+    assert broker.cloud.calls["get_server"] - before == 1
