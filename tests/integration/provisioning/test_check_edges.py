@@ -55,6 +55,8 @@ def test_a_check_clears_its_pending_mark_and_its_audit_says_why_it_ran(broker: B
     assert marks.try_mark(TENANT, pool_id, 300) is True  # the next login after this check queues again
     [event] = events("provision.requested")
     assert event.message.endswith("creating 3 desktop(s) (login)")
+    assert event.pool_id == pool_id
+    assert sorted(event.details["names"]) == sorted(d.name for d in desktops.of_pool(TENANT, pool_id))
 
 
 @pytest.mark.parametrize("ask", [
