@@ -23,6 +23,7 @@ from chalicelib.store.desktops import DesktopStore, PoolCounters
 from chalicelib.store.models import AuditRecord
 from chalicelib.store.pending_checks import PendingChecks
 from tests.integration.provisioning.conftest import ADMIN, TENANT, Broker
+from tests.integration.provisioning.test_enforce_maximum import enforced_pool
 from tests.integration.provisioning.test_follow import building
 from tests.integration.provisioning.test_provisioning_actions import action, built
 
@@ -55,6 +56,8 @@ def test_a_check_clears_its_pending_mark_and_its_audit_says_why_it_ran(broker: B
     assert marks.try_mark(TENANT, pool_id, 300) is True  # the next login after this check queues again
     [event] = events("provision.requested")
     assert event.message.endswith("creating 3 desktop(s) (login)")
+    assert event.pool_id == pool_id
+    assert sorted(event.details["names"]) == sorted(d.name for d in desktops.of_pool(TENANT, pool_id))
 
 
 @pytest.mark.parametrize("ask", [
@@ -223,10 +226,8 @@ def test_a_retried_follow_keeps_the_step_it_was_at(
 def test_a_shrink_says_why_and_since_when_on_the_desktop_and_its_delete(
     broker: Broker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pool_id, _ = broker.ready_pool(threshold=2, maximum=2, provision={"mark_deletable": 1})
-    pool = stores.pools.get(TENANT, pool_id)
-    pool.doc = {**pool.doc, "provision": {**pool.doc["provision"], "provision_threshold": 0,
-                                          "provision_max": 1, "provision_limits_enforce": 1}}
+    pool, _ = enforced_pool(broker, count=2, maximum=1)
+    pool_id = int(pool.id)
     now = time.time() - 7200.0  # the check's own clock, not the wall's
     monkeypatch.setattr(provisioning, "clock", lambda: now)
     [desktop_id] = provisioning.enforce_maximum(pool, desktops.of_pool(TENANT, pool_id))
