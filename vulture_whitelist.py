@@ -49,3 +49,8 @@ _._connection
 # The `by_user` index of `desktops` is read by nothing; it leaves the model in the deploy after `by_instance`
 # left, because CloudFormation deletes at most one index of a table per stack update (docs/data-model.md).
 _.by_user
+
+# Fields of the typed desktop (chalicelib/domain/entities/desktops.py) that the services write with
+# `dataclasses.replace` and that reach the stored document through `Desktop.stored_doc` (which reads every
+# field by name), kept there for the record: no code reads them back.
+_.release_handled, _.last_action_at

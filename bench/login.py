@@ -70,7 +70,7 @@ def _seed() -> None:
             deletable=False,
             power_state="running",
             instance_id=f"i-{n}",
-            doc={"fixed_addresses": [f"198.51.100.{n + 10}"]},
+            fixed_addresses=(f"198.51.100.{n + 10}",),
         )
         for n in range(USERS)
     ]

@@ -55,7 +55,7 @@ def _seed(users: int) -> None:
     store = DesktopStore()
     records = [store.new(tenant_id, 1, int(pool.id), f"portal-{n:03d}", display_name=f"Desktop {n}",
                          lifecycle="active", available=True, deletable=False, power_state="running",
-                         instance_id=f"i-{n}", doc={"fixed_addresses": [f"198.51.100.{n + 10}"]})
+                         instance_id=f"i-{n}", fixed_addresses=(f"198.51.100.{n + 10}",))
                for n in range(users)]
     PoolCounters().reserve_with_records(tenant_id, int(pool.id), None, records)
     for n in range(users):

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
@@ -71,7 +72,7 @@ class Presented(Enum):
 
 @dataclass(frozen=True)
 class AgentTokens:
-    """What a desktop keeps about its agent's tokens (`doc["agent_tokens"]`): hashes, never tokens."""
+    """What a desktop keeps about its agent's tokens (`Desktop.agent_tokens`): hashes, never tokens."""
 
     current: str | None = None
     custody: str | None = None
@@ -82,12 +83,15 @@ class AgentTokens:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> AgentTokens:
-        stored = doc.get("agent_tokens")
-        if isinstance(stored, dict):
+        return cls.stored(doc.get("agent_tokens"), doc.get("agent_token_hash"))
+
+    @classmethod
+    def stored(cls, stored: object, legacy: object = None) -> AgentTokens:
+        """The tokens as a desktop keeps them (`agent_tokens`), or its `agent_token_hash` of before."""
+        if isinstance(stored, Mapping):
             return cls(**{k: stored.get(k) for k in ("current", "custody", "next", "next_custody", "nonce",
                                                      "retired")})
         # Before rotation existed: the token is current, of no known custody (rotated at its next call).
-        legacy = doc.get("agent_token_hash")
         return cls(current=legacy if isinstance(legacy, str) else None)
 
     def as_doc(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from chalicelib.domain.kinds import CenterType
 
 
 class PowerState(StrEnum):
-    """A desktop's power state (`DesktopRecord.power_state`), as the cloud reports it; stored as its value."""
+    """A desktop's power state (`Desktop.power_state`), as the cloud reports it; stored as its value."""
 
     RUNNING = "running"
     STOPPED = "stopped"

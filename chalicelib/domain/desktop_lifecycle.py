@@ -1,4 +1,4 @@
-"""Where a desktop is in its life, as the broker records it (`DesktopRecord.lifecycle`).
+"""Where a desktop is in its life, as the broker records it (`Desktop.lifecycle`, entities/desktops.py).
 
 A StrEnum: the members are the strings stored before, so records need no migration and a stored value
 compares equal to its member. Its power state is `domain/cloud.PowerState`, its session (as its agent

@@ -1,6 +1,6 @@
 """The session state of a desktop, as its agent reports it: a small state machine. Pure rules.
 
-States (stored in `desktop.doc["session"] = {"state", "user", "since"}`):
+States (stored in a desktop's `session` = {"state", "user", "since"}):
 
 - `logged_out`: nobody is logged in (also after the desktop starts: a reboot ends any session);
 - `connected`: a user is logged in and their remote session is connected (login, reconnect, unlock,
@@ -23,7 +23,7 @@ from chalicelib.clock import utc_iso  # formatting only: the domain is given the
 
 
 class SessionState(StrEnum):
-    """A desktop's session as its agent reports it (`desktop.doc["session"]["state"]`)."""
+    """A desktop's session as its agent reports it (`Desktop.session["state"]`)."""
 
     LOGGED_OUT = "logged_out"
     CONNECTED = "connected"

@@ -10,24 +10,24 @@ pending request is carried out (docs/lifecycle.md, "Actions queued before a clai
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.domain import messages
-from chalicelib.store.models import DesktopRecord
+from chalicelib.domain.entities.desktops import Desktop
 
 # What would take the desktop away from whoever uses it. Start and resume never hurt a new holder.
 DESTRUCTIVE_ACTIONS = frozenset({"stop", "suspend", "reboot", "delete"})
 
 
-def holder_of(desktop: DesktopRecord) -> dict[str, Any]:
+def holder_of(desktop: Desktop) -> dict[str, Any]:
     """Who holds the desktop: the user and the time of their claim (a later claim is another holding)."""
     if desktop.assigned_user_id is None:
         return {"user_id": None, "claimed_at": None}
-    claimed_at = int(desktop.last_offered) if desktop.last_offered is not None else None
-    return {"user_id": int(desktop.assigned_user_id), "claimed_at": claimed_at}
+    return {"user_id": desktop.assigned_user_id, "claimed_at": desktop.last_offered}
 
 
-def claimed_since(message: dict[str, Any], desktop: DesktopRecord) -> bool:
+def claimed_since(message: dict[str, Any], desktop: Desktop) -> bool:
     """True when someone holds the desktop now who did not hold it when the action was asked for. A
     message without a holder (queued before holders were recorded) counts as asked for a free desktop."""
     now = holder_of(desktop)
@@ -37,17 +37,18 @@ def claimed_since(message: dict[str, Any], desktop: DesktopRecord) -> bool:
     return (queued.get("user_id"), queued.get("claimed_at")) != (now["user_id"], now["claimed_at"])
 
 
-def refused(message: dict[str, Any], desktop: DesktopRecord, action: str) -> bool:
+def refused(message: dict[str, Any], desktop: Desktop, action: str) -> bool:
     return action in DESTRUCTIVE_ACTIONS and claimed_since(message, desktop)
 
 
-def mark_requested(desktop: DesktopRecord, action: str, reason: str, since: str) -> dict[str, Any]:
-    """Show the action as pending on the desktop (the caller writes it) and return the message that
-    carries it out."""
+def mark_requested(desktop: Desktop, action: str, reason: str, since: str) -> tuple[Desktop, dict[str, Any]]:
+    """The desktop showing the action as pending (the caller writes it), and the message that carries
+    it out."""
     request = uuid.uuid4().hex[:16]
-    desktop.doc = {**desktop.doc, "pending_action": action, "pending_since": since,
-                   "pending_request": request, "last_action_error": None}
-    tenant_id, desktop_id, holder = int(desktop.tenant_id), int(desktop.id), holder_of(desktop)
+    marked = replace(desktop, pending_action=action, pending_since=since, pending_request=request,
+                     last_action_error=None)
+    tenant_id, desktop_id, holder = desktop.tenant_id, desktop.id, holder_of(desktop)
     if action == "delete":
-        return messages.desktop_delete(tenant_id, desktop_id, reason, holder=holder, request=request)
-    return messages.desktop_power(tenant_id, desktop_id, action, reason, holder=holder, request=request)
+        return marked, messages.desktop_delete(tenant_id, desktop_id, reason, holder=holder, request=request)
+    return marked, messages.desktop_power(tenant_id, desktop_id, action, reason, holder=holder,
+                                          request=request)

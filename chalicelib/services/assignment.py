@@ -22,7 +22,7 @@ from chalicelib.domain import offer as rules
 from chalicelib.domain import pools as pool_rules
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.connection import ProtocolPlan
-from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.domain.entities.policies import Policy
 from chalicelib.domain.entities.users import User
 from chalicelib.domain.errors import (
@@ -38,7 +38,6 @@ from chalicelib.settings import get_settings
 from chalicelib.store import stores
 from chalicelib.store.claims import DesktopClaims, HolderChanged
 from chalicelib.store.desktops import DesktopStore, user_key
-from chalicelib.store.models import DesktopRecord
 from chalicelib.store.pending_checks import PendingChecks
 from chalicelib.store.repos import AuditEvent
 from chalicelib.store.transactions import StoreUnavailable
@@ -110,20 +109,20 @@ class Offer:
         return [d for d in self.desktops if d.newly_claimed]
 
 
-def facts_of(record: DesktopRecord) -> DesktopFacts:
-    doc = record.doc or {}
-    floating = [str(a) for a in doc.get("floating_addresses") or [] if a]
-    if doc.get("floating_ip") and doc["floating_ip"] not in floating:
-        floating.append(str(doc["floating_ip"]))
+def facts_of(desktop: Desktop) -> DesktopFacts:
+    floating = [a for a in desktop.floating_addresses if a]
+    if desktop.floating_ip and desktop.floating_ip not in floating:
+        floating.append(desktop.floating_ip)
     return DesktopFacts(
-        id=int(record.id), pool_id=int(record.pool_id) if record.pool_id else None, name=record.name,
-        display_name=record.display_name, power_state=record.power_state or "unknown",
-        available=bool(record.available), lifecycle=record.lifecycle or DesktopLifecycle.ACTIVE,
-        assigned_user_id=int(record.assigned_user_id) if record.assigned_user_id is not None else None,
-        created=record.created or "",
-        last_offered=int(record.last_offered) if record.last_offered else None,
-        last_user_key=record.last_user_key,
-        fixed_addresses=tuple(str(a) for a in doc.get("fixed_addresses") or [] if a),
+        id=desktop.id, pool_id=desktop.pool_id, name=desktop.name,
+        display_name=desktop.display_name, power_state=desktop.power_state,
+        available=desktop.available, lifecycle=desktop.lifecycle,
+        assigned_user_id=desktop.assigned_user_id,
+        created=desktop.created or "",
+        last_offered=desktop.last_offered or None,
+        last_user_key=(None if desktop.last_user_id is None
+                       else user_key(desktop.tenant_id, desktop.last_user_id)),
+        fixed_addresses=tuple(a for a in desktop.fixed_addresses if a),
         floating_addresses=tuple(floating),
     )
 
@@ -196,7 +195,7 @@ def _claim_from(holder: User, pool_id: int, favor: int, count: int, rng: random.
     got: list[int] = []
     mine = user_key(tenant_id, user_id)
     for round_number in range(MAX_ROUNDS):
-        free = [facts_of(r) for r in _claims.free_in_pool(tenant_id, pool_id) if int(r.id) not in taken]
+        free = [facts_of(d) for d in _claims.free_in_pool(tenant_id, pool_id) if d.id not in taken]
         candidates = rules.order_candidates(free, favor, mine, rng)
         if not candidates:
             return got, holder
@@ -326,11 +325,11 @@ def current_desktops(caller: Caller) -> list[OfferedDesktop]:
             for d in rules.held_offer(terms, held)]
 
 
-def _held_desktop(caller: Caller, desktop_id: int) -> DesktopRecord:
-    record = _desktops.find(caller.tenant_id, desktop_id)
-    if record is None or record.assigned_user_id is None or int(record.assigned_user_id) != caller.user_id:
+def _held_desktop(caller: Caller, desktop_id: int) -> Desktop:
+    desktop = _desktops.find(caller.tenant_id, desktop_id)
+    if desktop is None or desktop.assigned_user_id is None or desktop.assigned_user_id != caller.user_id:
         raise NotFound(f"Desktop {desktop_id} is not assigned to you")
-    return record
+    return desktop
 
 
 @dataclass(frozen=True)
@@ -350,8 +349,8 @@ class ConnectionDetails:
 
 def connect(caller: Caller, desktop_id: int) -> ConnectionDetails:
     """How the client reaches one of the user's desktops, from its assignment's protocol plan."""
-    record = _held_desktop(caller, desktop_id)
-    facts = facts_of(record)
+    held = _held_desktop(caller, desktop_id)
+    facts = facts_of(held)
     if not rules.is_usable(facts):
         raise Conflict(f"Desktop {desktop_id} is not available right now; try again later")
     address = rules.address_of(facts)
@@ -374,13 +373,13 @@ def connect(caller: Caller, desktop_id: int) -> ConnectionDetails:
         audited.update(gateway_id=link.gateway_id, token_id=link.token_id)
     if desktop.starting:
         _queue_start(caller.tenant_id, desktop)
-    audit.record(caller.tenant_id, "client.connect", f"Connection to desktop '{record.name}' requested",
+    audit.record(caller.tenant_id, "client.connect", f"Connection to desktop '{held.name}' requested",
                  user=caller.login, pool_id=facts.pool_id, desktop_id=desktop_id,
                  details={k: v for k, v in audited.items() if v is not None})
     return details
 
 
-def release(caller: Caller, desktop_id: int) -> DesktopRecord:
+def release(caller: Caller, desktop_id: int) -> Desktop:
     """Give a desktop back: it becomes free for others (the previous user is remembered). Refused (403)
     when the desktop's pool assignment says `prevent_release`."""
     terms = _policy_terms(caller)
@@ -390,22 +389,22 @@ def release(caller: Caller, desktop_id: int) -> DesktopRecord:
         if assignment is not None and assignment.prevent_release:
             raise InsufficientPermissions(f"Desktop {desktop_id} cannot be released by its user; "
                                           "ask your administrator")
-    record = _release(_signed_in_user(caller), desktop_id, by=caller.login)
-    if record is None:
+    released = _release(_signed_in_user(caller), desktop_id, by=caller.login)
+    if released is None:
         raise NotFound(f"Desktop {desktop_id} is not assigned to you")
-    return record
+    return released
 
 
 def release_everything(user: User) -> list[int]:
     """Release every desktop the user holds (its account is going away); the ids released."""
     released = []
     for desktop in _claims.holdings(user).desktops:
-        if _release(user, int(desktop.id), by=None) is not None:
-            released.append(int(desktop.id))
+        if _release(user, desktop.id, by=None) is not None:
+            released.append(desktop.id)
     return released
 
 
-def _release(user: User, desktop_id: int, by: str | None) -> DesktopRecord | None:
+def _release(user: User, desktop_id: int, by: str | None) -> Desktop | None:
     """The user's desktop back to its pool, by the one release (services/releases.py)."""
     from chalicelib.services import releases  # the plans' code loads on a release, not on every login
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.clock import utc_iso
@@ -16,13 +17,13 @@ from chalicelib.clouds import cloud_for
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.cloud import CloudError, CloudNotFound, PowerAction, PowerState
 from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.domain.errors import Conflict
 from chalicelib.services import action_requests, audit, releases
 from chalicelib.services import retire as retirement
 from chalicelib.services.centers import center_access
 from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore, PoolCounters
-from chalicelib.store.models import DesktopRecord
 
 log = logging.getLogger("broker.desktops")
 desktops = DesktopStore()
@@ -39,22 +40,23 @@ _RESULT_OF = {
 }
 
 
-def request_action(caller: Caller, desktop_id: int, action: str) -> DesktopRecord:
+def request_action(caller: Caller, desktop_id: int, action: str) -> Desktop:
     """Queue a power action or a deletion (or release at once); the desktop shows it as pending."""
     desktop = desktops.get(caller.tenant_id, desktop_id)
     if desktop.lifecycle == DesktopLifecycle.DELETED:
         raise Conflict(f"Desktop {desktop_id} is deleted")
     if action == "release":
         return releases.release(desktop, f"released by {caller.login}", by=caller.login) or desktop
-    if desktop.doc.get("registered"):
+    if desktop.registered:
         raise Conflict(f"Desktop {desktop_id} was registered by hand: the broker has no power control over "
                        "it (remove it with DELETE /rest/v1/desktops/{id})")
     if not desktop.instance_id:
         raise Conflict(f"Desktop {desktop_id} has no instance yet")
     if action == "delete" and not desktop.deletable:
         raise Conflict(f"Desktop {desktop_id} is not deletable; mark it deletable first")
-    message = action_requests.mark_requested(desktop, action, f"requested by {caller.login}", utc_iso())
-    desktops.save(desktop)
+    desktop, message = action_requests.mark_requested(desktop, action, f"requested by {caller.login}",
+                                                      utc_iso())
+    desktop = desktops.save(desktop)
     stores.queue.send(message)
     audit.record(
         caller.tenant_id,
@@ -67,29 +69,31 @@ def request_action(caller: Caller, desktop_id: int, action: str) -> DesktopRecor
     return desktop
 
 
-def _cloud_of(desktop: DesktopRecord) -> Any:
-    center = stores.centers.get(int(desktop.tenant_id), int(desktop.center_id))
+def _cloud_of(desktop: Desktop) -> Any:
+    center = stores.centers.get(desktop.tenant_id, desktop.center_id)
     return cloud_for(center_access(center))
 
 
-def _write(desktop: DesktopRecord, change: Callable[[DesktopRecord], bool]) -> DesktopRecord | None:
-    """Apply `change` and save with the version check; if the desktop was written meanwhile, re-read it
-    and apply `change` again. None when `change` says there is nothing to write, or the desktop is gone."""
+def _write(desktop: Desktop, change: Callable[[Desktop], Desktop | None]) -> Desktop | None:
+    """Save the desktop `change` makes of it, under the version it was read at; if the desktop was written
+    meanwhile, re-read it and apply `change` again. None when `change` says there is nothing to write
+    (None), or the desktop is gone."""
     for _ in range(WRITE_ATTEMPTS):
-        if not change(desktop):
+        changed = change(desktop)
+        if changed is None:
             return None
         try:
-            return desktops.save(desktop)
+            return desktops.save(changed)
         except Conflict:
             pass  # written meanwhile: read it again
-        found = desktops.find(int(desktop.tenant_id), int(desktop.id))
+        found = desktops.find(desktop.tenant_id, desktop.id)
         if found is None:
             return None
         desktop = found
     raise Conflict(f"Desktop {desktop.id} keeps changing; the message is delivered again later")
 
 
-def _take(message: dict[str, Any], desktop: DesktopRecord, action: str) -> DesktopRecord | None:
+def _take(message: dict[str, Any], desktop: Desktop, action: str) -> Desktop | None:
     """The desktop to carry the action out on, or None when there is nothing to do. A message with a
     request id is carried out only while that request is the desktop's pending one (a redelivery after
     it was carried out or refused, or a request replaced by a later one, does nothing), and it is taken
@@ -98,35 +102,33 @@ def _take(message: dict[str, Any], desktop: DesktopRecord, action: str) -> Deskt
     request = message.get("request")
     verdict = ""
 
-    def take(record: DesktopRecord) -> bool:
+    def take(current: Desktop) -> Desktop | None:
         nonlocal verdict
         verdict = "nothing"
-        replaced_or_done = request is not None and record.doc.get("pending_request") != request
-        if record.lifecycle == DesktopLifecycle.DELETED or replaced_or_done:
-            return False
-        if action_requests.refused(message, record, action):
+        replaced_or_done = request is not None and current.pending_request != request
+        if current.lifecycle == DesktopLifecycle.DELETED or replaced_or_done:
+            return None
+        if action_requests.refused(message, current, action):
             verdict = "refused"
-            holder = action_requests.holder_of(record)["user_id"]
-            record.doc = {**record.doc, "pending_action": None, "pending_request": None,
-                          "last_action_error": f"Refused: the desktop was claimed by user {holder} after the "
-                                               f"{action} was asked for ({message.get('reason', '')})"}
-            return True
+            holder = action_requests.holder_of(current)["user_id"]
+            return replace(current, pending_action=None, pending_request=None,
+                           last_action_error=f"Refused: the desktop was claimed by user {holder} after the "
+                                             f"{action} was asked for ({message.get('reason', '')})")
         verdict = "go"
         if request is None:
-            return False  # nothing to take off the desktop
-        record.doc = {**record.doc, "pending_request": None}
-        return True
+            return None  # nothing to take off the desktop
+        return replace(current, pending_request=None)
 
     written = _write(desktop, take)
     if verdict == "refused" and written is not None:
         holder = action_requests.holder_of(written)
         audit.record(
-            int(written.tenant_id),
+            written.tenant_id,
             "desktop.action_refused",
             f"{action} of '{written.name}' refused: claimed by user {holder['user_id']} after it was asked "
             f"for ({message.get('reason', '')})",
             pool_id=written.pool_id,
-            desktop_id=int(written.id),
+            desktop_id=written.id,
             details={"action": action, "holder_now": holder, "holder_asked": message.get("holder")},
         )
     if verdict != "go":
@@ -143,8 +145,8 @@ def handle_power(message: dict[str, Any]) -> None:
     if (
         message.get("request") is None
         and result is not None
-        and desktop.power_state == result.value
-        and (desktop.doc.get("pending_action") != action.value)
+        and desktop.power_state == result
+        and desktop.pending_action != action.value
     ):
         return
     taken = _take(message, desktop, action.value)
@@ -153,38 +155,35 @@ def handle_power(message: dict[str, Any]) -> None:
     desktop = taken
     cloud = _cloud_of(desktop)
     error_text = None
-    power_state = None
+    power_state: PowerState | None = None
     try:
         cloud.power(desktop.instance_id, action)
         server = cloud.get_server(desktop.instance_id)
         if server is not None:
-            power_state = server.power_state.value
+            power_state = server.power_state
     except CloudError as error:
         error_text = error.message
 
-    def outcome(record: DesktopRecord) -> bool:
-        if power_state is not None:
-            record.power_state = power_state
-        pending = record.doc.get("pending_action")
-        record.doc = {
-            **record.doc,
+    def outcome(current: Desktop) -> Desktop:
+        return replace(
+            current,
+            power_state=current.power_state if power_state is None else power_state,
             # a later request of another action stays pending
-            "pending_action": None if record.doc.get("pending_request") is None else pending,
-            "last_action": action.value,
-            "last_action_at": utc_iso(),
-            "last_action_error": error_text,
-        }
-        return True
+            pending_action=None if current.pending_request is None else current.pending_action,
+            last_action=action.value,
+            last_action_at=utc_iso(),
+            last_action_error=error_text,
+        )
 
     if _write(desktop, outcome) is None:
         return
     outcome_text = f"failed: {error_text}" if error_text else "done"
     audit.record(
-        int(desktop.tenant_id),
+        desktop.tenant_id,
         "desktop.power" if not error_text else "desktop.power_failed",
         f"{action.value} of '{desktop.name}' {outcome_text} ({message.get('reason', '')})",
         pool_id=desktop.pool_id,
-        desktop_id=int(desktop.id),
+        desktop_id=desktop.id,
     )
 
 
@@ -204,26 +203,25 @@ def handle_delete(message: dict[str, Any]) -> None:
         try:
             _cloud_of(desktop).delete_server(
                 desktop.instance_id,
-                delete_volumes=bool(desktop.doc.get("delete_volume_on_instance_delete", True)),
+                delete_volumes=desktop.delete_volume_on_instance_delete,
             )
         except CloudNotFound:
             pass
         except CloudError as error:
             failure = error.message
 
-            def still_pending(record: DesktopRecord) -> bool:
+            def still_pending(current: Desktop) -> Desktop:
                 # SQS delivers the message again later: its request must still be the pending one then
-                replaced = record.doc.get("pending_request") is not None
-                record.doc = {**record.doc, "last_action_error": failure,
-                              **({} if replaced else {"pending_request": message.get("request")})}
-                return True
+                pending = current.pending_request
+                return replace(current, last_action_error=failure,
+                               pending_request=pending if pending is not None else message.get("request"))
 
             _write(desktop, still_pending)
             audit.record(
-                int(desktop.tenant_id),
+                desktop.tenant_id,
                 "desktop.delete_failed",
                 f"Deleting '{desktop.name}' failed: {failure}",
-                desktop_id=int(desktop.id),
+                desktop_id=desktop.id,
             )
             raise
     retired = retirement.retire(desktop, "desktop deleted")
@@ -231,9 +229,9 @@ def handle_delete(message: dict[str, Any]) -> None:
         return  # already retired by another delivery, or its record is gone
     desktop, pool_id = retired.desktop, retired.pool_id
     audit.record(
-        int(desktop.tenant_id),
+        desktop.tenant_id,
         "desktop.deleted",
         f"Desktop '{desktop.name}' deleted ({message.get('reason', '')})",
         pool_id=pool_id,
-        desktop_id=int(desktop.id),
+        desktop_id=desktop.id,
     )

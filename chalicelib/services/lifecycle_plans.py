@@ -2,7 +2,7 @@
 owns the table, the unique names and "in use by a pool assignment"), and which plans apply to a desktop.
 
 A desktop's plans are those of the pool assignment through which it was assigned. The assignment code
-records that assignment on the desktop when it claims it (`doc["assignment"]`, see docs/lifecycle.md);
+records that assignment on the desktop when it claims it (`Desktop.assignment`, see docs/lifecycle.md);
 for a desktop without that record, `effective_plans` finds it from the user's own policy (else the
 tenant's default policy) and the desktop's pool, and `remember_assignment` keeps what it found.
 Plans are cached in-process for a short while (`PLAN_CACHE_SECONDS`); a change made through
@@ -12,16 +12,17 @@ this process drops the entry at once.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.domain import lifecycle as rules
 from chalicelib.domain.caller import Caller
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.domain.entities.plans import PlanEntity, PowerControlPlanEntity, ReleasePlanEntity
 from chalicelib.domain.entities.policies import Policy, PoolAssignment
 from chalicelib.services import plans
 from chalicelib.services.client_cache import TtlCache
 from chalicelib.store import stores
-from chalicelib.store.models import DesktopRecord
 
 log = logging.getLogger("broker.lifecycle_plans")
 
@@ -83,30 +84,30 @@ def _policy_of_user(tenant_id: int, user_id: int) -> Policy | None:
     return None
 
 
-def recorded_assignment(desktop: DesktopRecord) -> dict[str, Any] | None:
-    """`doc["assignment"]` if it belongs to the desktop's current (or, once released, last) user."""
-    recorded = desktop.doc.get("assignment")
-    if not isinstance(recorded, dict):
+def recorded_assignment(desktop: Desktop) -> dict[str, Any] | None:
+    """`Desktop.assignment` if it belongs to the desktop's current (or, once released, last) user."""
+    recorded = desktop.assignment
+    if recorded is None:
         return None
     owner = recorded.get("user_id")
     assigned = desktop.assigned_user_id
-    if owner is not None and assigned is not None and int(owner) != int(assigned):
+    if owner is not None and assigned is not None and int(owner) != assigned:
         return None  # left over from an earlier user
-    return recorded
+    return dict(recorded)
 
 
-def resolve_assignment(desktop: DesktopRecord, user_id: int | None = None) -> dict[str, Any] | None:
+def resolve_assignment(desktop: Desktop, user_id: int | None = None) -> dict[str, Any] | None:
     """Find the assignment from the user's policy (for desktops claimed without a record); the user is
     the assigned one, or `user_id` (the last one, for a desktop already released)."""
     if desktop.assigned_user_id is not None:
-        user_id = int(desktop.assigned_user_id)
+        user_id = desktop.assigned_user_id
     if user_id is None or not desktop.pool_id:
         return None
-    tenant_id = int(desktop.tenant_id)
+    tenant_id = desktop.tenant_id
     policy = _policy_of_user(tenant_id, user_id)
     if policy is None:
         return None
-    assignment = _assignment_of(policy, int(desktop.pool_id))
+    assignment = _assignment_of(policy, desktop.pool_id)
     if assignment is None:
         return None
     return {
@@ -120,7 +121,7 @@ def resolve_assignment(desktop: DesktopRecord, user_id: int | None = None) -> di
     }
 
 
-def assignment_of(desktop: DesktopRecord, resolve: bool = True,
+def assignment_of(desktop: Desktop, resolve: bool = True,
                   previous_user_id: int | None = None) -> dict[str, Any] | None:
     recorded = recorded_assignment(desktop)
     if recorded is not None or not resolve:
@@ -128,15 +129,15 @@ def assignment_of(desktop: DesktopRecord, resolve: bool = True,
     return resolve_assignment(desktop, previous_user_id)
 
 
-def remember_assignment(desktop: DesktopRecord) -> bool:
-    """Record the resolved assignment on the desktop (not saved here). True if it changed the record."""
+def remember_assignment(desktop: Desktop) -> Desktop:
+    """The desktop with its resolved assignment recorded (not saved here); as it was when it has one
+    already or none is found."""
     if recorded_assignment(desktop) is not None:
-        return False
+        return desktop
     found = resolve_assignment(desktop)
     if found is None:
-        return False
-    desktop.doc = {**desktop.doc, "assignment": found}
-    return True
+        return desktop
+    return replace(desktop, assignment=found)
 
 
 def _load(tenant_id: int, plan_ids: list[int]) -> dict[int, PlanEntity]:
@@ -171,6 +172,6 @@ def plans_for(tenant_id: int, assignment: dict[str, Any] | None) -> rules.Plans:
         power=rules.PowerPlan.from_plan(power) if isinstance(power, PowerControlPlanEntity) else None)
 
 
-def effective_plans(desktop: DesktopRecord, resolve: bool = True) -> rules.Plans:
+def effective_plans(desktop: Desktop, resolve: bool = True) -> rules.Plans:
     """The release and power-control plans that apply to the desktop now."""
-    return plans_for(int(desktop.tenant_id), assignment_of(desktop, resolve))
+    return plans_for(desktop.tenant_id, assignment_of(desktop, resolve))

@@ -14,6 +14,7 @@ from chalicelib.domain import pools as pool_rules
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.caller import SYSTEM_TENANT_ID, Caller
 from chalicelib.domain.desktop_lifecycle import GONE_OR_FAILED, DesktopLifecycle
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.domain.entities.pools import Pool
 from chalicelib.domain.errors import BadData
 from chalicelib.domain.sessions import CONNECTED, IDLE, LOCKED, LOGGED_IN_STATES
@@ -21,7 +22,7 @@ from chalicelib.settings import get_settings
 from chalicelib.store import stores
 from chalicelib.store.binding import ensure_bound
 from chalicelib.store.desktops import DesktopStore, pool_key, set_pool_side_state
-from chalicelib.store.models import DesktopRecord, PoolHistoryRecord
+from chalicelib.store.models import PoolHistoryRecord
 
 desktops = DesktopStore()
 OLD_LOGGED_IN = "logged_in"  # a session state of older records: logged in and connected
@@ -41,17 +42,17 @@ def tenant_zones() -> dict[int, str]:
     return {SYSTEM_TENANT_ID: "", **{t.id: t.time_zone for t in stores.tenants.iterate(SYSTEM_TENANT_ID)}}
 
 
-def agent_running(desktop: DesktopRecord, now: float | None = None) -> bool:
+def agent_running(desktop: Desktop, now: float | None = None) -> bool:
     """The desktop's agent sent an event or heartbeat within the window (pool size info, the admin API)."""
-    heartbeat = float(desktop.doc.get("agent_seen_at") or 0)
+    heartbeat = float(desktop.agent_seen_at or 0)
     return (now or clock.time()) - heartbeat <= agent_window_seconds()
 
 
-def view_of(desktop: DesktopRecord, now: float | None = None) -> rules.DesktopView:
-    session = desktop.doc.get("session") or {}
+def view_of(desktop: Desktop, now: float | None = None) -> rules.DesktopView:
+    session = desktop.session or {}
     return rules.DesktopView(
         power_state=desktop.power_state,
-        available=bool(desktop.available),
+        available=desktop.available,
         assigned=desktop.assigned_user_id is not None,
         agent_running=agent_running(desktop, now),
         logged_in=session.get("state") in (OLD_LOGGED_IN, *LOGGED_IN_STATES),
@@ -59,22 +60,22 @@ def view_of(desktop: DesktopRecord, now: float | None = None) -> rules.DesktopVi
     )
 
 
-def _live(tenant_id: int, pool_id: int) -> list[DesktopRecord]:
+def _live(tenant_id: int, pool_id: int) -> list[Desktop]:
     return [d for d in desktops.of_pool(tenant_id, pool_id) if d.lifecycle not in GONE_OR_FAILED]
 
 
-def _size(members: list[DesktopRecord]) -> rules.PoolSize:
+def _size(members: list[Desktop]) -> rules.PoolSize:
     now = clock.time()
     return rules.size_of(view_of(d, now) for d in members)
 
 
-def _refresh(pool: Pool, members: list[DesktopRecord]) -> dict[str, Any]:
+def _refresh(pool: Pool, members: list[Desktop]) -> dict[str, Any]:
     stats = {**_size(members).as_dict(), "counts_updated": clock.utc_iso()}
     set_pool_side_state(pool, stats=stats)
     return stats
 
 
-def _queue_check_if_needed(pool: Pool, members: list[DesktopRecord], reason: str,
+def _queue_check_if_needed(pool: Pool, members: list[Desktop], reason: str,
                            tenant_zone: str = "") -> None:
     """Queue the pool's provisioning check when its counts show something to create (`tenant_zone`: the
     tenant's default zone for pools that name none)."""
@@ -86,7 +87,7 @@ def _queue_check_if_needed(pool: Pool, members: list[DesktopRecord], reason: str
     waiting = sum(1 for d in members if d.lifecycle == DesktopLifecycle.PROVISIONING and not d.instance_id)
     # The limits in force now: a time range takes effect at its start, on the first run after it
     _, limits = time_limits.for_provision(provision, clock.time(), tenant_zone)
-    deleting = sum(1 for d in members if d.doc.get("pending_action") == "delete")
+    deleting = sum(1 for d in members if d.pending_action == "delete")
     over = bool(provision.provision_limits_enforce) and size.total_vm - deleting > limits.maximum
     if over or rules.has_work(size.total_vm, size.assigned_vm, limits.threshold, limits.maximum, waiting):
         stores.queue.send(messages.pool_check(pool.tenant_id, pool.id, reason))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,15 +37,15 @@ from chalicelib.domain.cloud import (
 )
 from chalicelib.domain.desktop_lifecycle import GONE_OR_FAILED, DesktopLifecycle
 from chalicelib.domain.entities.centers import Center
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.domain.entities.pools import Pool, Provision, ProvisionCenter
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.sessions import LOGGED_OUT, Session
+from chalicelib.domain.sessions import LOGGED_OUT
 from chalicelib.services import action_requests, agents, audit, tenants
 from chalicelib.services.centers import center_access, has_cloud
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore, PoolCounters, set_pool_side_state
-from chalicelib.store.models import DesktopRecord
 from chalicelib.store.pending_checks import clear_pending_check
 
 log = logging.getLogger("broker.provisioning")
@@ -58,6 +59,10 @@ STUCK_AFTER_SECONDS = rules.NO_LIVE_WORKER_AFTER_SECONDS
 # How long an instance may stay in BUILD: settings.build_timeout_seconds (BROKER_BUILD_TIMEOUT_SECONDS).
 MAX_RESERVE_ATTEMPTS = 10
 CREATE_CONCURRENCY = 8
+# A desktop this check reserved, and its agent's one-time registration token: only the token's hash is
+# stored with the record; the token itself stays in memory until _create_instance puts it into the
+# instance's user data.
+Fresh = tuple[Desktop, str]
 
 
 def clock() -> float:
@@ -103,7 +108,7 @@ def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
             "provision.requested",
             f"Pool '{pool.name}': creating {len(new_records)} desktop(s) ({reason or 'check'})",
             pool_id=pool_id,
-            details={"names": [d.name for d in new_records]},
+            details={"names": [d.name for d, _ in new_records]},
         )
     if not (resumed or stuck or new_records):
         return 0
@@ -111,23 +116,23 @@ def check_pool(tenant_id: int, pool_id: int, reason: str = "") -> int:
     return _create_all(cloud, pool, center, [*resumed, *new_records], stuck)
 
 
-def _idle_since(desktop: DesktopRecord) -> float:
+def _idle_since(desktop: Desktop) -> float:
     """Since when nobody used the desktop: its last release, session change, claim or creation."""
-    session = desktop.doc.get("session") or {}
-    moments = [epoch_of(desktop.doc.get("released_at")), epoch_of(session.get("since")),
+    session = desktop.session or {}
+    moments = [epoch_of(desktop.released_at), epoch_of(session.get("since")),
                float(desktop.last_offered) if desktop.last_offered is not None else None,
                epoch_of(desktop.created)]
     return max(m for m in moments if m is not None) if any(m is not None for m in moments) else 0.0
 
 
-def _removable(desktop: DesktopRecord) -> bool:
+def _removable(desktop: Desktop) -> bool:
     """Unassigned, deletable, ready, no session and no user reported by its agent, nothing pending."""
-    session = Session.from_doc(desktop.doc.get("session"))
-    return (desktop.assigned_user_id is None and bool(desktop.deletable)
+    session = desktop.agent_session
+    return (desktop.assigned_user_id is None and desktop.deletable
             and desktop.lifecycle == DesktopLifecycle.ACTIVE
-            and bool(desktop.instance_id) and not desktop.doc.get("registered")
+            and bool(desktop.instance_id) and not desktop.registered
             and session.state == LOGGED_OUT and session.user is None
-            and not desktop.doc.get("pending_action"))
+            and not desktop.pending_action)
 
 
 def _tenant_zone_if_needed(pool: Pool) -> str | None:
@@ -138,22 +143,21 @@ def _tenant_zone_if_needed(pool: Pool) -> str | None:
     return tenants.default_time_zone(pool.tenant_id)
 
 
-def enforce_maximum(pool: Pool, members: list[DesktopRecord]) -> list[int]:
+def enforce_maximum(pool: Pool, members: list[Desktop]) -> list[int]:
     """`provision_limits_enforce`: a pool above the maximum in force shrinks to it, through the same
     deletion path as release plans (a pending delete the worker carries out, refused if the desktop is
     claimed meanwhile). Assigned or in-use desktops are kept; how many stay above is in the pool's state."""
     live = [d for d in members if d.lifecycle not in GONE_OR_FAILED]
     _, limits = time_limits.for_provision(pool.provision, clock(), _tenant_zone_if_needed(pool))
     plan = time_limits.shrink(len(live), limits.maximum, [
-        time_limits.SurplusCandidate(int(d.id), _idle_since(d), _removable(d),
-                                     d.doc.get("pending_action") == "delete") for d in live])
-    by_id = {int(d.id): d for d in live}
+        time_limits.SurplusCandidate(d.id, _idle_since(d), _removable(d), d.pending_action == "delete")
+        for d in live])
+    by_id = {d.id: d for d in live}
     requested = []
     for desktop_id in plan.delete:
-        desktop = by_id[desktop_id]
-        desktop.available = False  # out of the offer at once
-        message = action_requests.mark_requested(desktop, "delete", "above the pool's maximum",
-                                                 broker_clock.utc_iso(clock()))
+        out_of_offer = replace(by_id[desktop_id], available=False)  # out of the offer at once
+        desktop, message = action_requests.mark_requested(out_of_offer, "delete", "above the pool's maximum",
+                                                          broker_clock.utc_iso(clock()))
         try:
             desktops.save(desktop)
         except Conflict:
@@ -173,17 +177,18 @@ def _create_all(
     cloud: CloudPort,
     pool: Pool,
     center: Center,
-    fresh: list[DesktopRecord],
-    stuck: list[DesktopRecord],
+    fresh: list[Fresh],
+    stuck: list[Desktop],
 ) -> int:
     """Send every create, a few at a time: a deficit of 50 reaches the cloud in seconds, not minutes.
-    `fresh` records were written by this check (their names never used); `stuck` ones were left without
+    `fresh` desktops were written by this check (their names never used); `stuck` ones were left without
     an instance by a worker that died. Once repeated errors stop the pool, the fresh reservations not yet
     used are handed back."""
     stopped = threading.Event()
 
-    def create(item: tuple[DesktopRecord, bool]) -> bool:
-        desktop, is_fresh = item
+    def create(item: tuple[Desktop, str | None]) -> bool:
+        desktop, token = item
+        is_fresh = token is not None
         if stopped.is_set():
             if is_fresh:
                 _fail(desktop, pool, "Provisioning stopped before this desktop was created",
@@ -191,32 +196,44 @@ def _create_all(
             return False
         # A record older than half the stuck age could be taken over by another check soon: claim it too.
         claim = not is_fresh or _age_seconds(desktop.created) > STUCK_AFTER_SECONDS / 2
-        if claim and not _claim_create(desktop):
-            return False  # another check is creating it
-        done = _create_instance(cloud, pool, center, desktop, look_first=claim)
+        if claim:
+            stamped = _claim_create(desktop)
+            if stamped is None:
+                return False  # another check is creating it
+            desktop = stamped
+        done = _create_instance(cloud, pool, center, desktop, token, look_first=claim)
         if not done and provisioning_blocked(stores.pools.get(pool.tenant_id, pool.id)):
             stopped.set()
         return done
 
-    work = [(d, True) for d in fresh] + [(d, False) for d in stuck]
+    work: list[tuple[Desktop, str | None]] = [*fresh, *((d, None) for d in stuck)]
     with ThreadPoolExecutor(
         max_workers=min(CREATE_CONCURRENCY, len(work)), thread_name_prefix="create"
     ) as pool_of_threads:
         return sum(pool_of_threads.map(create, work))
 
 
-def _claim_create(desktop: DesktopRecord) -> bool:
-    """Stamp the record as being created by this check unless another check stamped it less than
-    STUCK_AFTER_SECONDS ago. The save checks the record's version: of two checks that read it, one
-    stamp is written and the other check leaves the record alone. A stamp of a dead check ages out."""
+def _claim_create(desktop: Desktop) -> Desktop | None:
+    """Stamp the desktop as being created by this check unless another check stamped it less than
+    STUCK_AFTER_SECONDS ago; the desktop as stamped, or None. The save checks the record's version: of two
+    checks that read it, one stamp is written and the other check leaves the record alone. A stamp of a
+    dead check ages out."""
     now = clock()
-    stamped = desktop.doc.get("create_claimed_at")
+    stamped = desktop.create_claimed_at
     if stamped is not None and now - float(stamped) <= STUCK_AFTER_SECONDS:
-        return False
+        return None
     return desktops.stamp_create(desktop, int(now))
 
 
-def _resume_abandoned_reservation(pool: Pool, center: Center) -> list[DesktopRecord]:
+def _write_reserved(pool: Pool, center: Center, slots: list[tuple[int, int]]) -> list[Fresh]:
+    """Write the desktops of a reservation's slots (id, sequence); those this call wrote, with their
+    registration tokens."""
+    made = [_new_desktop(pool, center, sequence, desktop_id) for desktop_id, sequence in slots]
+    tokens = {desktop.id: token for desktop, token in made}
+    return [(desktop, tokens[desktop.id]) for desktop in counters.write_reserved([d for d, _ in made])]
+
+
+def _resume_abandoned_reservation(pool: Pool, center: Center) -> list[Fresh]:
     """A check that died between its reservation and the last of its records left the reservation open
     (the total counts records that were never written). Once it is abandoned, write the missing records
     (each one once, whoever writes it) and close it; this check creates the records it wrote."""
@@ -224,9 +241,7 @@ def _resume_abandoned_reservation(pool: Pool, center: Center) -> list[DesktopRec
     reservation = counters.reservation(tenant_id, pool_id)
     if reservation is None or not reservation.abandoned(clock()):
         return []
-    records = [_new_desktop_record(pool, center, sequence, desktop_id)
-               for desktop_id, sequence in reservation.slots()]
-    written = counters.write_reserved(records)
+    written = _write_reserved(pool, center, list(reservation.slots()))
     counters.close_reservation(tenant_id, pool_id, reservation)
     audit.record(
         tenant_id,
@@ -234,12 +249,12 @@ def _resume_abandoned_reservation(pool: Pool, center: Center) -> list[DesktopRec
         f"Pool '{pool.name}': completed an interrupted reservation of {reservation.count} desktop(s); "
         f"{len(written)} record(s) were missing",
         pool_id=pool_id,
-        details={"names": [d.name for d in written]},
+        details={"names": [d.name for d, _ in written]},
     )
     return written
 
 
-def _reserve(pool: Pool, center: Center, members: list[DesktopRecord]) -> list[DesktopRecord]:
+def _reserve(pool: Pool, center: Center, members: list[Desktop]) -> list[Fresh]:
     """Reserve the whole deficit on the pool's total, then write its records: racing checks re-read and
     recompute instead of overshooting (ARCHITECTURE.md invariant 2), and a check that loses the race
     takes no {SEQUENCE} number."""
@@ -277,18 +292,14 @@ def _reserve(pool: Pool, center: Center, members: list[DesktopRecord]) -> list[D
         )
         if reservation is None:
             continue
-        records = [_new_desktop_record(pool, center, sequence, desktop_id)
-                   for desktop_id, sequence in reservation.slots()]
-        written = counters.write_reserved(records)
+        written = _write_reserved(pool, center, list(reservation.slots()))
         counters.close_reservation(tenant_id, pool_id, reservation)
         return written
     log.warning("pool %s: gave up reserving after %s races", pool_id, MAX_RESERVE_ATTEMPTS)
     return []
 
 
-def _new_desktop_record(
-    pool: Pool, center: Center, sequence: int, desktop_id: int
-) -> DesktopRecord:
+def _new_desktop(pool: Pool, center: Center, sequence: int, desktop_id: int) -> Fresh:
     provision = pool.provision
     assert provision is not None and provision.center is not None  # a provisioning pool's
     name, display_name = rules.desktop_names(provision, sequence)
@@ -302,30 +313,15 @@ def _new_desktop_record(
         lifecycle=DesktopLifecycle.PROVISIONING,
         available=False,
         deletable=bool(provision.mark_deletable),
-        doc={
-            "sequence": sequence,
-            "created_by_broker": True,
-            "delete_volume_on_instance_delete": delete_volume,
-        },
+        sequence=sequence,
+        created_by_broker=True,
+        delete_volume_on_instance_delete=delete_volume,
         desktop_id=desktop_id,
     )
-    # The agent's one-time registration token: only its hash is stored with the record; the token itself
-    # stays on this in-memory object until _create_instance puts it into the instance's user data.
-    desktop._registration_token = agents.new_registration(desktop)  # type: ignore[attr-defined]
-    return desktop
+    return agents.new_registration(desktop)
 
 
-def _registration_token(desktop: DesktopRecord) -> str:
-    """The token made with the record, or (a create retried by a later run) a new one, whose hash the
-    save after the create stores."""
-    token = getattr(desktop, "_registration_token", None)
-    if token is None:
-        token = agents.new_registration(desktop)
-        desktop._registration_token = token  # type: ignore[attr-defined]
-    return token
-
-
-def metadata_for(desktop: DesktopRecord) -> dict[str, str]:
+def metadata_for(desktop: Desktop) -> dict[str, str]:
     return {
         rules.METADATA_DESKTOP: str(desktop.id),
         rules.METADATA_POOL: str(desktop.pool_id or ""),
@@ -333,26 +329,31 @@ def metadata_for(desktop: DesktopRecord) -> dict[str, str]:
     }
 
 
-def _ours(server: ServerInfo, desktop: DesktopRecord) -> bool:
+def _ours(server: ServerInfo, desktop: Desktop) -> bool:
     return server.metadata.get(rules.METADATA_DESKTOP) == str(desktop.id)
 
 
 def _create_instance(
-    cloud: CloudPort, pool: Pool, center: Center, desktop: DesktopRecord, look_first: bool = True
+    cloud: CloudPort, pool: Pool, center: Center, desktop: Desktop, token: str | None,
+    look_first: bool = True,
 ) -> bool:
-    """Ask the cloud for this desktop's instance unless it already exists. False on a cloud error."""
+    """Ask the cloud for this desktop's instance unless it already exists. False on a cloud error.
+    `token`: the registration token made with the record, or None (a create retried by a later run): a
+    new one, whose hash the save after the create stores."""
     try:
         existing = [s for s in cloud.find_servers(desktop.name) if _ours(s, desktop)] if look_first else []
         if existing:
             server = existing[0]
         else:
             assert pool.provision is not None and pool.provision.center is not None  # a provisioning pool's
+            if token is None:
+                desktop, token = agents.new_registration(desktop)
             spec = rules.server_spec(
                 pool.provision.center,
                 center.network_uuid,
                 desktop.name,
                 metadata_for(desktop),
-                user_data=agents.user_data_for(desktop, _registration_token(desktop)),
+                user_data=agents.user_data_for(desktop, token),
             )
             server = cloud.create_server(spec)
     except CloudTransient as error:
@@ -365,28 +366,23 @@ def _create_instance(
     except CloudError as error:
         _fail(desktop, pool, error.message)
         return False
-    desktop.instance_id = server.id
-    desktop.power_state = server.power_state.value
-    desktops.save(desktop)
-    stores.queue.send(messages.desktop_follow(int(desktop.tenant_id), int(desktop.id)), delay_seconds=5)
+    desktops.save(replace(desktop, instance_id=server.id, power_state=server.power_state))
+    stores.queue.send(messages.desktop_follow(desktop.tenant_id, desktop.id), delay_seconds=5)
     return True
 
 
-def _fail(desktop: DesktopRecord, pool: Pool | None, message: str, count_failure: bool = True) -> None:
+def _fail(desktop: Desktop, pool: Pool | None, message: str, count_failure: bool = True) -> None:
     """The desktop failed to provision: keep it visible with the cloud's message, out of the pool's count."""
-    tenant_id = int(desktop.tenant_id)
-    pool_id = int(desktop.pool_id) if desktop.pool_id else None
-    desktop.lifecycle = DesktopLifecycle.ERROR
-    desktop.power_state = PowerState.ERROR.value
-    desktop.available = False
-    desktop.doc = {**desktop.doc, "error": message, "failed_pool_id": pool_id}
-    counters.move(desktop, None)  # out of the pool's count, in the same write
+    tenant_id, pool_id = desktop.tenant_id, desktop.pool_id
+    failed = replace(desktop, lifecycle=DesktopLifecycle.ERROR, power_state=PowerState.ERROR, available=False,
+                     error=message, failed_pool_id=pool_id)
+    counters.move(failed, None)  # out of the pool's count, in the same write
     audit.record(
         tenant_id,
         "provision.failed",
         f"Desktop '{desktop.name}' failed: {message}",
         pool_id=pool_id,
-        desktop_id=int(desktop.id),
+        desktop_id=desktop.id,
     )
     if pool is not None and pool_id is not None and count_failure:
         failures = counters.add_failure(tenant_id, pool_id)
@@ -419,8 +415,8 @@ def follow_desktop(message: dict[str, Any]) -> None:
     desktop = desktops.find(tenant_id, desktop_id)
     if desktop is None or desktop.lifecycle != DesktopLifecycle.PROVISIONING or not desktop.instance_id:
         return
-    center = stores.centers.find(tenant_id, int(desktop.center_id))
-    pool = stores.pools.find(tenant_id, int(desktop.pool_id)) if desktop.pool_id else None
+    center = stores.centers.find(tenant_id, desktop.center_id)
+    pool = stores.pools.find(tenant_id, desktop.pool_id) if desktop.pool_id else None
     if center is None:
         return
     cloud = cloud_for(center_access(center))
@@ -448,22 +444,19 @@ def follow_desktop(message: dict[str, Any]) -> None:
     _finish(cloud, desktop, pool, server, step)
 
 
-def _retry_follow(desktop: DesktopRecord, attempt: int, step: int, note: str | None) -> None:
+def _retry_follow(desktop: Desktop, attempt: int, step: int, note: str | None) -> None:
     if note:
         log.info("desktop %s: %s", desktop.id, note)
     delay = min(60, 5 * 2 ** min(attempt, 4))  # 5, 10, 20, 40, 60 s: bounded polling, never a tight loop
     stores.queue.send(
-        messages.desktop_follow(int(desktop.tenant_id), int(desktop.id), attempt + 1, step),
+        messages.desktop_follow(desktop.tenant_id, desktop.id, attempt + 1, step),
         delay_seconds=delay,
     )
 
 
-def _delete_quietly(cloud: CloudPort, desktop: DesktopRecord) -> None:
+def _delete_quietly(cloud: CloudPort, desktop: Desktop) -> None:
     try:
-        cloud.delete_server(
-            desktop.instance_id,
-            delete_volumes=bool(desktop.doc.get("delete_volume_on_instance_delete", True)),
-        )
+        cloud.delete_server(desktop.instance_id, delete_volumes=desktop.delete_volume_on_instance_delete)
     except CloudNotFound:
         pass
     except CloudError as error:  # the scan removes it later (it carries our metadata)
@@ -471,7 +464,7 @@ def _delete_quietly(cloud: CloudPort, desktop: DesktopRecord) -> None:
 
 
 def _finish(
-    cloud: CloudPort, desktop: DesktopRecord, pool: Pool | None, server: ServerInfo, step: int
+    cloud: CloudPort, desktop: Desktop, pool: Pool | None, server: ServerInfo, step: int
 ) -> None:
     provision = (pool.provision if pool else None) or Provision()  # a pool deleted meanwhile: no settings
     center = provision.center or ProvisionCenter()
@@ -480,42 +473,39 @@ def _finish(
         if step == 0 and center.assign_floating_ip and not server.floating_addresses:
             address = cloud.associate_floating_ip(server.id)
             server = cloud.get_server(server.id) or server
-            desktop.doc = {**desktop.doc, "floating_ip": address}
+            desktop = replace(desktop, floating_ip=address)
         for index in range(max(step, 0), len(actions)):
             action = actions[index]
             wait = rules.wait_seconds(action)
-            if wait and index >= step and not desktop.doc.get(f"waited_{index}"):
-                desktop.doc = {**desktop.doc, f"waited_{index}": True}
-                desktops.save(desktop)
+            if wait and index >= step and index not in desktop.waited_steps:
+                desktops.save(replace(desktop, waited_steps=desktop.waited_steps | {index}))
                 stores.queue.send(
-                    messages.desktop_follow(int(desktop.tenant_id), int(desktop.id), 0, index),
+                    messages.desktop_follow(desktop.tenant_id, desktop.id, 0, index),
                     delay_seconds=min(wait, 900),
                 )
                 return
-            _run_action(cloud, desktop, action.prov_action_action)
+            desktop = _run_action(cloud, desktop, action.prov_action_action)
         if any(a.prov_action_action in _POWER_ACTIONS for a in actions[max(step, 0):]):
             server = cloud.get_server(server.id) or server  # its power state after the actions
     except CloudError as error:
         _retry_follow(desktop, 0, step, f"finishing failed: {error.message}")
         return
     if not actions:
-        desktop.available = rules.initially_available(provision)
-    desktop.lifecycle = DesktopLifecycle.ACTIVE
-    apply_server(desktop, server)
-    desktops.save(desktop)
+        desktop = replace(desktop, available=rules.initially_available(provision))
+    desktop = desktops.save(apply_server(replace(desktop, lifecycle=DesktopLifecycle.ACTIVE), server))
     if desktop.pool_id:
-        counters.reset_failures(int(desktop.tenant_id), int(desktop.pool_id))
+        counters.reset_failures(desktop.tenant_id, desktop.pool_id)
     audit.record(
-        int(desktop.tenant_id),
+        desktop.tenant_id,
         "provision.completed",
         f"Desktop '{desktop.name}' is ready",
         pool_id=desktop.pool_id,
-        desktop_id=int(desktop.id),
+        desktop_id=desktop.id,
         details={
             "instance_id": server.id,
             "addresses": list(server.fixed_addresses + server.floating_addresses),
             # The forecast's "create request to ready" (the record is written when the check reserves it)
-            "center_id": int(desktop.center_id) if desktop.center_id is not None else None,
+            "center_id": desktop.center_id,
             "seconds_to_ready": round(max(0.0, clock() - (epoch_of(desktop.created) or clock())), 1),
         },
     )
@@ -528,13 +518,15 @@ _POWER_ACTIONS = {
 }
 
 
-def _run_action(cloud: CloudPort, desktop: DesktopRecord, action: str) -> None:
+def _run_action(cloud: CloudPort, desktop: Desktop, action: str) -> Desktop:
+    """Carry out one provisioning action; the desktop as it changes (not saved here)."""
     if action in _POWER_ACTIONS:
         _power(cloud, desktop.instance_id, *_POWER_ACTIONS[action])
     elif action == "set_available":
-        desktop.available = True
+        return replace(desktop, available=True)
     elif action == "set_unavailable":
-        desktop.available = False
+        return replace(desktop, available=False)
+    return desktop
 
 
 def _power(cloud: CloudPort, server_id: str, action: PowerAction, result: PowerState) -> None:
@@ -548,23 +540,23 @@ def _power(cloud: CloudPort, server_id: str, action: PowerAction, result: PowerS
             raise
 
 
-def apply_server(desktop: DesktopRecord, server: ServerInfo) -> None:
-    """Copy what the cloud says about the instance onto the desktop record."""
-    desktop.instance_id = server.id
-    desktop.power_state = server.power_state.value
-    desktop.doc = {
-        **desktop.doc,
-        "nova_status": server.status,
-        "fault": server.fault,
-        "fixed_addresses": list(server.fixed_addresses),
+def apply_server(desktop: Desktop, server: ServerInfo) -> Desktop:
+    """The desktop with what the cloud says about its instance (not saved here)."""
+    return replace(
+        desktop,
+        instance_id=server.id,
+        power_state=server.power_state,
+        nova_status=server.status,
+        fault=server.fault,
+        fixed_addresses=tuple(server.fixed_addresses),
         # Nova's view of a new floating IP lags behind Neutron's: keep the one we associated meanwhile.
-        "floating_addresses": list(server.floating_addresses)
-        or ([desktop.doc["floating_ip"]] if desktop.doc.get("floating_ip") else []),
-        "availability_zone": server.availability_zone,
-        "flavor": server.flavor,
-        "image": server.image,
-        "volume_ids": list(server.volume_ids),
-    }
+        floating_addresses=tuple(server.floating_addresses)
+        or ((desktop.floating_ip,) if desktop.floating_ip else ()),
+        availability_zone=server.availability_zone,
+        flavor=server.flavor,
+        image=server.image,
+        volume_ids=tuple(server.volume_ids),
+    )
 
 
 def handle_pool_check(message: dict[str, Any]) -> None:

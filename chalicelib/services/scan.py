@@ -20,6 +20,7 @@ from chalicelib.domain import provisioning as rules
 from chalicelib.domain.cloud import CloudError, Inventory, PowerState, ServerInfo
 from chalicelib.domain.desktop_lifecycle import GONE_OR_FAILED, DesktopLifecycle
 from chalicelib.domain.entities.centers import STATUS_OFFLINE, STATUS_ONLINE, Center
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.domain.entities.pools import Pool
 from chalicelib.domain.errors import Conflict
 from chalicelib.services import audit
@@ -29,7 +30,6 @@ from chalicelib.services.provisioning import apply_server, counters, desktops
 from chalicelib.settings import get_settings
 from chalicelib.store import stores
 from chalicelib.store.desktops import instance_guard
-from chalicelib.store.models import DesktopRecord
 from chalicelib.store.orphan_markers import OrphanMarkers
 
 log = logging.getLogger("broker.scan")
@@ -125,9 +125,9 @@ def scan_center(tenant_id: int, center_id: int, now: float | None = None) -> dic
     records = desktops.of_center(tenant_id, center_id)
     purged = _purge_deleted(records, now)
     result["purged"] = len(purged)
-    records = [d for d in records if int(d.id) not in purged]
+    records = [d for d in records if d.id not in purged]
     by_instance = {d.instance_id: d for d in records if d.instance_id}
-    by_id = {int(d.id): d for d in records}
+    by_id = {d.id: d for d in records}
     pools = stores.pools.list(tenant_id)
     seen: set[str] = set()
     for server in servers:
@@ -186,7 +186,7 @@ def _refresh_memberships(center: Center) -> int:
     for desktop in desktops.of_center(tenant_id, center_id):
         if desktop.lifecycle != DesktopLifecycle.ACTIVE:
             continue
-        addresses = list(desktop.doc.get("fixed_addresses") or [])
+        addresses = list(desktop.fixed_addresses)
         membership = pool_rules.pool_for_desktop(pools, center_id, desktop.name,
                                                  desktop.display_name or desktop.name, addresses)
         if membership != desktop.pool_id:
@@ -199,55 +199,44 @@ def _refresh_memberships(center: Center) -> int:
     return moved
 
 
-def _refresh(desktop: DesktopRecord, server: ServerInfo, cloud: Any, pools: list[Pool]) -> bool:
+def _refresh(desktop: Desktop, server: ServerInfo, cloud: Any, pools: list[Pool]) -> bool:
     if (desktop.lifecycle == DesktopLifecycle.ERROR and cloud is not None
             and server.metadata.get(rules.METADATA_DESKTOP)):
         # The leftover instance of a failed provisioning: remove it (it was never offered).
         try:
-            cloud.delete_server(
-                server.id, delete_volumes=bool(desktop.doc.get("delete_volume_on_instance_delete", True))
-            )
+            cloud.delete_server(server.id, delete_volumes=desktop.delete_volume_on_instance_delete)
             audit.record(
-                int(desktop.tenant_id),
+                desktop.tenant_id,
                 "desktop.cleanup",
                 f"Removed the instance of failed desktop '{desktop.name}'",
-                desktop_id=int(desktop.id),
+                desktop_id=desktop.id,
             )
         except CloudError as error:
             log.warning("could not remove failed instance %s: %s", server.id, error.message)
         return False
-    before = (
-        desktop.power_state,
-        desktop.doc.get("fixed_addresses"),
-        desktop.doc.get("floating_addresses"),
-        desktop.doc.get("fault"),
-    )
     if desktop.lifecycle == DesktopLifecycle.PROVISIONING:
         if not desktop.instance_id:  # a worker died before recording the instance: link it now
-            desktop.instance_id = server.id
-            desktop.power_state = server.power_state.value
-            desktops.save(desktop)
-            stores.queue.send(messages.desktop_follow(int(desktop.tenant_id), int(desktop.id)))
+            desktops.save(replace(desktop, instance_id=server.id, power_state=server.power_state))
+            stores.queue.send(messages.desktop_follow(desktop.tenant_id, desktop.id))
             return True
         return False  # the follow-up messages own it until it is ready
-    apply_server(desktop, server)
-    after = (
-        desktop.power_state,
-        desktop.doc.get("fixed_addresses"),
-        desktop.doc.get("floating_addresses"),
-        desktop.doc.get("fault"),
-    )
+    refreshed = apply_server(desktop, server)
     membership = desktop.pool_id
-    if not desktop.doc.get("created_by_broker") and desktop.lifecycle == DesktopLifecycle.ACTIVE:
+    if not desktop.created_by_broker and desktop.lifecycle == DesktopLifecycle.ACTIVE:
         # Desktops found in the center follow the pools' definitions as they are now.
-        membership = _pool_for_new_desktop(pools, int(desktop.center_id), server)
+        membership = _pool_for_new_desktop(pools, desktop.center_id, server)
     if membership != desktop.pool_id:
-        counters.move(desktop, membership)
+        counters.move(refreshed, membership)
         return True
-    if before != after:
-        desktops.save(desktop)
+    if _seen(refreshed) != _seen(desktop):
+        desktops.save(refreshed)
         return True
     return False
+
+
+def _seen(desktop: Desktop) -> tuple[Any, ...]:
+    """What a scan compares to tell whether the instance changed: its power state, addresses and fault."""
+    return desktop.power_state, desktop.fixed_addresses, desktop.floating_addresses, desktop.fault
 
 
 def _adopt(
@@ -266,7 +255,7 @@ def _adopt(
         "desktop.adopted",
         f"Instance '{server.name}' adopted (its record was missing)",
         pool_id=pool_id,
-        desktop_id=int(desktop.id),
+        desktop_id=desktop.id,
         details={"instance_id": server.id},
     )
 
@@ -285,21 +274,20 @@ def _discover(tenant_id: int, center_id: int, server: ServerInfo, pools: list[Po
 
 
 def _record_of(tenant_id: int, center_id: int, server: ServerInfo, *, created_by_broker: bool,
-               desktop_id: int | None = None) -> DesktopRecord:
+               desktop_id: int | None = None) -> Desktop:
     """A new record for an instance the scan found without one: adopted (the broker made it: deletable, out
     of the offer until an admin or its pool says otherwise) or discovered (made by hand: offered, kept)."""
     still_building = created_by_broker and server.power_state is PowerState.BUILDING
     desktop = desktops.new(
         tenant_id, center_id, None, server.name, display_name=server.name,
         lifecycle=DesktopLifecycle.PROVISIONING if still_building else DesktopLifecycle.ACTIVE,
-        available=not created_by_broker, deletable=created_by_broker, power_state=server.power_state.value,
-        instance_id=server.id, doc={"adopted": True, "created_by_broker": True} if created_by_broker else {},
+        available=not created_by_broker, deletable=created_by_broker, power_state=server.power_state,
+        instance_id=server.id, adopted=created_by_broker, created_by_broker=created_by_broker,
         desktop_id=desktop_id)
-    apply_server(desktop, server)
-    return desktop
+    return apply_server(desktop, server)
 
 
-def _create_once(desktop: DesktopRecord, pool_id: int | None, guard: str | None) -> None:
+def _create_once(desktop: Desktop, pool_id: int | None, guard: str | None) -> None:
     desktops.add_counted(desktop, pool_id, guard)
 
 
@@ -340,7 +328,7 @@ def _orphan(tenant_id: int, center_id: int, server: ServerInfo, marks: rules.Bro
     return "removed"
 
 
-def _purge_deleted(records: list[DesktopRecord], now: float) -> set[int]:
+def _purge_deleted(records: list[Desktop], now: float) -> set[int]:
     """Remove the records of desktops deleted more than BROKER_PURGE_DELETED_DAYS ago (0: never); the ids
     of those removed."""
     days = get_settings().purge_deleted_days
@@ -350,32 +338,32 @@ def _purge_deleted(records: list[DesktopRecord], now: float) -> set[int]:
     for desktop in records:
         if desktop.lifecycle != DesktopLifecycle.DELETED:
             continue
-        deleted_at = epoch_of(desktop.doc.get("deleted_at")) or epoch_of(desktop.updated)
+        deleted_at = epoch_of(desktop.deleted_at) or epoch_of(desktop.updated)
         if deleted_at is None or now - deleted_at < days * 86400:
             continue
         if not desktops.purge(desktop):  # conditional on its version: a second scan's is refused
             continue
         audit.record(
-            int(desktop.tenant_id),
+            desktop.tenant_id,
             "desktop.purged",
             f"Record of desktop '{desktop.name}' purged ({days} day(s) after its deletion)",
-            desktop_id=int(desktop.id),
+            desktop_id=desktop.id,
         )
-        purged.add(int(desktop.id))
+        purged.add(desktop.id)
     return purged
 
 
-def _mark_gone(desktop: DesktopRecord) -> bool:
+def _mark_gone(desktop: Desktop) -> bool:
     """Retire a desktop whose instance the center no longer lists. False: another scan did meanwhile."""
     retired = retirement.retire(desktop, "desktop gone")
     if retired is None:
         return False
     desktop = retired.desktop
     audit.record(
-        int(desktop.tenant_id),
+        desktop.tenant_id,
         "desktop.gone",
         f"Instance of desktop '{desktop.name}' is gone",
-        desktop_id=int(desktop.id),
+        desktop_id=desktop.id,
     )
     return True
 

@@ -7,8 +7,8 @@ A concurrent writer (a claim, another event, a second timer run) makes the write
 has happened: the event is retried on a fresh read, the timer is left for the next run. So a timer
 fires once however many runs race.
 
-Timers live on the desktop (`doc["timers"]`, at most one per kind, see chalicelib/domain/lifecycle.py)
-and the earliest one is indexed (`due_bucket`, `due_at`; the sparse `by_due` index): the job reads only
+Timers live on the desktop (`Desktop.timers`, at most one per kind, see chalicelib/domain/lifecycle.py)
+and the earliest one is indexed (`due_at`, and the store's sparse `by_due` index): the job reads only
 what is due, never scans.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chalicelib import clock
@@ -24,34 +24,29 @@ from chalicelib.clock import epoch_of, utc_iso
 from chalicelib.domain import lifecycle as rules
 from chalicelib.domain import messages
 from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.domain.entities.users import User
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.sessions import Session
 from chalicelib.services import action_requests, audit, lifecycle_plans
 from chalicelib.store import stores
 from chalicelib.store.claims import DesktopClaims, take_back
 from chalicelib.store.desktops import DesktopStore
-from chalicelib.store.models import DesktopRecord
 
 log = logging.getLogger("broker.timers")
 desktops = DesktopStore()
 claims = DesktopClaims()
 RELEASED_EVENT = "desktop.released"
 
-DUE_SHARDS = 4
 AGENT_COMMAND_TTL_SECONDS = 15 * 60  # a command no agent picked up by then is dropped
 BATCH = 100
 
 
-def due_bucket(desktop_id: int) -> str:
-    return f"due#{desktop_id % DUE_SHARDS}"
-
-
 @dataclass
 class Changes:
-    """What one reaction does: applied to the record now, announced (queue, audit) after the write."""
+    """What one reaction does: applied to the desktop now (`desktop`: as changed so far, then as written),
+    announced (queue, audit) after the write."""
 
-    desktop: DesktopRecord
+    desktop: Desktop
     now: float
     messages: list[dict[str, Any]] = field(default_factory=list)
     audits: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
@@ -64,14 +59,13 @@ class Changes:
     # -- timers
 
     def timers(self) -> rules.TimerSet:
-        return rules.TimerSet.from_doc(self.desktop.doc.get("timers"))
+        return rules.TimerSet.from_doc(self.desktop.timers)
 
     def store_timers(self, timers: rules.TimerSet) -> None:
-        desktop = self.desktop
-        desktop.doc = {**desktop.doc, "timers": timers.as_doc()}
-        due = timers.next_due
-        desktop.due_at = due
-        desktop.due_bucket = due_bucket(int(desktop.id)) if due is not None else None
+        self.desktop = replace(self.desktop, timers=tuple(timers.as_doc()), due_at=timers.next_due)
+
+    def change(self, **fields: Any) -> None:
+        self.desktop = replace(self.desktop, **fields)
 
     # -- reactions
 
@@ -91,7 +85,7 @@ class Changes:
         if effect.kind == rules.E_AGENT:
             command = {"id": uuid.uuid4().hex[:16], "action": effect.action, "reason": effect.reason,
                        "issued_at": utc_iso(self.now)}
-            desktop.doc = {**desktop.doc, "agent_command": command}
+            self.change(agent_command=command)
             self.audit("lifecycle.agent_command", f"'{desktop.name}': asked the agent to {effect.action} the "
                        f"session ({effect.reason})", user=_session_user(desktop), details=command)
         elif effect.kind == rules.E_RELEASE:
@@ -99,8 +93,9 @@ class Changes:
         elif effect.kind == rules.E_POWER:
             if not desktop.instance_id:
                 return
-            self.messages.append(action_requests.mark_requested(
-                desktop, effect.action, f"plan: {effect.reason}", utc_iso(self.now)))
+            self.desktop, message = action_requests.mark_requested(
+                desktop, effect.action, f"plan: {effect.reason}", utc_iso(self.now))
+            self.messages.append(message)
             self.audit("desktop.power_requested", f"{effect.action} of '{desktop.name}' requested by a plan "
                        f"({effect.reason})")
         elif effect.kind == rules.E_DELETE:
@@ -108,9 +103,9 @@ class Changes:
                 self.audit("lifecycle.delete_skipped", f"'{desktop.name}' is not deletable; not deleted")
                 return
             # Out of the offer at once: a single-use desktop must never be claimed again.
-            desktop.available = False
-            self.messages.append(action_requests.mark_requested(
-                desktop, "delete", f"plan: {effect.reason}", utc_iso(self.now)))
+            self.desktop, message = action_requests.mark_requested(
+                replace(desktop, available=False), "delete", f"plan: {effect.reason}", utc_iso(self.now))
+            self.messages.append(message)
             self.audit("desktop.delete_requested", f"Deletion of '{desktop.name}' requested by a plan "
                        f"({effect.reason})")
         elif effect.kind == rules.E_SKIPPED:
@@ -121,32 +116,30 @@ class Changes:
         """The release (services/releases.py): the holder taken back (`take_back`), the user's `held` set
         updated when the record is written, a pool check and an audit event after it, and the release's
         own steps. `by`: who asked (the audit event's user); `holder`: the user as the caller read it."""
-        desktop = self.desktop
-        if desktop.assigned_user_id is None:
+        if self.desktop.assigned_user_id is None:
             return
         if plans is None:
-            plans = lifecycle_plans.effective_plans(desktop)  # while the desktop is still the user's
-        tenant_id = int(desktop.tenant_id)
+            plans = lifecycle_plans.effective_plans(self.desktop)  # while the desktop is still the user's
         released_at = utc_iso(self.now)
-        user_id = take_back(desktop, released_at)
-        self.released_from = (int(user_id), holder) if user_id is not None else None
-        desktop.doc = {**desktop.doc, "release_handled": released_at}
+        desktop, user_id = take_back(self.desktop, released_at)
+        self.desktop = replace(desktop, release_handled=released_at)
+        self.released_from = (user_id, holder) if user_id is not None else None
         self.audit(event, f"Desktop '{desktop.name}' released: {reason}", user=by,
                    details={"user_id": user_id})
         if desktop.pool_id:
-            self.messages.append(messages.pool_check(tenant_id, int(desktop.pool_id), "desktop released"))
-        self.apply(rules.after_release(plans, bool(desktop.deletable), released_at, self.now), plans)
+            self.messages.append(messages.pool_check(desktop.tenant_id, desktop.pool_id, "desktop released"))
+        self.apply(rules.after_release(plans, desktop.deletable, released_at, self.now), plans)
 
     # -- writing
 
     def save(self) -> None:
-        """Write the desktop with its version check; Conflict if it changed since it was read. After a
-        release, the user's `held` set is updated in the same transaction."""
+        """Write the desktop under the version it was read at; Conflict if it changed since it was read.
+        After a release, the user's `held` set is updated in the same transaction."""
         if self.released_from is not None:
             user_id, holder = self.released_from
-            claims.save_released(self.desktop, user_id, holder)
+            self.desktop = claims.save_released(self.desktop, user_id, holder)
         else:
-            desktops.save(self.desktop)
+            self.desktop = desktops.save(self.desktop)
         self.written = True
 
     def announce(self) -> None:
@@ -157,47 +150,46 @@ class Changes:
                 stores.queue.send(message)
             except Exception:  # the state is written; an admin sees the pending action and can retry
                 log.exception("desktop %s: could not queue %s", desktop.id, message.get("type"))
-                audit.record(int(desktop.tenant_id), "lifecycle.error",
+                audit.record(desktop.tenant_id, "lifecycle.error",
                              f"'{desktop.name}': could not queue {message.get('type')}",
-                             pool_id=desktop.pool_id, desktop_id=int(desktop.id), details=message)
+                             pool_id=desktop.pool_id, desktop_id=desktop.id, details=message)
         for event_type, message_text, kwargs in self.audits:
-            kwargs.setdefault("pool_id", int(desktop.pool_id) if desktop.pool_id else None)
-            audit.record(int(desktop.tenant_id), event_type, message_text, desktop_id=int(desktop.id),
-                         **kwargs)
+            kwargs.setdefault("pool_id", desktop.pool_id)
+            audit.record(desktop.tenant_id, event_type, message_text, desktop_id=desktop.id, **kwargs)
 
 
-def _session_user(desktop: DesktopRecord) -> str | None:
-    return Session.from_doc(desktop.doc.get("session")).user
+def _session_user(desktop: Desktop) -> str | None:
+    return desktop.agent_session.user
 
 
-def state_of(desktop: DesktopRecord) -> rules.DesktopState:
+def state_of(desktop: Desktop) -> rules.DesktopState:
     return rules.DesktopState(
-        session=Session.from_doc(desktop.doc.get("session")),
+        session=desktop.agent_session,
         assigned=desktop.assigned_user_id is not None,
-        deletable=bool(desktop.deletable),
+        deletable=desktop.deletable,
         deleted=desktop.lifecycle == DesktopLifecycle.DELETED,
-        released_at=desktop.doc.get("released_at"),
+        released_at=desktop.released_at,
     )
 
 
-def live_command(desktop: DesktopRecord, now: float) -> dict[str, Any] | None:
-    command = desktop.doc.get("agent_command")
-    if not isinstance(command, dict):
+def live_command(desktop: Desktop, now: float) -> dict[str, Any] | None:
+    command = desktop.agent_command
+    if command is None:
         return None
     issued = epoch_of(command.get("issued_at"))
-    return command if issued is not None and now - issued <= AGENT_COMMAND_TTL_SECONDS else None
+    return dict(command) if issued is not None and now - issued <= AGENT_COMMAND_TTL_SECONDS else None
 
 
 # ------------------------------------------------------------------------------------------ the job
 
 
-def apply_due(desktop: DesktopRecord, now: float) -> int:
+def apply_due(desktop: Desktop, now: float) -> int:
     """Fire the desktop's due timers in one conditional write. Returns how many fired (0 if another run
     or writer got there first)."""
     changes = Changes(desktop, now)
     timers = changes.timers()
     due = timers.pop_due(now)
-    state = state_of(desktop)
+    state = state_of(changes.desktop)
     changes.store_timers(timers)
     plans: rules.Plans | None = None
     fired = 0
@@ -213,9 +205,9 @@ def apply_due(desktop: DesktopRecord, now: float) -> int:
                       details=timer.as_doc())
         for effect in effects:
             if effect.kind == rules.E_RELEASE and plans is None:
-                plans = lifecycle_plans.effective_plans(desktop)
+                plans = lifecycle_plans.effective_plans(changes.desktop)
             changes.effect(effect, plans)
-        state = state_of(desktop)
+        state = state_of(changes.desktop)
     try:
         changes.save()
     except Conflict:
@@ -229,13 +221,13 @@ def run_due(now: float | None = None) -> int:
     """Apply every timer that is due (the scheduled job). Idempotent; safe to run twice at once."""
     now = clock.time() if now is None else now
     fired = 0
-    for desktop in desktops.due(DUE_SHARDS, now, BATCH):
-        if desktop.due_at is None or int(desktop.due_at) > now:
+    for desktop in desktops.due(now, BATCH):
+        if desktop.due_at is None or desktop.due_at > now:
             continue  # the index lagged behind a change: nothing due
         try:
             fired += apply_due(desktop, now)
         except Exception:  # one bad desktop must not stop the others
             log.exception("desktop %s: applying its timers failed", desktop.id)
-            audit.record(int(desktop.tenant_id), "lifecycle.error",
-                         f"'{desktop.name}': applying its plan timers failed", desktop_id=int(desktop.id))
+            audit.record(desktop.tenant_id, "lifecycle.error",
+                         f"'{desktop.name}': applying its plan timers failed", desktop_id=desktop.id)
     return fired

@@ -23,12 +23,13 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.domain.entities.users import User
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.offer import UNUSABLE_POWER_STATES
 from chalicelib.store import indexes
 from chalicelib.store.binding import ensure_bound
-from chalicelib.store.desktops import DesktopStore, pool_key, user_key
+from chalicelib.store.desktops import DesktopStore, desktop_of, pool_key, record_of, user_key
 from chalicelib.store.models import DesktopRecord, UserRecord
 from chalicelib.store.repos import UserStore
 from chalicelib.store.transactions import TransactionFailed, transaction
@@ -51,7 +52,7 @@ class Holdings:
     """A user as read consistently, and the desktops it holds (each one checked to be the user's)."""
 
     user: User
-    desktops: list[DesktopRecord]
+    desktops: list[Desktop]
 
 
 def claimable_condition(user_id: int | None = None) -> Any:
@@ -77,11 +78,11 @@ def _holder_actions(change: Any) -> list[Any]:
     return [change, UserRecord.held_version.set((UserRecord.held_version | 0) + 1)]
 
 
-def _batch_get(tenant_id: int, ids: list[int]) -> list[DesktopRecord]:
-    found: list[DesktopRecord] = []
+def _batch_get(tenant_id: int, ids: list[int]) -> list[Desktop]:
+    found: list[Desktop] = []
     for start in range(0, len(ids), BATCH_GET_KEYS):
         chunk = [(tenant_id, desktop_id) for desktop_id in ids[start:start + BATCH_GET_KEYS]]
-        found.extend(DesktopRecord.batch_get(chunk, consistent_read=True))
+        found.extend(map(desktop_of, DesktopRecord.batch_get(chunk, consistent_read=True)))
     return found
 
 
@@ -92,15 +93,15 @@ class DesktopClaims:
         tenant_id, user_id = user.tenant_id, user.id
         ids = sorted(user.held)
         records = _batch_get(tenant_id, ids) if ids else []
-        mine = [r for r in records if r.assigned_user_id is not None and int(r.assigned_user_id) == user_id]
-        gone = sorted(set(ids) - {int(r.id) for r in mine})
+        mine = [d for d in records if d.assigned_user_id == user_id]
+        gone = sorted(set(ids) - {d.id for d in mine})
         if not gone:
-            return Holdings(user, sorted(mine, key=lambda r: int(r.id)))
+            return Holdings(user, sorted(mine, key=lambda d: d.id))
         self._forget(user, gone)
         fresh = _users.find_by_login(tenant_id, user.login)
         if fresh is None:
             return Holdings(user, [])
-        return Holdings(fresh, [r for r in mine if int(r.id) in fresh.held])
+        return Holdings(fresh, [d for d in mine if d.id in fresh.held])
 
     def _forget(self, user: User, gone: list[int]) -> None:
         """Drop desktops that are not the user's any more, each only if it still is not (a concurrent
@@ -118,17 +119,17 @@ class DesktopClaims:
             except TransactionFailed:
                 continue  # it is the user's again, or the user is gone: nothing to drop
 
-    def free_in_pool(self, tenant_id: int, pool_id: int) -> list[DesktopRecord]:
+    def free_in_pool(self, tenant_id: int, pool_id: int) -> list[Desktop]:
         """The pool's desktops that looked claimable when the index was last updated (one Query; the
         claim itself checks the desktop again)."""
         ensure_bound()
-        return indexes.query(DesktopRecord.by_pool, pool_key(tenant_id, pool_id),
-                             filter_condition=claimable_condition())
+        return [desktop_of(record) for record in indexes.query(
+            DesktopRecord.by_pool, pool_key(tenant_id, pool_id), filter_condition=claimable_condition())]
 
-    def get_many(self, tenant_id: int, desktop_ids: list[int]) -> list[DesktopRecord]:
+    def get_many(self, tenant_id: int, desktop_ids: list[int]) -> list[Desktop]:
         """Desktops read consistently, in the order of `desktop_ids` (missing ones left out)."""
         ensure_bound()
-        found = {int(r.id): r for r in _batch_get(tenant_id, sorted(set(desktop_ids)))}
+        found = {d.id: d for d in _batch_get(tenant_id, sorted(set(desktop_ids)))}
         return [found[i] for i in desktop_ids if i in found]
 
     def claim(self, holder: User, desktop_id: int) -> User | None:
@@ -160,48 +161,44 @@ class DesktopClaims:
             raise
         return replace(holder, held=holder.held | {desktop_id}, held_version=(holder.held_version or 0) + 1)
 
-    def save_released(self, desktop: DesktopRecord, user_id: int, holder: User | None = None) -> None:
-        """Write a desktop that `take_back` released from `user_id`, with its version check, and take it
-        out of the user's `held` set in the same transaction, so the per-user limit counts it free at once.
-        `holder` is the user as the caller read it (else it is read by id). A user gone meanwhile has no
-        set to update: the desktop is written alone. Conflict if the desktop changed since it was read."""
+    def save_released(self, desktop: Desktop, user_id: int, holder: User | None = None) -> Desktop:
+        """Write a desktop that `take_back` released from `user_id`, under the version it was read at, and
+        take it out of the user's `held` set in the same transaction, so the per-user limit counts it free
+        at once; the desktop as written. `holder` is the user as the caller read it (else it is read by
+        id). A user gone meanwhile has no set to update: the desktop is written alone. Conflict if the
+        desktop changed since it was read."""
         ensure_bound()
-        tenant_id, desktop_id = int(desktop.tenant_id), int(desktop.id)
+        tenant_id, desktop_id = desktop.tenant_id, desktop.id
         if holder is None:
             holder = _users.find(tenant_id, user_id)
-        desktop.updated = clock.utc_iso()
         if holder is None:
-            _desktops.save(desktop)
-            return
+            return _desktops.save(desktop)
+        record = record_of(replace(desktop, updated=clock.utc_iso()))
         try:
             with transaction() as tx:
-                tx.put(DESKTOP, desktop)  # pynamodb adds the version check and bumps the version
+                tx.put(DESKTOP, record)  # pynamodb adds the version check and bumps the version
                 tx.update_key(HOLDER, UserRecord, tenant_id, holder.login,
                               _holder_actions(UserRecord.held.delete({desktop_id})),
                               condition=UserRecord.id == user_id)
         except TransactionFailed as failure:
             if DESKTOP in failure.failed or HOLDER not in failure.failed:
                 raise Conflict(f"Desktop {desktop_id} was changed by someone else; try again") from failure
-            _desktops.save(desktop)  # the user went away meanwhile: only the desktop is left to write
+            return _desktops.save(desktop)  # the user went away meanwhile: only the desktop is left to write
+        return desktop_of(record)
 
 
-def take_back(desktop: DesktopRecord, released_at: str) -> int | None:
-    """What a release does to the desktop record, whoever asks for it (the user, an admin, a plan): the
-    holder is cleared and remembered as the last one ("favor previously assigned"), and the time of the
-    release stamped (the release plan's timers count from it). The agent's session is kept: it is what the
-    agent sees on the desktop, and a user may still be logged in (docs/design.md, "One release").
-    The user id released, or None when nobody held the desktop (nothing changed)."""
-    if desktop.assigned_user_id is None:
-        return None
-    user_id = int(desktop.assigned_user_id)
-    desktop.assigned_user_id = None
-    desktop.user_key = None
-    desktop.last_user_key = user_key(int(desktop.tenant_id), user_id)
-    desktop.doc = {**desktop.doc, "released_at": released_at}
-    return user_id
+def take_back(desktop: Desktop, released_at: str) -> tuple[Desktop, int | None]:
+    """What a release does to the desktop, whoever asks for it (the user, an admin, a plan): the holder is
+    cleared and remembered as the last one ("favor previously assigned"), and the time of the release
+    stamped (the release plan's timers count from it). The agent's session is kept: it is what the agent
+    sees on the desktop, and a user may still be logged in (docs/design.md, "One release").
+    The desktop released, and the user id released or None when nobody held it (nothing changed)."""
+    user_id = desktop.assigned_user_id
+    if user_id is None:
+        return desktop, None
+    return replace(desktop, assigned_user_id=None, last_user_id=user_id, released_at=released_at), user_id
 
 
-def released_by(desktop: DesktopRecord, user: User) -> bool:
+def released_by(desktop: Desktop, user: User) -> bool:
     """The desktop is free and `user` was the last to hold it (a release sent again after it was applied)."""
-    return (desktop.assigned_user_id is None
-            and desktop.last_user_key == user_key(int(desktop.tenant_id), user.id))
+    return desktop.assigned_user_id is None and desktop.last_user_id == user.id

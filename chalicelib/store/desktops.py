@@ -9,11 +9,13 @@ until its records are written, in bounded batches (invariant 9); docs/provisioni
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 
 from chalicelib.clock import utc_iso
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.domain.entities.pools import Pool
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.provisioning import Reservation, first_sequence
@@ -56,11 +58,57 @@ def registered_guard(tenant_id: int, center_id: int, name: str) -> str:
     return name_key(tenant_id, "registered-desktop", f"{center_id}#{name}")
 
 
-def _changed(desktop: DesktopRecord) -> Conflict:
+DUE_SHARDS = 4  # the by_due index's partitions: a desktop's timers are in shard `id % DUE_SHARDS`
+
+
+def due_bucket(desktop_id: int) -> str:
+    return f"due#{desktop_id % DUE_SHARDS}"
+
+
+def desktop_of(record: DesktopRecord) -> Desktop:
+    """The typed desktop of a stored record (the one reading of a desktop's document)."""
+    last_user = str(record.last_user_key).rpartition("#")[2] if record.last_user_key else ""
+    return Desktop.from_stored(
+        record.doc or {}, tenant_id=int(record.tenant_id), id=int(record.id), name=record.name,
+        center_id=int(record.center_id), display_name=record.display_name,
+        pool_id=int(record.pool_id) if record.pool_id else None, instance_id=record.instance_id,
+        power_state=record.power_state, available=record.available, deletable=record.deletable,
+        lifecycle=record.lifecycle,
+        assigned_user_id=None if record.assigned_user_id is None else int(record.assigned_user_id),
+        last_user_id=int(last_user) if last_user.isdigit() else None,
+        last_offered=None if record.last_offered is None else int(record.last_offered),
+        due_at=None if record.due_at is None else int(record.due_at),
+        created=record.created, updated=record.updated,
+        version=None if record.version is None else int(record.version))
+
+
+def record_of(desktop: Desktop) -> DesktopRecord:
+    """The record that stores the desktop, its index keys derived from its fields, at the version it was
+    read (pynamodb checks it on a write and adds one)."""
+    tenant_id = desktop.tenant_id
+    return DesktopRecord(
+        tenant_id=tenant_id, id=desktop.id, name=desktop.name, display_name=desktop.display_name,
+        center_id=desktop.center_id, center_key=center_key(tenant_id, desktop.center_id),
+        pool_id=desktop.pool_id, pool_key=pool_key(tenant_id, desktop.pool_id) if desktop.pool_id else None,
+        instance_id=desktop.instance_id, power_state=desktop.power_state.value, available=desktop.available,
+        deletable=desktop.deletable, lifecycle=desktop.lifecycle.value,
+        assigned_user_id=desktop.assigned_user_id,
+        user_key=None if desktop.assigned_user_id is None else user_key(tenant_id, desktop.assigned_user_id),
+        last_user_key=None if desktop.last_user_id is None else user_key(tenant_id, desktop.last_user_id),
+        last_offered=desktop.last_offered,
+        due_bucket=None if desktop.due_at is None else due_bucket(desktop.id), due_at=desktop.due_at,
+        doc=desktop.stored_doc(), created=desktop.created, updated=desktop.updated,
+        **({} if desktop.version is None else {"version": desktop.version}))
+
+
+def _changed(desktop: Desktop | DesktopRecord) -> Conflict:
     return Conflict(f"Desktop {desktop.id} was changed by someone else; try again")
 
 
 class DesktopStore:
+    """Desktops in and out as typed entities (chalicelib/domain/entities/desktops.py); every write of a
+    desktop read earlier is made under the version it was read at (Conflict when it changed since)."""
+
     def new(
         self,
         tenant_id: int,
@@ -68,38 +116,15 @@ class DesktopStore:
         pool_id: int | None,
         name: str,
         *,
-        display_name: str,
-        lifecycle: str,
-        available: bool,
-        deletable: bool,
-        power_state: str = "building",
-        instance_id: str | None = None,
-        doc: dict[str, Any] | None = None,
         desktop_id: int | None = None,
-    ) -> DesktopRecord:
-        """A desktop record (with a fresh id unless given), not yet written (see PoolCounters for how
-        a reserved one is)."""
+        **fields: Any,
+    ) -> Desktop:
+        """A desktop (with a fresh id unless given), not yet written (see PoolCounters for how a reserved
+        one is); `fields` are the entity's."""
         ensure_bound()
         now = utc_iso()
-        record = DesktopRecord(
-            tenant_id=tenant_id,
-            id=desktop_id if desktop_id is not None else next_id("desktop"),
-            name=name,
-            display_name=display_name,
-            center_id=center_id,
-            center_key=center_key(tenant_id, center_id),
-            pool_id=pool_id,
-            pool_key=pool_key(tenant_id, pool_id) if pool_id else None,
-            instance_id=instance_id,
-            power_state=power_state,
-            available=available,
-            deletable=deletable,
-            lifecycle=lifecycle,
-            doc=doc or {},
-            created=now,
-            updated=now,
-        )
-        return record
+        return Desktop(tenant_id=tenant_id, id=desktop_id if desktop_id is not None else next_id("desktop"),
+                       name=name, center_id=center_id, pool_id=pool_id, created=now, updated=now, **fields)
 
     def count_in_pool(self, tenant_id: int, pool_id: int) -> int:
         """Desktops counted in the pool, read consistently from the table (not the lagging index)."""
@@ -114,10 +139,10 @@ class DesktopStore:
             )
         )
 
-    def find(self, tenant_id: int, desktop_id: int) -> DesktopRecord | None:
+    def find(self, tenant_id: int, desktop_id: int) -> Desktop | None:
         ensure_bound()
         try:
-            return DesktopRecord.get(tenant_id, desktop_id, consistent_read=True)
+            return desktop_of(DesktopRecord.get(tenant_id, desktop_id, consistent_read=True))
         except DoesNotExist:
             return None
 
@@ -126,57 +151,59 @@ class DesktopStore:
         """Ids for `count` desktop records, in one request."""
         return next_ids("desktop", count)
 
-    def get(self, tenant_id: int, desktop_id: int) -> DesktopRecord:
-        record = self.find(tenant_id, desktop_id)
-        if record is None:
+    def get(self, tenant_id: int, desktop_id: int) -> Desktop:
+        desktop = self.find(tenant_id, desktop_id)
+        if desktop is None:
             raise NotFound(f"Desktop {desktop_id} not found")
-        return record
+        return desktop
 
-    def of_tenant(self, tenant_id: int) -> Iterator[DesktopRecord]:
+    def of_tenant(self, tenant_id: int) -> Iterator[Desktop]:
         ensure_bound()
-        return DesktopRecord.query(tenant_id)
+        return (desktop_of(record) for record in DesktopRecord.query(tenant_id))
 
-    def of_pool(self, tenant_id: int, pool_id: int) -> list[DesktopRecord]:
+    def of_pool(self, tenant_id: int, pool_id: int) -> list[Desktop]:
         ensure_bound()
-        return list(DesktopRecord.by_pool.query(pool_key(tenant_id, pool_id)))
+        return [desktop_of(record) for record in DesktopRecord.by_pool.query(pool_key(tenant_id, pool_id))]
 
-    def of_center(self, tenant_id: int, center_id: int) -> list[DesktopRecord]:
+    def of_center(self, tenant_id: int, center_id: int) -> list[Desktop]:
         ensure_bound()
-        return list(DesktopRecord.by_center.query(center_key(tenant_id, center_id)))
+        return [desktop_of(record)
+                for record in DesktopRecord.by_center.query(center_key(tenant_id, center_id))]
 
-    def save(self, record: DesktopRecord) -> DesktopRecord:
-        """Write back with the version check; Conflict if it changed since it was read."""
-        record.updated = utc_iso()
+    def save(self, desktop: Desktop) -> Desktop:
+        """Write `desktop` (a change of one read earlier) under the version it was read at; the desktop as
+        written. Conflict if it changed since it was read."""
+        ensure_bound()
+        record = record_of(replace(desktop, updated=utc_iso()))
         try:
             record.save()
         except PutError as error:
             if condition_failed(error):
-                raise _changed(record) from error
+                raise _changed(desktop) from error
             raise
-        return record
+        return desktop_of(record)
 
-    def stamp_create(self, record: DesktopRecord, now: int) -> bool:
-        """Stamp the record as being created by this check (`create_claimed_at`), with its version check:
-        of two checks that read it, one stamp is written. False when another writer got there first."""
-        record.doc = {**record.doc, "create_claimed_at": int(now)}
+    def stamp_create(self, desktop: Desktop, now: int) -> Desktop | None:
+        """Stamp the desktop as being created by this check (`create_claimed_at`), with its version check:
+        of two checks that read it, one stamp is written. The desktop as stamped, or None when another
+        writer got there first."""
         try:
-            self.save(record)
+            return self.save(replace(desktop, create_claimed_at=int(now)))
         except Conflict:
-            return False
-        return True
+            return None
 
-    def purge(self, record: DesktopRecord) -> bool:
+    def purge(self, desktop: Desktop) -> bool:
         """Remove a deleted desktop's record (refused if it changed since it was read: a second purge at
         once) and the guard of its instance. False when refused."""
         ensure_bound()
         try:
-            record.delete()
+            record_of(desktop).delete()
         except DeleteError as error:
             if condition_failed(error):
                 return False
             raise
-        if record.instance_id:
-            guard = instance_guard(int(record.tenant_id), int(record.center_id), record.instance_id)
+        if desktop.instance_id:
+            guard = instance_guard(desktop.tenant_id, desktop.center_id, desktop.instance_id)
             NameRecord(key=guard).delete()
         return True
 
@@ -195,47 +222,48 @@ class DesktopStore:
                 if not condition_failed(error):
                     raise
 
-    def due(self, shards: int, now: float, batch: int) -> Iterator[DesktopRecord]:
+    def due(self, now: float, batch: int) -> Iterator[Desktop]:
         """Desktops whose earliest timer is due, read through the sparse `by_due` index (one query per
         shard) and then consistently, `batch` at a time."""
         ensure_bound()
         keys = [(int(item.tenant_id), int(item.id))
-                for shard in range(shards)
+                for shard in range(DUE_SHARDS)
                 for item in DesktopRecord.by_due.query(f"due#{shard}", DesktopRecord.due_at <= int(now))]
         for start in range(0, len(keys), batch):
-            yield from DesktopRecord.batch_get(keys[start:start + batch], consistent_read=True)
+            for record in DesktopRecord.batch_get(keys[start:start + batch], consistent_read=True):
+                yield desktop_of(record)
 
-    def add_counted(self, desktop: DesktopRecord, pool_id: int | None, guard: str | None) -> None:
-        """Write a new desktop record (refused if its id, or its `guard` in the names table, already exists)
-        and count it into its pool, in one transaction. The guard keeps one record per instance found in a
-        center, or per name registered in one."""
+    def add_counted(self, desktop: Desktop, pool_id: int | None, guard: str | None) -> Desktop:
+        """Write a new desktop (refused if its id, or its `guard` in the names table, already exists) and
+        count it into its pool, in one transaction; the desktop as written. The guard keeps one record per
+        instance found in a center, or per name registered in one."""
         ensure_bound()
-        tenant_id = int(desktop.tenant_id)
-        desktop.pool_id = pool_id
-        desktop.pool_key = pool_key(tenant_id, pool_id) if pool_id else None
+        tenant_id = desktop.tenant_id
+        record = record_of(replace(desktop, pool_id=pool_id))
         try:
             with transaction() as tx:
-                tx.save(desktop, condition=DesktopRecord.id.does_not_exist())
+                tx.save(record, condition=DesktopRecord.id.does_not_exist())
                 if guard is not None:
                     tx.save(NameRecord(key=guard, tenant_id=tenant_id, kind="instance",
-                                       ref_id=int(desktop.id)), condition=NameRecord.key.does_not_exist())
+                                       ref_id=desktop.id), condition=NameRecord.key.does_not_exist())
                 if pool_id:
                     tx.update(CounterRecord(key=PoolCounters._key("total", tenant_id, pool_id)),
                               actions=[CounterRecord.value.add(1)])
         except TransactWriteError as error:
             raise Conflict(f"Desktop {desktop.id} or its guard exists already") from error
+        return desktop_of(record)
 
-    def remove_counted(self, desktop: DesktopRecord, guard: str | None) -> None:
-        """Delete a desktop record as read (refused if it changed since), its guard, and its pool's count."""
+    def remove_counted(self, desktop: Desktop, guard: str | None) -> None:
+        """Delete a desktop as read (refused if it changed since), its guard, and its pool's count."""
         ensure_bound()
-        tenant_id = int(desktop.tenant_id)
+        tenant_id = desktop.tenant_id
         try:
             with transaction() as tx:
-                tx.delete(desktop)
+                tx.delete(record_of(desktop))
                 if guard is not None:
-                    tx.delete(NameRecord(key=guard), condition=NameRecord.ref_id == int(desktop.id))
+                    tx.delete(NameRecord(key=guard), condition=NameRecord.ref_id == desktop.id)
                 if desktop.pool_id:
-                    tx.update(CounterRecord(key=PoolCounters._key("total", tenant_id, int(desktop.pool_id))),
+                    tx.update(CounterRecord(key=PoolCounters._key("total", tenant_id, desktop.pool_id)),
                               actions=[CounterRecord.value.add(-1)])
         except TransactWriteError as error:
             raise _changed(desktop) from error
@@ -316,12 +344,13 @@ class PoolCounters:
             raise
         return reservation
 
-    def write_reserved(self, records: list[DesktopRecord]) -> list[DesktopRecord]:
-        """Write a reservation's records, RECORDS_PER_TRANSACTION at a time, each only if no record has
-        its id yet; returns the records this call wrote (a record someone else wrote is not among them).
-        Safe to run twice at once: each record is written once."""
+    def write_reserved(self, desktops: list[Desktop]) -> list[Desktop]:
+        """Write a reservation's desktops, RECORDS_PER_TRANSACTION at a time, each only if no record has
+        its id yet; returns the desktops this call wrote (one someone else wrote is not among them), as
+        written. Safe to run twice at once: each record is written once."""
         ensure_bound()
         written: list[DesktopRecord] = []
+        records = [record_of(desktop) for desktop in desktops]
         for start in range(0, len(records), RECORDS_PER_TRANSACTION):
             batch = records[start:start + RECORDS_PER_TRANSACTION]
             try:
@@ -333,7 +362,7 @@ class PoolCounters:
                 if not _lost_race(error):
                     raise
                 written.extend(record for record in batch if self._put_new(record))
-        return written
+        return [desktop_of(record) for record in written]
 
     @staticmethod
     def _put_new(record: DesktopRecord) -> bool:
@@ -357,14 +386,13 @@ class PoolCounters:
             if not condition_failed(error):
                 raise  # else another check closed it already
 
-    def move(self, record: DesktopRecord, new_pool_id: int | None) -> None:
-        """Save the desktop with its new pool (or none) and move it between the pools' counts atomically."""
+    def move(self, desktop: Desktop, new_pool_id: int | None) -> Desktop:
+        """Save the desktop (a change of one read earlier, under the version it was read at) with its new
+        pool (or none), and move it between the pools' counts atomically; the desktop as written."""
         ensure_bound()
-        tenant_id = int(record.tenant_id)
-        old_pool_id = int(record.pool_id) if record.pool_id else None
-        record.pool_id = new_pool_id
-        record.pool_key = pool_key(tenant_id, new_pool_id) if new_pool_id else None
-        record.updated = utc_iso()
+        tenant_id = desktop.tenant_id
+        old_pool_id = desktop.pool_id
+        record = record_of(replace(desktop, pool_id=new_pool_id, updated=utc_iso()))
         try:
             with transaction() as tx:
                 tx.save(record)
@@ -380,7 +408,8 @@ class PoolCounters:
                             actions=[CounterRecord.value.add(1)],
                         )
         except TransactWriteError as error:
-            raise _changed(record) from error
+            raise _changed(desktop) from error
+        return desktop_of(record)
 
     def add_failure(self, tenant_id: int, pool_id: int) -> int:
         ensure_bound()

@@ -234,7 +234,7 @@ class DesktopRecord(Model):
     power_state = UnicodeAttribute(default="building")
     available = BooleanAttribute(default=True)
     deletable = BooleanAttribute(default=False)
-    lifecycle = UnicodeAttribute(default="active")  # provisioning, active, error, deleting, deleted
+    lifecycle = UnicodeAttribute(default="active")  # a DesktopLifecycle value
     assigned_user_id = NumberAttribute(null=True)
     user_key = UnicodeAttribute(null=True)
     last_user_key = UnicodeAttribute(null=True)  # "<tenant>#<user>" of the last user it was assigned to

@@ -32,6 +32,7 @@ from chalicelib.domain import messages
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.cloud import CenterAccess
 from chalicelib.domain.entities.centers import Center
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.domain.entities.pools import Pool
 from chalicelib.jobs.worker import handle_message
 from chalicelib.schemas.centers import CenterCreate, CenterDefinition
@@ -42,7 +43,6 @@ from chalicelib.settings import reset_settings
 from chalicelib.store import stores
 from chalicelib.store.aws import client
 from chalicelib.store.desktops import DesktopStore, PoolCounters
-from chalicelib.store.models import DesktopRecord
 from localdev.openstack import sdk, stack
 from tests.fixtures.openstack import RealOpenStack
 from tests.integration.provisioning.conftest import Broker, broker  # noqa: F401 - the fixture, re-exported
@@ -264,7 +264,7 @@ class World:
     def describe(self) -> str:
         """The broker's view, for failure messages."""
         lines = [f"desktop {d.id} {d.name}: {d.lifecycle} pool={d.pool_id} instance={d.instance_id} "
-                 f"power={d.power_state} error={d.doc.get('error')!r}" for d in self.records()]
+                 f"power={d.power_state} error={d.error!r}" for d in self.records()]
         for pool in stores.pools.list(self.tenant_id):
             lines.append(f"pool {pool.id}: total={self.total(int(pool.id))} "
                          f"failures={self.failures(int(pool.id))} broker_state={pool.broker_state}")
@@ -274,12 +274,12 @@ class World:
         """The adapter the worker uses for this center (same cached connection, so the same counter)."""
         return cloud_for(center_access(stores.centers.get(self.tenant_id, self.center_id)))
 
-    def members(self, pool_id: int) -> list[DesktopRecord]:
+    def members(self, pool_id: int) -> list[Desktop]:
         """The pool's desktop records, read consistently."""
         return [d for d in desktops.of_tenant(self.tenant_id) if d.pool_id is not None
                 and int(d.pool_id) == pool_id]
 
-    def records(self) -> list[DesktopRecord]:
+    def records(self) -> list[Desktop]:
         return list(desktops.of_tenant(self.tenant_id))
 
     def fresh_pool(self, pool_id: int) -> Pool:
@@ -291,7 +291,7 @@ class World:
     def failures(self, pool_id: int) -> int:
         return counters._read(counters._key("failures", self.tenant_id, pool_id)) or 0
 
-    def active(self, pool_id: int) -> list[DesktopRecord]:
+    def active(self, pool_id: int) -> list[Desktop]:
         return [d for d in self.members(pool_id) if d.lifecycle == "active"]
 
     def queue_pool_check(self, pool_id: int) -> None:

@@ -14,6 +14,8 @@ LOGIN_TENANT = "acme"
 def seed_login_world(users: int, desktops: int, favor: int = 0) -> dict[str, Any]:
     """In the AWS this process is pointed at: a tenant (LOGIN_TENANT), a pool of `desktops` free desktops, a
     default policy offering one, `users` local users (user000, user001, ...) with LOGIN_PASSWORD."""
+    from dataclasses import replace
+
     from chalicelib.domain.caller import SYSTEM_TENANT_ID
     from chalicelib.domain.entities.policies import Policy, PoolAssignment
     from chalicelib.domain.entities.pools import Pool, PoolDefinition, Provision
@@ -46,13 +48,10 @@ def seed_login_world(users: int, desktops: int, favor: int = 0) -> dict[str, Any
             available=True,
             deletable=False,
             power_state="running",
-            doc={
-                "fixed_addresses": [f"198.51.100.{index % 250 + 1}"],
-                "floating_addresses": [f"203.0.113.{index % 250 + 1}"],
-            },
+            fixed_addresses=(f"198.51.100.{index % 250 + 1}",),
+            floating_addresses=(f"203.0.113.{index % 250 + 1}",),
         )
-        record.created = f"2026-01-01T00:{index // 60:02d}:{index % 60:02d}Z"
-        record.save()
+        store.save(replace(record, created=f"2026-01-01T00:{index // 60:02d}:{index % 60:02d}Z"))
     # argon2id with small costs: the algorithm is the one production verifies, the load is the claims
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(LOGIN_PASSWORD)
     for index in range(users):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -43,7 +44,7 @@ def test_a_redelivered_reboot_reboots_once(broker: Broker) -> None:
         handle_message(message)
     assert broker.cloud.calls["power"] == 1
     assert power_events() == ["desktop.power"]
-    assert desktops.get(TENANT, desktop_id).doc["pending_action"] is None
+    assert desktops.get(TENANT, desktop_id).pending_action is None
 
 
 def test_two_deliveries_of_a_reboot_at_the_same_moment_reboot_once(
@@ -88,7 +89,7 @@ def test_a_stop_delivered_again_before_nova_reports_shutoff_is_not_sent_again(
     handle_message(message)
     assert broker.cloud.calls["power"] == 1
     desktop = desktops.get(TENANT, desktop_id)
-    assert desktop.doc["last_action_error"] is None and desktop.doc["last_action"] == "stop"
+    assert desktop.last_action_error is None and desktop.last_action == "stop"
 
 
 def test_of_two_requests_in_a_row_the_later_one_is_carried_out(broker: Broker) -> None:
@@ -100,20 +101,19 @@ def test_of_two_requests_in_a_row_the_later_one_is_carried_out(broker: Broker) -
     broker.drain(only={"desktop.power"})
     assert broker.cloud.calls["power"] == 1
     desktop = desktops.get(TENANT, desktop_id)
-    assert desktop.doc["last_action"] == "reboot" and desktop.power_state == "running"
+    assert desktop.last_action == "reboot" and desktop.power_state == "running"
 
 
 def test_a_delete_the_cloud_failed_is_carried_out_when_the_message_comes_again(broker: Broker) -> None:
     desktop_id = ready_desktop(broker)
     desktop = desktops.get(TENANT, desktop_id)
-    desktop.deletable = True
-    desktops.save(desktop)
+    desktop = desktops.save(replace(desktop, deletable=True))
     desktop_actions.request_action(ADMIN, desktop_id, "delete")
     [delete] = [m for m in broker.aws.queued() if m["type"] == messages.DESKTOP_DELETE]
     broker.cloud.fail_next("delete_server", CloudTransient("Nova did not answer in time"))
     with pytest.raises(CloudTransient):
         handle_message(json.dumps(delete))  # the worker fails: SQS delivers the message again
-    assert desktops.get(TENANT, desktop_id).doc["last_action_error"] == "Nova did not answer in time"
+    assert desktops.get(TENANT, desktop_id).last_action_error == "Nova did not answer in time"
     handle_message(json.dumps(delete))
     assert desktops.get(TENANT, desktop_id).lifecycle == "deleted" and not broker.cloud.servers
     handle_message(json.dumps(delete))  # and once deleted, a third delivery does nothing

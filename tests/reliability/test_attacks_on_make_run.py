@@ -187,8 +187,8 @@ def test_a_deleted_user_keeps_nothing(run: MakeRun, http: Http, system: str) -> 
         record = DesktopStore().new(tenant_id, 1, pool.json()["stored_data"]["id"], "lea-001",
                                     display_name="Lea 1", lifecycle="active", available=True,
                                     deletable=False, power_state="running",
-                                    doc={"fixed_addresses": ["198.51.100.77"]})
-        record.save()
+                                    fixed_addresses=("198.51.100.77",))
+        DesktopStore().save(record)
     login = http.call("POST", "/client/v1/login", {"user_login": "lea", "password": "lea-real-pw",
                                                    "domain": "leaverco"}).json()
     [desktop] = login["desktops"]

@@ -70,7 +70,7 @@ def stopped_reason(world: World, pool_id: int) -> str | None:
 
 
 def errors_of(world: World) -> list[str]:
-    return [d.doc.get("error", "") for d in world.records() if d.lifecycle == "error"]
+    return [d.error or "" for d in world.records() if d.lifecycle == "error"]
 
 
 def pool_in_fresh_project(project: Any, aws: AwsStack, label: str, *, instances: int,
@@ -224,8 +224,7 @@ def test_a_paused_nova_api_leaves_desktops_provisioning_and_the_center_offline(
     assert provisioning.check_pool(TENANT, pool_id, "pool saved") == 2  # warm: token, names resolved
     world.worker.drop_all()
     first, second = sorted(world.members(pool_id), key=lambda d: d.name)
-    second.assigned_user_id = 99  # a user took one: the pool wants one more
-    desktops.save(second)
+    second = desktops.save(replace(second, assigned_user_id=99))  # a user took one: the pool wants one more
     use_queue_delays(1, monkeypatch)
 
     follow = messages.desktop_follow(TENANT, int(first.id))

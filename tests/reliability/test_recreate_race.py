@@ -92,7 +92,7 @@ def test_the_stamp_of_a_check_that_died_ages_out(broker: Broker, monkeypatch: py
     with pytest.raises(Died):
         provisioning.check_pool(TENANT, pool_id, "dies after the stamp")
     monkeypatch.setattr(provisioning, "_create_instance", create_instance)
-    assert desktops.get(TENANT, desktop_id).doc["create_claimed_at"]
+    assert desktops.get(TENANT, desktop_id).create_claimed_at
 
     move_clock(monkeypatch, provisioning.STUCK_AFTER_SECONDS - 10)  # the stamp still holds
     assert provisioning.check_pool(TENANT, pool_id, "stamp held") == 0

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.domain import messages
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.cloud import ServerSpec
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.jobs.worker import handle_message
 from chalicelib.services import desktop_actions
 from chalicelib.store.desktops import DesktopStore, PoolCounters
-from chalicelib.store.models import DesktopRecord
 from chalicelib.store.repos import AuditStore
 from tests.integration.provisioning.conftest import ADMIN, TENANT, Broker
 
@@ -26,8 +27,8 @@ def audit_counts() -> Counter[str]:
     return Counter(event.type for event in AuditStore().list(TENANT, limit=10_000))
 
 
-def state_of(record: DesktopRecord) -> tuple[Any, ...]:
-    doc = {k: v for k, v in record.doc.items() if not k.endswith("_at")}
+def state_of(record: Desktop) -> tuple[Any, ...]:
+    doc = {k: v for k, v in record.stored_doc().items() if not k.endswith("_at")}
     return (record.lifecycle, record.power_state, record.instance_id, record.pool_id, record.available,
             record.assigned_user_id, json.dumps(doc, sort_keys=True, default=str))
 
@@ -95,7 +96,7 @@ def test_follow_of_a_ready_instance_twice_finishes_it_once(broker: Broker) -> No
     broker.cloud.advance_builds()
     first, second = twice(broker, follow, int(pool.id))
     [desktop] = desktops.of_pool(TENANT, int(pool.id))
-    assert desktop.lifecycle == "active" and desktop.doc["floating_ip"]
+    assert desktop.lifecycle == "active" and desktop.floating_ip
     assert first["audit"]["provision.completed"] == 1
     assert broker.cloud.calls["associate_floating_ip"] == 1
     assert_nothing_twice(first, second)
@@ -110,7 +111,7 @@ def test_follow_of_an_errored_instance_twice_counts_one_failure(broker: Broker) 
     broker.cloud.fail_build(server_id, "No valid host was found.")
     first, second = twice(broker, follow, int(pool.id))
     [failed] = [d for d in desktops.of_tenant(TENANT) if d.lifecycle == "error"]
-    assert failed.doc["error"] == "No valid host was found."
+    assert failed.error == "No valid host was found."
     assert first["failures"] == 1 and first["total"] == 0 and first["servers"] == []
     assert first["audit"]["provision.failed"] == 1
     assert_nothing_twice(first, second)
@@ -122,7 +123,7 @@ def test_power_action_twice_is_carried_out_once(broker: Broker) -> None:
     [power] = queued_of(broker, messages.DESKTOP_POWER)
     first, second = twice(broker, power, pool_id)
     stopped = desktops.get(TENANT, desktop_id)
-    assert stopped.power_state == "stopped" and not stopped.doc.get("last_action_error")
+    assert stopped.power_state == "stopped" and not stopped.last_action_error
     assert broker.cloud.servers[stopped.instance_id].status == "SHUTOFF"
     assert first["audit"]["desktop.power"] == 1
     assert broker.cloud.calls["power"] == 1, "the second delivery asked the cloud to stop it again"
@@ -133,8 +134,7 @@ def test_delete_twice_deletes_once_and_moves_the_count_once(broker: Broker) -> N
     pool_id, (desktop_id, _) = ready_pool(broker, threshold=2, maximum=2, create_new_volume=1,
                                           delete_volume_on_instance_delete=1)
     desktop = desktops.get(TENANT, desktop_id)
-    desktop.deletable = True
-    desktops.save(desktop)
+    desktop = desktops.save(replace(desktop, deletable=True))
     desktop_actions.request_action(ADMIN, desktop_id, "delete")
     [delete] = queued_of(broker, messages.DESKTOP_DELETE)
     first, second = twice(broker, delete, pool_id)
@@ -167,9 +167,9 @@ def test_center_scan_twice_adds_and_adopts_once(broker: Broker) -> None:
     # The broker's own instance comes back under the id it carries, deletable and out of the offer; the one
     # made by hand is offered and never deleted by the broker.
     adopted, by_hand = found["vd-lost"], found["by-hand"]
-    assert (int(adopted.id), adopted.available, adopted.deletable, adopted.doc.get("adopted")) == (
+    assert (int(adopted.id), adopted.available, adopted.deletable, adopted.adopted) == (
         987654, False, True, True)
-    assert (by_hand.available, by_hand.deletable, by_hand.doc.get("adopted")) == (True, False, None)
+    assert (by_hand.available, by_hand.deletable, by_hand.adopted) == (True, False, False)
     assert_nothing_twice(first, second)
 
 

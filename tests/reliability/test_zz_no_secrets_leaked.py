@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from chalice.test import Client
@@ -19,6 +19,7 @@ from chalice.test import Client
 from app import app
 from chalicelib.services import client_cache
 from chalicelib.services.sessions import ensure_system_admin
+from chalicelib.store.desktops import DesktopStore
 from tests.fixtures.aws import aws_stack_context
 from tests.fixtures.secrets_watch import WATCH
 from tests.integration.api.builders import (
@@ -81,8 +82,7 @@ def _drive_flows() -> Flows:
         assign_pool(api, tenant.sid, policy["id"], pool["id"])
         create_user(api, tenant.sid, "watcher", password=secrets["user password"])
         desktop = add_desktop(tenant.tenant_id, center["id"], pool["id"], "watch-desk")
-        desktop.instance_id = str(uuid.uuid4())
-        desktop.save()
+        desktop = DesktopStore().save(replace(desktop, instance_id=str(uuid.uuid4())))
 
         login = {"user_login": "watcher", "domain": tenant.name}
         wrong = api.call("POST", "/client/v1/login", {**login, "password": secrets["wrong password"]})

@@ -7,45 +7,43 @@ from typing import TYPE_CHECKING
 from chalicelib.api.framework import Access, ApiRequest, Reply, Router
 
 if TYPE_CHECKING:
+    from chalicelib.domain.entities.desktops import Desktop
     from chalicelib.schemas.desktops import DesktopOut, RespDesktopAction, RespDesktopUpdated
-    from chalicelib.store.models import DesktopRecord
 
 
 router = Router("/rest/v1", "Desktops", schemas="chalicelib.schemas.desktops")
 
 
-def desktop_out(record: DesktopRecord) -> DesktopOut:
+def desktop_out(desktop: Desktop) -> DesktopOut:
     from chalicelib.schemas import desktops as schemas
     from chalicelib.services import pool_stats
-    doc = record.doc
-    floating = list(doc.get("floating_addresses") or [])
-    fixed = list(doc.get("fixed_addresses") or [])
-    session = doc.get("session")
+    floating = list(desktop.floating_addresses)
+    fixed = list(desktop.fixed_addresses)
     return schemas.DesktopOut(
-        id=int(record.id),
-        name=record.name,
-        display_name=record.display_name or record.name,
-        center_id=int(record.center_id),
-        pool_id=int(record.pool_id) if record.pool_id else None,
-        instance_id=record.instance_id,
-        status=record.power_state,
-        lifecycle=record.lifecycle,
-        available=int(bool(record.available)),
-        deletable=int(bool(record.deletable)),
-        assigned_user_id=int(record.assigned_user_id) if record.assigned_user_id is not None else None,
+        id=desktop.id,
+        name=desktop.name,
+        display_name=desktop.display_name or desktop.name,
+        center_id=desktop.center_id,
+        pool_id=desktop.pool_id,
+        instance_id=desktop.instance_id,
+        status=desktop.power_state.value,
+        lifecycle=desktop.lifecycle.value,
+        available=int(desktop.available),
+        deletable=int(desktop.deletable),
+        assigned_user_id=desktop.assigned_user_id,
         fixed_addresses=fixed,
         floating_addresses=floating,
         address=(floating or fixed or [None])[0],
-        availability_zone=doc.get("availability_zone"),
-        flavor=doc.get("flavor"),
-        image=doc.get("image"),
-        nova_status=doc.get("nova_status"),
-        error=doc.get("error") or doc.get("fault"),
-        session=session if isinstance(session, dict) else None,
-        agent_running=int(pool_stats.agent_running(record)),
-        registered=int(bool(doc.get("registered"))),
-        created=record.created,
-        updated=record.updated,
+        availability_zone=desktop.availability_zone,
+        flavor=desktop.flavor,
+        image=desktop.image,
+        nova_status=desktop.nova_status,
+        error=desktop.error or desktop.fault,
+        session=dict(desktop.session) if desktop.session is not None else None,
+        agent_running=int(pool_stats.agent_running(desktop)),
+        registered=int(desktop.registered),
+        created=desktop.created,
+        updated=desktop.updated,
     )
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.services import client_cache
 from chalicelib.store.desktops import DesktopStore
 from chalicelib.store.models import DesktopRecord
@@ -59,13 +60,9 @@ def add_desktop(
     floating: str | None = "203.0.113.10",
     display_name: str | None = None,
     created: str | None = None,
-) -> DesktopRecord:
+) -> Desktop:
     """A desktop record as provisioning or the scan would leave it (nothing behind the addresses)."""
     store = DesktopStore()
-    doc: dict[str, Any] = {
-        "fixed_addresses": [fixed] if fixed else [],
-        "floating_addresses": [floating] if floating else [],
-    }
     record = store.new(
         tenant_id,
         center_id,
@@ -76,12 +73,12 @@ def add_desktop(
         available=available,
         deletable=False,
         power_state=power_state,
-        doc=doc,
+        fixed_addresses=(fixed,) if fixed else (),
+        floating_addresses=(floating,) if floating else (),
     )
     if created:
-        record.created = created
-    record.save()
-    return record
+        record = replace(record, created=created)
+    return store.save(record)
 
 
 @dataclass
@@ -91,7 +88,7 @@ class ClientWorld:
     api: Api
     tenant: TenantAdmin
     center_id: int = 0
-    desktops: list[DesktopRecord] = field(default_factory=list)
+    desktops: list[Desktop] = field(default_factory=list)
     _counter: int = 0
 
     def __post_init__(self) -> None:
@@ -124,7 +121,7 @@ class ClientWorld:
     def user(self, login: str, password: str = USER_PASSWORD, **overrides: Any) -> int:
         return create_user(self.api, self.tenant.sid, login, password=password, **overrides)
 
-    def desktop(self, pool_id: int | None, name: str | None = None, **fields: Any) -> DesktopRecord:
+    def desktop(self, pool_id: int | None, name: str | None = None, **fields: Any) -> Desktop:
         self._counter += 1
         index = len(self.desktops) + 1
         fields.setdefault("fixed", f"198.51.100.{index}")
@@ -135,10 +132,14 @@ class ClientWorld:
         self.desktops.append(record)
         return record
 
-    def desktop_record(self, desktop_id: int) -> DesktopRecord:
+    def desktop_record(self, desktop_id: int) -> Desktop:
         record = DesktopStore().find(self.tenant.tenant_id, desktop_id)
         assert record is not None
         return record
+
+    def stored_user_key(self, desktop_id: int) -> str | None:
+        """The by_user index's key the store derived for the desktop (None: the desktop is free)."""
+        return DesktopRecord.get(self.tenant.tenant_id, desktop_id, consistent_read=True).user_key
 
 
 class ClientApi:

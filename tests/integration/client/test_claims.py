@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from chalicelib.domain.entities.users import User
@@ -10,6 +12,7 @@ from chalicelib.services import releases
 from chalicelib.store import stores
 from chalicelib.store.claims import DesktopClaims, HolderChanged
 from chalicelib.store.desktops import DesktopStore
+from chalicelib.store.models import DesktopRecord
 from chalicelib.store.pending_checks import PendingChecks
 from tests.fixtures.aws import AwsStack
 from tests.integration.client.conftest import add_desktop
@@ -29,7 +32,8 @@ def test_a_claim_is_exclusive_and_recorded_with_the_user(aws: AwsStack) -> None:
     desktop = add_desktop(1, 1, 1, "d1")
     assert claims.claim(alice, int(desktop.id))
     record = DesktopStore().find(1, int(desktop.id))
-    assert record is not None and record.assigned_user_id == alice.id and record.user_key == f"1#{alice.id}"
+    assert record is not None and record.assigned_user_id == alice.id
+    assert DesktopRecord.get(1, desktop.id, consistent_read=True).user_key == f"1#{alice.id}"  # by_user
     assert record.version == desktop.version + 1
     assert not claims.claim(bob, int(desktop.id))  # someone else: a lost race
     stored = stores.users.find_by_login(1, "alice")
@@ -59,9 +63,8 @@ def test_a_stale_copy_cannot_undo_a_claim(aws: AwsStack) -> None:
     stale = DesktopStore().find(1, int(desktop.id))
     assert claims.claim(alice, int(desktop.id))
     assert stale is not None
-    stale.power_state = "stopped"
     with pytest.raises(Conflict):
-        DesktopStore().save(stale)  # the version moved on: the worker must read again
+        DesktopStore().save(replace(stale, power_state="stopped"))  # the version moved on: read it again
     assert DesktopStore().find(1, int(desktop.id)).assigned_user_id == alice.id  # type: ignore[union-attr]
 
 
@@ -87,7 +90,8 @@ def test_release_is_for_the_holder(aws: AwsStack) -> None:
     assert releases.release_held(bob, int(desktop.id)) is None
     released = releases.release_held(alice, int(desktop.id))
     assert released is not None and released.assigned_user_id is None
-    assert released.last_user_key == f"1#{alice.id}"
+    assert released.last_user_id == alice.id
+    assert DesktopRecord.get(1, desktop.id, consistent_read=True).last_user_key == f"1#{alice.id}"
     assert stores.users.find_by_login(1, "alice").held == frozenset()  # type: ignore[union-attr]
     assert releases.release_held(alice, int(desktop.id)) is not None  # a retried release: the same answer
     bob = stores.users.find_by_login(1, "bob")  # type: ignore[assignment]
@@ -106,8 +110,7 @@ def test_a_desktop_taken_away_elsewhere_leaves_the_holdings_at_the_next_read(aws
     alice = holding_two
     record = DesktopStore().find(1, int(lost.id))
     assert record is not None
-    record.assigned_user_id, record.user_key = None, None
-    DesktopStore().save(record)
+    DesktopStore().save(replace(record, assigned_user_id=None))
     holdings = claims.holdings(alice)
     assert [int(d.id) for d in holdings.desktops] == [int(kept.id)]
     assert holdings.user.held == {int(kept.id)} and holdings.user.held_version == 3

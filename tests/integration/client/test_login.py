@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from chalicelib.services import client_login
 from chalicelib.store.desktops import DesktopStore
 from tests.fixtures.aws import AwsStack
@@ -45,7 +47,7 @@ def test_a_local_user_gets_a_desktop_with_its_address(world: ClientWorld, client
     record = world.desktop_record(desktop["id"])
     assert (
         record.assigned_user_id is not None
-        and record.user_key == f"{world.tenant.tenant_id}#{record.assigned_user_id}"
+        and world.stored_user_key(record.id) == f"{world.tenant.tenant_id}#{record.assigned_user_id}"
     )
     assert "message" not in body and "Retry-After" not in reply.headers
 
@@ -137,8 +139,7 @@ def test_a_held_desktop_made_unavailable_is_not_offered_and_another_is_claimed(
     world.user("alice")
     [first] = client.login("alice").body["desktops"]
     record = world.desktop_record(first["id"])
-    record.available = False
-    DesktopStore().save(record)
+    DesktopStore().save(replace(record, available=False))
     [second] = client.login("alice").body["desktops"]
     assert second["id"] != first["id"]
 

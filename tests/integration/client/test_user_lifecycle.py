@@ -46,7 +46,7 @@ def test_a_deleted_user_loses_token_connect_and_desktops(world: ClientWorld, cli
         assert reply.status == 401, (path, reply.body)
     for desktop_id in held:
         record = world.desktop_record(desktop_id)
-        assert record.assigned_user_id is None and record.user_key is None
+        assert record.assigned_user_id is None and world.stored_user_key(desktop_id) is None
     events = [e for e in stores.audit.list(world.tenant.tenant_id, limit=100) if e.type == "client.release"]
     assert sorted(int(e.desktop_id) for e in events) == sorted(held)
     # a user of the same name created later is someone else: the old token does not open it

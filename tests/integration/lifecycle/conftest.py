@@ -23,9 +23,9 @@ import pytest
 
 from app import app
 from chalicelib.clouds import use_cloud_factory
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.services import client_cache
 from chalicelib.store.desktops import DesktopStore
-from chalicelib.store.models import DesktopRecord
 from tests.fakes.cloud import InMemoryCloud
 from tests.fixtures.aws import AwsStack
 from tests.integration.api.builders import (
@@ -113,7 +113,7 @@ class ReferenceAgent:
             assert run.code == expect, (run.code, lines, result.stderr[-2000:])
         return run
 
-    def register(self, desktop: DesktopRecord, registration_file: Path, expect: int = 0) -> AgentRun:
+    def register(self, desktop: Desktop, registration_file: Path, expect: int = 0) -> AgentRun:
         return self("register", "--broker", self.url, "--instance-uuid", str(desktop.instance_id),
                     "--registration-file", str(registration_file), expect=expect)
 
@@ -205,13 +205,13 @@ class LifecycleWorld:
                                  headers={"Authorization": f"Bearer {reply.body['token']}"})
         assert released.status == 200, released.body
 
-    def desktop(self, desktop_id: int) -> DesktopRecord:
+    def desktop(self, desktop_id: int) -> Desktop:
         return desktops.get(self.tenant.tenant_id, desktop_id)
 
-    def pool_desktops(self, pool_id: int) -> list[DesktopRecord]:
+    def pool_desktops(self, pool_id: int) -> list[Desktop]:
         return desktops.of_pool(self.tenant.tenant_id, pool_id)
 
-    def registration_file(self, desktop: DesktopRecord) -> Path:
+    def registration_file(self, desktop: Desktop) -> Path:
         """What cloud-init leaves on the instance: the registration file from the user data."""
         user_data = self.cloud.specs[str(desktop.instance_id)].user_data or ""
         assert user_data.startswith("#cloud-config\n")
@@ -221,7 +221,7 @@ class LifecycleWorld:
         path.write_text(json.dumps({**registration, "broker_url": self.url}))
         return path
 
-    def agent(self, desktop: DesktopRecord, register: bool = True) -> ReferenceAgent:
+    def agent(self, desktop: Desktop, register: bool = True) -> ReferenceAgent:
         agent = ReferenceAgent(self.url, self.tmp / f"agent-{desktop.id}.json")
         if register:
             agent.register(desktop, self.registration_file(desktop))

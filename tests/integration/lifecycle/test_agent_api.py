@@ -13,20 +13,23 @@ import pytest
 
 from chalicelib import clock
 from chalicelib.clock import epoch_of
+from chalicelib.domain.desktop_lifecycle import DesktopLifecycle
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.domain.errors import Unauthorized
 from chalicelib.schemas.agent import AgentEvent, AgentRegister
 from chalicelib.services import agents, pool_stats
 from chalicelib.settings import get_settings, reset_settings
+from chalicelib.store.desktops import DesktopStore
 from chalicelib.store.metrics import count_requests
-from chalicelib.store.models import DesktopRecord
 from tests.fixtures.settings import set_setting
 from tests.integration.api.conftest import Reply
 from tests.integration.lifecycle.conftest import LifecycleWorld, make_tenant
 
+desktops = DesktopStore()
 READS = {"GetItem", "BatchGetItem", "Query", "Scan"}
 
 
-def ready(world: LifecycleWorld, **assignment: Any) -> DesktopRecord:
+def ready(world: LifecycleWorld, **assignment: Any) -> Desktop:
     pool_id = world.pool("office", threshold=1, maximum=1, deletable=0)
     world.policy(pool_id, **assignment)
     world.user("alice")
@@ -36,11 +39,11 @@ def ready(world: LifecycleWorld, **assignment: Any) -> DesktopRecord:
     return world.desktop(int(desktop.id))
 
 
-def registration_token(world: LifecycleWorld, desktop: DesktopRecord) -> str:
+def registration_token(world: LifecycleWorld, desktop: Desktop) -> str:
     return json.loads(world.registration_file(desktop).read_text())["registration_token"]
 
 
-def register(world: LifecycleWorld, desktop: DesktopRecord, token: str, instance: str | None = None) -> Reply:
+def register(world: LifecycleWorld, desktop: Desktop, token: str, instance: str | None = None) -> Reply:
     return world.api.call("POST", "/agent/v1/register",
                           {"instance_uuid": instance or desktop.instance_id, "registration_token": token,
                            "hostname": "desk", "agent_version": "test"})
@@ -55,7 +58,7 @@ def test_registration_needs_the_desktops_own_unused_token(api_world: LifecycleWo
     world = api_world
     desktop = ready(world)
     token = registration_token(world, desktop)
-    assert "registration_hash" in desktop.doc and token not in json.dumps(desktop.doc)
+    assert desktop.registration_hash and token not in json.dumps(desktop.stored_doc())
     forged = f"{world.tenant.tenant_id}.{desktop.id}.{secrets.token_urlsafe(32)}"
     for bad in (register(world, desktop, forged), register(world, desktop, "not-a-token"),
                 register(world, desktop, token, instance="00000000-0000-4000-8000-999999999999")):
@@ -67,8 +70,8 @@ def test_registration_needs_the_desktops_own_unused_token(api_world: LifecycleWo
     reused = register(world, desktop, token)
     assert reused.status == 401
     record = world.desktop(int(desktop.id))
-    assert "registration_hash" not in record.doc and record.doc["agent"]["hostname"] == "desk"
-    assert good.body["agent_token"] not in json.dumps(record.doc)
+    assert record.registration_hash is None and (record.agent or {}).get("hostname") == "desk"
+    assert good.body["agent_token"] not in json.dumps(record.stored_doc())
     assert len(world.logs(type="agent.register_refused")) == 3  # the garbage token names no desktop
     assert len(world.logs(type="agent.registered")) == 1
 
@@ -158,7 +161,8 @@ def test_an_event_costs_at_most_two_reads(api_world: LifecycleWorld) -> None:
     desktop = ready(world, plan_release_id=plan, plan_power_control_id=power)
     token = register(world, desktop, registration_token(world, desktop)).body["agent_token"]
     event(world, token, {"event": "login", "user": "alice"})  # records the desktop's assignment
-    assert world.desktop(int(desktop.id)).doc["assignment"]["plan_release_id"] == plan
+    assignment = world.desktop(int(desktop.id)).assignment
+    assert assignment is not None and assignment["plan_release_id"] == plan
     for body in ({"event": "heartbeat"}, {"event": "disconnect", "user": "alice"},
                  {"event": "reconnect", "user": "alice"}, {"event": "disconnect", "user": "alice"}):
         time.sleep(0.01)
@@ -169,7 +173,7 @@ def test_an_event_costs_at_most_two_reads(api_world: LifecycleWorld) -> None:
         assert sum(reads.values()) <= 2, counted.calls
         writes = counted.by_operation.get("PutItem", 0) + counted.by_operation.get("UpdateItem", 0)
         assert counted.by_operation.get("GetItem") == 1 and writes >= 0
-    timers = world.desktop(int(desktop.id)).doc["timers"]
+    timers = world.desktop(int(desktop.id)).timers
     assert {t["kind"] for t in timers} == {"disconnect", "power_disconnect"}
 
 
@@ -177,9 +181,7 @@ def test_a_deleted_desktops_agent_is_refused(api_world: LifecycleWorld) -> None:
     world = api_world
     desktop = ready(world)
     token = register(world, desktop, registration_token(world, desktop)).body["agent_token"]
-    record = world.desktop(int(desktop.id))
-    record.lifecycle = "deleted"
-    record.save()
+    desktops.save(dataclasses.replace(world.desktop(int(desktop.id)), lifecycle=DesktopLifecycle.DELETED))
     assert event(world, token, {"event": "heartbeat"}).status == 401
 
 
@@ -208,15 +210,15 @@ def test_a_registration_token_expires_hours_after_it_was_issued(api_world: Lifec
     world = api_world
     before = time.time()
     desktop = ready(world)
-    expires_at = float(desktop.doc["registration_expires_at"])
+    expires_at = float(desktop.registration_expires_at or 0)
     assert before + 4 * 3600 <= expires_at <= time.time() + 4 * 3600  # issued with the record
     body = AgentRegister(instance_uuid=str(desktop.instance_id),
                          registration_token=registration_token(world, desktop), hostname="desk")
     with pytest.raises(Unauthorized):
         agents.register(body, now=expires_at)  # the clock of the call, not a sleep
     still = world.desktop(int(desktop.id))
-    assert still.doc["registration_hash"] == desktop.doc["registration_hash"]
-    assert "agent_tokens" not in still.doc
+    assert still.registration_hash == desktop.registration_hash is not None
+    assert still.agent_tokens is None
     [refused] = world.logs(type="agent.register_refused")
     assert "expired" in refused["message"]
     assert agents.register(body, now=expires_at - 1)["desktop_id"] == desktop.id
@@ -229,7 +231,7 @@ def test_a_registration_token_expires_hours_after_it_was_issued(api_world: Lifec
     assert issued.status == 201
     again = AgentRegister(instance_uuid=str(desktop.instance_id),
                           registration_token=issued.body["registration_token"])
-    expires_at = float(world.desktop(int(desktop.id)).doc["registration_expires_at"])
+    expires_at = float(world.desktop(int(desktop.id)).registration_expires_at or 0)
     assert issued_at + 600 <= expires_at <= time.time() + 600
     with pytest.raises(Unauthorized):
         agents.register(again, now=expires_at + 1)
@@ -250,9 +252,7 @@ def test_the_registration_lifetime_is_read_from_the_environment(monkeypatch: pyt
 def test_a_registration_token_from_before_expiry_counts_from_the_record(api_world: LifecycleWorld) -> None:
     world = api_world
     desktop = ready(world)
-    record = world.desktop(int(desktop.id))
-    record.doc = {k: v for k, v in record.doc.items() if k != "registration_expires_at"}
-    record.save()
+    record = desktops.save(dataclasses.replace(world.desktop(int(desktop.id)), registration_expires_at=None))
     body = AgentRegister(instance_uuid=str(desktop.instance_id),
                          registration_token=registration_token(world, desktop))
     created = epoch_of(record.created)
@@ -274,7 +274,7 @@ def test_release_rotates_the_agent_token_and_the_old_one_stops(api_world: Lifecy
     assert offered.status == 200 and offered.headers.get("Cache-Control") == "no-store"
     new = offered.body["agent_token"]
     assert new != old and new.startswith(f"{world.tenant.tenant_id}.{desktop.id}.")
-    assert new not in json.dumps(world.desktop(int(desktop.id)).doc)  # hashes only
+    assert new not in json.dumps(world.desktop(int(desktop.id)).stored_doc())  # hashes only
     # The reply was lost: the old token still works and the same new token is offered again.
     assert event(world, old, {"event": "heartbeat"}).body["agent_token"] == new
     used = event(world, new, {"event": "heartbeat"})

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chalicelib.services import timers
+from chalicelib.store.models import DesktopRecord
 from tests.integration.lifecycle.conftest import LifecycleWorld
 
 
@@ -33,7 +34,7 @@ def test_single_use_desktop_is_deleted_with_its_volume_after_logout_and_the_pool
     assert reply["session"]["state"] == "logged_out"
     released = world.desktop(desktop.id)
     assert released.assigned_user_id is None and not released.available
-    assert released.doc["pending_action"] == "delete"
+    assert released.pending_action == "delete"
 
     world.provision()
     assert instance not in world.cloud.servers
@@ -110,16 +111,18 @@ def test_disconnect_and_idle_timers_fire_once_and_reach_the_agent(world: Lifecyc
     started = time.time()
     agent.event("disconnect", "alice")
     pending = world.desktop(desktop.id)
-    assert pending.due_bucket and started + 290 <= pending.due_at <= time.time() + 310
+    assert DesktopRecord.get(pending.tenant_id, pending.id, consistent_read=True).due_bucket  # by_due
+    assert pending.due_at is not None and started + 290 <= pending.due_at <= time.time() + 310
     assert timers.run_due(time.time() + 60) == 0  # not yet
     assert sorted(_race(lambda: timers.run_due(time.time() + 301))) == [0, 1]
     assert timers.run_due(time.time() + 302) == 0
     fired = world.desktop(desktop.id)
-    assert fired.doc["agent_command"]["action"] == "logout" and fired.due_at is None
+    assert (fired.agent_command or {}).get("action") == "logout" and fired.due_at is None
     run = agent("heartbeat", commands="simulate")
     assert [c["action"] for c in run.commands()] == ["logout"]
     after = world.desktop(desktop.id)
-    assert after.doc["session"]["state"] == "logged_out" and "agent_command" not in after.doc
+    assert after.agent_session.state == "logged_out" and after.agent_command is None
+    assert "agent_command" not in after.stored_doc()
     assert after.assigned_user_id is not None  # the plan keeps it assigned at logout
     assert len(world.logs(desktop_id=desktop.id, type="lifecycle.timer_fired")) == 1
     assert len(world.logs(desktop_id=desktop.id, type="agent.command_done")) == 1
@@ -130,7 +133,7 @@ def test_disconnect_and_idle_timers_fire_once_and_reach_the_agent(world: Lifecyc
     assert sorted(_race(lambda: timers.run_due(time.time() + 601))) == [0, 1]
     run = agent("heartbeat", commands="simulate")
     assert [c["action"] for c in run.commands()] == ["lock"]
-    assert world.desktop(desktop.id).doc["session"]["state"] == "locked"
+    assert world.desktop(desktop.id).agent_session.state == "locked"
     assert len(world.logs(desktop_id=desktop.id, type="lifecycle.timer_fired")) == 2
 
     # Back before the timer: nothing fires.
@@ -140,7 +143,7 @@ def test_disconnect_and_idle_timers_fire_once_and_reach_the_agent(world: Lifecyc
     agent.event("reconnect", "alice")
     assert world.desktop(desktop.id).due_at is None
     assert timers.run_due(time.time() + 3600) == 0
-    assert world.desktop(desktop.id).doc["session"]["state"] == "connected"
+    assert world.desktop(desktop.id).agent_session.state == "connected"
 
 
 SESSIONS_SCRIPT = """
@@ -174,8 +177,8 @@ def test_the_agent_service_reports_what_it_sees_on_the_desktop(world: LifecycleW
     assert seen == ["session.startup", "session.login", "session.lock", "session.disconnect",
                     "session.logout"]
     record = world.desktop(desktop.id)
-    assert record.doc["session"] == {**record.doc["session"], "state": "logged_out", "user": "alice"}
-    assert record.doc["agent_started_at"]
+    assert (record.agent_session.state, record.agent_session.user) == ("logged_out", "alice")
+    assert record.agent_started_at
 
 
 def test_the_reference_agent_keeps_working_across_token_rotations(world: LifecycleWorld) -> None:

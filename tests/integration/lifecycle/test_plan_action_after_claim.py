@@ -21,7 +21,7 @@ def test_a_release_plan_stop_queued_before_the_next_claim_leaves_the_new_user_ru
     agent.event("login", "alice")
     agent.event("logout", "alice")  # released; the plan queues its stop (nobody holds the desktop)
     released = world.desktop(desktop.id)
-    assert released.assigned_user_id is None and released.doc["pending_action"] == "stop"
+    assert released.assigned_user_id is None and released.pending_action == "stop"
 
     [for_bob] = world.client_login("bob")  # bob claims it before the worker carries the stop out
     assert for_bob["id"] == offered["id"] == desktop.id

@@ -14,12 +14,13 @@ import pytest
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.cloud import ServerSpec
 from chalicelib.domain.entities.centers import Center
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.schemas.pools import PoolBody
 from chalicelib.services import pools as pool_service
 from chalicelib.services import scan
 from chalicelib.settings import reset_settings
 from chalicelib.store.desktops import DesktopStore, PoolCounters
-from chalicelib.store.models import AuditRecord, DesktopRecord
+from chalicelib.store.models import AuditRecord
 from tests.integration.provisioning.conftest import ADMIN, TENANT, Broker
 
 desktops = DesktopStore()
@@ -77,17 +78,16 @@ def events(event_type: str) -> list[AuditRecord]:
     return [e for e in AuditRecord.query(TENANT) if e.type == event_type]
 
 
-def records_of(instance_id: str) -> list[DesktopRecord]:
+def records_of(instance_id: str) -> list[Desktop]:
     return [d for d in desktops.of_tenant(TENANT) if d.instance_id == instance_id]
 
 
-def deleted_long_ago(center: Center, days: float) -> DesktopRecord:
+def deleted_long_ago(center: Center, days: float) -> Desktop:
     deleted_at = datetime.fromtimestamp(time.time() - days * DAY, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     record = desktops.new(TENANT, int(center.id), None, "old-desktop", display_name="old",
                           lifecycle="deleted", available=False, deletable=True, power_state="deleted",
-                          instance_id="gone-instance", doc={"deleted_at": deleted_at})
-    record.save()
-    return record
+                          instance_id="gone-instance", deleted_at=deleted_at)
+    return desktops.save(record)
 
 
 @pytest.fixture

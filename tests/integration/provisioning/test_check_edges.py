@@ -16,10 +16,11 @@ import pytest
 from chalicelib.clock import epoch_of
 from chalicelib.domain import messages
 from chalicelib.domain.cloud import CloudConflict, CloudTransient, PowerState
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.services import pools, provisioning
 from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore, PoolCounters
-from chalicelib.store.models import AuditRecord, DesktopRecord
+from chalicelib.store.models import AuditRecord
 from chalicelib.store.pending_checks import PendingChecks
 from tests.integration.provisioning.conftest import ADMIN, TENANT, Broker
 from tests.integration.provisioning.test_enforce_maximum import enforced_pool
@@ -30,7 +31,7 @@ desktops = DesktopStore()
 counters = PoolCounters()
 
 
-def the_desktop() -> DesktopRecord:
+def the_desktop() -> Desktop:
     (desktop,) = desktops.of_tenant(TENANT)
     return desktop
 
@@ -109,7 +110,7 @@ def test_a_desktop_that_left_its_pool_while_it_built_fails_without_a_pool(broker
     broker.cloud.vanish(server_id)
     provisioning.follow_desktop(follow)
     failed = the_desktop()
-    assert (failed.lifecycle, failed.doc["failed_pool_id"]) == ("error", None)
+    assert (failed.lifecycle, failed.failed_pool_id) == ("error", None)
     [event] = events("provision.failed")
     assert event.pool_id is None
     assert counters.add_failure(TENANT, pool_id) == 1  # the pool it left counts no failure of it
@@ -230,7 +231,7 @@ def test_a_shrink_says_why_and_since_when_on_the_desktop_and_its_delete(
     now = time.time() - 7200.0  # the check's own clock, not the wall's
     monkeypatch.setattr(provisioning, "clock", lambda: now)
     [desktop_id] = provisioning.enforce_maximum(pool, desktops.of_pool(TENANT, pool_id))
-    assert epoch_of(desktops.get(TENANT, desktop_id).doc["pending_since"]) == int(now)
+    assert epoch_of(desktops.get(TENANT, desktop_id).pending_since) == int(now)
     [delete] = [m for m in broker.aws.queued() if m["type"] == "desktop.delete"]
     assert (delete["desktop_id"], delete["reason"]) == (desktop_id, "above the pool's maximum")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -26,10 +27,10 @@ def ready_pool(broker: Broker, **settings: object) -> tuple[int, list[int]]:
 def test_stop_and_start_go_through_the_worker(broker: Broker) -> None:
     _, (desktop_id, _) = ready_pool(broker)
     desktop_actions.request_action(ADMIN, desktop_id, "stop")
-    assert desktops.get(TENANT, desktop_id).doc["pending_action"] == "stop"
+    assert desktops.get(TENANT, desktop_id).pending_action == "stop"
     broker.drain(only={"desktop.power"})
     stopped = desktops.get(TENANT, desktop_id)
-    assert stopped.power_state == "stopped" and stopped.doc["pending_action"] is None
+    assert stopped.power_state == "stopped" and stopped.pending_action is None
     assert broker.cloud.servers[stopped.instance_id].status == "SHUTOFF"
     desktop_actions.request_action(ADMIN, desktop_id, "start")
     broker.drain(only={"desktop.power"})
@@ -40,7 +41,7 @@ def test_a_failed_power_action_is_visible_on_the_desktop(broker: Broker) -> None
     _, (desktop_id, _) = ready_pool(broker)
     desktop_actions.request_action(ADMIN, desktop_id, "resume")  # not suspended: Nova says conflict
     broker.drain(only={"desktop.power"})
-    assert desktops.get(TENANT, desktop_id).doc["last_action_error"]
+    assert desktops.get(TENANT, desktop_id).last_action_error
 
 
 def test_a_desktop_that_is_not_deletable_is_never_deleted(broker: Broker) -> None:
@@ -55,8 +56,7 @@ def test_a_desktop_that_is_not_deletable_is_never_deleted(broker: Broker) -> Non
 def test_deleting_a_deletable_desktop_removes_instance_and_volume_and_refills(broker: Broker) -> None:
     pool_id, (desktop_id, _) = ready_pool(broker, create_new_volume=1, delete_volume_on_instance_delete=1)
     desktop = desktops.get(TENANT, desktop_id)
-    desktop.deletable = True
-    desktops.save(desktop)
+    desktop = desktops.save(replace(desktop, deletable=True))
     instance = desktop.instance_id
     assert any(v.server_id == instance for v in broker.cloud.volumes.values())
     desktop_actions.request_action(ADMIN, desktop_id, "delete")
@@ -102,8 +102,7 @@ def test_an_action_asked_for_before_a_claim_is_refused_once_the_desktop_is_claim
 ) -> None:
     _, (desktop_id, _) = ready_pool(broker)
     desktop = desktops.get(TENANT, desktop_id)
-    desktop.deletable = True
-    desktops.save(desktop)
+    desktop = desktops.save(replace(desktop, deletable=True))
     desktop_actions.request_action(ADMIN, desktop_id, action)  # queued while the desktop is free
     user_id = claim(desktop_id)  # a login claims it before the worker runs
     calls = dict(broker.cloud.calls)
@@ -115,7 +114,7 @@ def test_an_action_asked_for_before_a_claim_is_refused_once_the_desktop_is_claim
     assert untouched.lifecycle == "active" and untouched.power_state == "running"
     assert untouched.assigned_user_id == user_id
     assert broker.cloud.servers[untouched.instance_id].status == "ACTIVE"
-    assert untouched.doc["pending_action"] is None and "Refused" in untouched.doc["last_action_error"]
+    assert untouched.pending_action is None and "Refused" in untouched.last_action_error
     [refusal] = audited("desktop.action_refused")
     assert refusal.desktop_id == desktop_id and refusal.details["action"] == action
     assert refusal.details["holder_now"]["user_id"] == user_id

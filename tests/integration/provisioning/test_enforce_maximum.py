@@ -14,12 +14,13 @@ import pytest
 from chalicelib import clock
 from chalicelib.clock import utc_iso
 from chalicelib.domain import time_limits
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.domain.entities.pools import Pool
 from chalicelib.services import provisioning, tenants
 from chalicelib.store import stores
 from chalicelib.store.aws import client
-from chalicelib.store.desktops import DesktopStore
-from chalicelib.store.models import AuditRecord, DesktopRecord
+from chalicelib.store.desktops import DesktopStore, record_of
+from chalicelib.store.models import AuditRecord
 from tests.integration.provisioning.conftest import TENANT, Broker
 
 desktops = DesktopStore()
@@ -35,14 +36,16 @@ def enforced_pool(broker: Broker, count: int, maximum: int) -> tuple[Pool, list[
     return pool, ids
 
 
-def members(pool: Pool) -> list[DesktopRecord]:
+def members(pool: Pool) -> list[Desktop]:
     return desktops.of_pool(TENANT, int(pool.id))
 
 
 def edit(desktop_id: int, **doc: Any) -> None:
+    """Write keys into the desktop's document: its fields, or keys it does not know."""
     desktop = desktops.get(TENANT, desktop_id)
-    desktop.doc = {**desktop.doc, **doc}
-    desktops.save(desktop)
+    known = {k: v for k, v in doc.items() if k in Desktop.document_fields()}
+    other = {k: v for k, v in doc.items() if k not in known}
+    desktops.save(replace(desktop, **known, unknown={**desktop.unknown, **other}))
 
 
 def queued_deletes(broker: Broker) -> list[int]:
@@ -65,8 +68,8 @@ def test_a_desktop_taken_for_deletion_leaves_the_offer_and_shows_the_request(bro
     assert len(requested) == 1 and requested[0] in ids
     taken = desktops.get(TENANT, requested[0])
     assert taken.available is False  # never offered while its deletion waits in the queue
-    assert taken.doc["pending_action"] == "delete"
-    assert taken.doc["pending_since"]
+    assert taken.pending_action == "delete"
+    assert taken.pending_since
     (kept,) = [i for i in ids if i != requested[0]]
     assert desktops.get(TENANT, kept).available is True
     assert queued_deletes(broker) == requested
@@ -79,8 +82,7 @@ def test_deleted_and_failed_desktops_do_not_count_against_the_maximum(broker: Br
     pool, ids = enforced_pool(broker, count=3, maximum=1)
     for desktop_id, lifecycle in zip(ids[:2], ("deleted", "error"), strict=True):
         desktop = desktops.get(TENANT, desktop_id)
-        desktop.lifecycle = lifecycle
-        desktops.save(desktop)
+        desktop = desktops.save(replace(desktop, lifecycle=lifecycle))
     assert provisioning.enforce_maximum(pool, members(pool)) == []
     assert desktops.get(TENANT, ids[2]).available is True
 
@@ -98,7 +100,7 @@ def test_a_desktop_with_a_pending_power_action_is_left_alone(broker: Broker) -> 
     pool, ids = enforced_pool(broker, count=2, maximum=0)
     edit(ids[0], pending_action="stop")
     assert provisioning.enforce_maximum(pool, members(pool)) == [ids[1]]
-    assert desktops.get(TENANT, ids[0]).doc["pending_action"] == "stop"
+    assert desktops.get(TENANT, ids[0]).pending_action == "stop"
 
 
 def test_a_pending_delete_counts_as_already_on_its_way_out(broker: Broker) -> None:
@@ -129,8 +131,7 @@ def test_a_session_that_ended_later_keeps_its_desktop(broker: Broker) -> None:
     pool, ids = enforced_pool(broker, count=2, maximum=1)
     for desktop_id, since in zip(ids, (time.time() + 120, time.time() + 60), strict=True):
         desktop = desktops.get(TENANT, desktop_id)
-        desktop.last_offered = int(time.time() + 30)
-        desktops.save(desktop)
+        desktop = desktops.save(replace(desktop, last_offered=int(time.time() + 30)))
         edit(desktop_id, released_at=utc_iso(time.time() + 30),
              session={"state": "logged_out", "user": None, "since": utc_iso(since)})
     assert provisioning.enforce_maximum(pool, members(pool)) == [ids[1]]
@@ -141,8 +142,7 @@ def test_a_desktop_offered_later_is_kept(broker: Broker) -> None:
     pool, ids = enforced_pool(broker, count=2, maximum=1)
     for desktop_id, offered in zip(ids, (time.time() + 120, time.time() + 60), strict=True):
         desktop = desktops.get(TENANT, desktop_id)
-        desktop.last_offered = int(offered)
-        desktops.save(desktop)
+        desktop = desktops.save(replace(desktop, last_offered=int(offered)))
     assert provisioning.enforce_maximum(pool, members(pool)) == [ids[1]]
 
 
@@ -150,8 +150,7 @@ def test_a_desktop_never_used_is_idle_since_its_creation(broker: Broker) -> None
     """Neither was released, offered or logged into: the one created earlier goes."""
     pool, ids = enforced_pool(broker, count=2, maximum=1)
     older = desktops.get(TENANT, ids[1])
-    older.created = utc_iso(time.time() - 3600)
-    desktops.save(older)
+    older = desktops.save(replace(older, created=utc_iso(time.time() - 3600)))
     assert {d.last_offered for d in members(pool)} == {None}
     assert provisioning.enforce_maximum(pool, members(pool)) == [ids[1]]
 
@@ -180,20 +179,16 @@ def test_a_desktop_written_meanwhile_is_skipped_and_the_next_one_still_goes(brok
     read = members(pool)
     edit(ids[0], heartbeat="2026-01-03T00:00:00Z")  # the check's copy is now stale
     assert provisioning.enforce_maximum(pool, read) == [ids[1]]
-    assert "pending_action" not in desktops.get(TENANT, ids[0]).doc
+    assert desktops.get(TENANT, ids[0]).pending_action is None
 
 
 def test_the_pool_records_how_many_stay_above_and_clears_it_when_back_under(broker: Broker) -> None:
     pool, ids = enforced_pool(broker, count=2, maximum=0)
     kept = desktops.get(TENANT, ids[0])
-    kept.assigned_user_id = 5
-    desktops.save(kept)
+    kept = desktops.save(replace(kept, assigned_user_id=5))
     provisioning.enforce_maximum(pool, members(pool))
     assert stores.pools.get(TENANT, int(pool.id)).broker_state["over_max"] == 1
-    kept = desktops.get(TENANT, ids[0])
-    kept.assigned_user_id = None
-    kept.lifecycle = "deleted"
-    desktops.save(kept)
+    kept = desktops.save(replace(desktops.get(TENANT, ids[0]), assigned_user_id=None, lifecycle="deleted"))
     pool = stores.pools.get(TENANT, int(pool.id))
     assert pool.provision is not None
     pool = replace(pool, provision=replace(pool.provision, provision_threshold=0, provision_max=0,
@@ -242,8 +237,11 @@ def test_a_failed_build_of_a_record_without_the_volume_setting_deletes_its_volum
     (volume,) = broker.cloud.volumes.values()
     volume.delete_on_termination = False
     (desktop,) = [d for d in desktops.of_tenant(TENANT) if d.instance_id == server_id]
-    desktop.doc = {k: v for k, v in desktop.doc.items() if k != "delete_volume_on_instance_delete"}
-    desktops.save(desktop)
+    # a record of before the setting existed: no `delete_volume_on_instance_delete` key, read as True
+    stored = record_of(desktop)
+    stored.doc = {k: v for k, v in stored.doc.items() if k != "delete_volume_on_instance_delete"}
+    stored.save()
+    assert desktops.get(TENANT, desktop.id).delete_volume_on_instance_delete is True
     broker.cloud.fail_build(server_id, "No valid host was found.")
     broker.drain(only={"desktop.follow"})
     assert broker.cloud.volumes == {}

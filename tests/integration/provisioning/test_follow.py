@@ -13,11 +13,12 @@ import pytest
 from chalicelib.clock import epoch_of
 from chalicelib.domain import messages
 from chalicelib.domain.cloud import CloudTransient
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.services import provisioning
 from chalicelib.settings import reset_settings
 from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore, PoolCounters
-from chalicelib.store.models import AuditRecord, DesktopRecord
+from chalicelib.store.models import AuditRecord
 from tests.integration.provisioning.conftest import TENANT, Broker
 
 desktops = DesktopStore()
@@ -36,7 +37,7 @@ def building(broker: Broker, **settings: Any) -> tuple[int, str, dict[str, Any]]
     return int(pool.id), server_id, follow
 
 
-def the_desktop() -> DesktopRecord:
+def the_desktop() -> Desktop:
     (desktop,) = desktops.of_tenant(TENANT)
     return desktop
 
@@ -86,8 +87,8 @@ def test_a_build_past_the_timeout_fails_and_its_instance_is_deleted(
     provisioning.follow_desktop(follow)
     failed = the_desktop()
     assert (failed.lifecycle, failed.power_state, failed.available) == ("error", "error", False)
-    assert failed.doc["error"] == "The build did not finish within 30 minutes"
-    assert failed.doc["failed_pool_id"] == pool_id
+    assert failed.error == "The build did not finish within 30 minutes"
+    assert failed.failed_pool_id == pool_id
     assert server_id not in broker.cloud.servers
     assert counters.total(TENANT, pool_id) == 0
 
@@ -101,7 +102,7 @@ def test_a_short_build_timeout_is_told_in_seconds_below_two_minutes(
     _, _, follow = building(broker)
     monkeypatch.setattr(provisioning, "clock", lambda: time.time() + timeout + 30)
     provisioning.follow_desktop(follow)
-    assert the_desktop().doc["error"] == f"The build did not finish within {told}"
+    assert the_desktop().error == f"The build did not finish within {told}"
 
 
 def test_an_instance_gone_during_its_build_fails_the_desktop(broker: Broker) -> None:
@@ -110,7 +111,7 @@ def test_an_instance_gone_during_its_build_fails_the_desktop(broker: Broker) -> 
     provisioning.follow_desktop(follow)
     failed = the_desktop()
     assert failed.lifecycle == "error"
-    assert failed.doc["error"] == "The instance disappeared while it was being built"
+    assert failed.error == "The instance disappeared while it was being built"
     [event] = events("provision.failed")
     assert (event.pool_id, event.desktop_id) == (pool_id, int(failed.id))
     assert event.message == (
@@ -121,7 +122,7 @@ def test_an_instance_in_error_without_a_fault_says_so(broker: Broker) -> None:
     _, server_id, follow = building(broker)
     broker.cloud.fail_build(server_id, "")
     provisioning.follow_desktop(follow)
-    assert the_desktop().doc["error"] == "The instance went to ERROR"
+    assert the_desktop().error == "The instance went to ERROR"
     assert server_id not in broker.cloud.servers
 
 
@@ -132,7 +133,7 @@ def test_three_failures_in_a_row_stop_the_pool_and_say_why(broker: Broker) -> No
     pool = broker.pool(center, threshold=3, maximum=3)
     broker.drain(only={"pool.check"})
     failed = [d for d in desktops.of_tenant(TENANT) if d.lifecycle == "error"]
-    assert len(failed) == 3 and {d.doc["failed_pool_id"] for d in failed} == {int(pool.id)}
+    assert len(failed) == 3 and {d.failed_pool_id for d in failed} == {int(pool.id)}
     assert sorted((e.pool_id, e.desktop_id) for e in events("provision.failed")) == sorted(
         (int(pool.id), int(d.id)) for d in failed)
     state = stores.pools.get(TENANT, int(pool.id)).broker_state
@@ -151,11 +152,11 @@ def test_a_ready_desktop_records_what_the_cloud_reports(broker: Broker) -> None:
     desktop, server = the_desktop(), broker.cloud.servers[server_id]
     assert (desktop.lifecycle, desktop.instance_id, desktop.power_state) == ("active", server_id, "running")
     assert server.fixed_addresses and server.volume_ids and server.flavor  # no image: it boots a volume
-    assert {k: desktop.doc[k] for k in ("nova_status", "fault", "fixed_addresses", "floating_addresses",
-                                         "availability_zone", "flavor", "image", "volume_ids")} == {
-        "nova_status": "ACTIVE", "fault": None, "fixed_addresses": list(server.fixed_addresses),
-        "floating_addresses": [], "availability_zone": server.availability_zone, "flavor": server.flavor,
-        "image": server.image, "volume_ids": list(server.volume_ids)}
+    assert {k: getattr(desktop, k) for k in ("nova_status", "fault", "fixed_addresses", "floating_addresses",
+                                              "availability_zone", "flavor", "image", "volume_ids")} == {
+        "nova_status": "ACTIVE", "fault": None, "fixed_addresses": tuple(server.fixed_addresses),
+        "floating_addresses": (), "availability_zone": server.availability_zone, "flavor": server.flavor,
+        "image": server.image, "volume_ids": tuple(server.volume_ids)}
     [event] = events("provision.completed")
     assert (event.pool_id, event.desktop_id) == (desktop.pool_id, int(desktop.id))
     assert event.message == f"Desktop '{desktop.name}' is ready"
@@ -179,7 +180,7 @@ def test_a_failed_floating_ip_association_is_tried_again(
     desktop = the_desktop()
     (address,) = broker.cloud.servers[server_id].floating_addresses
     assert desktop.lifecycle == "active"
-    assert desktop.doc["floating_addresses"] == [address]
+    assert desktop.floating_addresses == (address,)
     [event] = events("provision.completed")  # the server read again after the association
     assert event.details["addresses"] == [*broker.cloud.servers[server_id].fixed_addresses, address]
 
@@ -206,7 +207,7 @@ def test_a_floating_ip_not_yet_shown_by_nova_is_kept(broker: Broker, monkeypatch
     desktop = the_desktop()
     (address,) = read(server_id).floating_addresses
     assert desktop.lifecycle == "active"
-    assert (desktop.doc["floating_ip"], desktop.doc["floating_addresses"]) == (address, [address])
+    assert (desktop.floating_ip, desktop.floating_addresses) == (address, (address,))
 
 
 def test_creates_left_when_the_pool_stops_are_handed_back_not_counted_as_failures(
@@ -220,7 +221,7 @@ def test_creates_left_when_the_pool_stops_are_handed_back_not_counted_as_failure
     broker.cloud.max_instances = 0
     pool = broker.pool(center, threshold=5, maximum=5)
     broker.drain(only={"pool.check"})
-    errors = sorted(d.doc["error"] for d in desktops.of_tenant(TENANT) if d.lifecycle == "error")
+    errors = sorted(d.error for d in desktops.of_tenant(TENANT) if d.lifecycle == "error")
     assert len(errors) == 5
     assert errors.count("Provisioning stopped before this desktop was created") == 2
     state = stores.pools.get(TENANT, int(pool.id)).broker_state

@@ -5,6 +5,7 @@ dies between its reservation and its records repaired by the next check without 
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -106,8 +107,7 @@ def test_a_reservation_lost_to_a_racer_burns_no_sequence_number(broker: Broker) 
     assert counters.reserve(TENANT, pool_id, seen=0, count=3, first_id=10**9, first_value=1,
                             now=provisioning.clock()) is None
     for desktop in desktops.of_pool(TENANT, pool_id):
-        desktop.assigned_user_id = 5
-        desktops.save(desktop)
+        desktop = desktops.save(replace(desktop, assigned_user_id=5))
     provisioning.check_pool(TENANT, pool_id, "after assignment")
     assert names(pool_id) == [f"vd-{n:03d}" for n in range(1, 7)]
 
@@ -127,8 +127,7 @@ def test_two_writers_of_one_reservation_write_each_record_once(broker: Broker) -
     first = counters.write_reserved(reservation_records()[:30])
     assert len(first) == 30
     linked = desktops.get(TENANT, ids[3])
-    linked.instance_id = "made-by-the-first-writer"
-    desktops.save(linked)
+    linked = desktops.save(replace(linked, instance_id="made-by-the-first-writer"))
 
     results: list[list] = []  # type: ignore[type-arg]
     threads = [threading.Thread(target=lambda: results.append(counters.write_reserved(reservation_records())))

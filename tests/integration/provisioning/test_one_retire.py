@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.services import desktop_actions, pool_stats, scan
 from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore, set_pool_side_state
@@ -26,9 +28,10 @@ def _ready_pool(broker: Broker) -> tuple[Any, Any]:
     return center, pool
 
 
-def _retired_fields(record: DesktopRecord) -> tuple[Any, ...]:
-    return (record.lifecycle, record.power_state, record.available, record.assigned_user_id, record.user_key,
-            record.pool_id, record.doc.get("pending_action"), bool(record.doc.get("deleted_at")))
+def _retired_fields(record: Desktop) -> tuple[Any, ...]:
+    stored = DesktopRecord.get(record.tenant_id, record.id, consistent_read=True)
+    return (record.lifecycle, record.power_state, record.available, record.assigned_user_id, stored.user_key,
+            record.pool_id, record.pending_action, bool(record.deleted_at))
 
 
 def test_the_scan_and_a_deletion_retire_a_desktop_alike(broker: Broker) -> None:
@@ -37,8 +40,8 @@ def test_the_scan_and_a_deletion_retire_a_desktop_alike(broker: Broker) -> None:
     desktop_actions.request_action(ADMIN, int(deleted.id), "delete")
     broker.drain(only={"desktop.delete"})
     vanished = desktops.get(TENANT, int(vanished.id))
-    vanished.doc = {**vanished.doc, "pending_action": "stop"}  # asked for; its instance vanishes first
-    desktops.save(vanished)
+    # asked for; its instance vanishes first
+    vanished = desktops.save(replace(vanished, pending_action="stop"))
     broker.cloud.vanish(str(vanished.instance_id))
     broker.aws.queued()
 

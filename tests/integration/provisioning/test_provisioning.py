@@ -10,19 +10,20 @@ import pytest
 
 from chalicelib.domain import provisioning as rules
 from chalicelib.domain.cloud import CloudQuotaExceeded, CloudTransient
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.schemas.centers import CenterDefinitionUpdate, CenterUpdate
 from chalicelib.schemas.pools import PoolUpdate
 from chalicelib.services import centers, pools, provisioning, scan
 from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore, PoolCounters, set_pool_side_state
-from chalicelib.store.models import AuditRecord, DesktopRecord
+from chalicelib.store.models import AuditRecord
 from tests.integration.provisioning.conftest import ADMIN, TENANT, Broker
 
 desktops = DesktopStore()
 counters = PoolCounters()
 
 
-def live(pool_id: int) -> list[DesktopRecord]:
+def live(pool_id: int) -> list[Desktop]:
     return [d for d in desktops.of_pool(TENANT, pool_id) if d.lifecycle not in ("deleted", "error")]
 
 
@@ -67,7 +68,7 @@ def test_build_to_active_makes_desktops_available_with_floating_ip(broker: Broke
     members = live(int(pool.id))
     assert len(members) == 2
     assert all(d.lifecycle == "active" and d.available and d.power_state == "running" for d in members)
-    assert all(d.doc["floating_addresses"] for d in members)
+    assert all(d.floating_addresses for d in members)
     assert members[0].display_name.startswith("Desktop ")
 
 
@@ -136,8 +137,7 @@ def test_assignment_makes_the_pool_grow_until_its_maximum(broker: Broker) -> Non
     broker.drain(only={"pool.check"})
     assert len(live(int(pool.id))) == 2
     for desktop in live(int(pool.id)):
-        desktop.assigned_user_id = 99
-        desktops.save(desktop)
+        desktop = desktops.save(replace(desktop, assigned_user_id=99))
     assert provisioning.check_pool(TENANT, int(pool.id), "user assigned") == 1  # max 3, not 4
     assert provisioning.check_pool(TENANT, int(pool.id), "again") == 0
     assert len(broker.cloud.servers) == 3
@@ -215,7 +215,7 @@ def test_quota_exhaustion_stops_the_pool_with_its_reason(broker: Broker) -> None
     assert fresh.broker_state["stopped_by_broker"] is True
     assert "quota" in fresh.broker_state["reason"].lower() or "Quota" in fresh.broker_state["reason"]
     failed = [d for d in desktops.of_tenant(TENANT) if d.lifecycle == "error"]
-    assert failed and all(d.doc["error"] for d in failed)
+    assert failed and all(d.error for d in failed)
     assert provisioning.check_pool(TENANT, int(pool.id), "still stopped") == 0
     assert counters.total(TENANT, int(pool.id)) == 2
 
@@ -265,7 +265,7 @@ def test_quota_error_is_recognised_as_quota(broker: Broker) -> None:
     pool = broker.pool(center, threshold=1, maximum=1)
     broker.drain(only={"pool.check"})
     failed = [d for d in desktops.of_tenant(TENANT) if d.lifecycle == "error"]
-    assert failed[0].doc["error"].startswith("Quota exceeded")
+    assert failed[0].error.startswith("Quota exceeded")
     assert counters.total(TENANT, int(pool.id)) == 0
 
 
@@ -278,7 +278,7 @@ def test_an_instance_in_error_is_removed_and_marked(broker: Broker) -> None:
     broker.drain(only={"desktop.follow"})
     assert server_id not in broker.cloud.servers
     (failed,) = [d for d in desktops.of_tenant(TENANT) if d.lifecycle == "error"]
-    assert "No valid host" in failed.doc["error"]
+    assert "No valid host" in failed.error
     assert counters.total(TENANT, int(pool.id)) == 0
 
 

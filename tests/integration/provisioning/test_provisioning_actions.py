@@ -9,9 +9,10 @@ from typing import Any
 
 from chalicelib.domain import messages
 from chalicelib.domain.cloud import CloudTransient
+from chalicelib.domain.entities.desktops import Desktop
 from chalicelib.services import provisioning
 from chalicelib.store.desktops import DesktopStore
-from chalicelib.store.models import AuditRecord, DesktopRecord
+from chalicelib.store.models import AuditRecord
 from tests.integration.provisioning.conftest import TENANT, Broker
 
 desktops = DesktopStore()
@@ -33,7 +34,7 @@ def built(broker: Broker, actions: list[dict[str, Any]], **settings: Any) -> tup
     return int(pool.id), server_id
 
 
-def the_desktop(pool_id: int) -> DesktopRecord:
+def the_desktop(pool_id: int) -> Desktop:
     (desktop,) = desktops.of_pool(TENANT, pool_id)
     return desktop
 
@@ -80,7 +81,7 @@ def test_an_action_waits_in_a_delayed_message_then_runs(
     provisioning.follow_desktop(follow)
     waiting = the_desktop(pool_id)
     assert (waiting.lifecycle, waiting.available) == ("provisioning", False)
-    assert waiting.doc["waited_0"] is True
+    assert waiting.waited_steps == {0}
     assert broker.cloud.servers[server_id].status == "ACTIVE"  # not yet powered off
     [(resume, delay)] = [(m, d) for m, d in sent if m["type"] == messages.DESKTOP_FOLLOW]
     assert delay == 120

@@ -5,6 +5,7 @@ pool_history_stats run (in-memory cloud, moto)."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from app import app
 from chalicelib.clock import utc_iso
@@ -62,8 +63,8 @@ def test_a_stocked_pool_costs_the_schedule_no_check(broker: Broker) -> None:
     fire("pool_history_stats_job")
     assert [m for m in broker.aws.queued() if m["type"] == "pool.check"] == []
     desktop = desktops.of_pool(TENANT, on)[0]
-    desktop.assigned_user_id = 5  # a user took one: unassigned 1 < threshold 2, total 2 = maximum
-    desktops.save(desktop)
+    # a user took one: unassigned 1 < threshold 2, total 2 = maximum
+    desktop = desktops.save(replace(desktop, assigned_user_id=5))
     fire("pool_stats_job")
     assert [m for m in broker.aws.queued() if m["type"] == "pool.check"] == []  # at its maximum
 
@@ -131,8 +132,7 @@ def test_enforced_limits_delete_idle_deletable_desktops_and_never_an_assigned_on
 
     pool_id, ids = broker.ready_pool(threshold=3, maximum=3, provision={"mark_deletable": 1})
     kept = desktops.get(TENANT, ids[0])
-    kept.assigned_user_id = 5
-    desktops.save(kept)
+    kept = desktops.save(replace(kept, assigned_user_id=5))
     pool_service.update_pool(ADMIN, pool_id, PoolUpdate.model_validate(
         {"provision": {"provision_threshold": 0, "provision_max": 0, "provision_limits_enforce": 1}}))
     broker.drain()

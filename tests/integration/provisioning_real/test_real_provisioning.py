@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -185,14 +186,13 @@ def test_pool_provisions_boot_from_volume_with_floating_ip_and_security_group(
             assert server.metadata[rules.METADATA_DESKTOP] == str(desktop.id)
             assert server.metadata[rules.METADATA_POOL] == str(pool_id)
             assert server.volume_ids, "booted from a new volume"
-            (address,) = desktop.doc["floating_addresses"]
+            (address,) = desktop.floating_addresses
             assert associated_floating_ips(fresh_project).get(address) in server_fixed(server), address
             assert server.availability_zone == "az1"
             assert desktop.available and desktop.power_state == "running"
         # A user is assigned one: the pool grows to its maximum, not past it.
         first = desktops.of_pool(TENANT, pool_id)[0]
-        first.assigned_user_id = 42
-        desktops.save(first)
+        first = desktops.save(replace(first, assigned_user_id=42))
         assert provisioning.check_pool(TENANT, pool_id, "assigned") == 1
         assert provisioning.check_pool(TENANT, pool_id, "again") == 0
         run_worker(aws, lambda: all(d.lifecycle == "active" for d in desktops.of_pool(TENANT, pool_id)))
