@@ -42,7 +42,7 @@ def _seed(users: int) -> None:
     from chalicelib.schemas.pools import PoolBody
     from chalicelib.services import policies, pools, tenants
     from chalicelib.services import users as user_service
-    from chalicelib.store.desktops import DesktopStore, PoolCounters
+    from chalicelib.store.desktops import DesktopStore
 
     system = Caller(tenant_id=SYSTEM_TENANT_ID, user_id=0, login="admin", role="Administrator")
     tenant_id = int(tenants.create_tenant(system, TenantBody(name=TENANT)).id)
@@ -53,11 +53,12 @@ def _seed(users: int) -> None:
     policy = policies.create_policy(admin, PolicyBody(name="portal", is_default=1))
     policies.add_assignment(admin, int(policy.id), PoolAssignmentBody(pool_id=int(pool.id)))
     store = DesktopStore()
-    records = [store.new(tenant_id, 1, int(pool.id), f"portal-{n:03d}", display_name=f"Desktop {n}",
+    desktops = [store.new(tenant_id, 1, int(pool.id), f"portal-{n:03d}", display_name=f"Desktop {n}",
                          lifecycle="active", available=True, deletable=False, power_state="running",
                          instance_id=f"i-{n}", fixed_addresses=(f"198.51.100.{n + 10}",))
                for n in range(users)]
-    PoolCounters().reserve_with_records(tenant_id, int(pool.id), None, records)
+    for desktop in desktops:  # written and counted into the pool together, as the scan adds a desktop
+        store.add_counted(desktop, int(pool.id), None)
     for n in range(users):
         user_service.create_user(admin, UserAdd(is_local=1, user_login=f"person{n}", name=f"Person {n}",
                                                 password=PASSWORD, role_name="User"))
