@@ -24,14 +24,28 @@ def center_scan(tenant_id: int, center_id: int, reason: str) -> dict[str, Any]:
 DESKTOP_FOLLOW = "desktop.follow"  # follow a new instance from BUILD to ACTIVE, then finish it
 
 
-def desktop_follow(tenant_id: int, desktop_id: int, attempt: int = 0, step: int = 0) -> dict[str, Any]:
-    return {
+MAX_DELAY_SECONDS = 900  # SQS's longest delay of one message: a longer wait is a chain of them
+
+
+def desktop_follow(
+    tenant_id: int, desktop_id: int, attempt: int = 0, step: int = 0, wait_left: int = 0
+) -> dict[str, Any]:
+    """`wait_left`: seconds the action at `step` still waits after this message's own delay."""
+    message = {
         "type": DESKTOP_FOLLOW,
         "tenant_id": tenant_id,
         "desktop_id": desktop_id,
         "attempt": attempt,
         "step": step,
     }
+    return {**message, "wait_left": wait_left} if wait_left > 0 else message
+
+
+def waiting_follow(tenant_id: int, desktop_id: int, step: int, wait: int) -> tuple[dict[str, Any], int]:
+    """The follow that resumes at `step` once `wait` seconds have passed, and its delay: the first link of a
+    chain of messages when the wait is longer than one message can be delayed."""
+    delay = min(wait, MAX_DELAY_SECONDS)
+    return desktop_follow(tenant_id, desktop_id, 0, step, wait - delay), delay
 
 
 DESKTOP_POWER = "desktop.power"  # start, stop, reboot, suspend, resume one desktop's instance

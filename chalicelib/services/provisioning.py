@@ -415,6 +415,10 @@ def follow_desktop(message: dict[str, Any]) -> None:
     desktop = desktops.find(tenant_id, desktop_id)
     if desktop is None or desktop.lifecycle != DesktopLifecycle.PROVISIONING or not desktop.instance_id:
         return
+    wait_left = int(message.get("wait_left") or 0)
+    if wait_left > 0:  # an action's wait longer than one message's delay: the next link of its chain
+        stores.queue.send(*messages.waiting_follow(tenant_id, desktop_id, step, wait_left))
+        return
     center = stores.centers.find(tenant_id, desktop.center_id)
     pool = stores.pools.find(tenant_id, desktop.pool_id) if desktop.pool_id else None
     if center is None:
@@ -477,12 +481,9 @@ def _finish(
         for index in range(max(step, 0), len(actions)):
             action = actions[index]
             wait = rules.wait_seconds(action)
-            if wait and index >= step and index not in desktop.waited_steps:
+            if wait and index not in desktop.waited_steps:
                 desktops.save(replace(desktop, waited_steps=desktop.waited_steps | {index}))
-                stores.queue.send(
-                    messages.desktop_follow(desktop.tenant_id, desktop.id, 0, index),
-                    delay_seconds=min(wait, 900),
-                )
+                stores.queue.send(*messages.waiting_follow(desktop.tenant_id, desktop.id, index, wait))
                 return
             desktop = _run_action(cloud, desktop, action.prov_action_action)
         if any(a.prov_action_action in _POWER_ACTIONS for a in actions[max(step, 0):]):

@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.domain import messages
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.settings import get_settings
 from chalicelib.store.aws import client
@@ -36,7 +37,8 @@ def reset_queue_cache() -> None:
 
 class WorkQueue:
     def send(self, message: dict[str, Any], delay_seconds: int = 0) -> None:
-        delay = max(0, min(900, round(delay_seconds * get_settings().queue_delay_factor)))
+        scaled = round(delay_seconds * get_settings().queue_delay_factor)
+        delay = max(0, min(messages.MAX_DELAY_SECONDS, scaled))
         try:
             client("sqs").send_message(
                 QueueUrl=queue_url(), MessageBody=json.dumps(message), DelaySeconds=delay

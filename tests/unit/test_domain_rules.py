@@ -433,6 +433,7 @@ def test_desktop_messages_carry_their_fields_and_the_holder_and_request_only_whe
                                              "attempt": 0, "step": 0}
     later = messages.desktop_follow(1, 5, attempt=2, step=1)
     assert (later["attempt"], later["step"]) == (2, 1)
+    assert messages.desktop_follow(1, 5, step=1, wait_left=60)["wait_left"] == 60
     holder = {"user_id": 9, "claimed": 100}
     assert messages.desktop_power(1, 5, "start", "login", holder=holder, request="r-1") == {
         "type": "desktop.power", "tenant_id": 1, "desktop_id": 5, "action": "start", "reason": "login",
@@ -457,3 +458,12 @@ def test_error_texts() -> None:
         errors.raise_if_any()
     assert raised.value.message == "Invalid data"
     assert raised.value.errors == [FieldError("/body/name", "Give a name")]
+
+
+def test_a_wait_longer_than_one_message_s_delay_is_a_chain_of_delays() -> None:
+    from chalicelib.domain import messages
+
+    assert messages.waiting_follow(1, 5, 2, 120) == (messages.desktop_follow(1, 5, 0, 2), 120)
+    assert messages.waiting_follow(1, 5, 2, 900) == (messages.desktop_follow(1, 5, 0, 2), 900)
+    first, delay = messages.waiting_follow(1, 5, 2, 2 * 3600)
+    assert (first["step"], first["attempt"], first["wait_left"], delay) == (2, 0, 2 * 3600 - 900, 900)

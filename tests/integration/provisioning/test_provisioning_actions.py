@@ -142,3 +142,25 @@ def test_a_desktop_powered_off_by_its_actions_is_recorded_stopped(broker: Broker
     broker.drain(only={"desktop.follow"})
     desktop = the_desktop(pool_id)
     assert (desktop.lifecycle, desktop.power_state) == ("active", "stopped")
+
+
+def test_a_wait_of_hours_is_waited_whole_in_links_of_at_most_fifteen_minutes(
+    broker: Broker, sent: list[tuple[dict[str, Any], int]]
+) -> None:
+    """SQS delays one message by 15 minutes at most: a wait of 2 hours (the form takes up to 55 hours) is
+    eight delayed messages, and the action runs after the last one, not after the first."""
+    pool_id, server_id = built(broker, [action("poweroff", wait=2, unit="hours"), action("set_available")])
+    (follow,) = [m for m in broker.aws.queued() if m["type"] == messages.DESKTOP_FOLLOW]
+    sent.clear()
+    provisioning.follow_desktop(follow)
+    delays = []
+    while sent:
+        (message, delay), = sent
+        delays.append(delay)
+        assert broker.cloud.servers[server_id].status == "ACTIVE"  # still waiting: not powered off
+        assert the_desktop(pool_id).lifecycle == "provisioning"
+        sent.clear()
+        provisioning.follow_desktop(message)
+    assert delays == [900] * 8
+    assert broker.cloud.servers[server_id].status == "SHUTOFF"
+    assert the_desktop(pool_id).lifecycle == "active"
