@@ -167,47 +167,36 @@ def test_seconds_to_ready_are_told_to_a_tenth(
     assert event.details["seconds_to_ready"] == told
 
 
-def test_a_start_refused_while_the_instance_is_not_running_is_tried_again(
-    broker: Broker, monkeypatch: pytest.MonkeyPatch, sent: list[tuple[dict[str, Any], int]]
+@pytest.mark.parametrize("after_the_refusal", ["stopped", "gone"])
+def test_a_start_refused_while_the_instance_does_not_show_it_running_is_tried_again(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch, sent: list[tuple[dict[str, Any], int]],
+    after_the_refusal: str,
 ) -> None:
-    """A 409 counts as done only when the server shows the action's state; otherwise the follow retries."""
-    pool_id, _ = built(broker, [action("start"), action("set_available")])
-    read = broker.cloud.get_server
-    monkeypatch.setattr(broker.cloud, "get_server",
-                        lambda sid: dataclasses.replace(read(sid), power_state=PowerState.STOPPED))
-
-    def refused(*_: Any) -> None:
-        raise CloudConflict("Cannot 'start' instance while it is in task_state powering-off")
-
-    monkeypatch.setattr(broker.cloud, "power", refused)
-    (follow,) = [m for m in broker.aws.queued() if m["type"] == messages.DESKTOP_FOLLOW]
-    sent.clear()
-    provisioning.follow_desktop(follow)
-    (desktop,) = desktops.of_pool(TENANT, pool_id)
-    assert desktop.lifecycle == "provisioning"
-    [(again, delay)] = sent
-    assert (again["type"], again["step"], delay) == (messages.DESKTOP_FOLLOW, 0, 5)
-
-
-def test_a_start_refused_for_an_instance_gone_meanwhile_is_tried_again(
-    broker: Broker, monkeypatch: pytest.MonkeyPatch, sent: list[tuple[dict[str, Any], int]]
-) -> None:
+    """A 409 counts as done only when the server then shows the action's state; an instance still stopped
+    (Nova busy stopping it) or gone meanwhile makes the follow try again."""
     pool_id, _ = built(broker, [action("start"), action("set_available")])
     refusals: list[str] = []
     read = broker.cloud.get_server
-    monkeypatch.setattr(broker.cloud, "get_server", lambda sid: None if refusals else read(sid))
+
+    def server_read(server_id: str) -> Any:
+        if not refusals:
+            return read(server_id)
+        return None if after_the_refusal == "gone" else dataclasses.replace(
+            read(server_id), power_state=PowerState.STOPPED)
 
     def refused(server_id: str, *_: Any) -> None:
-        refusals.append(server_id)  # from now on the server reads as gone
-        raise CloudConflict("Cannot 'start' instance")
+        refusals.append(server_id)
+        raise CloudConflict("Cannot 'start' instance while it is in task_state powering-off")
 
+    monkeypatch.setattr(broker.cloud, "get_server", server_read)
     monkeypatch.setattr(broker.cloud, "power", refused)
     (follow,) = [m for m in broker.aws.queued() if m["type"] == messages.DESKTOP_FOLLOW]
     sent.clear()
     provisioning.follow_desktop(follow)
     (desktop,) = desktops.of_pool(TENANT, pool_id)
     assert desktop.lifecycle == "provisioning" and len(refusals) == 1
-    assert [m["type"] for m, _ in sent] == [messages.DESKTOP_FOLLOW]
+    [(again, delay)] = sent
+    assert (again["type"], again["step"], delay) == (messages.DESKTOP_FOLLOW, 0, 5)
 
 
 def test_a_retried_follow_keeps_the_step_it_was_at(
