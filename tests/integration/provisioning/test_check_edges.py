@@ -233,3 +233,17 @@ def test_only_power_actions_cost_a_second_read_of_the_server(broker: Broker) -> 
     provisioning.follow_desktop(follow)
     assert the_desktop().lifecycle == "active"
     assert broker.cloud.calls["get_server"] - before == 1
+
+
+def test_a_check_counts_no_create_the_cloud_refused_or_that_was_handed_back(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """check_pool answers how many creates the cloud accepted: three refused (the pool then stops) and two
+    handed back unsent are none."""
+    monkeypatch.setattr(provisioning, "CREATE_CONCURRENCY", 1)
+    center = broker.center()
+    broker.drain(only={"center.check"})
+    broker.cloud.max_instances = 0
+    pool_id = int(broker.pool(center, threshold=5, maximum=5).id)
+    assert provisioning.check_pool(TENANT, pool_id, "test") == 0
+    assert len([d for d in desktops.of_pool(TENANT, pool_id)]) == 0  # all five failed out of the pool
