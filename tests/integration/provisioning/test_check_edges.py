@@ -246,4 +246,4 @@ def test_a_check_counts_no_create_the_cloud_refused_or_that_was_handed_back(
     broker.cloud.max_instances = 0
     pool_id = int(broker.pool(center, threshold=5, maximum=5).id)
     assert provisioning.check_pool(TENANT, pool_id, "test") == 0
-    assert len([d for d in desktops.of_pool(TENANT, pool_id)]) == 0  # all five failed out of the pool
+    assert desktops.of_pool(TENANT, pool_id) == []  # all five failed, out of the pool
