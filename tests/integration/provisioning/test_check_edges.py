@@ -247,3 +247,11 @@ def test_a_check_counts_no_create_the_cloud_refused_or_that_was_handed_back(
     pool_id = int(broker.pool(center, threshold=5, maximum=5).id)
     assert provisioning.check_pool(TENANT, pool_id, "test") == 0
     assert desktops.of_pool(TENANT, pool_id) == []  # all five failed, out of the pool
+
+
+def test_the_creates_of_a_check_s_own_new_records_cost_no_claim(broker: Broker) -> None:
+    """Records this check just wrote cannot be taken for stuck by another: no conditional stamp first."""
+    pool_id = saved_pool(broker)
+    assert provisioning.check_pool(TENANT, pool_id, "test") == 3
+    assert [d.create_claimed_at for d in desktops.of_pool(TENANT, pool_id)] == [None] * 3
+

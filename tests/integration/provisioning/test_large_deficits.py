@@ -83,6 +83,8 @@ def test_a_check_dying_between_its_reservation_and_its_records_is_repaired_witho
     monkeypatch.setattr(provisioning, "clock", lambda: later)
     created = provisioning.check_pool(TENANT, pool_id, "after the crash")
     assert created == DEFICIT
+    # Records that old could be taken for stuck by another check: each was claimed before its create.
+    assert {d.create_claimed_at for d in desktops.of_pool(TENANT, pool_id)} == {int(later)}
     assert len(broker.cloud.servers) == DEFICIT
     assert counters.total(TENANT, pool_id) == DEFICIT == len(desktops.of_pool(TENANT, pool_id))
     assert names(pool_id) == [f"vd-{n:03d}" for n in range(1, DEFICIT + 1)]
