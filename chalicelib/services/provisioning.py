@@ -334,12 +334,12 @@ def _ours(server: ServerInfo, desktop: Desktop) -> bool:
 
 
 def _create_instance(
-    cloud: CloudPort, pool: Pool, center: Center, desktop: Desktop, token: str | None,
-    look_first: bool = True,
+    cloud: CloudPort, pool: Pool, center: Center, desktop: Desktop, token: str | None, look_first: bool,
 ) -> bool:
     """Ask the cloud for this desktop's instance unless it already exists. False on a cloud error.
     `token`: the registration token made with the record, or None (a create retried by a later run): a
-    new one, whose hash the save after the create stores."""
+    new one, whose hash the save after the create stores. `look_first`: an instance of this record may
+    exist already (a claimed or stuck record): look for it before creating one."""
     try:
         existing = [s for s in cloud.find_servers(desktop.name) if _ours(s, desktop)] if look_first else []
         if existing:
