@@ -250,8 +250,10 @@ def test_a_check_counts_no_create_the_cloud_refused_or_that_was_handed_back(
 
 
 def test_the_creates_of_a_check_s_own_new_records_cost_no_claim(broker: Broker) -> None:
-    """Records this check just wrote cannot be taken for stuck by another: no conditional stamp first."""
+    """Records this check just wrote cannot be taken for stuck by another, nor have an instance yet: no
+    conditional stamp and no search of the cloud before their creates."""
     pool_id = saved_pool(broker)
     assert provisioning.check_pool(TENANT, pool_id, "test") == 3
     assert [d.create_claimed_at for d in desktops.of_pool(TENANT, pool_id)] == [None] * 3
+    assert broker.cloud.calls["find_servers"] == 0
 
