@@ -257,3 +257,16 @@ def test_the_creates_of_a_check_s_own_new_records_cost_no_claim(broker: Broker) 
     assert [d.create_claimed_at for d in desktops.of_pool(TENANT, pool_id)] == [None] * 3
     assert broker.cloud.calls["find_servers"] == 0
 
+
+
+def test_each_assigned_desktop_counts_once_against_the_threshold(broker: Broker) -> None:
+    """Two desktops, one assigned, threshold 2 (maximum 6, out of the way): one more makes two unassigned."""
+    center = broker.center()
+    broker.drain(only={"center.check"})
+    pool_id = int(broker.pool(center, threshold=2, maximum=6).id)
+    broker.drain(only={"pool.check"})
+    first, _ = desktops.of_pool(TENANT, pool_id)
+    desktops.save(dataclasses.replace(first, assigned_user_id=99))
+    assert provisioning.check_pool(TENANT, pool_id, "user assigned") == 1
+    assert provisioning.check_pool(TENANT, pool_id, "again") == 0
+    assert len(broker.cloud.servers) == 3
