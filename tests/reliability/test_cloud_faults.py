@@ -88,7 +88,7 @@ def pool_in_fresh_project(project: Any, aws: AwsStack, label: str, *, instances:
 
 def admin_turns_provisioning_back_on(world: World, pool_id: int) -> None:
     """What an admin does after fixing the cause: save the pool with provision_on_off 1."""
-    provision = world.fresh_pool(pool_id).doc["provision"]
+    provision = world.fresh_pool(pool_id).stored_doc()["provision"]
     pools.update_pool(ADMIN, pool_id, PoolUpdate.model_validate({"provision": {**provision,
                                                                                "provision_on_off": 1}}))
 
@@ -139,7 +139,7 @@ def test_quota_exceeded_stops_the_pool_until_an_admin_turns_it_back_on(
     use_queue_delays(1, monkeypatch)
 
     with world.measured() as window:
-        provision = world.fresh_pool(pool_id).doc["provision"]
+        provision = world.fresh_pool(pool_id).stored_doc()["provision"]
         pools.update_pool(ADMIN, pool_id, PoolUpdate.model_validate(
             {"provision": {**provision, "provision_threshold": 5}}))  # queues a check
         world.worker.run(until=lambda: stopped_reason(world, pool_id) is not None,
