@@ -270,3 +270,12 @@ def test_each_assigned_desktop_counts_once_against_the_threshold(broker: Broker)
     assert provisioning.check_pool(TENANT, pool_id, "user assigned") == 1
     assert provisioning.check_pool(TENANT, pool_id, "again") == 0
     assert len(broker.cloud.servers) == 3
+
+
+def test_a_pool_without_a_network_builds_on_its_center_s_network(broker: Broker) -> None:
+    private = "22222222-2222-4222-8222-222222222222"  # the in-memory cloud's "private" network
+    center = broker.center(network_uuid=private)
+    broker.drain(only={"center.check"})
+    pool_id = int(broker.pool(center, threshold=1, maximum=1, network="").id)
+    assert provisioning.check_pool(TENANT, pool_id, "test") == 1
+    assert [spec.network for spec in broker.cloud.specs.values()] == [private]
