@@ -7,6 +7,7 @@ moto). Written from the fourth run's mutation survivors of `chalicelib/services/
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from chalicelib.clock import epoch_of
 from chalicelib.domain import messages
 from chalicelib.domain.cloud import CloudConflict, CloudTransient, PowerState
 from chalicelib.domain.entities.desktops import Desktop
+from chalicelib.domain.token_digest import token_hash
 from chalicelib.services import pools, provisioning
 from chalicelib.store import stores
 from chalicelib.store.desktops import DesktopStore, PoolCounters
@@ -279,3 +281,16 @@ def test_a_pool_without_a_network_builds_on_its_center_s_network(broker: Broker)
     pool_id = int(broker.pool(center, threshold=1, maximum=1, network="").id)
     assert provisioning.check_pool(TENANT, pool_id, "test") == 1
     assert [spec.network for spec in broker.cloud.specs.values()] == [private]
+
+
+def test_a_new_instance_carries_its_desktop_s_registration_in_its_user_data(broker: Broker) -> None:
+    """What the agent registers with (tests/integration/lifecycle registers real agents with it)."""
+    pool_id = saved_pool(broker)
+    provisioning.check_pool(TENANT, pool_id, "test")
+    for desktop in desktops.of_pool(TENANT, pool_id):
+        user_data = broker.cloud.specs[str(desktop.instance_id)].user_data or ""
+        assert user_data.startswith("#cloud-config\n")
+        [entry] = json.loads(user_data.split("\n", 1)[1])["write_files"]
+        registration = json.loads(entry["content"])
+        assert (registration["tenant_id"], registration["desktop_id"]) == (TENANT, desktop.id)
+        assert token_hash(registration["registration_token"]) == desktop.registration_hash
