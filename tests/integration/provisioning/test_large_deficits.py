@@ -83,6 +83,11 @@ def test_a_check_dying_between_its_reservation_and_its_records_is_repaired_witho
     monkeypatch.setattr(provisioning, "clock", lambda: later)
     created = provisioning.check_pool(TENANT, pool_id, "after the crash")
     assert created == DEFICIT
+    [resumed] = [e for e in stores.audit.list(TENANT, limit=1000) if e.type == "provision.resumed"]
+    assert resumed.pool_id == pool_id
+    assert resumed.message.endswith(f"completed an interrupted reservation of {DEFICIT} desktop(s); "
+                                    f"{DEFICIT - 50} record(s) were missing")
+    assert len(resumed.details["names"]) == DEFICIT - 50
     # Records that old could be taken for stuck by another check: each was claimed before its create.
     assert {d.create_claimed_at for d in desktops.of_pool(TENANT, pool_id)} == {int(later)}
     assert len(broker.cloud.servers) == DEFICIT
