@@ -48,6 +48,11 @@ def test_a_power_state_it_does_not_know_reads_as_unknown() -> None:
     assert Desktop.from_stored({}, **RECORD, power_state="melting").power_state is PowerState.UNKNOWN
 
 
+def test_a_lifecycle_it_does_not_know_reads_as_error() -> None:
+    assert Desktop.from_stored({}, **RECORD, lifecycle="deleting").lifecycle is DesktopLifecycle.ERROR
+    assert Desktop(**RECORD, lifecycle="melting").lifecycle is DesktopLifecycle.ERROR
+
+
 def test_keys_it_does_not_know_are_written_back_unchanged() -> None:
     """A document written by another version of the broker (a deploy in progress) loses nothing."""
     desktop = Desktop.from_stored({"from_a_newer_broker": {"x": 1}, "session": "not a session"}, **RECORD)

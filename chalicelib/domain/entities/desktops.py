@@ -40,6 +40,15 @@ def _power_state(value: Any) -> PowerState:
         return PowerState.UNKNOWN
 
 
+def _lifecycle(value: Any) -> DesktopLifecycle:
+    """A value no broker writes (a hand-edited item) reads as an error: never offered nor counted, and one
+    bad item does not fail the read of every desktop listed with it."""
+    try:
+        return DesktopLifecycle(value or DesktopLifecycle.ACTIVE)
+    except ValueError:
+        return DesktopLifecycle.ERROR
+
+
 @dataclass(frozen=True, kw_only=True)
 class Desktop:
     """A desktop record and its document, typed. `version` is the optimistic lock's value when it was
@@ -118,7 +127,7 @@ class Desktop:
     def __post_init__(self) -> None:
         # Given as their stored strings (a caller that builds one), read as their enums.
         object.__setattr__(self, "power_state", _power_state(self.power_state))
-        object.__setattr__(self, "lifecycle", DesktopLifecycle(self.lifecycle))
+        object.__setattr__(self, "lifecycle", _lifecycle(self.lifecycle))
 
     @classmethod
     def document_fields(cls) -> tuple[str, ...]:
@@ -149,7 +158,7 @@ class Desktop:
         fixed = {
             **record,
             "power_state": _power_state(record.get("power_state")),
-            "lifecycle": DesktopLifecycle(record.get("lifecycle") or DesktopLifecycle.ACTIVE),
+            "lifecycle": _lifecycle(record.get("lifecycle")),
             "available": True if record.get("available") is None else bool(record["available"]),
             "deletable": bool(record.get("deletable")),
         }
